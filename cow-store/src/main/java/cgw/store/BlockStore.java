@@ -1,0 +1,1409 @@
+package cgw.store;
+
+import cgw.store.key.BlockKey;
+import cgw.store.key.BlockValue;
+import cgw.store.key.CatalogKey;
+import cgw.store.key.DirtyKey;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.regex.Pattern;
+import org.roaringbitmap.longlong.Roaring64Bitmap;
+import org.rocksdb.RocksDBException;
+import org.rocksdb.RocksIterator;
+import org.rocksdb.WriteBatch;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A copy-on-write block store of volumes on one RocksDB instance.
+ *
+ * <p>Every block version lives under {@code (volume, block, ~epoch)}: a write at the head epoch
+ * replaces its own version in place, the first write after a {@link #cut} creates a new one, so a
+ * cut is O(1) and old epochs stay readable until {@link #release}d. Clones fall through to a
+ * {@code (parent, epoch)} for blocks they never wrote. Catalog changes go to RocksDB in the same
+ * {@code WriteBatch} as the data they describe.
+ *
+ * <p>Threads: every public method is safe to call from any thread. Catalog changes (create,
+ * grow, cut, release, clone, delete) serialise on {@code catalogLock}; block I/O takes no global
+ * lock. Writes of partial blocks lock their block's stripe for the read-modify-write. Nothing here
+ * knows about NBD or HTTP.
+ *
+ * <p>Buffers: reads fill {@code dst} from its position to its limit and writes consume
+ * {@code src} from its position to its limit; neither moves the caller's position or limit.
+ */
+public final class BlockStore implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(BlockStore.class);
+
+    /** Largest volume: 1 PiB. */
+    public static final long MAX_VOLUME_SIZE_BYTES = 1L << 50;
+    /** Volume sizes are whole sectors. */
+    public static final int SECTOR_BYTES = 512;
+    /** Longest chain of clones of clones. */
+    public static final int MAX_CLONE_DEPTH = 32;
+    /** Most block versions put in one WriteBatch by write-zeroes and trim. */
+    static final int MAX_BATCH_BLOCKS = 16_384;
+
+    private static final Pattern VOLUME_NAME = Pattern.compile("[A-Za-z0-9._-]{1,64}");
+    private static final int FORMAT = 1;
+    private static final int LOCK_STRIPES = 1024;
+
+    private final Path dir;
+    private final Rocks rocks;
+    private final int blockSize;
+    private final int blockShift;
+    private final byte[] zeros;
+    private final ByteBuffer zeroBlock;
+    private final WalSync walSync;
+    private final ReentrantLock[] blockLocks = new ReentrantLock[LOCK_STRIPES];
+    private final ThreadLocal<WriteContext> writeContexts;
+    private final Set<WriteContext> allWriteContexts = ConcurrentHashMap.newKeySet();
+
+    /** Guards the catalog: the maps below, each volume's retained/pins/clones, nextVolumeId. */
+    private final Object catalogLock = new Object();
+    private final Map<String, Volume> byName = new ConcurrentHashMap<>();
+    private final Map<Long, Volume> byId = new ConcurrentHashMap<>();
+    private long nextVolumeId;
+
+    /** Serialises collector passes (background thread and explicit calls). */
+    private final ReentrantLock gcLock = new ReentrantLock();
+    private final GarbageCollector collector;
+
+    private final AtomicLong inFlight = new AtomicLong();
+    private volatile boolean closed;
+
+    private BlockStore(Path dir, StoreOptions options, Rocks rocks) {
+        this.dir = dir;
+        this.rocks = rocks;
+        this.blockSize = loadBlockSize(options.blockSizeBytes());
+        this.blockShift = Integer.numberOfTrailingZeros(blockSize);
+        this.zeros = new byte[blockSize];
+        this.zeroBlock = ByteBuffer.wrap(zeros).asReadOnlyBuffer();
+        this.walSync = new WalSync(rocks.db);
+        for (int i = 0; i < LOCK_STRIPES; i++) {
+            blockLocks[i] = new ReentrantLock();
+        }
+        this.writeContexts = ThreadLocal.withInitial(() -> {
+            WriteContext context = new WriteContext(blockSize);
+            allWriteContexts.add(context);
+            return context;
+        });
+        loadCatalog();
+        this.collector = new GarbageCollector(this, options.gcBlocksPerSecond());
+        if (options.backgroundGc()) {
+            collector.start();
+        }
+    }
+
+    /** Opens the store in {@code dir}, creating it when missing. */
+    public static BlockStore open(Path dir, StoreOptions options) {
+        try {
+            Files.createDirectories(dir);
+        } catch (IOException e) {
+            throw new StoreException("cannot create store directory " + dir + ": " + e.getMessage(), e);
+        }
+        Rocks rocks = Rocks.open(dir, options);
+        try {
+            BlockStore store = new BlockStore(dir, options, rocks);
+            log.info("opened store at {} ({} volumes, block size {} bytes)", dir, store.byId.size(), store.blockSize);
+            return store;
+        } catch (RuntimeException e) {
+            try {
+                rocks.close();
+            } catch (RuntimeException suppressed) {
+                e.addSuppressed(suppressed);
+            }
+            throw e;
+        }
+    }
+
+    public int blockSizeBytes() {
+        return blockSize;
+    }
+
+    public Path directory() {
+        return dir;
+    }
+
+    // ---------------------------------------------------------------- volumes
+
+    public Volume createVolume(String name, long sizeBytes) {
+        checkName(name);
+        checkSize("size", sizeBytes);
+        enter();
+        try {
+            synchronized (catalogLock) {
+                if (byName.containsKey(name)) {
+                    throw new VolumeExistsException("volume " + name + " already exists");
+                }
+                long id = nextVolumeId;
+                VolumeRecord record = new VolumeRecord(id, name, sizeBytes, 1, System.currentTimeMillis(), 0, 0, 0);
+                try (WriteBatch batch = new WriteBatch()) {
+                    batch.put(rocks.catalog, CatalogKey.volume(id), record.encode());
+                    batch.put(rocks.catalog, CatalogKey.meta("next-volume-id"), longBytes(id + 1));
+                    commit(batch);
+                } catch (RocksDBException e) {
+                    throw storeFailure("creating " + name, e);
+                }
+                nextVolumeId = id + 1;
+                Volume volume = new Volume(record, null);
+                register(volume);
+                log.info("created volume {} ({} bytes)", name, sizeBytes);
+                return volume;
+            }
+        } finally {
+            exit();
+        }
+    }
+
+    /** The volume of that name; throws {@link VolumeNotFoundException} when there is none. */
+    public Volume volume(String name) {
+        Volume volume = byName.get(name);
+        if (volume == null) {
+            throw new VolumeNotFoundException("no volume named " + name);
+        }
+        return volume;
+    }
+
+    public VolumeInfo info(Volume volume) {
+        synchronized (catalogLock) {
+            checkAlive(volume);
+            return volume.info();
+        }
+    }
+
+    /** All volumes, ordered by name. */
+    public List<VolumeInfo> volumes() {
+        synchronized (catalogLock) {
+            return byName.values().stream()
+                    .sorted(Comparator.comparing(Volume::name))
+                    .map(Volume::info)
+                    .toList();
+        }
+    }
+
+    /** Grows a volume; shrinking is refused, since it would silently drop data. */
+    public VolumeInfo grow(Volume volume, long newSizeBytes) {
+        checkSize("size", newSizeBytes);
+        enter();
+        try {
+            synchronized (catalogLock) {
+                checkAlive(volume);
+                if (newSizeBytes < volume.sizeBytes) {
+                    throw new InvalidRequestException("cannot shrink " + volume.name + " from " + volume.sizeBytes
+                            + " to " + newSizeBytes + " bytes");
+                }
+                VolumeRecord record = volume.record();
+                persistVolume(new VolumeRecord(record.id(), record.name(), newSizeBytes, record.headEpoch(),
+                        record.createdAtMillis(), record.parentId(), record.parentEpoch(), record.parentSizeBytes()));
+                volume.sizeBytes = newSizeBytes;
+                return volume.info();
+            }
+        } finally {
+            exit();
+        }
+    }
+
+    /**
+     * Deletes a volume and all its epochs. Refused while clones depend on it: delete or restore
+     * the clones first (as Ceph RBD refuses to remove a snapshot with children). Space is
+     * reclaimed by RocksDB compaction of the range tombstones.
+     */
+    public void delete(Volume volume) {
+        enter();
+        try {
+            synchronized (catalogLock) {
+                checkAlive(volume);
+                if (!volume.clones.isEmpty()) {
+                    throw new VolumeInUseException("volume " + volume.name + " has clones ("
+                            + String.join(", ", volume.clones.stream().map(Volume::name).toList())
+                            + "); delete them first");
+                }
+                volume.headLock.writeLock().lock();
+                try (WriteBatch batch = new WriteBatch()) {
+                    long id = volume.id;
+                    batch.delete(rocks.catalog, CatalogKey.volume(id));
+                    batch.deleteRange(rocks.catalog, CatalogKey.epochsStart(CatalogKey.RETAINED, id),
+                            CatalogKey.epochsEnd(CatalogKey.RETAINED, id));
+                    batch.deleteRange(rocks.catalog, CatalogKey.epochsStart(CatalogKey.PENDING_GC, id),
+                            CatalogKey.epochsEnd(CatalogKey.PENDING_GC, id));
+                    batch.deleteRange(rocks.blocks, BlockKey.volumeStart(id), BlockKey.volumeEnd(id));
+                    batch.deleteRange(rocks.dirty, BlockKey.volumeStart(id), BlockKey.volumeEnd(id));
+                    if (volume.parent != null) {
+                        unpin(batch, volume.parent, volume.parentEpoch);
+                    }
+                    commit(batch);
+                    volume.deleted = true;
+                } catch (RocksDBException e) {
+                    throw storeFailure("deleting " + volume.name, e);
+                } finally {
+                    volume.headLock.writeLock().unlock();
+                }
+                byName.remove(volume.name);
+                byId.remove(volume.id);
+                if (volume.parent != null) {
+                    volume.parent.clones.remove(volume);
+                    decrementPin(volume.parent, volume.parentEpoch);
+                }
+                log.info("deleted volume {}", volume.name);
+            }
+        } finally {
+            exit();
+        }
+        collector.wake();
+    }
+
+    // ---------------------------------------------------------------- epochs and clones
+
+    /** Seals the head epoch of a volume and returns it; it stays readable until released. */
+    public long cut(Volume volume) {
+        return cut(List.of(volume))[0];
+    }
+
+    /**
+     * Seals the head epoch of every volume in one catalog write and returns the sealed epochs in
+     * the same order. O(1) in the size of the volumes: no data is read or copied. Writes in flight
+     * on these volumes finish first (they hold the read side of the head lock).
+     */
+    public long[] cut(List<Volume> volumes) {
+        enter();
+        try {
+            if (new java.util.HashSet<>(volumes).size() != volumes.size()) {
+                throw new InvalidRequestException("a volume appears twice in one cut: " + volumes);
+            }
+            synchronized (catalogLock) {
+                List<Volume> locked = new ArrayList<>(volumes.size());
+                try {
+                    for (Volume volume : volumes) {
+                        checkAlive(volume);
+                        volume.headLock.writeLock().lock();
+                        locked.add(volume);
+                    }
+                    long[] sealed = new long[volumes.size()];
+                    try (WriteBatch batch = new WriteBatch()) {
+                        for (int i = 0; i < volumes.size(); i++) {
+                            Volume volume = volumes.get(i);
+                            sealed[i] = volume.headEpoch;
+                            VolumeRecord record = volume.record();
+                            batch.put(rocks.catalog, CatalogKey.volume(volume.id), new VolumeRecord(record.id(),
+                                    record.name(), record.sizeBytes(), sealed[i] + 1, record.createdAtMillis(),
+                                    record.parentId(), record.parentEpoch(), record.parentSizeBytes()).encode());
+                            batch.put(rocks.catalog, CatalogKey.epoch(CatalogKey.RETAINED, volume.id, sealed[i]),
+                                    longBytes(volume.sizeBytes));
+                        }
+                        commit(batch);
+                    } catch (RocksDBException e) {
+                        throw storeFailure("cutting " + volumes, e);
+                    }
+                    for (int i = 0; i < volumes.size(); i++) {
+                        Volume volume = volumes.get(i);
+                        volume.retained.put(sealed[i], volume.sizeBytes);
+                        volume.headEpoch = sealed[i] + 1;
+                    }
+                    return sealed;
+                } finally {
+                    for (Volume volume : locked) {
+                        volume.headLock.writeLock().unlock();
+                    }
+                }
+            }
+        } finally {
+            exit();
+        }
+    }
+
+    /**
+     * Releases a retained epoch. Its versions that no other retained epoch, clone or the head can
+     * see become garbage for the collector. An epoch that clones fall through to stays pinned
+     * until the last such clone is deleted.
+     */
+    public void release(Volume volume, long epoch) {
+        enter();
+        try {
+            synchronized (catalogLock) {
+                checkAlive(volume);
+                if (!volume.retained.containsKey(epoch)) {
+                    throw new EpochNotRetainedException("epoch " + epoch + " of " + volume.name + " is not retained");
+                }
+                try (WriteBatch batch = new WriteBatch()) {
+                    batch.delete(rocks.catalog, CatalogKey.epoch(CatalogKey.RETAINED, volume.id, epoch));
+                    if (!volume.pins.containsKey(epoch)) {
+                        batch.put(rocks.catalog, CatalogKey.epoch(CatalogKey.PENDING_GC, volume.id, epoch), new byte[0]);
+                    }
+                    commit(batch);
+                } catch (RocksDBException e) {
+                    throw storeFailure("releasing epoch " + epoch + " of " + volume.name, e);
+                }
+                volume.retained.remove(epoch);
+            }
+        } finally {
+            exit();
+        }
+        collector.wake();
+    }
+
+    /** Retained epochs of a volume, oldest first. */
+    public List<Long> retainedEpochs(Volume volume) {
+        synchronized (catalogLock) {
+            checkAlive(volume);
+            return List.copyOf(volume.retained.keySet());
+        }
+    }
+
+    /**
+     * Creates a writable volume {@code name} whose blocks fall through to {@code source} at the
+     * retained {@code epoch} until written. Its size is the source's size at that epoch.
+     */
+    public Volume clone(Volume source, long epoch, String name) {
+        checkName(name);
+        enter();
+        try {
+            synchronized (catalogLock) {
+                checkAlive(source);
+                if (byName.containsKey(name)) {
+                    throw new VolumeExistsException("volume " + name + " already exists");
+                }
+                Long sizeAtEpoch = source.retained.get(epoch);
+                if (sizeAtEpoch == null) {
+                    throw new EpochNotRetainedException("epoch " + epoch + " of " + source.name + " is not retained");
+                }
+                if (source.depth + 1 > MAX_CLONE_DEPTH) {
+                    throw new InvalidRequestException("clone chain of " + source.name + " is already "
+                            + source.depth + " deep; the limit is " + MAX_CLONE_DEPTH);
+                }
+                long id = nextVolumeId;
+                VolumeRecord record = new VolumeRecord(id, name, sizeAtEpoch, 1, System.currentTimeMillis(),
+                        source.id, epoch, sizeAtEpoch);
+                try (WriteBatch batch = new WriteBatch()) {
+                    batch.put(rocks.catalog, CatalogKey.volume(id), record.encode());
+                    batch.put(rocks.catalog, CatalogKey.meta("next-volume-id"), longBytes(id + 1));
+                    commit(batch);
+                } catch (RocksDBException e) {
+                    throw storeFailure("cloning " + source.name + "@" + epoch, e);
+                }
+                nextVolumeId = id + 1;
+                Volume clone = new Volume(record, source);
+                register(clone);
+                log.info("cloned {}@{} as {}", source.name, epoch, name);
+                return clone;
+            }
+        } finally {
+            exit();
+        }
+    }
+
+    // ---------------------------------------------------------------- block I/O
+
+    /** Reads the head of a volume. */
+    public void read(Volume volume, long offset, ByteBuffer dst) {
+        read(volume, volume.headEpoch, offset, dst);
+    }
+
+    /** Reads a volume as it is at {@code epoch}: the head or a retained epoch. */
+    public void read(Volume volume, long epoch, long offset, ByteBuffer dst) {
+        enter();
+        try {
+            int length = dst.remaining();
+            checkRange(volume, offset, length, readableSize(volume, epoch));
+            if (length > 0) {
+                readRange(volume, epoch, offset, dst.slice(), 0, length);
+            }
+        } finally {
+            exit();
+        }
+    }
+
+    /** Writes at the head epoch. Durable after the next {@link #flush}; survives a process kill at once. */
+    public void write(Volume volume, long offset, ByteBuffer src) {
+        enter();
+        try {
+            int length = src.remaining();
+            volume.headLock.readLock().lock();
+            try {
+                checkAlive(volume);
+                checkRange(volume, offset, length, volume.sizeBytes);
+                if (length > 0) {
+                    writeData(volume, volume.headEpoch, offset, src.slice(), length);
+                }
+            } finally {
+                volume.headLock.readLock().unlock();
+            }
+        } finally {
+            exit();
+        }
+    }
+
+    /**
+     * Makes a range read as zeros. Blocks that already read as holes stay holes; the store is
+     * thin and never allocates to write zeros.
+     */
+    public void writeZeroes(Volume volume, long offset, long length) {
+        zeroRange(volume, offset, length, BlockValue.ZERO);
+    }
+
+    /** Discards a range: whole blocks become holes, the parts of partial blocks read as zeros. */
+    public void trim(Volume volume, long offset, long length) {
+        zeroRange(volume, offset, length, BlockValue.HOLE);
+    }
+
+    /** Makes every write acknowledged before this call durable (a WAL sync, grouped with others). */
+    public void flush() {
+        enter();
+        try {
+            walSync.sync();
+        } finally {
+            exit();
+        }
+    }
+
+    // ---------------------------------------------------------------- maps
+
+    /**
+     * What each part of {@code [offset, offset + length)} holds at {@code epoch}, in order and
+     * merged, clipped to the range. Costs a scan of the range's keys, never of the volume.
+     */
+    public List<Extent> extents(Volume volume, long epoch, long offset, long length) {
+        enter();
+        try {
+            checkRange(volume, offset, length, readableSize(volume, epoch));
+            List<Extent> out = new ArrayList<>();
+            if (length > 0) {
+                collectExtents(volume, epoch, offset, length, out);
+            }
+            return out;
+        } finally {
+            exit();
+        }
+    }
+
+    /**
+     * Blocks of a volume written after {@code fromEpoch} up to and including {@code toEpoch}:
+     * a superset of the blocks whose content differs between the two epochs, from the dirty index
+     * without a scan of the volume. {@code fromEpoch} 0 means "since the volume was created"
+     * (for a clone: since it was cloned).
+     */
+    public Roaring64Bitmap changedBlocks(Volume volume, long fromEpoch, long toEpoch) {
+        enter();
+        try {
+            synchronized (catalogLock) {
+                checkAlive(volume);
+                if (fromEpoch != 0 && !volume.retained.containsKey(fromEpoch)) {
+                    throw new EpochNotRetainedException("epoch " + fromEpoch + " of " + volume.name + " is not retained");
+                }
+                if (!volume.retained.containsKey(toEpoch)) {
+                    throw new EpochNotRetainedException("epoch " + toEpoch + " of " + volume.name + " is not retained");
+                }
+            }
+            if (fromEpoch >= toEpoch) {
+                throw new InvalidRequestException("fromEpoch " + fromEpoch + " must be older than toEpoch " + toEpoch);
+            }
+            return dirtyBlocks(volume, fromEpoch + 1, toEpoch);
+        } finally {
+            exit();
+        }
+    }
+
+    // ---------------------------------------------------------------- garbage collection
+
+    /** Runs the collector over every pending release now, without its rate limit. */
+    public GcStats collectGarbage() {
+        return collectPending(Long.MAX_VALUE);
+    }
+
+    /** Statistics of a collector pass. */
+    public record GcStats(long versionsExamined, long versionsDeleted, long epochsCollected) {
+    }
+
+    GcStats collectPending(long blocksPerSecond) {
+        enter();
+        gcLock.lock();
+        try {
+            Pacer pacer = new Pacer(blocksPerSecond);
+            long examined = 0;
+            long deleted = 0;
+            long epochs = 0;
+            for (long[] pending : pendingReleases()) {
+                if (closed) {
+                    break;
+                }
+                Volume volume = byId.get(pending[0]);
+                long[] counts = volume == null ? new long[2] : collectEpoch(volume, pending[1], pacer);
+                examined += counts[0];
+                deleted += counts[1];
+                try (WriteBatch batch = new WriteBatch()) {
+                    batch.delete(rocks.catalog, CatalogKey.epoch(CatalogKey.PENDING_GC, pending[0], pending[1]));
+                    commit(batch);
+                } catch (RocksDBException e) {
+                    throw storeFailure("finishing collection of epoch " + pending[1], e);
+                }
+                epochs++;
+            }
+            if (deleted > 0) {
+                log.debug("collector: examined {} versions, deleted {}, epochs {}", examined, deleted, epochs);
+            }
+            return new GcStats(examined, deleted, epochs);
+        } finally {
+            gcLock.unlock();
+            exit();
+        }
+    }
+
+    private List<long[]> pendingReleases() {
+        List<long[]> pending = new ArrayList<>();
+        byte[] start = {CatalogKey.PENDING_GC};
+        try (RocksIterator it = rocks.db.newIterator(rocks.catalog, rocks.scanOptions)) {
+            for (it.seek(start); it.isValid(); it.next()) {
+                byte[] key = it.key();
+                if (CatalogKey.kind(key) != CatalogKey.PENDING_GC) {
+                    break;
+                }
+                pending.add(new long[] {CatalogKey.volumeId(key), CatalogKey.epochOf(key)});
+            }
+            checkStatus(it);
+        }
+        return pending;
+    }
+
+    /**
+     * Deletes the versions that released epoch {@code released} left unreachable. Candidates are
+     * the blocks dirtied in {@code (P, released]}, P being the newest epoch below it still kept;
+     * the decision per block uses the full set of kept epochs. Safe against concurrent writes and
+     * cuts: the kept set is taken after the iterator's implicit snapshot, so an epoch retained
+     * later is newer than every version the iterator sees (see ARCHITECTURE.md).
+     */
+    private long[] collectEpoch(Volume volume, long released, Pacer pacer) {
+        long floor;
+        synchronized (catalogLock) {
+            if (volume.deleted) {
+                return new long[2];
+            }
+            Long lowerRetained = volume.retained.lowerKey(released);
+            Long lowerPinned = volume.pins.lowerKey(released);
+            floor = Math.max(lowerRetained == null ? 0 : lowerRetained, lowerPinned == null ? 0 : lowerPinned);
+        }
+        Roaring64Bitmap candidates = dirtyBlocks(volume, floor + 1, released);
+        long examined = 0;
+        long deleted = 0;
+        var blocks = candidates.getLongIterator();
+        long[] chunk = new long[4096];
+        while (blocks.hasNext() && !closed && !volume.deleted) {
+            int n = 0;
+            while (n < chunk.length && blocks.hasNext()) {
+                chunk[n++] = blocks.next();
+            }
+            long[] counts = collectBlocks(volume, chunk, n);
+            examined += counts[0];
+            deleted += counts[1];
+            pacer.pace(counts[0]);
+        }
+        return new long[] {examined, deleted};
+    }
+
+    private long[] collectBlocks(Volume volume, long[] chunk, int n) {
+        long headBefore = volume.headEpoch;
+        long examined = 0;
+        long deleted = 0;
+        try (RocksIterator it = rocks.db.newIterator(rocks.blocks, rocks.scanOptions);
+             WriteBatch batch = new WriteBatch()) {
+            // the iterator's view is fixed at its creation, before the kept set is read
+            long[] kept;
+            synchronized (catalogLock) {
+                if (volume.deleted) {
+                    return new long[2];
+                }
+                kept = keptEpochs(volume);
+            }
+            boolean mayDropHoles = volume.parent == null;
+            byte[] key = new byte[BlockKey.LENGTH];
+            ByteBuffer keyBuffer = ByteBuffer.wrap(key);
+            byte[] marker = new byte[1];
+            long[] epochs = new long[16];
+            boolean[] holes = new boolean[16];
+            for (int c = 0; c < n; c++) {
+                long block = chunk[c];
+                int versions = 0;
+                it.seek(BlockKey.encode(volume.id, block, Long.MAX_VALUE));
+                for (; it.isValid(); it.next()) {
+                    it.key(key);
+                    if (BlockKey.volumeId(keyBuffer) != volume.id || BlockKey.blockIndex(keyBuffer) != block) {
+                        break;
+                    }
+                    if (versions == epochs.length) {
+                        epochs = java.util.Arrays.copyOf(epochs, versions * 2);
+                        holes = java.util.Arrays.copyOf(holes, versions * 2);
+                    }
+                    epochs[versions] = BlockKey.epoch(keyBuffer);
+                    holes[versions] = it.value(marker) == BlockValue.MARKER_LENGTH && marker[0] == BlockValue.HOLE;
+                    versions++;
+                }
+                checkStatus(it);
+                examined += versions;
+                // newest first: a version is kept when some kept epoch lies in [epoch, newer)
+                boolean[] keep = new boolean[versions];
+                long newer = Long.MAX_VALUE;
+                for (int i = 0; i < versions; i++) {
+                    keep[i] = anyIn(kept, epochs[i], newer);
+                    newer = epochs[i];
+                }
+                // without a parent, a trimmed oldest survivor reads exactly like no version at all
+                for (int i = versions - 1; mayDropHoles && i >= 0; i--) {
+                    if (!keep[i]) {
+                        continue;
+                    }
+                    if (holes[i] && epochs[i] < headBefore) {
+                        keep[i] = false;
+                    } else {
+                        break;
+                    }
+                }
+                for (int i = 0; i < versions; i++) {
+                    if (!keep[i]) {
+                        batch.delete(rocks.blocks, BlockKey.encode(volume.id, block, epochs[i]));
+                        batch.delete(rocks.dirty, DirtyKey.encode(volume.id, epochs[i], block));
+                        deleted++;
+                    }
+                }
+            }
+            if (batch.count() > 0) {
+                commit(batch);
+            }
+        } catch (RocksDBException e) {
+            throw storeFailure("collecting garbage of " + volume.name, e);
+        }
+        return new long[] {examined, deleted};
+    }
+
+    /** Retained and pinned epochs and the head, sorted. Under the catalog lock. */
+    private static long[] keptEpochs(Volume volume) {
+        long[] kept = new long[volume.retained.size() + volume.pins.size() + 1];
+        int i = 0;
+        for (long epoch : volume.retained.keySet()) {
+            kept[i++] = epoch;
+        }
+        for (long epoch : volume.pins.keySet()) {
+            kept[i++] = epoch;
+        }
+        kept[i] = volume.headEpoch;
+        java.util.Arrays.sort(kept);
+        return kept;
+    }
+
+    /** Whether a sorted array holds a value in {@code [from, to)}. */
+    private static boolean anyIn(long[] sorted, long from, long to) {
+        int at = java.util.Arrays.binarySearch(sorted, from);
+        int index = at >= 0 ? at : -at - 1;
+        return index < sorted.length && sorted[index] < to;
+    }
+
+    private Roaring64Bitmap dirtyBlocks(Volume volume, long fromEpochInclusive, long toEpochInclusive) {
+        Roaring64Bitmap blocks = new Roaring64Bitmap();
+        byte[] key = new byte[DirtyKey.LENGTH];
+        ByteBuffer keyBuffer = ByteBuffer.wrap(key);
+        try (RocksIterator it = rocks.db.newIterator(rocks.dirty, rocks.scanOptions)) {
+            for (it.seek(DirtyKey.encode(volume.id, fromEpochInclusive, 0)); it.isValid(); it.next()) {
+                it.key(key);
+                if (DirtyKey.volumeId(keyBuffer) != volume.id || DirtyKey.epoch(keyBuffer) > toEpochInclusive) {
+                    break;
+                }
+                blocks.addLong(DirtyKey.blockIndex(keyBuffer));
+            }
+            checkStatus(it);
+        }
+        return blocks;
+    }
+
+    // ---------------------------------------------------------------- lifecycle
+
+    /**
+     * Stops the collector, waits for calls in flight, syncs the WAL and closes RocksDB.
+     * Idempotent; later calls fail with {@link StoreException}.
+     */
+    @Override
+    public void close() {
+        synchronized (this) {
+            if (closed) {
+                return;
+            }
+            closed = true;
+        }
+        collector.stop();
+        while (inFlight.get() > 0) {
+            Thread.onSpinWait();
+            Thread.yield();
+        }
+        try {
+            rocks.db.flushWal(true);
+        } catch (RocksDBException e) {
+            log.error("final WAL sync of {} failed", dir, e);
+        }
+        for (WriteContext context : allWriteContexts) {
+            context.close();
+        }
+        rocks.close();
+        log.info("closed store at {}", dir);
+    }
+
+    /** WAL syncs performed so far (for benchmarks and tests of flush grouping). */
+    public long walSyncCount() {
+        return walSync.syncCount();
+    }
+
+    /** A RocksDB integer property of the blocks family, such as {@code rocksdb.estimate-num-keys}. */
+    public long blocksProperty(String name) {
+        enter();
+        try {
+            return rocks.db.getLongProperty(rocks.blocks, name);
+        } catch (RocksDBException e) {
+            throw storeFailure("reading property " + name, e);
+        } finally {
+            exit();
+        }
+    }
+
+    // ---------------------------------------------------------------- internals: reads
+
+    /**
+     * Fills {@code out[outPos, outPos + length)} with the volume's bytes at {@code offset} as of
+     * {@code epoch}. One iterator walks the range: the newest version at or below the epoch of
+     * each block is found by a seek, or by {@code next()} when the previous block's key leads
+     * straight to it (the common case of a range written in one epoch). Blocks with no version
+     * fall through to the parent after the walk.
+     */
+    private void readRange(Volume volume, long epoch, long offset, ByteBuffer out, int outPos, int length) {
+        long first = offset >>> blockShift;
+        long last = (offset + length - 1) >>> blockShift;
+        byte[] want = new byte[BlockKey.LENGTH];
+        ByteBuffer wantBuffer = ByteBuffer.wrap(want);
+        byte[] current = new byte[BlockKey.LENGTH];
+        ByteBuffer currentBuffer = ByteBuffer.wrap(current);
+        Gaps gaps = null;
+        try (RocksIterator it = rocks.db.newIterator(rocks.blocks, rocks.readOptions)) {
+            boolean valid = false;
+            boolean exhausted = false;
+            for (long block = first; block <= last; block++) {
+                long blockStart = block << blockShift;
+                int from = (int) Math.max(0, offset - blockStart);
+                int to = (int) Math.min(blockSize, offset + length - blockStart);
+                int at = outPos + (int) (blockStart + from - offset);
+                if (!exhausted) {
+                    BlockKey.encode(wantBuffer, volume.id, block, epoch);
+                    if (!valid || java.util.Arrays.compareUnsigned(current, want) < 0) {
+                        it.seek(want);
+                        valid = it.isValid();
+                        if (valid) {
+                            it.key(current);
+                        } else {
+                            checkStatus(it);
+                            exhausted = true;
+                        }
+                    }
+                }
+                if (valid && BlockKey.volumeId(currentBuffer) == volume.id
+                        && BlockKey.blockIndex(currentBuffer) == block) {
+                    copyValue(it, out, at, from, to - from);
+                    it.next();
+                    valid = it.isValid();
+                    if (valid) {
+                        it.key(current);
+                    } else {
+                        checkStatus(it);
+                        exhausted = true;
+                    }
+                } else if (volume.parent == null) {
+                    zero(out, at, to - from);
+                } else {
+                    gaps = Gaps.add(gaps, blockStart + from, at, to - from);
+                }
+            }
+        }
+        for (int i = 0; gaps != null && i < gaps.count; i++) {
+            readParent(volume, gaps.offset[i], out, gaps.at[i], gaps.length[i]);
+        }
+    }
+
+    /** A clone's unwritten range, read from its parent at the pinned epoch; past the parent's size, zeros. */
+    private void readParent(Volume volume, long offset, ByteBuffer out, int at, int length) {
+        long inParent = Math.max(0, Math.min(length, volume.parentSizeBytes - offset));
+        if (inParent > 0) {
+            readRange(volume.parent, volume.parentEpoch, offset, out, at, (int) inParent);
+        }
+        for (int done = (int) inParent; done < length; ) {
+            int n = Math.min(blockSize, length - done);
+            zero(out, at + done, n);
+            done += n;
+        }
+    }
+
+    private void copyValue(RocksIterator it, ByteBuffer out, int at, int from, int length) {
+        if (from == 0 && length == blockSize) {
+            int size = it.value(out.slice(at, blockSize));
+            if (size == BlockValue.MARKER_LENGTH) {
+                zero(out, at, length);
+            } else if (size != blockSize) {
+                throw corruptValue(size);
+            }
+            return;
+        }
+        byte[] block = new byte[blockSize];
+        int size = it.value(block);
+        if (size == blockSize) {
+            out.put(at, block, from, length);
+        } else if (size == BlockValue.MARKER_LENGTH) {
+            zero(out, at, length);
+        } else {
+            throw corruptValue(size);
+        }
+    }
+
+    private StoreException corruptValue(int size) {
+        return new StoreException("corrupt block value of " + size + " bytes (block size " + blockSize + ")");
+    }
+
+    private void zero(ByteBuffer out, int at, int length) {
+        out.put(at, zeros, 0, length);
+    }
+
+    private void collectExtents(Volume volume, long epoch, long offset, long length, List<Extent> out) {
+        long first = offset >>> blockShift;
+        long last = (offset + length - 1) >>> blockShift;
+        long end = offset + length;
+        byte[] key = new byte[BlockKey.LENGTH];
+        ByteBuffer keyBuffer = ByteBuffer.wrap(key);
+        byte[] marker = new byte[1];
+        List<Extent> own = new ArrayList<>();
+        try (RocksIterator it = rocks.db.newIterator(rocks.blocks, rocks.readOptions)) {
+            byte[] want = new byte[BlockKey.LENGTH];
+            ByteBuffer wantBuffer = ByteBuffer.wrap(want);
+            boolean valid = false;
+            boolean exhausted = false;
+            long block = first;
+            while (block <= last) {
+                if (!exhausted) {
+                    BlockKey.encode(wantBuffer, volume.id, block, epoch);
+                    if (!valid || java.util.Arrays.compareUnsigned(key, want) < 0) {
+                        it.seek(want);
+                        valid = it.isValid();
+                        if (valid) {
+                            it.key(key);
+                        } else {
+                            checkStatus(it);
+                            exhausted = true;
+                        }
+                    }
+                }
+                // the iterator is at the first key >= (volume, block, ~epoch), or past the volume
+                long found = valid && BlockKey.volumeId(keyBuffer) == volume.id ? BlockKey.blockIndex(keyBuffer) : Long.MAX_VALUE;
+                if (found == block) {
+                    int size = it.value(marker);
+                    ExtentType type = size == blockSize ? ExtentType.DATA
+                            : marker[0] == BlockValue.HOLE ? ExtentType.HOLE : ExtentType.ZERO;
+                    appendExtent(own, block << blockShift, blockSize, type, offset, end);
+                    block++;
+                    it.next();
+                    valid = it.isValid();
+                    if (valid) {
+                        it.key(key);
+                    } else {
+                        checkStatus(it);
+                        exhausted = true;
+                    }
+                } else {
+                    // no version at or below the epoch in [block, found): one gap, however long
+                    long gapEnd = Math.min(found, last + 1);
+                    appendExtent(own, block << blockShift, (gapEnd - block) << blockShift, null, offset, end);
+                    block = gapEnd;
+                }
+            }
+        }
+        for (Extent extent : own) {
+            if (extent.type() != null) {
+                merge(out, extent);
+            } else if (volume.parent == null) {
+                merge(out, new Extent(extent.offset(), extent.length(), ExtentType.HOLE));
+            } else {
+                long inParent = Math.max(0, Math.min(extent.length(), volume.parentSizeBytes - extent.offset()));
+                if (inParent > 0) {
+                    List<Extent> fromParent = new ArrayList<>();
+                    collectExtents(volume.parent, volume.parentEpoch, extent.offset(), inParent, fromParent);
+                    fromParent.forEach(e -> merge(out, e));
+                }
+                if (inParent < extent.length()) {
+                    merge(out, new Extent(extent.offset() + inParent, extent.length() - inParent, ExtentType.HOLE));
+                }
+            }
+        }
+    }
+
+    /** Appends a range clipped to {@code [from, to)}; a null type marks a gap to resolve later. */
+    private static void appendExtent(List<Extent> out, long start, long length, ExtentType type, long from, long to) {
+        long clippedStart = Math.max(start, from);
+        long clippedEnd = Math.min(start + length, to);
+        if (clippedEnd > clippedStart) {
+            merge(out, new Extent(clippedStart, clippedEnd - clippedStart, type));
+        }
+    }
+
+    private static void merge(List<Extent> out, Extent extent) {
+        if (!out.isEmpty()) {
+            Extent previous = out.get(out.size() - 1);
+            if (previous.type() == extent.type() && previous.end() == extent.offset()) {
+                out.set(out.size() - 1, new Extent(previous.offset(), previous.length() + extent.length(), extent.type()));
+                return;
+            }
+        }
+        out.add(extent);
+    }
+
+    // ---------------------------------------------------------------- internals: writes
+
+    /**
+     * Writes {@code src[0, length)} at {@code offset} in one WriteBatch. Whole blocks are put as
+     * they are (or as a ZERO marker when all zeros); partial first and last blocks are
+     * read-modify-written under their stripe locks, taken in stripe order.
+     */
+    private void writeData(Volume volume, long epoch, long offset, ByteBuffer src, int length) {
+        long first = offset >>> blockShift;
+        long last = (offset + length - 1) >>> blockShift;
+        long end = offset + length;
+        boolean firstPartial = (offset & (blockSize - 1)) != 0 || end < ((first + 1) << blockShift);
+        boolean lastPartial = last != first && (end & (blockSize - 1)) != 0;
+        ReentrantLock lockA = firstPartial ? stripe(volume, first) : null;
+        ReentrantLock lockB = lastPartial ? stripe(volume, last) : null;
+        lockInOrder(lockA, lockB);
+        try {
+            WriteContext context = writeContexts.get();
+            WriteBatch batch = context.batch;
+            batch.clear();
+            for (long block = first; block <= last; block++) {
+                long blockStart = block << blockShift;
+                int from = (int) Math.max(0, offset - blockStart);
+                int to = (int) Math.min(blockSize, end - blockStart);
+                int srcIndex = (int) (blockStart + from - offset);
+                ByteBuffer value;
+                if (from == 0 && to == blockSize && src.isDirect()) {
+                    value = src.slice(srcIndex, blockSize);
+                } else {
+                    value = context.block;
+                    value.clear();
+                    if (from != 0 || to != blockSize) {
+                        readRange(volume, epoch, blockStart, value, 0, blockSize);
+                    }
+                    value.put(from, src, srcIndex, to - from);
+                }
+                putBlock(context, volume, block, epoch, value);
+            }
+            commit(batch);
+        } catch (RocksDBException e) {
+            throw storeFailure("writing " + length + " bytes at " + offset + " of " + volume.name, e);
+        } finally {
+            writeContexts.get().batch.clear();
+            unlock(lockA, lockB);
+        }
+    }
+
+    /** Puts one block's version and its dirty-index entry into the context's batch. */
+    private void putBlock(WriteContext context, Volume volume, long block, long epoch, ByteBuffer value)
+            throws RocksDBException {
+        ByteBuffer stored = value.mismatch(zeroBlock) == -1 ? context.marker(BlockValue.ZERO) : value;
+        putVersion(context, volume, block, epoch, stored);
+    }
+
+    private void putVersion(WriteContext context, Volume volume, long block, long epoch, ByteBuffer value)
+            throws RocksDBException {
+        context.blockKey.clear();
+        BlockKey.encode(context.blockKey, volume.id, block, epoch);
+        context.batch.put(rocks.blocks, context.blockKey, value);
+        context.dirtyKey.clear();
+        DirtyKey.encode(context.dirtyKey, volume.id, epoch, block);
+        context.empty.clear();
+        context.batch.put(rocks.dirty, context.dirtyKey, context.empty);
+    }
+
+    /**
+     * Write-zeroes and trim. Only ranges that do not already read as holes are touched, so zeroing
+     * a thin volume costs what was written there, not its size. Whole blocks get a marker; partial
+     * blocks are read-modify-written. Not atomic across {@link #MAX_BATCH_BLOCKS} blocks, which
+     * NBD does not ask for.
+     */
+    private void zeroRange(Volume volume, long offset, long length, byte kind) {
+        enter();
+        try {
+            volume.headLock.readLock().lock();
+            try {
+                checkAlive(volume);
+                checkRange(volume, offset, length, volume.sizeBytes);
+                if (length == 0) {
+                    return;
+                }
+                long epoch = volume.headEpoch;
+                List<Extent> extents = new ArrayList<>();
+                collectExtents(volume, epoch, offset, length, extents);
+                WriteContext context = writeContexts.get();
+                for (Extent extent : extents) {
+                    if (extent.type() == ExtentType.HOLE || extent.type() == ExtentType.ZERO && kind == BlockValue.ZERO) {
+                        continue;
+                    }
+                    zeroExtent(context, volume, epoch, extent.offset(), extent.end(), kind);
+                }
+            } finally {
+                volume.headLock.readLock().unlock();
+            }
+        } finally {
+            exit();
+        }
+    }
+
+    private void zeroExtent(WriteContext context, Volume volume, long epoch, long start, long end, byte kind) {
+        long last = (end - 1) >>> blockShift;
+        int pending = 0;
+        try {
+            context.batch.clear();
+            for (long block = start >>> blockShift; block <= last; block++) {
+                long blockStart = block << blockShift;
+                int from = (int) Math.max(0, start - blockStart);
+                int to = (int) Math.min(blockSize, end - blockStart);
+                if (from == 0 && to == blockSize) {
+                    putVersion(context, volume, block, epoch, context.marker(kind));
+                    if (++pending == MAX_BATCH_BLOCKS) {
+                        commit(context.batch);
+                        context.batch.clear();
+                        pending = 0;
+                    }
+                    continue;
+                }
+                if (pending > 0) {
+                    commit(context.batch);
+                    context.batch.clear();
+                    pending = 0;
+                }
+                ReentrantLock lock = stripe(volume, block);
+                lock.lock();
+                try {
+                    ByteBuffer value = context.block;
+                    value.clear();
+                    readRange(volume, epoch, blockStart, value, 0, blockSize);
+                    value.put(from, zeros, 0, to - from);
+                    putBlock(context, volume, block, epoch, value);
+                    commit(context.batch);
+                    context.batch.clear();
+                } finally {
+                    lock.unlock();
+                }
+            }
+            if (pending > 0) {
+                commit(context.batch);
+            }
+        } catch (RocksDBException e) {
+            throw storeFailure("zeroing " + (end - start) + " bytes at " + start + " of " + volume.name, e);
+        } finally {
+            context.batch.clear();
+        }
+    }
+
+    private ReentrantLock stripe(Volume volume, long block) {
+        long mixed = (block ^ (volume.id * 0x9E3779B97F4A7C15L)) * 0xBF58476D1CE4E5B9L;
+        return blockLocks[(int) (mixed >>> 54) & (LOCK_STRIPES - 1)];
+    }
+
+    private static void lockInOrder(ReentrantLock a, ReentrantLock b) {
+        if (a != null && b != null && System.identityHashCode(a) > System.identityHashCode(b)) {
+            b.lock();
+            a.lock();
+            return;
+        }
+        if (a != null) {
+            a.lock();
+        }
+        if (b != null) {
+            b.lock();
+        }
+    }
+
+    private static void unlock(ReentrantLock a, ReentrantLock b) {
+        if (b != null) {
+            b.unlock();
+        }
+        if (a != null) {
+            a.unlock();
+        }
+    }
+
+    private void commit(WriteBatch batch) throws RocksDBException {
+        rocks.db.write(rocks.writeOptions, batch);
+    }
+
+    // ---------------------------------------------------------------- internals: catalog
+
+    private int loadBlockSize(int requested) {
+        try {
+            byte[] format = rocks.db.get(rocks.catalog, CatalogKey.meta("format"));
+            byte[] stored = rocks.db.get(rocks.catalog, CatalogKey.meta("block-size"));
+            if (format == null) {
+                try (WriteBatch batch = new WriteBatch()) {
+                    batch.put(rocks.catalog, CatalogKey.meta("format"), longBytes(FORMAT));
+                    batch.put(rocks.catalog, CatalogKey.meta("block-size"), longBytes(requested));
+                    batch.put(rocks.catalog, CatalogKey.meta("next-volume-id"), longBytes(1));
+                    rocks.db.write(rocks.writeOptions, batch);
+                }
+                rocks.db.flushWal(true);
+                return requested;
+            }
+            if (ByteBuffer.wrap(format).getLong() != FORMAT) {
+                throw new StoreException("store at " + dir + " has format " + ByteBuffer.wrap(format).getLong()
+                        + "; this build reads format " + FORMAT);
+            }
+            int size = (int) ByteBuffer.wrap(stored).getLong();
+            if (size != requested) {
+                log.warn("store at {} was created with {}-byte blocks; using them instead of {}", dir, size, requested);
+            }
+            return size;
+        } catch (RocksDBException e) {
+            throw storeFailure("reading store metadata", e);
+        }
+    }
+
+    private void loadCatalog() {
+        synchronized (catalogLock) {
+            try {
+                nextVolumeId = ByteBuffer.wrap(rocks.db.get(rocks.catalog, CatalogKey.meta("next-volume-id"))).getLong();
+                List<VolumeRecord> records = new ArrayList<>();
+                try (RocksIterator it = rocks.db.newIterator(rocks.catalog, rocks.scanOptions)) {
+                    for (it.seek(new byte[] {CatalogKey.VOLUME}); it.isValid(); it.next()) {
+                        if (CatalogKey.kind(it.key()) != CatalogKey.VOLUME) {
+                            break;
+                        }
+                        records.add(VolumeRecord.decode(it.value()));
+                    }
+                    checkStatus(it);
+                }
+                // clones always have larger ids than their parents
+                records.sort(Comparator.comparingLong(VolumeRecord::id));
+                for (VolumeRecord record : records) {
+                    Volume parent = null;
+                    if (record.parentId() != 0) {
+                        parent = byId.get(record.parentId());
+                        if (parent == null) {
+                            throw new StoreException("catalog is inconsistent: " + record.name()
+                                    + " has a missing parent volume id " + record.parentId());
+                        }
+                    }
+                    register(new Volume(record, parent));
+                }
+                try (RocksIterator it = rocks.db.newIterator(rocks.catalog, rocks.scanOptions)) {
+                    for (it.seek(new byte[] {CatalogKey.RETAINED}); it.isValid(); it.next()) {
+                        byte[] key = it.key();
+                        if (CatalogKey.kind(key) != CatalogKey.RETAINED) {
+                            break;
+                        }
+                        Volume volume = byId.get(CatalogKey.volumeId(key));
+                        if (volume != null) {
+                            volume.retained.put(CatalogKey.epochOf(key), ByteBuffer.wrap(it.value()).getLong());
+                        }
+                    }
+                    checkStatus(it);
+                }
+            } catch (RocksDBException e) {
+                throw storeFailure("loading the catalog", e);
+            }
+        }
+    }
+
+    /** Adds a volume to the in-memory catalog, and its pin to its parent. Under the catalog lock. */
+    private void register(Volume volume) {
+        byName.put(volume.name, volume);
+        byId.put(volume.id, volume);
+        if (volume.parent != null) {
+            volume.parent.clones.add(volume);
+            volume.parent.pins.merge(volume.parentEpoch, 1, Integer::sum);
+        }
+    }
+
+    /** Records, in {@code batch}, that a parent epoch lost one clone; it may become garbage. */
+    private void unpin(WriteBatch batch, Volume parent, long epoch) throws RocksDBException {
+        if (parent.pins.getOrDefault(epoch, 0) == 1 && !parent.retained.containsKey(epoch)) {
+            batch.put(rocks.catalog, CatalogKey.epoch(CatalogKey.PENDING_GC, parent.id, epoch), new byte[0]);
+        }
+    }
+
+    private static void decrementPin(Volume parent, long epoch) {
+        parent.pins.computeIfPresent(epoch, (e, count) -> count == 1 ? null : count - 1);
+    }
+
+    private void persistVolume(VolumeRecord record) {
+        try {
+            rocks.db.put(rocks.catalog, rocks.writeOptions, CatalogKey.volume(record.id()), record.encode());
+        } catch (RocksDBException e) {
+            throw storeFailure("updating " + record.name(), e);
+        }
+    }
+
+    // ---------------------------------------------------------------- internals: checks
+
+    static void checkName(String name) {
+        if (name == null || !VOLUME_NAME.matcher(name).matches() || name.equals(".") || name.equals("..")) {
+            throw new InvalidRequestException("invalid volume name " + (name == null ? "null" : "'" + name + "'")
+                    + ": use 1 to 64 of A-Z a-z 0-9 . _ -");
+        }
+    }
+
+    static void checkSize(String field, long sizeBytes) {
+        if (sizeBytes <= 0 || sizeBytes > MAX_VOLUME_SIZE_BYTES || sizeBytes % SECTOR_BYTES != 0) {
+            throw new InvalidRequestException("invalid " + field + " " + sizeBytes + ": must be a positive multiple of "
+                    + SECTOR_BYTES + " bytes, at most " + MAX_VOLUME_SIZE_BYTES);
+        }
+    }
+
+    private void checkRange(Volume volume, long offset, long length, long sizeBytes) {
+        if (offset < 0 || length < 0 || offset > sizeBytes || length > sizeBytes - offset) {
+            throw new OutOfRangeException("range [" + offset + ", +" + length + ") is outside " + volume.name
+                    + " (" + sizeBytes + " bytes)");
+        }
+    }
+
+    private static void checkAlive(Volume volume) {
+        if (volume.deleted) {
+            throw new VolumeNotFoundException("volume " + volume.name + " was deleted");
+        }
+    }
+
+    /** The size of a volume at an epoch it can be read at: the head, or a retained epoch. */
+    private long readableSize(Volume volume, long epoch) {
+        checkAlive(volume);
+        if (epoch == volume.headEpoch) {
+            return volume.sizeBytes;
+        }
+        synchronized (catalogLock) {
+            Long size = volume.retained.get(epoch);
+            if (size == null) {
+                if (epoch == volume.headEpoch) {
+                    return volume.sizeBytes;
+                }
+                throw new EpochNotRetainedException("epoch " + epoch + " of " + volume.name + " is not readable"
+                        + " (head is " + volume.headEpoch + ", retained " + volume.retained.keySet() + ")");
+            }
+            return size;
+        }
+    }
+
+    private static void checkStatus(RocksIterator it) {
+        try {
+            it.status();
+        } catch (RocksDBException e) {
+            throw new StoreException("RocksDB iterator failed: " + e.getMessage(), e);
+        }
+    }
+
+    private StoreException storeFailure(String what, RocksDBException e) {
+        return new StoreException(what + " failed in " + dir + ": " + e.getMessage(), e);
+    }
+
+    private void enter() {
+        inFlight.incrementAndGet();
+        if (closed) {
+            inFlight.decrementAndGet();
+            throw new StoreException("store at " + dir + " is closed");
+        }
+    }
+
+    private void exit() {
+        inFlight.decrementAndGet();
+    }
+
+    private static byte[] longBytes(long value) {
+        return ByteBuffer.allocate(8).putLong(value).array();
+    }
+
+    /** Gaps of a clone's read that fall through to its parent: volume offset, out index, length. */
+    private static final class Gaps {
+        long[] offset = new long[8];
+        int[] at = new int[8];
+        int[] length = new int[8];
+        int count;
+
+        static Gaps add(Gaps gaps, long volumeOffset, int outIndex, int n) {
+            if (gaps == null) {
+                gaps = new Gaps();
+            }
+            int last = gaps.count - 1;
+            if (last >= 0 && gaps.offset[last] + gaps.length[last] == volumeOffset
+                    && gaps.at[last] + gaps.length[last] == outIndex) {
+                gaps.length[last] += n;
+                return gaps;
+            }
+            if (gaps.count == gaps.offset.length) {
+                gaps.offset = java.util.Arrays.copyOf(gaps.offset, gaps.count * 2);
+                gaps.at = java.util.Arrays.copyOf(gaps.at, gaps.count * 2);
+                gaps.length = java.util.Arrays.copyOf(gaps.length, gaps.count * 2);
+            }
+            gaps.offset[gaps.count] = volumeOffset;
+            gaps.at[gaps.count] = outIndex;
+            gaps.length[gaps.count] = n;
+            gaps.count++;
+            return gaps;
+        }
+    }
+
+    /** Spreads work to at most {@code perSecond} units a second by sleeping between chunks. */
+    private static final class Pacer {
+        private final long perSecond;
+        private final long startNanos = System.nanoTime();
+        private long done;
+
+        Pacer(long perSecond) {
+            this.perSecond = perSecond;
+        }
+
+        void pace(long units) {
+            done += units;
+            if (perSecond == Long.MAX_VALUE) {
+                return;
+            }
+            long dueNanos = (long) (done * 1e9 / perSecond);
+            long aheadNanos = dueNanos - (System.nanoTime() - startNanos);
+            if (aheadNanos > 1_000_000) {
+                try {
+                    Thread.sleep(aheadNanos / 1_000_000);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+        }
+    }
+
+    /**
+     * Per-thread direct buffers and a reusable WriteBatch for the write path; closed with the
+     * store. Only the owning thread touches it, except {@link #close}.
+     */
+    private static final class WriteContext {
+        final WriteBatch batch = new WriteBatch();
+        final ByteBuffer blockKey = ByteBuffer.allocateDirect(BlockKey.LENGTH);
+        final ByteBuffer dirtyKey = ByteBuffer.allocateDirect(DirtyKey.LENGTH);
+        final ByteBuffer empty = ByteBuffer.allocateDirect(0);
+        final ByteBuffer block;
+        private final ByteBuffer zeroMarker = ByteBuffer.allocateDirect(1).put(0, BlockValue.ZERO);
+        private final ByteBuffer holeMarker = ByteBuffer.allocateDirect(1).put(0, BlockValue.HOLE);
+
+        WriteContext(int blockSize) {
+            block = ByteBuffer.allocateDirect(blockSize);
+        }
+
+        ByteBuffer marker(byte kind) {
+            ByteBuffer marker = kind == BlockValue.HOLE ? holeMarker : zeroMarker;
+            marker.clear();
+            return marker;
+        }
+
+        void close() {
+            batch.close();
+        }
+    }
+}

@@ -1,0 +1,91 @@
+package cgw.store;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The store's background collector: one daemon thread that runs rate-limited passes over the
+ * releases pending in the catalog. Woken by releases and deletions, and every few seconds in case
+ * a pass failed. Pending work is in the catalog, so a restart resumes it.
+ *
+ * <p>Threads: its own thread runs the passes; {@link #wake} and {@link #stop} may be called from
+ * any thread. It never holds the catalog lock while it touches RocksDB.
+ */
+final class GarbageCollector {
+    private static final Logger log = LoggerFactory.getLogger(GarbageCollector.class);
+    private static final long IDLE_WAIT_MS = 5_000;
+    private static final long FAILURE_BACKOFF_MS = 10_000;
+
+    private final BlockStore store;
+    private final long blocksPerSecond;
+    private final Object signal = new Object();
+    private boolean woken; // guarded by signal
+    private volatile boolean stopping;
+    private Thread thread;
+
+    GarbageCollector(BlockStore store, long blocksPerSecond) {
+        this.store = store;
+        this.blocksPerSecond = blocksPerSecond;
+    }
+
+    synchronized void start() {
+        thread = new Thread(this::run, "cgw-store-gc");
+        thread.setDaemon(true);
+        thread.start();
+    }
+
+    void wake() {
+        synchronized (signal) {
+            woken = true;
+            signal.notifyAll();
+        }
+    }
+
+    /** Stops the thread and waits for it; idempotent. */
+    synchronized void stop() {
+        stopping = true;
+        wake();
+        if (thread != null) {
+            try {
+                thread.join();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            thread = null;
+        }
+    }
+
+    private void run() {
+        while (!stopping) {
+            try {
+                store.collectPending(blocksPerSecond);
+                waitForWork(IDLE_WAIT_MS);
+            } catch (RuntimeException e) {
+                if (stopping) {
+                    return;
+                }
+                log.error("garbage collection pass failed; retrying in {} ms", FAILURE_BACKOFF_MS, e);
+                waitForWork(FAILURE_BACKOFF_MS);
+            }
+        }
+    }
+
+    private void waitForWork(long timeoutMs) {
+        synchronized (signal) {
+            long deadline = System.currentTimeMillis() + timeoutMs;
+            while (!woken && !stopping) {
+                long left = deadline - System.currentTimeMillis();
+                if (left <= 0) {
+                    break;
+                }
+                try {
+                    signal.wait(left);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
+            }
+            woken = false;
+        }
+    }
+}

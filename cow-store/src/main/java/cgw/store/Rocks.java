@@ -1,0 +1,171 @@
+package cgw.store;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.rocksdb.BlockBasedTableConfig;
+import org.rocksdb.BloomFilter;
+import org.rocksdb.Cache;
+import org.rocksdb.ColumnFamilyDescriptor;
+import org.rocksdb.ColumnFamilyHandle;
+import org.rocksdb.ColumnFamilyOptions;
+import org.rocksdb.CompressionType;
+import org.rocksdb.DBOptions;
+import org.rocksdb.InfoLogLevel;
+import org.rocksdb.LRUCache;
+import org.rocksdb.ReadOptions;
+import org.rocksdb.RocksDB;
+import org.rocksdb.RocksDBException;
+import org.rocksdb.WALRecoveryMode;
+import org.rocksdb.WriteBufferManager;
+import org.rocksdb.WriteOptions;
+
+/**
+ * Owns every native RocksDB object of a store and is the one place where RocksDB options are
+ * set. Objects are created in dependency order and closed in reverse, exactly once.
+ *
+ * <p>Column families: {@code default} holds the catalog, {@code blocks} the block versions
+ * ({@link cgw.store.key.BlockKey}), {@code dirty} the per-epoch index of written blocks
+ * ({@link cgw.store.key.DirtyKey}).
+ */
+final class Rocks implements AutoCloseable {
+    static final String BLOCKS = "blocks";
+    static final String DIRTY = "dirty";
+
+    /** Native objects in creation order; closed from the end. */
+    private final List<AutoCloseable> owned = new ArrayList<>();
+
+    final RocksDB db;
+    final ColumnFamilyHandle catalog;
+    final ColumnFamilyHandle blocks;
+    final ColumnFamilyHandle dirty;
+    /** Writes: WAL on, no sync; durability comes from {@link WalSync}. */
+    final WriteOptions writeOptions;
+    /** Reads of block data: checksums verified, cache filled. */
+    final ReadOptions readOptions;
+    /** Scans of the dirty index and the collector's passes: they must not evict hot data. */
+    final ReadOptions scanOptions;
+
+    private Rocks(Path dir, StoreOptions options) throws RocksDBException {
+        RocksDB.loadLibrary();
+        Cache cache = own(new LRUCache(options.cacheBytes()));
+        WriteBufferManager writeBuffers = own(new WriteBufferManager(options.memtableBytes(), cache));
+
+        DBOptions dbOptions = own(new DBOptions())
+                .setCreateIfMissing(true)
+                .setCreateMissingColumnFamilies(true)
+                // a crash loses at most a suffix of un-synced writes, never a write in the middle
+                .setWalRecoveryMode(WALRecoveryMode.PointInTimeRecovery)
+                .setWriteBufferManager(writeBuffers)
+                .setMaxTotalWalSize(2 * options.memtableBytes())
+                .setMaxBackgroundJobs(4)
+                .setBytesPerSync(1 << 20)
+                .setWalBytesPerSync(1 << 20)
+                .setAvoidUnnecessaryBlockingIO(true)
+                .setKeepLogFileNum(5)
+                .setMaxLogFileSize(16 << 20)
+                .setInfoLogLevel(InfoLogLevel.WARN_LEVEL);
+
+        ColumnFamilyOptions catalogOptions = own(new ColumnFamilyOptions())
+                .setTableFormatConfig(table(cache, 4096, null));
+        ColumnFamilyOptions blockOptions = own(new ColumnFamilyOptions())
+                .setTableFormatConfig(table(cache, 16 << 10, own(new BloomFilter(10, false))))
+                // all versions of one block share a 16-byte prefix: prefix bloom filters let a
+                // single-block seek skip files that never held the block
+                .useFixedLengthPrefixExtractor(cgw.store.key.BlockKey.BLOCK_PREFIX_LENGTH)
+                .setMemtablePrefixBloomSizeRatio(0.05)
+                .setCompressionType(CompressionType.LZ4_COMPRESSION)
+                .setWriteBufferSize(Math.max(8L << 20, options.memtableBytes() / 2))
+                .setMaxWriteBufferNumber(4)
+                .setLevelCompactionDynamicLevelBytes(true)
+                .setTargetFileSizeBase(64L << 20)
+                .setMaxBytesForLevelBase(256L << 20);
+        if (options.blobFiles()) {
+            blockOptions.setEnableBlobFiles(true)
+                    .setMinBlobSize(Math.min(1024, options.blockSizeBytes()))
+                    .setBlobFileSize(256L << 20)
+                    .setBlobCompressionType(CompressionType.LZ4_COMPRESSION)
+                    .setEnableBlobGarbageCollection(true);
+        }
+        ColumnFamilyOptions dirtyOptions = own(new ColumnFamilyOptions())
+                .setTableFormatConfig(table(cache, 16 << 10, null))
+                .setCompressionType(CompressionType.LZ4_COMPRESSION)
+                .setWriteBufferSize(Math.max(4L << 20, options.memtableBytes() / 8))
+                .setLevelCompactionDynamicLevelBytes(true);
+
+        List<ColumnFamilyDescriptor> descriptors = List.of(
+                new ColumnFamilyDescriptor(RocksDB.DEFAULT_COLUMN_FAMILY, catalogOptions),
+                new ColumnFamilyDescriptor(BLOCKS.getBytes(StandardCharsets.US_ASCII), blockOptions),
+                new ColumnFamilyDescriptor(DIRTY.getBytes(StandardCharsets.US_ASCII), dirtyOptions));
+        List<ColumnFamilyHandle> handles = new ArrayList<>();
+        this.db = own(RocksDB.open(dbOptions, dir.toString(), descriptors, handles));
+        handles.forEach(this::own);
+        this.catalog = handles.get(0);
+        this.blocks = handles.get(1);
+        this.dirty = handles.get(2);
+
+        this.writeOptions = own(new WriteOptions()).setSync(false).setDisableWAL(false);
+        this.readOptions = own(new ReadOptions()).setVerifyChecksums(true).setFillCache(true)
+                .setTotalOrderSeek(true);
+        this.scanOptions = own(new ReadOptions()).setVerifyChecksums(true).setFillCache(false)
+                .setTotalOrderSeek(true);
+    }
+
+    /** A table config on the shared cache; {@code prefixBloom} null means no filter. */
+    private static BlockBasedTableConfig table(Cache cache, long blockSizeBytes, BloomFilter prefixBloom) {
+        BlockBasedTableConfig table = new BlockBasedTableConfig()
+                .setBlockCache(cache)
+                .setBlockSize(blockSizeBytes)
+                .setCacheIndexAndFilterBlocks(true)
+                .setPinL0FilterAndIndexBlocksInCache(true)
+                .setFormatVersion(5);
+        if (prefixBloom != null) {
+            table.setFilterPolicy(prefixBloom).setWholeKeyFiltering(false);
+        }
+        return table;
+    }
+
+    static Rocks open(Path dir, StoreOptions options) {
+        try {
+            return new Rocks(dir, options);
+        } catch (RocksDBException e) {
+            String message = e.getMessage() == null ? "" : e.getMessage();
+            if (message.contains("lock") || message.contains("LOCK")) {
+                throw new StoreException("store at " + dir + " is in use by another process (" + message + ")", e);
+            }
+            throw new StoreException("cannot open store at " + dir + ": " + message, e);
+        }
+    }
+
+    private <T extends AutoCloseable> T own(T resource) {
+        owned.add(resource);
+        return resource;
+    }
+
+    /** Closes everything in reverse order of creation; a failure does not stop the rest. */
+    @Override
+    public void close() {
+        StoreException failure = null;
+        for (int i = owned.size() - 1; i >= 0; i--) {
+            AutoCloseable resource = owned.get(i);
+            try {
+                if (resource instanceof RocksDB rocksDb) {
+                    rocksDb.closeE();
+                } else {
+                    resource.close();
+                }
+            } catch (Exception e) {
+                if (failure == null) {
+                    failure = new StoreException("closing " + resource.getClass().getSimpleName() + " failed: " + e.getMessage(), e);
+                } else {
+                    failure.addSuppressed(e);
+                }
+            }
+        }
+        owned.clear();
+        if (failure != null) {
+            throw failure;
+        }
+    }
+}

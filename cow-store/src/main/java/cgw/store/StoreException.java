@@ -1,0 +1,16 @@
+package cgw.store;
+
+/**
+ * Base of the store's failures. Subclasses name what the caller got wrong; a bare
+ * {@code StoreException} means the store itself failed (RocksDB I/O, a full disk) and carries the
+ * cause.
+ */
+public class StoreException extends RuntimeException {
+    public StoreException(String message) {
+        super(message);
+    }
+
+    public StoreException(String message, Throwable cause) {
+        super(message, cause);
+    }
+}

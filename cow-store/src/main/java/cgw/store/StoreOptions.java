@@ -1,0 +1,64 @@
+package cgw.store;
+
+/**
+ * Tunables of a {@link BlockStore}. The defaults come from the benchmarks in {@code bench/} and
+ * keep a gateway with 100 volumes under 1 GiB RSS: RocksDB's block cache and memtables share one
+ * budget of {@code cacheBytes}.
+ *
+ * @param blockSizeBytes       size of a stored block; fixed when the store is created
+ * @param cacheBytes           block cache, which memtables are charged to as well
+ * @param memtableBytes        memtable budget inside the cache (write buffer manager)
+ * @param blobFiles            keep block data in BlobDB blob files, keys in the LSM tree
+ * @param gcBlocksPerSecond    rate limit of the background collector (block versions examined)
+ * @param backgroundGc         run the collector on its own thread; tests drive it by hand
+ */
+public record StoreOptions(
+        int blockSizeBytes,
+        long cacheBytes,
+        long memtableBytes,
+        boolean blobFiles,
+        long gcBlocksPerSecond,
+        boolean backgroundGc) {
+
+    public static final int MIN_BLOCK_SIZE_BYTES = 512;
+    public static final int MAX_BLOCK_SIZE_BYTES = 1 << 20;
+
+    public StoreOptions {
+        if (blockSizeBytes < MIN_BLOCK_SIZE_BYTES || blockSizeBytes > MAX_BLOCK_SIZE_BYTES
+                || Integer.bitCount(blockSizeBytes) != 1) {
+            throw new IllegalArgumentException("blockSizeBytes must be a power of two in ["
+                    + MIN_BLOCK_SIZE_BYTES + ", " + MAX_BLOCK_SIZE_BYTES + "], got " + blockSizeBytes);
+        }
+        if (memtableBytes < (4 << 20) || cacheBytes < memtableBytes + (8 << 20)) {
+            throw new IllegalArgumentException("need memtableBytes >= 4 MiB and cacheBytes >= memtableBytes + 8 MiB, got "
+                    + "memtableBytes=" + memtableBytes + " cacheBytes=" + cacheBytes);
+        }
+        if (gcBlocksPerSecond <= 0) {
+            throw new IllegalArgumentException("gcBlocksPerSecond must be positive, got " + gcBlocksPerSecond);
+        }
+    }
+
+    public static StoreOptions defaults() {
+        return new StoreOptions(4096, 384L << 20, 128L << 20, false, 200_000, true);
+    }
+
+    public StoreOptions withBlockSizeBytes(int value) {
+        return new StoreOptions(value, cacheBytes, memtableBytes, blobFiles, gcBlocksPerSecond, backgroundGc);
+    }
+
+    public StoreOptions withCacheBytes(long cache, long memtable) {
+        return new StoreOptions(blockSizeBytes, cache, memtable, blobFiles, gcBlocksPerSecond, backgroundGc);
+    }
+
+    public StoreOptions withBlobFiles(boolean value) {
+        return new StoreOptions(blockSizeBytes, cacheBytes, memtableBytes, value, gcBlocksPerSecond, backgroundGc);
+    }
+
+    public StoreOptions withGcBlocksPerSecond(long value) {
+        return new StoreOptions(blockSizeBytes, cacheBytes, memtableBytes, blobFiles, value, backgroundGc);
+    }
+
+    public StoreOptions withBackgroundGc(boolean value) {
+        return new StoreOptions(blockSizeBytes, cacheBytes, memtableBytes, blobFiles, gcBlocksPerSecond, value);
+    }
+}

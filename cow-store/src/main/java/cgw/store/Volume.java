@@ -1,0 +1,84 @@
+package cgw.store;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.TreeMap;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+
+/**
+ * A handle on one volume of a {@link BlockStore}. Look it up once by name at the edge, then pass
+ * it to every I/O call: no name lookup on the hot path. A handle whose volume was deleted makes
+ * every call fail with {@link VolumeNotFoundException}.
+ *
+ * <p>Threads: I/O threads read {@code sizeBytes}, {@code headEpoch} and {@code deleted} (volatile).
+ * Everything else mutable is guarded by the store's catalog lock. {@link #headLock} orders writes
+ * against cuts: a write holds its read side while it applies at the head epoch, a cut holds the
+ * write side while it moves the head, so a sealed epoch never changes again.
+ */
+public final class Volume {
+    final long id;
+    final String name;
+    final Volume parent;
+    final long parentEpoch;
+    final long parentSizeBytes;
+    final long createdAtMillis;
+    final int depth;
+
+    volatile long sizeBytes;
+    volatile long headEpoch;
+    volatile boolean deleted;
+
+    final ReentrantReadWriteLock headLock = new ReentrantReadWriteLock();
+
+    /** Retained epochs to the volume size at their cut. Guarded by the catalog lock. */
+    final TreeMap<Long, Long> retained = new TreeMap<>();
+    /** Epochs of this volume that clones fall through to, with their clone counts. Catalog lock. */
+    final TreeMap<Long, Integer> pins = new TreeMap<>();
+    /** Clones whose parent is this volume. Guarded by the catalog lock. */
+    final List<Volume> clones = new ArrayList<>();
+
+    Volume(VolumeRecord record, Volume parent) {
+        this.id = record.id();
+        this.name = record.name();
+        this.parent = parent;
+        this.parentEpoch = record.parentEpoch();
+        this.parentSizeBytes = record.parentSizeBytes();
+        this.createdAtMillis = record.createdAtMillis();
+        this.sizeBytes = record.sizeBytes();
+        this.headEpoch = record.headEpoch();
+        this.depth = parent == null ? 0 : parent.depth + 1;
+    }
+
+    public String name() {
+        return name;
+    }
+
+    public long id() {
+        return id;
+    }
+
+    public long sizeBytes() {
+        return sizeBytes;
+    }
+
+    public long headEpoch() {
+        return headEpoch;
+    }
+
+    VolumeRecord record() {
+        return new VolumeRecord(id, name, sizeBytes, headEpoch, createdAtMillis,
+                parent == null ? 0 : parent.id, parentEpoch, parentSizeBytes);
+    }
+
+    /** Must be called under the catalog lock. */
+    VolumeInfo info() {
+        return new VolumeInfo(name, id, sizeBytes, createdAtMillis,
+                parent == null ? null : parent.name, parentEpoch, headEpoch,
+                List.copyOf(retained.keySet()));
+    }
+
+    @Override
+    public String toString() {
+        return "volume " + name + " (id " + id + ")";
+    }
+}

@@ -1,0 +1,118 @@
+package cgw.store;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class BlockStoreTest {
+    @TempDir
+    Path dir;
+
+    private static StoreOptions options() {
+        return StoreOptions.defaults().withCacheBytes(64 << 20, 16 << 20).withBackgroundGc(false);
+    }
+
+    private static ByteBuffer filled(int length, int value) {
+        byte[] bytes = new byte[length];
+        Arrays.fill(bytes, (byte) value);
+        return ByteBuffer.wrap(bytes);
+    }
+
+    private static byte[] read(BlockStore store, Volume volume, long epoch, long offset, int length) {
+        ByteBuffer dst = ByteBuffer.allocate(length);
+        store.read(volume, epoch, offset, dst);
+        return dst.array();
+    }
+
+    @Test
+    void snapshotKeepsOldDataWhileHeadMovesOn() {
+        try (BlockStore store = BlockStore.open(dir, options())) {
+            Volume volume = store.createVolume("vm1", 1 << 20);
+            store.write(volume, 1000, filled(10_000, 7));
+            long sealed = store.cut(volume);
+            store.write(volume, 4096, filled(100, 9));
+            assertThat(read(store, volume, sealed, 4096, 100)).containsOnly(7);
+            assertThat(read(store, volume, volume.headEpoch(), 4096, 100)).containsOnly(9);
+            assertThat(read(store, volume, volume.headEpoch(), 0, 1000)).containsOnly(0);
+            assertThat(read(store, volume, volume.headEpoch(), 4196, 6804)).containsOnly(7);
+        }
+    }
+
+    @Test
+    void reopenKeepsVolumesEpochsAndData() {
+        long sealed;
+        try (BlockStore store = BlockStore.open(dir, options())) {
+            Volume volume = store.createVolume("vm1", 1 << 20);
+            store.write(volume, 0, ByteBuffer.allocateDirect(8192).put(0, filled(8192, 3), 0, 8192));
+            sealed = store.cut(volume);
+            store.trim(volume, 0, 4096);
+            store.flush();
+        }
+        try (BlockStore store = BlockStore.open(dir, options())) {
+            Volume volume = store.volume("vm1");
+            assertThat(store.retainedEpochs(volume)).containsExactly(sealed);
+            assertThat(read(store, volume, sealed, 0, 8192)).containsOnly(3);
+            assertThat(store.extents(volume, volume.headEpoch(), 0, 1 << 20)).containsExactly(
+                    new Extent(0, 4096, ExtentType.HOLE), new Extent(4096, 4096, ExtentType.DATA),
+                    new Extent(8192, (1 << 20) - 8192, ExtentType.HOLE));
+        }
+    }
+
+    @Test
+    void cloneFallsThroughToItsParentEpoch() {
+        try (BlockStore store = BlockStore.open(dir, options())) {
+            Volume base = store.createVolume("base", 1 << 20);
+            store.write(base, 0, filled(16384, 1));
+            long sealed = store.cut(base);
+            store.write(base, 0, filled(16384, 2));
+            Volume clone = store.clone(base, sealed, "clone");
+            store.write(clone, 4096, filled(10, 5));
+            byte[] head = read(store, clone, clone.headEpoch(), 0, 16384);
+            assertThat(head[0]).isEqualTo((byte) 1);
+            assertThat(head[4096]).isEqualTo((byte) 5);
+            assertThat(head[4106]).isEqualTo((byte) 1);
+            assertThatThrownBy(() -> store.delete(base)).isInstanceOf(VolumeInUseException.class);
+            store.release(base, sealed);
+            store.collectGarbage();
+            assertThat(read(store, clone, clone.headEpoch(), 8192, 100)).containsOnly(1);
+            store.delete(clone);
+            BlockStore.GcStats stats = store.collectGarbage();
+            assertThat(stats.versionsDeleted()).isEqualTo(4);
+            store.delete(base);
+            assertThat(store.volumes()).isEmpty();
+        }
+    }
+
+    @Test
+    void changedBlocksBetweenEpochs() {
+        try (BlockStore store = BlockStore.open(dir, options())) {
+            Volume volume = store.createVolume("vm1", 1 << 20);
+            store.write(volume, 0, filled(4096, 1));
+            long first = store.cut(volume);
+            store.write(volume, 8192, filled(5000, 1));
+            long second = store.cut(volume);
+            assertThat(store.changedBlocks(volume, first, second).toArray()).containsExactly(2, 3);
+            assertThat(store.changedBlocks(volume, 0, second).toArray()).containsExactly(0, 2, 3);
+        }
+    }
+
+    @Test
+    void rejectsBadInput() {
+        try (BlockStore store = BlockStore.open(dir, options())) {
+            assertThatThrownBy(() -> store.createVolume("a@b", 4096)).isInstanceOf(InvalidRequestException.class);
+            assertThatThrownBy(() -> store.createVolume("ok", 1000)).isInstanceOf(InvalidRequestException.class);
+            Volume volume = store.createVolume("ok", 4096);
+            assertThatThrownBy(() -> store.createVolume("ok", 4096)).isInstanceOf(VolumeExistsException.class);
+            assertThatThrownBy(() -> store.write(volume, 4000, filled(100, 1))).isInstanceOf(OutOfRangeException.class);
+            assertThatThrownBy(() -> store.read(volume, 7, 0, ByteBuffer.allocate(1)))
+                    .isInstanceOf(EpochNotRetainedException.class);
+            assertThat(store.cut(List.of(volume))).containsExactly(1);
+        }
+    }
+}

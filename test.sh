@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs (Debian packages via apt-get, only when missing), then runs
+# the whole suite. Tests that need a tool fail, never skip, when it is missing.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")"
+
+# command -> Debian package that provides it
+declare -A needs=(
+  [java]=openjdk-17-jdk-headless
+  [javac]=openjdk-17-jdk-headless
+  [mvn]=maven
+)
+
+missing=()
+for cmd in "${!needs[@]}"; do
+  command -v "$cmd" >/dev/null 2>&1 || missing+=("${needs[$cmd]}")
+done
+if ((${#missing[@]})); then
+  packages=$(printf '%s\n' "${missing[@]}" | sort -u | tr '\n' ' ')
+  echo "test.sh: installing $packages" >&2
+  sudo_cmd=""
+  [[ $(id -u) -ne 0 ]] && sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq $packages
+fi
+
+exec mvn -B verify "$@"
