@@ -77,6 +77,7 @@ public final class BlockStore implements AutoCloseable {
     /** Serialises collector passes (background thread and explicit calls). */
     private final ReentrantLock gcLock = new ReentrantLock();
     private final GarbageCollector collector;
+    private volatile GcStats gcTotals = new GcStats(0, 0, 0); // written under gcLock
 
     private final AtomicLong inFlight = new AtomicLong();
     private volatile boolean closed;
@@ -519,8 +520,27 @@ public final class BlockStore implements AutoCloseable {
         return collectPending(Long.MAX_VALUE);
     }
 
-    /** Statistics of a collector pass. */
+    /** Statistics of collector passes. */
     public record GcStats(long versionsExamined, long versionsDeleted, long epochsCollected) {
+        GcStats plus(GcStats other) {
+            return new GcStats(versionsExamined + other.versionsExamined, versionsDeleted + other.versionsDeleted,
+                    epochsCollected + other.epochsCollected);
+        }
+    }
+
+    /** Totals of every collector pass since the store was opened. */
+    public GcStats collectorTotals() {
+        return gcTotals;
+    }
+
+    /** Released epochs whose garbage is not collected yet. */
+    public int pendingReleases() {
+        enter();
+        try {
+            return pendingReleaseList().size();
+        } finally {
+            exit();
+        }
     }
 
     GcStats collectPending(long blocksPerSecond) {
@@ -531,7 +551,7 @@ public final class BlockStore implements AutoCloseable {
             long examined = 0;
             long deleted = 0;
             long epochs = 0;
-            for (long[] pending : pendingReleases()) {
+            for (long[] pending : pendingReleaseList()) {
                 if (closed) {
                     break;
                 }
@@ -550,14 +570,16 @@ public final class BlockStore implements AutoCloseable {
             if (deleted > 0) {
                 log.debug("collector: examined {} versions, deleted {}, epochs {}", examined, deleted, epochs);
             }
-            return new GcStats(examined, deleted, epochs);
+            GcStats stats = new GcStats(examined, deleted, epochs);
+            gcTotals = gcTotals.plus(stats);
+            return stats;
         } finally {
             gcLock.unlock();
             exit();
         }
     }
 
-    private List<long[]> pendingReleases() {
+    private List<long[]> pendingReleaseList() {
         List<long[]> pending = new ArrayList<>();
         byte[] start = {CatalogKey.PENDING_GC};
         try (RocksIterator it = rocks.db.newIterator(rocks.catalog, rocks.scanOptions)) {
