@@ -92,6 +92,7 @@ final class Rocks implements AutoCloseable {
                 .setTableFormatConfig(table(cache, 16 << 10, null))
                 .setCompressionType(CompressionType.LZ4_COMPRESSION)
                 .setWriteBufferSize(Math.max(4L << 20, options.memtableBytes() / 8))
+                .setMaxWriteBufferNumber(4)
                 .setLevelCompactionDynamicLevelBytes(true);
 
         List<ColumnFamilyDescriptor> descriptors = List.of(
