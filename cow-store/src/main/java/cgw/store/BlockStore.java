@@ -50,12 +50,12 @@ public final class BlockStore implements AutoCloseable {
     public static final int SECTOR_BYTES = 512;
     /** Longest chain of clones of clones. */
     public static final int MAX_CLONE_DEPTH = 32;
-    /** Most block versions put in one WriteBatch by write-zeroes and trim. */
-    static final int MAX_BATCH_BLOCKS = 16_384;
+    /** Most blocks put in one atomic WriteBatch; longer writes are split. */
+    static final int MAX_BATCH_BLOCKS = 1024;
 
     private static final Pattern VOLUME_NAME = Pattern.compile("[A-Za-z0-9._-]{1,64}");
     private static final int FORMAT = 1;
-    private static final int LOCK_STRIPES = 1024;
+    private static final int LOCK_STRIPES = 4096;
 
     private final Path dir;
     private final Rocks rocks;
@@ -352,6 +352,11 @@ public final class BlockStore implements AutoCloseable {
         collector.wake();
     }
 
+    /** The size of a volume at the head or at a retained epoch. */
+    public long sizeBytes(Volume volume, long epoch) {
+        return readableSize(volume, epoch);
+    }
+
     /** Retained epochs of a volume, oldest first. */
     public List<Long> retainedEpochs(Volume volume) {
         synchronized (catalogLock) {
@@ -433,7 +438,7 @@ public final class BlockStore implements AutoCloseable {
                 checkAlive(volume);
                 checkRange(volume, offset, length, volume.sizeBytes);
                 if (length > 0) {
-                    writeData(volume, volume.headEpoch, offset, src.slice(), length);
+                    writeRange(volume, volume.headEpoch, offset, offset + length, src.slice(), BlockValue.ZERO);
                 }
             } finally {
                 volume.headLock.readLock().unlock();
@@ -988,47 +993,54 @@ public final class BlockStore implements AutoCloseable {
     // ---------------------------------------------------------------- internals: writes
 
     /**
-     * Writes {@code src[0, length)} at {@code offset} in one WriteBatch. Whole blocks are put as
-     * they are (or as a ZERO marker when all zeros); partial first and last blocks are
-     * read-modify-written under their stripe locks, taken in stripe order.
+     * Writes {@code [start, end)} of a volume at {@code epoch}: the bytes of {@code src} (read from
+     * index 0), or zeros stored as {@code marker} blocks when {@code src} is null. Whole blocks are put
+     * as they are (all-zero data becomes a ZERO marker); partial first and last blocks are
+     * read-modify-written. Every block's stripe lock is held from before its read until its batch is
+     * in RocksDB, so a read-modify-write never puts back a block another write replaced meanwhile.
+     * Up to {@link #MAX_BATCH_BLOCKS} blocks go in one atomic WriteBatch.
      */
-    private void writeData(Volume volume, long epoch, long offset, ByteBuffer src, int length) {
-        long first = offset >>> blockShift;
-        long last = (offset + length - 1) >>> blockShift;
-        long end = offset + length;
-        boolean firstPartial = (offset & (blockSize - 1)) != 0 || end < ((first + 1) << blockShift);
-        boolean lastPartial = last != first && (end & (blockSize - 1)) != 0;
-        ReentrantLock lockA = firstPartial ? stripe(volume, first) : null;
-        ReentrantLock lockB = lastPartial ? stripe(volume, last) : null;
-        lockInOrder(lockA, lockB);
-        try {
-            WriteContext context = writeContexts.get();
-            WriteBatch batch = context.batch;
-            batch.clear();
-            for (long block = first; block <= last; block++) {
-                long blockStart = block << blockShift;
-                int from = (int) Math.max(0, offset - blockStart);
-                int to = (int) Math.min(blockSize, end - blockStart);
-                int srcIndex = (int) (blockStart + from - offset);
-                ByteBuffer value;
-                if (from == 0 && to == blockSize && src.isDirect()) {
-                    value = src.slice(srcIndex, blockSize);
-                } else {
-                    value = context.block;
-                    value.clear();
-                    if (from != 0 || to != blockSize) {
-                        readRange(volume, epoch, blockStart, value, 0, blockSize);
+    private void writeRange(Volume volume, long epoch, long start, long end, ByteBuffer src, byte marker) {
+        long first = start >>> blockShift;
+        long last = (end - 1) >>> blockShift;
+        WriteContext context = writeContexts.get();
+        WriteBatch batch = context.batch;
+        for (long chunk = first; chunk <= last; chunk += MAX_BATCH_BLOCKS) {
+            long chunkLast = Math.min(last, chunk + MAX_BATCH_BLOCKS - 1);
+            long[] stripes = lockStripes(volume, chunk, chunkLast);
+            try {
+                batch.clear();
+                for (long block = chunk; block <= chunkLast; block++) {
+                    long blockStart = block << blockShift;
+                    int from = (int) Math.max(0, start - blockStart);
+                    int to = (int) Math.min(blockSize, end - blockStart);
+                    boolean whole = from == 0 && to == blockSize;
+                    int srcIndex = (int) (blockStart + from - start);
+                    if (whole && src == null) {
+                        putVersion(context, volume, block, epoch, context.marker(marker));
+                    } else if (whole && src.isDirect()) {
+                        putBlock(context, volume, block, epoch, src.slice(srcIndex, blockSize));
+                    } else {
+                        ByteBuffer value = context.block;
+                        value.clear();
+                        if (!whole) {
+                            readRange(volume, epoch, blockStart, value, 0, blockSize);
+                        }
+                        if (src == null) {
+                            value.put(from, zeros, 0, to - from);
+                        } else {
+                            value.put(from, src, srcIndex, to - from);
+                        }
+                        putBlock(context, volume, block, epoch, value);
                     }
-                    value.put(from, src, srcIndex, to - from);
                 }
-                putBlock(context, volume, block, epoch, value);
+                commit(batch);
+            } catch (RocksDBException e) {
+                throw storeFailure("writing " + (end - start) + " bytes at " + start + " of " + volume.name, e);
+            } finally {
+                batch.clear();
+                unlockStripes(stripes);
             }
-            commit(batch);
-        } catch (RocksDBException e) {
-            throw storeFailure("writing " + length + " bytes at " + offset + " of " + volume.name, e);
-        } finally {
-            writeContexts.get().batch.clear();
-            unlock(lockA, lockB);
         }
     }
 
@@ -1069,12 +1081,11 @@ public final class BlockStore implements AutoCloseable {
                 long epoch = volume.headEpoch;
                 List<Extent> extents = new ArrayList<>();
                 collectExtents(volume, epoch, offset, length, extents);
-                WriteContext context = writeContexts.get();
                 for (Extent extent : extents) {
                     if (extent.type() == ExtentType.HOLE || extent.type() == ExtentType.ZERO && kind == BlockValue.ZERO) {
                         continue;
                     }
-                    zeroExtent(context, volume, epoch, extent.offset(), extent.end(), kind);
+                    writeRange(volume, epoch, extent.offset(), extent.end(), null, kind);
                 }
             } finally {
                 volume.headLock.readLock().unlock();
@@ -1084,78 +1095,35 @@ public final class BlockStore implements AutoCloseable {
         }
     }
 
-    private void zeroExtent(WriteContext context, Volume volume, long epoch, long start, long end, byte kind) {
-        long last = (end - 1) >>> blockShift;
-        int pending = 0;
-        try {
-            context.batch.clear();
-            for (long block = start >>> blockShift; block <= last; block++) {
-                long blockStart = block << blockShift;
-                int from = (int) Math.max(0, start - blockStart);
-                int to = (int) Math.min(blockSize, end - blockStart);
-                if (from == 0 && to == blockSize) {
-                    putVersion(context, volume, block, epoch, context.marker(kind));
-                    if (++pending == MAX_BATCH_BLOCKS) {
-                        commit(context.batch);
-                        context.batch.clear();
-                        pending = 0;
-                    }
-                    continue;
-                }
-                if (pending > 0) {
-                    commit(context.batch);
-                    context.batch.clear();
-                    pending = 0;
-                }
-                ReentrantLock lock = stripe(volume, block);
-                lock.lock();
-                try {
-                    ByteBuffer value = context.block;
-                    value.clear();
-                    readRange(volume, epoch, blockStart, value, 0, blockSize);
-                    value.put(from, zeros, 0, to - from);
-                    putBlock(context, volume, block, epoch, value);
-                    commit(context.batch);
-                    context.batch.clear();
-                } finally {
-                    lock.unlock();
-                }
-            }
-            if (pending > 0) {
-                commit(context.batch);
-            }
-        } catch (RocksDBException e) {
-            throw storeFailure("zeroing " + (end - start) + " bytes at " + start + " of " + volume.name, e);
-        } finally {
-            context.batch.clear();
-        }
-    }
-
-    private ReentrantLock stripe(Volume volume, long block) {
+    private static int stripeIndex(Volume volume, long block) {
         long mixed = (block ^ (volume.id * 0x9E3779B97F4A7C15L)) * 0xBF58476D1CE4E5B9L;
-        return blockLocks[(int) (mixed >>> 54) & (LOCK_STRIPES - 1)];
+        return (int) (mixed >>> 52) & (LOCK_STRIPES - 1);
     }
 
-    private static void lockInOrder(ReentrantLock a, ReentrantLock b) {
-        if (a != null && b != null && System.identityHashCode(a) > System.identityHashCode(b)) {
-            b.lock();
-            a.lock();
-            return;
+    /** Locks the stripes of blocks {@code [first, last]} in ascending stripe order (no deadlock). */
+    private long[] lockStripes(Volume volume, long first, long last) {
+        long[] stripes = new long[LOCK_STRIPES / 64];
+        if (last - first + 1 >= LOCK_STRIPES) {
+            java.util.Arrays.fill(stripes, -1L);
+        } else {
+            for (long block = first; block <= last; block++) {
+                int stripe = stripeIndex(volume, block);
+                stripes[stripe >>> 6] |= 1L << stripe;
+            }
         }
-        if (a != null) {
-            a.lock();
+        for (int word = 0; word < stripes.length; word++) {
+            for (long bits = stripes[word]; bits != 0; bits &= bits - 1) {
+                blockLocks[(word << 6) + Long.numberOfTrailingZeros(bits)].lock();
+            }
         }
-        if (b != null) {
-            b.lock();
-        }
+        return stripes;
     }
 
-    private static void unlock(ReentrantLock a, ReentrantLock b) {
-        if (b != null) {
-            b.unlock();
-        }
-        if (a != null) {
-            a.unlock();
+    private void unlockStripes(long[] stripes) {
+        for (int word = 0; word < stripes.length; word++) {
+            for (long bits = stripes[word]; bits != 0; bits &= bits - 1) {
+                blockLocks[(word << 6) + Long.numberOfTrailingZeros(bits)].unlock();
+            }
         }
     }
 

@@ -60,10 +60,10 @@ import org.rocksdb.util.Environment;
  * cache, so this test cannot tell a written WAL from a synced one; it checks what a process crash
  * can break.
  *
- * <p>Writers own a third of the volume each: concurrent overlapping writes lose data without any
- * crash today (a full-block put lands between a partial write's read and its put, and the partial
- * write puts back the stale block), which would fail every round. {@code
- * -Dcgw.crash.sharedRegions=true} lets them overlap.
+ * <p>Writers share the whole volume, so their writes overlap inside blocks: this caught a lost
+ * update (a whole-block put landing between a partial write's read and its put) before the store
+ * held stripe locks for every block it writes. {@code -Dcgw.crash.sharedRegions=false} gives each
+ * writer a third of the volume instead.
  *
  * <p>Replay: the seed is printed; {@code -Dcgw.crash.seed=S} repeats the kill schedule and every
  * writer's operation stream, though not the threads' interleaving. {@code -Dcgw.crash.kills=N}
@@ -71,7 +71,7 @@ import org.rocksdb.util.Environment;
  */
 class CrashTest {
     private static final int KILLS = Integer.getInteger("cgw.crash.kills", 50);
-    private static final boolean SHARED_REGIONS = Boolean.getBoolean("cgw.crash.sharedRegions");
+    private static final boolean SHARED_REGIONS = Boolean.parseBoolean(System.getProperty("cgw.crash.sharedRegions", "true"));
     /** Status of a process ended by SIGKILL: 128 + 9. */
     private static final int SIGKILL_STATUS = 137;
     /** Lines of the child's output kept for a failure message. */

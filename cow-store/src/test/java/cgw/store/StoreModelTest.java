@@ -38,7 +38,7 @@ import net.jqwik.api.constraints.Size;
  * <p>Operations name volumes and epochs by index modulo what exists, so every generated list is
  * valid and shrinks well; an operation that finds nothing to act on does nothing.
  */
-class StoreModelProperties {
+class StoreModelTest {
     private static final int BLOCK = 512;
 
     sealed interface Op permits Create, Write, Zero, Trim, Cut, Release, CloneOp, Delete, Grow, Gc, Reopen {
