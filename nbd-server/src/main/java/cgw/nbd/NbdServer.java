@@ -1,0 +1,190 @@
+package cgw.nbd;
+
+import cgw.nbd.export.ExportRegistry;
+import cgw.nbd.handshake.HandshakeHandler;
+import cgw.nbd.transmission.RequestDecoder;
+import cgw.nbd.transmission.TransmissionHandler;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.ChannelPipeline;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.DefaultChannelGroup;
+import io.netty.channel.epoll.Epoll;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.channel.epoll.EpollServerDomainSocketChannel;
+import io.netty.channel.epoll.EpollServerSocketChannel;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.channel.unix.DomainSocketAddress;
+import io.netty.handler.flush.FlushConsolidationHandler;
+import io.netty.handler.timeout.ReadTimeoutHandler;
+import io.netty.util.concurrent.GlobalEventExecutor;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The NBD listeners: TCP and, optionally, a Unix socket. Each connection gets its own pipeline:
+ * [tls] → flush consolidation → handshake, replaced after {@code GO} by request decoder →
+ * transmission. Nothing here calls the store; exports do, on their own threads.
+ *
+ * <p>Threads: start and close from one thread; Netty's loops run the connections. Close stops
+ * accepting, lets requests in flight finish (bounded by a grace period), then closes.
+ */
+public final class NbdServer implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(NbdServer.class);
+    private static final long CLOSE_GRACE_MS = 10_000;
+
+    private final NbdServerConfig config;
+    private final ExportRegistry exports;
+    private final EventLoopGroup group;
+    private final ChannelGroup channels = new DefaultChannelGroup("nbd", GlobalEventExecutor.INSTANCE);
+    private final AtomicLong inFlight = new AtomicLong();
+    private Channel tcpChannel;
+    private Channel unixChannel;
+    private boolean closed;
+
+    private NbdServer(NbdServerConfig config, ExportRegistry exports) {
+        this.config = config;
+        this.exports = exports;
+        this.group = new MultiThreadIoEventLoopGroup(config.ioThreads(),
+                Epoll.isAvailable() ? EpollIoHandler.newFactory() : NioIoHandler.newFactory());
+    }
+
+    /** Binds every configured listener; on failure nothing stays bound. */
+    public static NbdServer start(NbdServerConfig config, ExportRegistry exports) {
+        NbdServer server = new NbdServer(config, exports);
+        try {
+            server.bind();
+            return server;
+        } catch (RuntimeException e) {
+            server.close();
+            throw e;
+        }
+    }
+
+    private void bind() {
+        if (config.tcp() != null) {
+            ServerBootstrap tcp = new ServerBootstrap().group(group)
+                    .channel(Epoll.isAvailable() ? EpollServerSocketChannel.class : NioServerSocketChannel.class)
+                    .option(ChannelOption.SO_BACKLOG, 1024)
+                    .option(ChannelOption.SO_REUSEADDR, true)
+                    .childOption(ChannelOption.TCP_NODELAY, true)
+                    .childOption(ChannelOption.SO_KEEPALIVE, true)
+                    .childHandler(initializer());
+            tcpChannel = bindOrThrow(tcp, config.tcp(), "nbd://" + config.tcp().getHostString() + ":" + config.tcp().getPort());
+            channels.add(tcpChannel);
+        }
+        if (config.unixSocket() != null) {
+            if (!Epoll.isAvailable()) {
+                throw new IllegalStateException("NBD over a Unix socket needs Linux epoll: " + Epoll.unavailabilityCause());
+            }
+            try {
+                Files.deleteIfExists(config.unixSocket());
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot replace " + config.unixSocket(), e);
+            }
+            ServerBootstrap unix = new ServerBootstrap().group(group)
+                    .channel(EpollServerDomainSocketChannel.class)
+                    .childHandler(initializer());
+            unixChannel = bindOrThrow(unix, new DomainSocketAddress(config.unixSocket().toFile()),
+                    "unix socket " + config.unixSocket());
+            channels.add(unixChannel);
+        }
+    }
+
+    private static Channel bindOrThrow(ServerBootstrap bootstrap, java.net.SocketAddress address, String what) {
+        try {
+            return bootstrap.bind(address).sync().channel();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while binding " + what, e);
+        } catch (Exception e) {
+            throw new IllegalStateException("cannot listen for NBD on " + what + ": " + e.getMessage(), e);
+        }
+    }
+
+    private ChannelInitializer<Channel> initializer() {
+        return new ChannelInitializer<>() {
+            @Override
+            protected void initChannel(Channel channel) {
+                channels.add(channel);
+                ChannelPipeline pipeline = channel.pipeline();
+                pipeline.addLast("handshake-timeout", new ReadTimeoutHandler(config.handshakeTimeoutMs(), TimeUnit.MILLISECONDS));
+                pipeline.addLast("flush", new FlushConsolidationHandler(256, true));
+                pipeline.addLast("handshake", new HandshakeHandler(exports, config.tls(), config.maxPayloadBytes(),
+                        NbdServer.this::startTransmission));
+            }
+        };
+    }
+
+    private void startTransmission(ChannelHandlerContext ctx, cgw.nbd.export.Export export, boolean structured,
+                                   int allocationContextId) {
+        ChannelPipeline pipeline = ctx.pipeline();
+        pipeline.remove("handshake-timeout");
+        pipeline.addAfter(ctx.name(), "requests", new RequestDecoder(config.maxPayloadBytes()));
+        pipeline.addAfter("requests", "transmission", new TransmissionHandler(export, structured, allocationContextId,
+                config.maxPayloadBytes(), config.maxInFlightRequests(), config.maxInFlightBytes(), inFlight));
+    }
+
+    /** The bound TCP address (the real port when 0 was asked), or null without TCP. */
+    public InetSocketAddress tcpAddress() {
+        return tcpChannel == null ? null : (InetSocketAddress) tcpChannel.localAddress();
+    }
+
+    /** Connections open now, listeners excluded. */
+    public int connectionCount() {
+        return (int) channels.stream().filter(c -> c != tcpChannel && c != unixChannel).count();
+    }
+
+    /**
+     * Stops accepting, waits up to a grace period for connections to finish their requests and
+     * close, then closes them and the event loops. Idempotent.
+     */
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        if (tcpChannel != null) {
+            tcpChannel.close().syncUninterruptibly();
+        }
+        if (unixChannel != null) {
+            unixChannel.close().syncUninterruptibly();
+            try {
+                Files.deleteIfExists(config.unixSocket());
+            } catch (IOException e) {
+                log.warn("cannot remove NBD socket {}", config.unixSocket(), e);
+            }
+        }
+        // stop reading new requests; those in flight complete and are answered
+        channels.forEach(c -> c.config().setAutoRead(false));
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(CLOSE_GRACE_MS);
+        while (inFlight.get() > 0 && System.nanoTime() < deadline) {
+            try {
+                Thread.sleep(1);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
+        if (inFlight.get() > 0) {
+            log.warn("closing NBD connections with {} requests still in flight", inFlight.get());
+        }
+        channels.close().awaitUninterruptibly(CLOSE_GRACE_MS);
+        group.shutdownGracefully(0, Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime())),
+                TimeUnit.MILLISECONDS).syncUninterruptibly();
+        log.info("NBD server stopped");
+    }
+}

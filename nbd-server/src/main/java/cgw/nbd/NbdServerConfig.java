@@ -1,0 +1,50 @@
+package cgw.nbd;
+
+import io.netty.handler.ssl.SslContext;
+import java.net.InetSocketAddress;
+import java.nio.file.Path;
+
+/**
+ * How the NBD server listens and what it allows.
+ *
+ * @param tcp                  TCP address to listen on (port 0 picks one), or null for none
+ * @param unixSocket           Unix socket path to listen on as well, or null
+ * @param tls                  TLS context; when set, TLS is required (FORCEDTLS), else refused
+ * @param maxPayloadBytes      largest READ/WRITE payload (advertised in NBD_INFO_BLOCK_SIZE)
+ * @param maxInFlightRequests  per connection; past it the connection stops reading
+ * @param maxInFlightBytes     per connection, payload bytes of requests not yet replied to
+ * @param handshakeTimeoutMs   a client that has not entered transmission by then is dropped
+ * @param ioThreads            Netty event loop threads
+ */
+public record NbdServerConfig(
+        InetSocketAddress tcp,
+        Path unixSocket,
+        SslContext tls,
+        int maxPayloadBytes,
+        int maxInFlightRequests,
+        long maxInFlightBytes,
+        long handshakeTimeoutMs,
+        int ioThreads) {
+
+    public static final int DEFAULT_MAX_PAYLOAD_BYTES = 32 << 20;
+
+    public static NbdServerConfig defaults(InetSocketAddress tcp) {
+        return new NbdServerConfig(tcp, null, null, DEFAULT_MAX_PAYLOAD_BYTES, 128, 128L << 20, 30_000,
+                Math.max(1, Runtime.getRuntime().availableProcessors()));
+    }
+
+    public NbdServerConfig withUnixSocket(Path path) {
+        return new NbdServerConfig(tcp, path, tls, maxPayloadBytes, maxInFlightRequests, maxInFlightBytes,
+                handshakeTimeoutMs, ioThreads);
+    }
+
+    public NbdServerConfig withTls(SslContext context) {
+        return new NbdServerConfig(tcp, unixSocket, context, maxPayloadBytes, maxInFlightRequests, maxInFlightBytes,
+                handshakeTimeoutMs, ioThreads);
+    }
+
+    public NbdServerConfig withHandshakeTimeoutMs(long timeoutMs) {
+        return new NbdServerConfig(tcp, unixSocket, tls, maxPayloadBytes, maxInFlightRequests, maxInFlightBytes,
+                timeoutMs, ioThreads);
+    }
+}

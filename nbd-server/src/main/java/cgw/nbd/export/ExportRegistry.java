@@ -1,0 +1,23 @@
+package cgw.nbd.export;
+
+import java.util.List;
+
+/**
+ * Resolves export names for the handshake. Called on Netty event loops: implementations answer
+ * from memory and never touch disk.
+ */
+public interface ExportRegistry {
+    /** The export of that name, or null when there is none. */
+    ExportInfo find(String name);
+
+    /** The exports {@code NBD_OPT_LIST} shows. */
+    List<ExportInfo> list();
+
+    /**
+     * Opens an export for one connection. Every opened export is closed exactly once, when its
+     * connection ends.
+     *
+     * @throws ExportNotFoundException when the export vanished since {@link #find}
+     */
+    Export open(String name);
+}

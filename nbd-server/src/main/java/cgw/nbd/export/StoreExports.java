@@ -1,0 +1,206 @@
+package cgw.nbd.export;
+
+import cgw.store.BlockStore;
+import cgw.store.EpochNotRetainedException;
+import cgw.store.Extent;
+import cgw.store.Volume;
+import cgw.store.VolumeInfo;
+import cgw.store.VolumeNotFoundException;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.OptionalLong;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executor;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * Exports every volume of a {@link BlockStore}: {@code VOLUME} is the writable head,
+ * {@code VOLUME@SNAPSHOT} a read-only epoch named through {@link SnapshotNames}. Store calls run on
+ * the given executor, never on the caller's thread (an event loop).
+ *
+ * <p>Threads: any. Counts open connections per volume, so that deleting a volume can be refused
+ * while it is attached.
+ */
+public final class StoreExports implements ExportRegistry {
+    /** A {@code CACHE} request reads ahead at most this much. */
+    static final long MAX_CACHE_BYTES = 64L << 20;
+    private static final int CACHE_CHUNK_BYTES = 1 << 20;
+
+    private final BlockStore store;
+    private final Executor executor;
+    private final SnapshotNames snapshots;
+    private final Map<String, AtomicInteger> openByVolume = new ConcurrentHashMap<>();
+
+    public StoreExports(BlockStore store, Executor executor, SnapshotNames snapshots) {
+        this.store = store;
+        this.executor = executor;
+        this.snapshots = snapshots;
+    }
+
+    @Override
+    public ExportInfo find(String name) {
+        Target target = resolve(name);
+        if (target == null) {
+            return null;
+        }
+        return info(name, target);
+    }
+
+    @Override
+    public List<ExportInfo> list() {
+        List<ExportInfo> exports = new ArrayList<>();
+        for (VolumeInfo volume : store.volumes()) {
+            exports.add(new ExportInfo(volume.name(), volume.sizeBytes(), false, description(volume.name(), 0)));
+        }
+        return exports;
+    }
+
+    @Override
+    public Export open(String name) {
+        Target target = resolve(name);
+        if (target == null) {
+            throw new ExportNotFoundException("no export named " + name);
+        }
+        openByVolume.computeIfAbsent(target.volume.name(), v -> new AtomicInteger()).incrementAndGet();
+        return new StoreExport(info(name, target), target);
+    }
+
+    /** NBD connections open on a volume now (head and snapshot exports). */
+    public int openConnections(String volume) {
+        AtomicInteger count = openByVolume.get(volume);
+        return count == null ? 0 : count.get();
+    }
+
+    private ExportInfo info(String name, Target target) {
+        long size = store.sizeBytes(target.volume, target.epoch == 0 ? target.volume.headEpoch() : target.epoch);
+        return new ExportInfo(name, size, target.epoch != 0, description(target.volume.name(), target.epoch));
+    }
+
+    private static String description(String volume, long epoch) {
+        return epoch == 0 ? "cgw volume " + volume : "cgw volume " + volume + " at epoch " + epoch + " (read-only)";
+    }
+
+    /** The volume and epoch (0: the head) an export name stands for, or null. */
+    private Target resolve(String name) {
+        int at = name.indexOf('@');
+        String volumeName = at < 0 ? name : name.substring(0, at);
+        Volume volume;
+        try {
+            volume = store.volume(volumeName);
+        } catch (VolumeNotFoundException e) {
+            return null;
+        }
+        if (at < 0) {
+            return new Target(volume, 0);
+        }
+        try {
+            OptionalLong epoch = snapshots.epochOf(volume, name.substring(at + 1));
+            return epoch.isPresent() ? new Target(volume, epoch.getAsLong()) : null;
+        } catch (VolumeNotFoundException | EpochNotRetainedException e) {
+            return null;
+        }
+    }
+
+    private record Target(Volume volume, long epoch) {
+    }
+
+    /** One connection's view of a target. Epoch 0 follows the head. */
+    private final class StoreExport implements Export {
+        private final ExportInfo info;
+        private final Volume volume;
+        private final long epoch;
+
+        StoreExport(ExportInfo info, Target target) {
+            this.info = info;
+            this.volume = target.volume;
+            this.epoch = target.epoch;
+        }
+
+        @Override
+        public ExportInfo info() {
+            return info;
+        }
+
+        @Override
+        public CompletableFuture<Void> read(long offset, ByteBuffer dst) {
+            return run(() -> {
+                if (epoch == 0) {
+                    store.read(volume, offset, dst);
+                } else {
+                    store.read(volume, epoch, offset, dst);
+                }
+            });
+        }
+
+        @Override
+        public CompletableFuture<Void> write(long offset, ByteBuffer src, boolean fua) {
+            return mutate(fua, () -> store.write(volume, offset, src));
+        }
+
+        @Override
+        public CompletableFuture<Void> writeZeroes(long offset, long length, boolean fua, boolean mayTrim) {
+            return mutate(fua, () -> {
+                if (mayTrim) {
+                    store.trim(volume, offset, length);
+                } else {
+                    store.writeZeroes(volume, offset, length);
+                }
+            });
+        }
+
+        @Override
+        public CompletableFuture<Void> trim(long offset, long length, boolean fua) {
+            return mutate(fua, () -> store.trim(volume, offset, length));
+        }
+
+        @Override
+        public CompletableFuture<Void> flush() {
+            return run(store::flush);
+        }
+
+        @Override
+        public CompletableFuture<Void> cache(long offset, long length) {
+            return run(() -> {
+                long end = offset + Math.min(length, MAX_CACHE_BYTES);
+                ByteBuffer scratch = ByteBuffer.allocateDirect((int) Math.min(CACHE_CHUNK_BYTES, Math.max(1, end - offset)));
+                for (long at = offset; at < end; at += scratch.capacity()) {
+                    scratch.clear().limit((int) Math.min(scratch.capacity(), end - at));
+                    store.read(volume, epoch == 0 ? volume.headEpoch() : epoch, at, scratch);
+                }
+            });
+        }
+
+        @Override
+        public CompletableFuture<List<Extent>> extents(long offset, long length) {
+            return CompletableFuture.supplyAsync(
+                    () -> store.extents(volume, epoch == 0 ? volume.headEpoch() : epoch, offset, length), executor);
+        }
+
+        @Override
+        public void close() {
+            AtomicInteger count = openByVolume.get(volume.name());
+            if (count != null) {
+                count.decrementAndGet();
+            }
+        }
+
+        private CompletableFuture<Void> mutate(boolean fua, Runnable change) {
+            if (info.readOnly()) {
+                return CompletableFuture.failedFuture(new ReadOnlyExportException(info.name() + " is read-only"));
+            }
+            return run(() -> {
+                change.run();
+                if (fua) {
+                    store.flush();
+                }
+            });
+        }
+
+        private CompletableFuture<Void> run(Runnable task) {
+            return CompletableFuture.runAsync(task, executor);
+        }
+    }
+}

@@ -1,0 +1,2 @@
+/** Fixed newstyle negotiation: options, export selection, STARTTLS. */
+package cgw.nbd.handshake;

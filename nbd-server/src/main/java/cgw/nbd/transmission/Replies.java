@@ -1,0 +1,76 @@
+package cgw.nbd.transmission;
+
+import cgw.nbd.wire.Nbd;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
+import java.nio.charset.StandardCharsets;
+
+/**
+ * Encodes transmission replies.
+ *
+ * <pre>
+ * simple reply (16 bytes, then READ data):
+ *   0        4        8                16
+ *   | magic  | error  | cookie         |
+ * structured reply chunk (20 bytes, then payload):
+ *   0        4      6      8                16       20
+ *   | magic  | flags| type | cookie         | length |
+ * </pre>
+ */
+final class Replies {
+    /** Structured chunk header plus the 8-byte offset of OFFSET_DATA. */
+    static final int DATA_CHUNK_PREFIX_BYTES = Nbd.STRUCTURED_REPLY_HEADER_BYTES + 8;
+    private static final int MAX_MESSAGE_BYTES = 4096;
+
+    private Replies() {
+    }
+
+    static ByteBuf simple(ByteBufAllocator alloc, long cookie, int error) {
+        ByteBuf out = alloc.directBuffer(Nbd.SIMPLE_REPLY_HEADER_BYTES);
+        writeSimpleHeader(out, cookie, error);
+        return out;
+    }
+
+    static void writeSimpleHeader(ByteBuf out, long cookie, int error) {
+        out.writeInt(Nbd.SIMPLE_REPLY_MAGIC).writeInt(error).writeLong(cookie);
+    }
+
+    static void writeChunkHeader(ByteBuf out, int flags, int type, long cookie, long payloadBytes) {
+        out.writeInt(Nbd.STRUCTURED_REPLY_MAGIC).writeShort(flags).writeShort(type).writeLong(cookie)
+                .writeInt((int) payloadBytes);
+    }
+
+    static ByteBuf none(ByteBufAllocator alloc, long cookie) {
+        ByteBuf out = alloc.directBuffer(Nbd.STRUCTURED_REPLY_HEADER_BYTES);
+        writeChunkHeader(out, Nbd.REPLY_FLAG_DONE, Nbd.REPLY_TYPE_NONE, cookie, 0);
+        return out;
+    }
+
+    /** A final structured error chunk carrying a message for the human at the client. */
+    static ByteBuf error(ByteBufAllocator alloc, long cookie, int error, String message) {
+        byte[] text = message.getBytes(StandardCharsets.UTF_8);
+        int length = Math.min(text.length, MAX_MESSAGE_BYTES);
+        ByteBuf out = alloc.directBuffer(Nbd.STRUCTURED_REPLY_HEADER_BYTES + 6 + length);
+        writeChunkHeader(out, Nbd.REPLY_FLAG_DONE, Nbd.REPLY_TYPE_ERROR, cookie, 6 + length);
+        out.writeInt(error).writeShort(length).writeBytes(text, 0, length);
+        return out;
+    }
+
+    static ByteBuf hole(ByteBufAllocator alloc, long cookie, boolean done, long offset, int length) {
+        ByteBuf out = alloc.directBuffer(Nbd.STRUCTURED_REPLY_HEADER_BYTES + 12);
+        writeChunkHeader(out, done ? Nbd.REPLY_FLAG_DONE : 0, Nbd.REPLY_TYPE_OFFSET_HOLE, cookie, 12);
+        out.writeLong(offset).writeInt(length);
+        return out;
+    }
+
+    static ByteBuf dataPrefix(ByteBufAllocator alloc, long cookie, boolean done, long offset, int length) {
+        ByteBuf out = alloc.directBuffer(DATA_CHUNK_PREFIX_BYTES);
+        writeDataPrefix(out, cookie, done, offset, length);
+        return out;
+    }
+
+    static void writeDataPrefix(ByteBuf out, long cookie, boolean done, long offset, int length) {
+        writeChunkHeader(out, done ? Nbd.REPLY_FLAG_DONE : 0, Nbd.REPLY_TYPE_OFFSET_DATA, cookie, 8L + length);
+        out.writeLong(offset);
+    }
+}

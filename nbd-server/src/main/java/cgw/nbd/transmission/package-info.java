@@ -1,0 +1,2 @@
+/** The transmission phase: request decoding, dispatch to an export, replies. */
+package cgw.nbd.transmission;
