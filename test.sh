@@ -9,6 +9,17 @@ declare -A needs=(
   [java]=openjdk-17-jdk-headless
   [javac]=openjdk-17-jdk-headless
   [mvn]=maven
+  [qemu-img]=qemu-utils
+  [qemu-io]=qemu-utils
+  [qemu-nbd]=qemu-utils
+  [nbdinfo]=libnbd-bin
+  [nbdcopy]=libnbd-bin
+  [nbdfuse]=libnbd-bin
+  [nbdsh]=python3-libnbd
+  [nbdkit]=nbdkit
+  [fio]=fio
+  [fusermount3]=fuse3
+  [mkfs.ext4]=e2fsprogs
 )
 
 missing=()
