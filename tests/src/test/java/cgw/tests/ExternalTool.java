@@ -48,6 +48,20 @@ public final class ExternalTool {
                 + "; ./test.sh installs it)");
     }
 
+    /**
+     * Runs nbdsh with Debian's python3, which has the libnbd bindings (the python3 on PATH may be
+     * another one). {@code args} follow nbdsh's own, such as {@code -u URI -c CODE}.
+     */
+    public static Result nbdsh(String... args) {
+        require("/usr/bin/python3", "python3");
+        require("nbdsh", "python3-libnbd");
+        String[] command = new String[args.length + 2];
+        command[0] = "/usr/bin/python3";
+        command[1] = "-mnbd"; // what /usr/bin/nbdsh runs, with whatever python3 is first on PATH
+        System.arraycopy(args, 0, command, 2, args.length);
+        return run(command);
+    }
+
     public static Result run(String... command) {
         return runWithInput(null, command);
     }
