@@ -1,0 +1,45 @@
+package cgw.tests.nbd;
+
+import static cgw.tests.ExternalTool.require;
+import static cgw.tests.ExternalTool.run;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import cgw.tests.ExternalTool.Result;
+import java.nio.file.Path;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** fio's nbd engine writes with crc32c headers at queue depth 16 and reads everything back. */
+class FioVerifyTest {
+    @TempDir
+    Path dir;
+    private NbdFixture nbd;
+
+    @BeforeEach
+    void start() {
+        require("fio", "fio");
+        nbd = new NbdFixture(dir);
+    }
+
+    @AfterEach
+    void stop() throws Exception {
+        nbd.close();
+    }
+
+    @Test
+    void randomWritesVerifyWithCrc32c() {
+        nbd.createVolume("disk", 64L << 20);
+        Result fio = run("fio", "--name=verify", "--ioengine=nbd", "--uri=" + nbd.uri("disk"),
+                "--rw=randwrite", "--bssplit=4k/50:16k/30:64k/20", "--iodepth=16", "--size=64m",
+                "--verify=crc32c", "--verify_fatal=1", "--do_verify=1", "--randrepeat=0",
+                "--output-format=normal").assertSuccess();
+        assertThat(fio.stdout()).contains("verify").doesNotContain("verify: bad");
+        assertThat(fio.stderr()).doesNotContain("verify: bad").doesNotContain("crc32c");
+        // sizes from 512 bytes to 12 KiB at 512-byte alignment: most writes are partial blocks
+        run("fio", "--name=sectors", "--ioengine=nbd", "--uri=" + nbd.uri("disk"), "--rw=randwrite",
+                "--bsrange=512-12k", "--blockalign=512", "--iodepth=8", "--size=16m", "--offset=32m",
+                "--verify=crc32c", "--verify_fatal=1", "--do_verify=1").assertSuccess();
+    }
+}
