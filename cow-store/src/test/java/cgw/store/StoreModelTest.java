@@ -102,7 +102,7 @@ class StoreModelTest {
                 net.jqwik.api.Tuple.of(2, Arbitraries.just(new Reopen())));
     }
 
-    @Property(tries = 1000, shrinking = ShrinkingMode.BOUNDED, edgeCases = EdgeCasesMode.FIRST)
+    @Property(tries = 1000, shrinking = ShrinkingMode.BOUNDED, edgeCases = EdgeCasesMode.MIXIN)
     void storeBehavesLikeTheModel(@ForAll @Size(min = 1, max = 60) List<@net.jqwik.api.From("op") Op> ops) {
         Path dir = tempDir();
         StoreOptions options = StoreOptions.defaults().withBlockSizeBytes(BLOCK)

@@ -1,0 +1,277 @@
+package cgw.tests.nbd;
+
+import static cgw.tests.nbd.RawNbdClient.CMD_BLOCK_STATUS;
+import static cgw.tests.nbd.RawNbdClient.CMD_DISC;
+import static cgw.tests.nbd.RawNbdClient.CMD_FLUSH;
+import static cgw.tests.nbd.RawNbdClient.CMD_READ;
+import static cgw.tests.nbd.RawNbdClient.CMD_TRIM;
+import static cgw.tests.nbd.RawNbdClient.CMD_WRITE;
+import static cgw.tests.nbd.RawNbdClient.CMD_WRITE_ZEROES;
+import static cgw.tests.nbd.RawNbdClient.EINVAL;
+import static cgw.tests.nbd.RawNbdClient.ENOSPC;
+import static cgw.tests.nbd.RawNbdClient.EPERM;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import cgw.store.Volume;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.util.Arrays;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Malformed and hostile input: each case gets the answer the protocol asks for, or its own
+ * connection closed; every other client goes on, no buffer leaks (every test of this module runs
+ * under {@link cgw.tests.leak.NoLeaks}), and acknowledged data stays.
+ */
+class NbdBadInputTest {
+    private static final int SIZE = 1 << 20;
+
+    @TempDir
+    Path dir;
+    private NbdFixture nbd;
+    private Volume volume;
+    private byte[] pattern;
+
+    @BeforeEach
+    void start() throws IOException {
+        nbd = new NbdFixture(dir, config -> config.withHandshakeTimeoutMs(5_000));
+        volume = nbd.createVolume("disk", SIZE);
+        pattern = new byte[SIZE];
+        new java.util.Random(1).nextBytes(pattern);
+        try (RawNbdClient client = connected()) {
+            client.request(0, CMD_WRITE, 1, 0, SIZE, pattern);
+            assertThat(client.readSimpleReply(0).error()).isZero();
+            client.request(0, CMD_DISC, 2, 0, 0, null);
+        }
+    }
+
+    @AfterEach
+    void stop() throws Exception {
+        // whatever happened, acknowledged data is intact and the server serves a new client
+        try (RawNbdClient client = connected()) {
+            client.request(0, CMD_READ, 99, 0, SIZE, null);
+            assertThat(client.readSimpleReply(SIZE).data()).isEqualTo(pattern);
+        }
+        nbd.close();
+    }
+
+    private RawNbdClient connected() throws IOException {
+        RawNbdClient client = new RawNbdClient(nbd.port()).greet();
+        assertThat(client.go("disk").type()).isEqualTo(RawNbdClient.REP_ACK);
+        return client;
+    }
+
+    @Test
+    void garbageInsteadOfOptionMagicClosesThatConnection() throws IOException {
+        try (RawNbdClient client = new RawNbdClient(nbd.port()).greet()) {
+            client.out.write("GET / HTTP/1.1\r\nHost: x\r\n\r\n".getBytes());
+            client.out.flush();
+            assertThat(client.closedByServer()).isTrue();
+        }
+    }
+
+    @Test
+    void unknownClientFlagsCloseThatConnection() throws IOException {
+        try (RawNbdClient client = new RawNbdClient(nbd.port())) {
+            client.in.readFully(new byte[18]);
+            client.out.writeInt(0x80);
+            client.out.flush();
+            assertThat(client.closedByServer()).isTrue();
+        }
+    }
+
+    @Test
+    void optionsWithLyingLengthsAreRefusedAsInvalid() throws IOException {
+        try (RawNbdClient client = new RawNbdClient(nbd.port()).greet()) {
+            // GO whose name length runs past the option
+            client.sendOption(RawNbdClient.OPT_GO, ByteBuffer.allocate(10).putInt(1000).put("disk".getBytes())
+                    .putShort((short) 0).array());
+            assertThat(client.readOptionReply().type()).isEqualTo(RawNbdClient.REP_ERR_INVALID);
+            // GO claiming three information requests but carrying one
+            client.sendOption(RawNbdClient.OPT_GO, ByteBuffer.allocate(12).putInt(4).put("disk".getBytes())
+                    .putShort((short) 3).putShort((short) 0).array());
+            assertThat(client.readOptionReply().type()).isEqualTo(RawNbdClient.REP_ERR_INVALID);
+            // too short to hold anything
+            client.sendOption(RawNbdClient.OPT_INFO, new byte[3]);
+            assertThat(client.readOptionReply().type()).isEqualTo(RawNbdClient.REP_ERR_INVALID);
+            // LIST and STRUCTURED_REPLY take no data
+            client.sendOption(RawNbdClient.OPT_LIST, new byte[1]);
+            assertThat(client.readOptionReply().type()).isEqualTo(RawNbdClient.REP_ERR_INVALID);
+            client.sendOption(RawNbdClient.OPT_STRUCTURED_REPLY, new byte[4]);
+            assertThat(client.readOptionReply().type()).isEqualTo(RawNbdClient.REP_ERR_INVALID);
+            // meta context before structured replies
+            client.sendOption(RawNbdClient.OPT_SET_META_CONTEXT, new byte[8]);
+            assertThat(client.readOptionReply().type()).isEqualTo(RawNbdClient.REP_ERR_INVALID);
+            // unknown options and STARTTLS on a server without TLS
+            client.sendOption(42, new byte[5]);
+            assertThat(client.readOptionReply().type()).isEqualTo(RawNbdClient.REP_ERR_UNSUP);
+            client.sendOption(RawNbdClient.OPT_STARTTLS, new byte[0]);
+            assertThat(client.readOptionReply().type()).isEqualTo(RawNbdClient.REP_ERR_POLICY);
+            // unknown export, and the name is in the message
+            RawNbdClient.OptionReply unknown = client.go("nope");
+            assertThat(unknown.type()).isEqualTo(RawNbdClient.REP_ERR_UNKNOWN);
+            assertThat(unknown.text()).contains("nope");
+            // after all that, the same connection still negotiates
+            assertThat(client.go("disk").type()).isEqualTo(RawNbdClient.REP_ACK);
+            client.request(0, CMD_READ, 7, 4096, 4096, null);
+            assertThat(client.readSimpleReply(4096).data()).isEqualTo(Arrays.copyOfRange(pattern, 4096, 8192));
+        }
+    }
+
+    @Test
+    void oversizedOptionsAreSkippedOrHungUpOn() throws IOException {
+        try (RawNbdClient client = new RawNbdClient(nbd.port()).greet()) {
+            client.sendOption(RawNbdClient.OPT_INFO, new byte[200 << 10]);
+            assertThat(client.readOptionReply().type()).isEqualTo(RawNbdClient.REP_ERR_TOO_BIG);
+            assertThat(client.go("disk").type()).isEqualTo(RawNbdClient.REP_ACK);
+        }
+        try (RawNbdClient client = new RawNbdClient(nbd.port()).greet()) {
+            client.out.writeLong(RawNbdClient.IHAVEOPT);
+            client.out.writeInt(RawNbdClient.OPT_INFO);
+            client.out.writeInt(0x7fffffff);
+            client.out.flush();
+            assertThat(client.closedByServer()).isTrue();
+        }
+    }
+
+    @Test
+    void truncatedOptionThenHangUpLeavesTheServerServing() throws IOException {
+        try (RawNbdClient client = new RawNbdClient(nbd.port()).greet()) {
+            client.out.writeLong(RawNbdClient.IHAVEOPT);
+            client.out.writeInt(RawNbdClient.OPT_GO);
+            client.out.writeInt(100);
+            client.out.write(new byte[10]);
+            client.out.flush();
+        }
+        try (RawNbdClient client = new RawNbdClient(nbd.port())) {
+            client.out.write(new byte[3]); // not even the client flags
+        }
+    }
+
+    @Test
+    void requestsOutOfRangeGetTheSpecifiedErrors() throws IOException {
+        try (RawNbdClient client = connected()) {
+            client.request(0, CMD_READ, 1, SIZE - 100, 200, null);
+            assertThat(client.readSimpleReply(200).error()).isEqualTo(EINVAL);
+            client.request(0, CMD_WRITE, 2, SIZE - 100, 200, new byte[200]);
+            assertThat(client.readSimpleReply(0).error()).isEqualTo(ENOSPC);
+            client.request(0, CMD_WRITE_ZEROES, 3, SIZE, 1, null);
+            assertThat(client.readSimpleReply(0).error()).isEqualTo(ENOSPC);
+            client.request(0, CMD_TRIM, 4, Long.MIN_VALUE, 4096, null); // offset 2^63 as unsigned
+            assertThat(client.readSimpleReply(0).error()).isEqualTo(EINVAL);
+            client.request(0, CMD_READ, 5, -4096, 8192, null); // wraps around if added naively
+            assertThat(client.readSimpleReply(8192).error()).isEqualTo(EINVAL);
+            client.request(0, CMD_READ, 6, 0, 64L << 20, null); // over the 32 MiB maximum
+            assertThat(client.readSimpleReply(64 << 20).error()).isEqualTo(EINVAL);
+            client.request(0, CMD_FLUSH, 7, 4096, 0, null);
+            assertThat(client.readSimpleReply(0).error()).isEqualTo(EINVAL);
+            client.request(0, 99, 8, 0, 0, null);
+            assertThat(client.readSimpleReply(0).error()).isEqualTo(EINVAL);
+            client.request(1 << 7, CMD_READ, 9, 0, 512, null); // unknown flag
+            assertThat(client.readSimpleReply(512).error()).isEqualTo(EINVAL);
+            client.request(0, CMD_BLOCK_STATUS, 10, 0, 512, null); // no meta context negotiated
+            assertThat(client.readSimpleReply(0).error()).isEqualTo(EINVAL);
+            // every refusal left the connection usable, with the right cookies
+            client.request(0, CMD_READ, 11, 0, 16, null);
+            RawNbdClient.Reply ok = client.readSimpleReply(16);
+            assertThat(ok.cookie()).isEqualTo(11);
+            assertThat(ok.data()).isEqualTo(Arrays.copyOf(pattern, 16));
+        }
+    }
+
+    @Test
+    void writeOverTheMaximumIsDiscardedAndRefused() throws IOException {
+        try (RawNbdClient client = connected()) {
+            int length = (32 << 20) + 4096;
+            client.out.writeInt(RawNbdClient.REQUEST_MAGIC);
+            client.out.writeShort(0);
+            client.out.writeShort(CMD_WRITE);
+            client.out.writeLong(1);
+            client.out.writeLong(0);
+            client.out.writeInt(length);
+            byte[] chunk = new byte[1 << 20];
+            for (int sent = 0; sent < length; sent += chunk.length) {
+                client.out.write(chunk, 0, Math.min(chunk.length, length - sent));
+            }
+            client.out.flush();
+            assertThat(client.readSimpleReply(0).error()).isEqualTo(EINVAL);
+            client.request(0, CMD_READ, 2, 0, 64, null);
+            assertThat(client.readSimpleReply(64).data()).isEqualTo(Arrays.copyOf(pattern, 64));
+        }
+    }
+
+    @Test
+    void badRequestMagicClosesThatConnectionOnly() throws IOException {
+        try (RawNbdClient other = connected(); RawNbdClient client = connected()) {
+            client.out.writeInt(0xdeadbeef);
+            client.out.write(new byte[24]);
+            client.out.flush();
+            assertThat(client.closedByServer()).isTrue();
+            other.request(0, CMD_READ, 3, 0, 32, null);
+            assertThat(other.readSimpleReply(32).data()).isEqualTo(Arrays.copyOf(pattern, 32));
+        }
+    }
+
+    @Test
+    void clientThatDiesMidWriteChangesNothing() throws IOException {
+        try (RawNbdClient client = connected()) {
+            client.out.writeInt(RawNbdClient.REQUEST_MAGIC);
+            client.out.writeShort(0);
+            client.out.writeShort(CMD_WRITE);
+            client.out.writeLong(1);
+            client.out.writeLong(0);
+            client.out.writeInt(65536);
+            client.out.write(new byte[30000]);
+            client.out.flush();
+        }
+        // @AfterEach checks the volume still holds the pattern
+    }
+
+    @Test
+    void writesToASnapshotExportGetEperm() throws IOException {
+        long epoch = nbd.store.cut(volume);
+        try (RawNbdClient client = new RawNbdClient(nbd.port()).greet()) {
+            assertThat(client.go("disk@" + epoch).type()).isEqualTo(RawNbdClient.REP_ACK);
+            assertThat(client.transmissionFlags & 2).as("READ_ONLY flag").isEqualTo(2);
+            client.request(0, CMD_WRITE, 1, 0, 512, new byte[512]);
+            assertThat(client.readSimpleReply(0).error()).isEqualTo(EPERM);
+            client.request(0, CMD_TRIM, 2, 0, 4096, null);
+            assertThat(client.readSimpleReply(0).error()).isEqualTo(EPERM);
+            client.request(0, CMD_WRITE_ZEROES, 3, 0, 4096, null);
+            assertThat(client.readSimpleReply(0).error()).isEqualTo(EPERM);
+            client.request(0, CMD_READ, 4, 0, 128, null);
+            assertThat(client.readSimpleReply(128).data()).isEqualTo(Arrays.copyOf(pattern, 128));
+        }
+    }
+
+    @Test
+    void thousandsOfConnectDisconnectCycles() throws Exception {
+        for (int i = 0; i < 3000; i++) {
+            try (RawNbdClient client = new RawNbdClient(nbd.port())) {
+                switch (i % 3) {
+                    case 0 -> client.in.readFully(new byte[18]);
+                    case 1 -> {
+                        client.greet();
+                        client.go("disk");
+                    }
+                    default -> {
+                        client.greet();
+                        client.go("disk");
+                        client.request(0, CMD_READ, i, 0, 4096, null); // and vanish before the reply
+                    }
+                }
+            }
+        }
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        while ((nbd.server.connectionCount() > 0 || nbd.exports.openConnections("disk") > 0)
+                && System.nanoTime() < deadline) {
+            Thread.sleep(10);
+        }
+        assertThat(nbd.server.connectionCount()).as("connections left open").isZero();
+        assertThat(nbd.exports.openConnections("disk")).as("exports left open").isZero();
+    }
+}
