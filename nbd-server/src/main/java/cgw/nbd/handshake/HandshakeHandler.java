@@ -162,6 +162,14 @@ public final class HandshakeHandler extends ByteToMessageDecoder {
             }
             return;
         }
+        try {
+            dispatchOption(ctx, kind, data);
+        } catch (InvalidOption e) {
+            replyError(ctx, option, OptionReply.ERR_INVALID, e.getMessage());
+        }
+    }
+
+    private void dispatchOption(ChannelHandlerContext ctx, Option kind, ByteBuf data) {
         switch (kind) {
             case ABORT -> {
                 replyOption(ctx, option, OptionReply.ACK, null).addListener(ChannelFutureListener.CLOSE);
@@ -218,21 +226,10 @@ public final class HandshakeHandler extends ByteToMessageDecoder {
     }
 
     private void infoOrGo(ChannelHandlerContext ctx, boolean go, ByteBuf data) {
-        if (data.readableBytes() < 6) {
-            replyError(ctx, option, OptionReply.ERR_INVALID, "INFO/GO data is too short");
-            return;
-        }
-        long nameLength = data.readUnsignedInt();
-        if (nameLength > data.readableBytes() - 2) {
-            replyError(ctx, option, OptionReply.ERR_INVALID, "export name length " + nameLength + " overruns the option");
-            return;
-        }
-        String name = string(data, (int) nameLength);
+        String name = lengthPrefixedString(data, 2, "export name");
         int requests = data.readUnsignedShort();
-        if (name == null || data.readableBytes() != 2 * requests) {
-            replyError(ctx, option, OptionReply.ERR_INVALID, name == null ? "export name is not valid UTF-8"
-                    : "information request count " + requests + " does not match the option length");
-            return;
+        if (data.readableBytes() != 2 * requests) {
+            throw new InvalidOption("information request count " + requests + " does not match the option length");
         }
         List<Integer> wanted = new ArrayList<>();
         for (int i = 0; i < requests; i++) {
@@ -303,16 +300,7 @@ public final class HandshakeHandler extends ByteToMessageDecoder {
             replyError(ctx, option, OptionReply.ERR_INVALID, "negotiate structured replies first");
             return;
         }
-        if (data.readableBytes() < 8) {
-            replyError(ctx, option, OptionReply.ERR_INVALID, "meta context data is too short");
-            return;
-        }
-        long nameLength = data.readUnsignedInt();
-        if (nameLength > data.readableBytes() - 4) {
-            replyError(ctx, option, OptionReply.ERR_INVALID, "export name length " + nameLength + " overruns the option");
-            return;
-        }
-        String name = string(data, (int) nameLength);
+        String name = lengthPrefixedString(data, 4, "export name");
         long queries = data.readUnsignedInt();
         if (queries > MAX_META_QUERIES) {
             replyError(ctx, option, OptionReply.ERR_TOO_BIG, queries + " queries; at most " + MAX_META_QUERIES);
@@ -320,27 +308,16 @@ public final class HandshakeHandler extends ByteToMessageDecoder {
         }
         boolean allocation = !set && queries == 0;
         for (int i = 0; i < queries; i++) {
-            if (data.readableBytes() < 4) {
-                replyError(ctx, option, OptionReply.ERR_INVALID, "query " + i + " is cut short");
-                return;
-            }
-            long queryLength = data.readUnsignedInt();
-            if (queryLength > data.readableBytes()) {
-                replyError(ctx, option, OptionReply.ERR_INVALID, "query length " + queryLength + " overruns the option");
-                return;
-            }
-            String query = string(data, (int) queryLength);
-            if (query == null || !query.contains(":")) {
-                replyError(ctx, option, OptionReply.ERR_INVALID, "query " + i + " has no namespace");
-                return;
+            String query = lengthPrefixedString(data, 0, "query " + i);
+            if (!query.contains(":")) {
+                throw new InvalidOption("query '" + query + "' has no namespace");
             }
             allocation |= query.equals(BASE_ALLOCATION) || !set && query.equals("base:");
         }
         if (data.isReadable()) {
-            replyError(ctx, option, OptionReply.ERR_INVALID, data.readableBytes() + " bytes after the last query");
-            return;
+            throw new InvalidOption(data.readableBytes() + " bytes after the last query");
         }
-        if (name == null || exports.find(name) == null) {
+        if (exports.find(name) == null) {
             replyError(ctx, option, OptionReply.ERR_UNKNOWN, "no export named '" + name + "'");
             return;
         }
@@ -410,6 +387,32 @@ public final class HandshakeHandler extends ByteToMessageDecoder {
         log.info("closing NBD connection from {} during the handshake: {}", ctx.channel().remoteAddress(), why);
         state = State.DONE;
         ctx.close();
+    }
+
+    /** Malformed option data, answered with {@code NBD_REP_ERR_INVALID} and this message. */
+    private static final class InvalidOption extends RuntimeException {
+        InvalidOption(String message) {
+            super(message, null, false, false);
+        }
+    }
+
+    /**
+     * Reads a string preceded by its 32-bit length, leaving at least {@code trailingBytes} of the
+     * option after it.
+     */
+    private static String lengthPrefixedString(ByteBuf data, int trailingBytes, String what) {
+        if (data.readableBytes() < 4 + trailingBytes) {
+            throw new InvalidOption(what + " is cut short");
+        }
+        long length = data.readUnsignedInt();
+        if (length > data.readableBytes() - trailingBytes) {
+            throw new InvalidOption(what + " length " + length + " overruns the option");
+        }
+        String value = string(data, (int) length);
+        if (value == null) {
+            throw new InvalidOption(what + " is not valid UTF-8 of at most " + Nbd.MAX_STRING_BYTES + " bytes");
+        }
+        return value;
     }
 
     /** Reads {@code length} bytes as strict UTF-8 (at most 4096 bytes), or null when invalid. */

@@ -51,6 +51,7 @@ public final class RequestDecoder extends ByteToMessageDecoder {
         int start = in.readerIndex();
         int magic = in.getInt(start);
         if (magic != Nbd.REQUEST_MAGIC) {
+            in.skipBytes(in.readableBytes()); // the stream is lost: nothing after this can be trusted
             throw new CorruptedFrameException(String.format("bad request magic 0x%08x", magic));
         }
         int flags = in.getUnsignedShort(start + 4);
