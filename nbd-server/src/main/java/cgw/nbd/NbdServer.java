@@ -21,7 +21,6 @@ import io.netty.channel.epoll.EpollServerSocketChannel;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.channel.unix.DomainSocketAddress;
-import io.netty.handler.flush.FlushConsolidationHandler;
 import io.netty.handler.timeout.ReadTimeoutHandler;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import java.io.IOException;
@@ -35,8 +34,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The NBD listeners: TCP and, optionally, a Unix socket. Each connection gets its own pipeline:
- * [tls] → flush consolidation → handshake, replaced after {@code GO} by request decoder →
- * transmission. Nothing here calls the store; exports do, on their own threads.
+ * [tls] → handshake, replaced after {@code GO} by request decoder → transmission. Nothing here calls the store; exports do, on their own threads.
  *
  * <p>Threads: start and close from one thread; Netty's loops run the connections. Close stops
  * accepting, lets requests in flight finish (bounded by a grace period), then closes.
@@ -121,7 +119,6 @@ public final class NbdServer implements AutoCloseable {
                 channels.add(channel);
                 ChannelPipeline pipeline = channel.pipeline();
                 pipeline.addLast("handshake-timeout", new ReadTimeoutHandler(config.handshakeTimeoutMs(), TimeUnit.MILLISECONDS));
-                pipeline.addLast("flush", new FlushConsolidationHandler(256, true));
                 pipeline.addLast("handshake", new HandshakeHandler(exports, config.tls(), config.maxPayloadBytes(),
                         NbdServer.this::startTransmission));
             }

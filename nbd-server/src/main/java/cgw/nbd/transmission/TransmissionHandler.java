@@ -27,9 +27,9 @@ import org.slf4j.LoggerFactory;
  * overtake each other, as the protocol allows). Bounds the requests and payload bytes in flight:
  * past either limit the connection stops reading until half of them are answered.
  *
- * <p>Threads: every field is owned by the channel's event loop. Export completions arrive on
- * store threads and hop back to the event loop before touching anything here; the event loop
- * never waits for the store.
+ * <p>Threads: every field is owned by the channel's event loop, but for the completion queue.
+ * Export completions arrive on store threads and hop back to the event loop through that queue
+ * before touching anything else; the event loop never waits for the store.
  */
 public final class TransmissionHandler extends ChannelInboundHandlerAdapter {
     private static final Logger log = LoggerFactory.getLogger(TransmissionHandler.class);
@@ -54,6 +54,10 @@ public final class TransmissionHandler extends ChannelInboundHandlerAdapter {
     private final long maxInFlightBytes;
     /** Requests in flight on every connection of the server, for a graceful close. */
     private final AtomicLong serverInFlight;
+
+    /** Completions from store threads waiting for the event loop; see {@link #onLoop}. */
+    private final java.util.Queue<Completion> completions = new java.util.concurrent.ConcurrentLinkedQueue<>();
+    private final java.util.concurrent.atomic.AtomicBoolean drainScheduled = new java.util.concurrent.atomic.AtomicBoolean();
 
     private int inFlight;
     private long inFlightBytes;
@@ -193,7 +197,7 @@ public final class TransmissionHandler extends ChannelInboundHandlerAdapter {
     private void read(ChannelHandlerContext ctx, Request r, long cost) {
         int length = (int) r.length();
         if (length == 0) {
-            ctx.writeAndFlush(structured ? Replies.none(ctx.alloc(), r.cookie())
+            ctx.write(structured ? Replies.none(ctx.alloc(), r.cookie())
                     : Replies.simple(ctx.alloc(), r.cookie(), 0));
             release(ctx, cost);
             return;
@@ -207,9 +211,9 @@ public final class TransmissionHandler extends ChannelInboundHandlerAdapter {
                 replyFailure(ctx, r, Command.READ, failure);
             } else if (!structured) {
                 Replies.writeSimpleHeader(reply.writerIndex(0), r.cookie(), 0);
-                ctx.writeAndFlush(reply.writerIndex(prefix + length));
+                ctx.write(reply.writerIndex(prefix + length));
             } else {
-                ctx.writeAndFlush(structuredRead(ctx, r, reply, prefix, length));
+                ctx.write(structuredRead(ctx, r, reply, prefix, length));
             }
             release(ctx, cost);
         }, reply));
@@ -285,7 +289,7 @@ public final class TransmissionHandler extends ChannelInboundHandlerAdapter {
             if (failure != null) {
                 replyFailure(ctx, r, Command.BLOCK_STATUS, failure);
             } else {
-                ctx.writeAndFlush(statusChunk(ctx, r, extents, reqOne));
+                ctx.write(statusChunk(ctx, r, extents, reqOne));
             }
             release(ctx, cost);
         }, null));
@@ -316,11 +320,11 @@ public final class TransmissionHandler extends ChannelInboundHandlerAdapter {
     /** A reply without data: success ({@code error} null) or a refusal with its reason. */
     private void reply(ChannelHandlerContext ctx, Request r, Command command, NbdError error, String message) {
         if (error == null) {
-            ctx.writeAndFlush(Replies.simple(ctx.alloc(), r.cookie(), 0));
+            ctx.write(Replies.simple(ctx.alloc(), r.cookie(), 0));
         } else if (structured) {
-            ctx.writeAndFlush(Replies.error(ctx.alloc(), r.cookie(), error.code, message));
+            ctx.write(Replies.error(ctx.alloc(), r.cookie(), error.code, message));
         } else {
-            ctx.writeAndFlush(Replies.simple(ctx.alloc(), r.cookie(), error.code));
+            ctx.write(Replies.simple(ctx.alloc(), r.cookie(), error.code));
         }
     }
 
@@ -362,18 +366,47 @@ public final class TransmissionHandler extends ChannelInboundHandlerAdapter {
 
     private void closeWhenIdle(ChannelHandlerContext ctx) {
         if (disconnecting && inFlight == 0 && ctx.channel().isActive()) {
-            ctx.close();
+            // replies still unflushed go out first
+            ctx.writeAndFlush(io.netty.buffer.Unpooled.EMPTY_BUFFER).addListener(io.netty.channel.ChannelFutureListener.CLOSE);
         }
     }
 
-    /** Runs a completion on the event loop; if the loop is gone, frees what the completion owned. */
-    private static void onLoop(ChannelHandlerContext ctx, Runnable task, ByteBuf owned) {
-        try {
-            ctx.executor().execute(task);
-        } catch (RejectedExecutionException e) {
-            log.debug("event loop gone; dropping a completion", e);
-            release(owned);
+    /** A completion waiting for the event loop, and the buffer it must free if it never runs. */
+    private record Completion(Runnable task, ByteBuf owned) {
+    }
+
+    /**
+     * Queues a completion for the event loop. Completions that arrive while a drain is pending
+     * join it, so under load many replies cost one wake-up of the loop and one flush.
+     * Called from store threads.
+     */
+    private void onLoop(ChannelHandlerContext ctx, Runnable task, ByteBuf owned) {
+        completions.add(new Completion(task, owned));
+        if (drainScheduled.compareAndSet(false, true)) {
+            try {
+                ctx.executor().execute(() -> drain(ctx));
+            } catch (RejectedExecutionException e) {
+                log.debug("event loop gone; dropping completions", e);
+                for (Completion c; (c = completions.poll()) != null; ) {
+                    release(c.owned());
+                }
+            }
         }
+    }
+
+    /** Runs queued completions on the event loop, then flushes their replies at once. */
+    private void drain(ChannelHandlerContext ctx) {
+        drainScheduled.set(false);
+        for (Completion c; (c = completions.poll()) != null; ) {
+            c.task().run();
+        }
+        ctx.flush();
+    }
+
+    @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) throws Exception {
+        ctx.flush(); // replies written while reading (refusals, empty reads)
+        super.channelReadComplete(ctx);
     }
 
     private static void release(ByteBuf buffer) {

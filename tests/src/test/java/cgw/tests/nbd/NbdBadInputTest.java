@@ -249,6 +249,25 @@ class NbdBadInputTest {
     }
 
     @Test
+    void disconnectRightAfterPipelinedRequestsStillAnswersThem() throws IOException {
+        try (RawNbdClient client = connected()) {
+            for (int i = 0; i < 16; i++) {
+                client.request(0, CMD_READ, 100 + i, i * 4096L, 4096, null);
+            }
+            client.request(0, CMD_DISC, 200, 0, 0, null);
+            java.util.Set<Long> cookies = new java.util.HashSet<>();
+            for (int i = 0; i < 16; i++) {
+                RawNbdClient.Reply reply = client.readSimpleReply(4096);
+                int block = (int) (reply.cookie() - 100);
+                assertThat(reply.data()).isEqualTo(Arrays.copyOfRange(pattern, block * 4096, block * 4096 + 4096));
+                cookies.add(reply.cookie());
+            }
+            assertThat(cookies).hasSize(16);
+            assertThat(client.closedByServer()).isTrue();
+        }
+    }
+
+    @Test
     void thousandsOfConnectDisconnectCycles() throws Exception {
         for (int i = 0; i < 3000; i++) {
             try (RawNbdClient client = new RawNbdClient(nbd.port())) {

@@ -1,0 +1,252 @@
+#!/usr/bin/env python3
+"""NBD benchmark: fio's nbd engine and nbdcopy against cgw, qemu-nbd and nbdkit's file plugin.
+
+All three servers run in the same invocation on the same disk, one after the other, with the
+same jobs; every figure is reported next to its peers as a ratio. Each job runs --runs times and
+the median is reported (the machines here are shared and noisy). Server CPU is the server
+process's user+system time over the job's wall time; peak RSS is the server's VmHWM.
+
+Usage: bench/nbd_bench.py [--quick] [--runs N] [--runtime S] [--out bench/results]
+"""
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+GiB = 1 << 30
+
+JOBS = [
+    # name, fio args, metric
+    ("randread-4k-qd32", ["--rw=randread", "--bs=4k", "--iodepth=32"], "iops"),
+    ("randwrite-4k-qd32", ["--rw=randwrite", "--bs=4k", "--iodepth=32"], "iops"),
+    ("read-1m-qd8", ["--rw=read", "--bs=1m", "--iodepth=8"], "bw"),
+    ("write-1m-qd8", ["--rw=write", "--bs=1m", "--iodepth=8"], "bw"),
+    ("randwrite-4k-qd1-flush", ["--rw=randwrite", "--bs=4k", "--iodepth=1", "--fsync=1"], "lat"),
+]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing listening on {port} after {timeout}s")
+
+
+def proc_cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / ticks
+
+
+def proc_peak_rss_mib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+class Server:
+    """A running NBD server: start() returns (pid, uri)."""
+
+    def __init__(self, name, workdir, size):
+        self.name, self.workdir, self.size = name, workdir, size
+        self.proc = None
+        self.port = free_port()
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+
+class Cgw(Server):
+    def start(self):
+        data = self.workdir / "cgw-data"
+        shutil.rmtree(data, ignore_errors=True)
+        env = dict(os.environ)
+        self.proc = subprocess.Popen(
+            [str(ROOT / "cgw"), "serve", "--data", str(data), "--nbd", f"127.0.0.1:{self.port}",
+             "--http", "127.0.0.1:0"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+        lines = [self.proc.stdout.readline() for _ in range(3)]
+        rest = next(l for l in lines if l.startswith("REST listening on "))
+        url = rest.split(" on ", 1)[1].strip()
+        token = (data / "api-token").read_text().strip()
+        body = json.dumps({"name": "disk", "size": self.size}).encode()
+        import urllib.request
+        req = urllib.request.Request(url + "/v1/volumes", data=body, method="POST",
+                                     headers={"Authorization": "Bearer " + token, "Content-Type": "application/json"})
+        urllib.request.urlopen(req).read()
+        wait_port(self.port)
+        return f"nbd://127.0.0.1:{self.port}/disk"
+
+
+class QemuNbd(Server):
+    def start(self):
+        image = self.workdir / "qemu.raw"
+        image.unlink(missing_ok=True)
+        subprocess.run(["truncate", "-s", str(self.size), str(image)], check=True)
+        self.proc = subprocess.Popen(["qemu-nbd", "-f", "raw", "-t", "-x", "disk", "-b", "127.0.0.1",
+                                      "-p", str(self.port), "--shared=16", str(image)])
+        wait_port(self.port)
+        return f"nbd://127.0.0.1:{self.port}/disk"
+
+
+class NbdkitFile(Server):
+    def start(self):
+        image = self.workdir / "nbdkit.raw"
+        image.unlink(missing_ok=True)
+        subprocess.run(["truncate", "-s", str(self.size), str(image)], check=True)
+        self.proc = subprocess.Popen(["nbdkit", "-f", "-i", "127.0.0.1", "-p", str(self.port), "-e", "disk",
+                                      "file", f"file={image}"])
+        wait_port(self.port)
+        return f"nbd://127.0.0.1:{self.port}/disk"
+
+
+def fio(uri, name, args, size, runtime):
+    cmd = ["fio", f"--name={name}", "--ioengine=nbd", f"--uri={uri}", f"--size={size}",
+           "--time_based", f"--runtime={runtime}", "--ramp_time=2", "--output-format=json",
+           "--randrepeat=0", "--norandommap"] + args
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    job = json.loads(out[out.index("{"):])["jobs"][0]
+    side = job["write"] if job["write"]["io_bytes"] > 0 else job["read"]
+    clat = side["clat_ns"].get("percentile", {})
+    if "fsync" in " ".join(args):
+        # with a flush after every write, the latency users see is write + flush
+        sync = job.get("sync", {}).get("lat_ns", {}).get("percentile", {})
+        p50 = clat.get("50.000000", 0) + sync.get("50.000000", 0)
+        p99 = clat.get("99.000000", 0) + sync.get("99.000000", 0)
+    else:
+        p50, p99 = clat.get("50.000000", 0), clat.get("99.000000", 0)
+    return {"iops": side["iops"], "bw_mib_s": side["bw_bytes"] / (1 << 20), "p50_us": p50 / 1000, "p99_us": p99 / 1000}
+
+
+def fill(uri, size):
+    """Writes the whole export once so that reads hit data, not holes."""
+    subprocess.run(["fio", "--name=fill", "--ioengine=nbd", f"--uri={uri}", "--rw=write", "--bs=1m",
+                    "--iodepth=8", f"--size={size}", "--refill_buffers", "--output-format=terse"],
+                   check=True, capture_output=True)
+
+
+def nbdcopy(src, dst):
+    start = time.time()
+    subprocess.run(["nbdcopy", src, dst], check=True, capture_output=True)
+    return time.time() - start
+
+
+def measure(server_cls, workdir, args):
+    server = server_cls(server_cls.__name__, workdir, args.size)
+    uri = server.start()
+    results = {}
+    try:
+        fill(uri, args.size)
+        for name, fio_args, _ in JOBS:
+            runs = []
+            for _ in range(args.runs):
+                cpu0, t0 = proc_cpu_seconds(server.pid), time.time()
+                r = fio(uri, name, fio_args, args.size, args.runtime)
+                r["server_cpu_pct"] = 100 * (proc_cpu_seconds(server.pid) - cpu0) / (time.time() - t0)
+                runs.append(r)
+            results[name] = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+            results[name]["runs"] = runs
+        copy_src = workdir / "copy.raw"
+        if not copy_src.exists():
+            subprocess.run(["dd", "if=/dev/urandom", f"of={copy_src}", "bs=1M", f"count={args.copy_mib}",
+                            "status=none"], check=True)
+        copy_in = [nbdcopy(str(copy_src), uri) for _ in range(args.runs)]
+        out = workdir / "copy-out.raw"
+        copy_out = []
+        for _ in range(args.runs):
+            out.unlink(missing_ok=True)
+            copy_out.append(nbdcopy(uri, str(out)))
+        mib = args.copy_mib
+        results["nbdcopy-in"] = {"bw_mib_s": mib / statistics.median(copy_in)}
+        results["nbdcopy-out"] = {"bw_mib_s": mib / statistics.median(copy_out)}
+        results["peak_rss_mib"] = proc_peak_rss_mib(server.pid)
+    finally:
+        server.stop()
+    return results
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="smoke run: 1 run of 5 s per job")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runtime", type=int, default=20)
+    parser.add_argument("--size", type=int, default=2 * GiB)
+    parser.add_argument("--copy-mib", type=int, default=2048)
+    parser.add_argument("--out", default=str(ROOT / "bench" / "results"))
+    args = parser.parse_args()
+    if args.quick:
+        args.runs, args.runtime, args.size, args.copy_mib = 1, 5, GiB // 4, 256
+    for tool in ("fio", "qemu-nbd", "nbdkit", "nbdcopy"):
+        if not shutil.which(tool):
+            sys.exit(f"{tool} is missing: ./test.sh installs it")
+    workdir = ROOT / "bench" / "tmp" / "nbd"
+    workdir.mkdir(parents=True, exist_ok=True)
+    subprocess.run([str(ROOT / "cgw"), "--help"], check=True, capture_output=True)  # build first, untimed
+
+    results = {}
+    for cls in (Cgw, QemuNbd, NbdkitFile):
+        print(f"measuring {cls.__name__} ...", file=sys.stderr)
+        results[cls.__name__] = measure(cls, workdir, args)
+
+    lines = [f"# NBD benchmark ({time.strftime('%Y-%m-%d %H:%M')}, {'quick' if args.quick else 'full'}: "
+             f"{args.runs} runs x {args.runtime} s, {args.size >> 20} MiB export, median of runs)", "",
+             "| job | metric | cgw | qemu-nbd | nbdkit file | cgw/qemu-nbd | cgw/nbdkit |", "|---|---|---|---|---|---|---|"]
+    for name, _, metric in JOBS:
+        c, q, n = (results[s][name] for s in ("Cgw", "QemuNbd", "NbdkitFile"))
+        if metric == "iops":
+            rows = [("IOPS", "iops", True), ("p50 µs", "p50_us", False), ("p99 µs", "p99_us", False)]
+        elif metric == "bw":
+            rows = [("MiB/s", "bw_mib_s", True), ("p99 µs", "p99_us", False)]
+        else:
+            rows = [("write+flush p50 µs", "p50_us", False), ("write+flush p99 µs", "p99_us", False), ("IOPS", "iops", True)]
+        rows.append(("server CPU %", "server_cpu_pct", False))
+        for label, key, _ in rows:
+            lines.append(f"| {name} | {label} | {c[key]:.0f} | {q[key]:.0f} | {n[key]:.0f} | "
+                         f"{c[key] / q[key]:.2f} | {c[key] / n[key]:.2f} |")
+    for name in ("nbdcopy-in", "nbdcopy-out"):
+        c, q, n = (results[s][name]["bw_mib_s"] for s in ("Cgw", "QemuNbd", "NbdkitFile"))
+        lines.append(f"| {name} {args.copy_mib} MiB | MiB/s | {c:.0f} | {q:.0f} | {n:.0f} | {c / q:.2f} | {c / n:.2f} |")
+    c, q, n = (results[s]["peak_rss_mib"] for s in ("Cgw", "QemuNbd", "NbdkitFile"))
+    lines.append(f"| all | peak RSS MiB | {c:.0f} | {q:.0f} | {n:.0f} | {c / q:.2f} | {c / n:.2f} |")
+    report = "\n".join(lines) + "\n"
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M")
+    kind = "quick" if args.quick else "full"
+    (out / f"nbd-{kind}-{stamp}.md").write_text(report)
+    (out / f"nbd-{kind}-{stamp}.json").write_text(json.dumps(results, indent=1))
+    print(report)
+
+
+if __name__ == "__main__":
+    main()
