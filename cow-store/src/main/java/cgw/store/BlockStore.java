@@ -837,6 +837,9 @@ public final class BlockStore implements AutoCloseable {
                 if (valid && BlockKey.volumeId(currentBuffer) == volume.id
                         && BlockKey.blockIndex(currentBuffer) == block) {
                     copyValue(it, out, at, from, to - from);
+                    if (block == last) {
+                        break;
+                    }
                     it.next();
                     valid = it.isValid();
                     if (valid) {
@@ -1007,7 +1010,7 @@ public final class BlockStore implements AutoCloseable {
         WriteBatch batch = context.batch;
         for (long chunk = first; chunk <= last; chunk += MAX_BATCH_BLOCKS) {
             long chunkLast = Math.min(last, chunk + MAX_BATCH_BLOCKS - 1);
-            long[] stripes = lockStripes(volume, chunk, chunkLast);
+            int[] stripes = lockStripes(volume, chunk, chunkLast);
             try {
                 batch.clear();
                 for (long block = chunk; block <= chunkLast; block++) {
@@ -1100,30 +1103,36 @@ public final class BlockStore implements AutoCloseable {
         return (int) (mixed >>> 52) & (LOCK_STRIPES - 1);
     }
 
-    /** Locks the stripes of blocks {@code [first, last]} in ascending stripe order (no deadlock). */
-    private long[] lockStripes(Volume volume, long first, long last) {
-        long[] stripes = new long[LOCK_STRIPES / 64];
-        if (last - first + 1 >= LOCK_STRIPES) {
-            java.util.Arrays.fill(stripes, -1L);
-        } else {
-            for (long block = first; block <= last; block++) {
-                int stripe = stripeIndex(volume, block);
-                stripes[stripe >>> 6] |= 1L << stripe;
-            }
+    /**
+     * Locks the stripes of blocks {@code [first, last]} (at most {@link #MAX_BATCH_BLOCKS}) in
+     * ascending stripe order, so that two writers never wait on each other in a cycle. Returns the
+     * locked stripes for {@link #unlockStripes}.
+     */
+    private int[] lockStripes(Volume volume, long first, long last) {
+        int count = (int) (last - first + 1);
+        int[] stripes = new int[count];
+        for (int i = 0; i < count; i++) {
+            stripes[i] = stripeIndex(volume, first + i);
         }
-        for (int word = 0; word < stripes.length; word++) {
-            for (long bits = stripes[word]; bits != 0; bits &= bits - 1) {
-                blockLocks[(word << 6) + Long.numberOfTrailingZeros(bits)].lock();
+        if (count > 1) {
+            java.util.Arrays.sort(stripes);
+            int unique = 1;
+            for (int i = 1; i < count; i++) {
+                if (stripes[i] != stripes[unique - 1]) {
+                    stripes[unique++] = stripes[i];
+                }
             }
+            stripes = unique == count ? stripes : java.util.Arrays.copyOf(stripes, unique);
+        }
+        for (int stripe : stripes) {
+            blockLocks[stripe].lock();
         }
         return stripes;
     }
 
-    private void unlockStripes(long[] stripes) {
-        for (int word = 0; word < stripes.length; word++) {
-            for (long bits = stripes[word]; bits != 0; bits &= bits - 1) {
-                blockLocks[(word << 6) + Long.numberOfTrailingZeros(bits)].unlock();
-            }
+    private void unlockStripes(int[] stripes) {
+        for (int i = stripes.length - 1; i >= 0; i--) {
+            blockLocks[stripes[i]].unlock();
         }
     }
 
