@@ -78,6 +78,8 @@ public final class BlockStore implements AutoCloseable {
     private final ReentrantLock gcLock = new ReentrantLock();
     private final GarbageCollector collector;
     private volatile GcStats gcTotals = new GcStats(0, 0, 0); // written under gcLock
+    /** Collections to run, mirrored by the catalog's 'G' keys. Guarded by the catalog lock. */
+    private final List<GcTask> gcTasks = new ArrayList<>();
 
     private final AtomicLong inFlight = new AtomicLong();
     private volatile boolean closed;
@@ -237,13 +239,18 @@ public final class BlockStore implements AutoCloseable {
                             CatalogKey.epochsEnd(CatalogKey.RETAINED, id));
                     batch.deleteRange(rocks.catalog, CatalogKey.epochsStart(CatalogKey.PENDING_GC, id),
                             CatalogKey.epochsEnd(CatalogKey.PENDING_GC, id));
+                    GcTask unpinned = volume.parent == null ? null : unpinTask(volume.parent, volume.parentEpoch);
+                    if (unpinned != null) {
+                        batch.put(rocks.catalog, unpinned.key(), new byte[0]);
+                    }
                     batch.deleteRange(rocks.blocks, BlockKey.volumeStart(id), BlockKey.volumeEnd(id));
                     batch.deleteRange(rocks.dirty, BlockKey.volumeStart(id), BlockKey.volumeEnd(id));
-                    if (volume.parent != null) {
-                        unpin(batch, volume.parent, volume.parentEpoch);
-                    }
                     commit(batch);
                     volume.deleted = true;
+                    gcTasks.removeIf(task -> task.volumeId() == volume.id);
+                    if (unpinned != null) {
+                        gcTasks.add(unpinned);
+                    }
                 } catch (RocksDBException e) {
                     throw storeFailure("deleting " + volume.name, e);
                 } finally {
@@ -290,10 +297,16 @@ public final class BlockStore implements AutoCloseable {
                         locked.add(volume);
                     }
                     long[] sealed = new long[volumes.size()];
+                    List<GcTask> tasks = new ArrayList<>();
                     try (WriteBatch batch = new WriteBatch()) {
                         for (int i = 0; i < volumes.size(); i++) {
                             Volume volume = volumes.get(i);
                             sealed[i] = volume.headEpoch;
+                            GcTask task = cutTask(volume, sealed[i]);
+                            if (task != null) {
+                                batch.put(rocks.catalog, task.key(), new byte[0]);
+                                tasks.add(task);
+                            }
                             VolumeRecord record = volume.record();
                             batch.put(rocks.catalog, CatalogKey.volume(volume.id), new VolumeRecord(record.id(),
                                     record.name(), record.sizeBytes(), sealed[i] + 1, record.createdAtMillis(),
@@ -310,6 +323,7 @@ public final class BlockStore implements AutoCloseable {
                         volume.retained.put(sealed[i], volume.sizeBytes);
                         volume.headEpoch = sealed[i] + 1;
                     }
+                    gcTasks.addAll(tasks);
                     return sealed;
                 } finally {
                     for (Volume volume : locked) {
@@ -326,6 +340,11 @@ public final class BlockStore implements AutoCloseable {
      * Releases a retained epoch. Its versions that no other retained epoch, clone or the head can
      * see become garbage for the collector. An epoch that clones fall through to stays pinned
      * until the last such clone is deleted.
+     *
+     * <p>Releasing {@code r} merges the two spans of epochs around it: a version visible at
+     * {@code r} becomes garbage exactly when its next newer version lies in {@code (r, N]}, N being
+     * the next kept epoch above (or the head). So the collector examines the blocks written in
+     * {@code (r, N]} — what changed since the snapshot — never the whole volume.
      */
     public void release(Volume volume, long epoch) {
         enter();
@@ -335,16 +354,20 @@ public final class BlockStore implements AutoCloseable {
                 if (!volume.retained.containsKey(epoch)) {
                     throw new EpochNotRetainedException("epoch " + epoch + " of " + volume.name + " is not retained");
                 }
+                GcTask task = volume.pins.containsKey(epoch) ? null : releaseTask(volume, epoch);
                 try (WriteBatch batch = new WriteBatch()) {
                     batch.delete(rocks.catalog, CatalogKey.epoch(CatalogKey.RETAINED, volume.id, epoch));
-                    if (!volume.pins.containsKey(epoch)) {
-                        batch.put(rocks.catalog, CatalogKey.epoch(CatalogKey.PENDING_GC, volume.id, epoch), new byte[0]);
+                    if (task != null) {
+                        batch.put(rocks.catalog, task.key(), new byte[0]);
                     }
                     commit(batch);
                 } catch (RocksDBException e) {
                     throw storeFailure("releasing epoch " + epoch + " of " + volume.name, e);
                 }
                 volume.retained.remove(epoch);
+                if (task != null) {
+                    gcTasks.add(task);
+                }
             }
         } finally {
             exit();
@@ -526,10 +549,10 @@ public final class BlockStore implements AutoCloseable {
     }
 
     /** Statistics of collector passes. */
-    public record GcStats(long versionsExamined, long versionsDeleted, long epochsCollected) {
+    public record GcStats(long versionsExamined, long versionsDeleted, long tasksDone) {
         GcStats plus(GcStats other) {
             return new GcStats(versionsExamined + other.versionsExamined, versionsDeleted + other.versionsDeleted,
-                    epochsCollected + other.epochsCollected);
+                    tasksDone + other.tasksDone);
         }
     }
 
@@ -538,13 +561,20 @@ public final class BlockStore implements AutoCloseable {
         return gcTotals;
     }
 
-    /** Released epochs whose garbage is not collected yet. */
+    /** Collections waiting for the collector (after releases, clone deletions and some cuts). */
     public int pendingReleases() {
-        enter();
-        try {
-            return pendingReleaseList().size();
-        } finally {
-            exit();
+        synchronized (catalogLock) {
+            return gcTasks.size();
+        }
+    }
+
+    /**
+     * Work for the collector: examine the blocks of a volume written in epochs
+     * {@code [fromEpoch, toEpoch]} ({@code Long.MAX_VALUE}: through the head).
+     */
+    record GcTask(long volumeId, long fromEpoch, long toEpoch) {
+        byte[] key() {
+            return CatalogKey.gcTask(volumeId, fromEpoch, toEpoch);
         }
     }
 
@@ -553,29 +583,35 @@ public final class BlockStore implements AutoCloseable {
         gcLock.lock();
         try {
             Pacer pacer = new Pacer(blocksPerSecond);
+            List<GcTask> tasks;
+            synchronized (catalogLock) {
+                tasks = new ArrayList<>(gcTasks);
+            }
             long examined = 0;
             long deleted = 0;
-            long epochs = 0;
-            for (long[] pending : pendingReleaseList()) {
+            long done = 0;
+            for (GcTask task : tasks) {
                 if (closed) {
                     break;
                 }
-                Volume volume = byId.get(pending[0]);
-                long[] counts = volume == null ? new long[2] : collectEpoch(volume, pending[1], pacer);
+                Volume volume = byId.get(task.volumeId());
+                long[] counts = volume == null ? new long[2] : collectTask(volume, task, pacer);
                 examined += counts[0];
                 deleted += counts[1];
-                try (WriteBatch batch = new WriteBatch()) {
-                    batch.delete(rocks.catalog, CatalogKey.epoch(CatalogKey.PENDING_GC, pending[0], pending[1]));
-                    commit(batch);
-                } catch (RocksDBException e) {
-                    throw storeFailure("finishing collection of epoch " + pending[1], e);
+                synchronized (catalogLock) {
+                    try {
+                        rocks.db.delete(rocks.catalog, rocks.writeOptions, task.key());
+                    } catch (RocksDBException e) {
+                        throw storeFailure("finishing collection " + task, e);
+                    }
+                    gcTasks.remove(task);
                 }
-                epochs++;
+                done++;
             }
             if (deleted > 0) {
-                log.debug("collector: examined {} versions, deleted {}, epochs {}", examined, deleted, epochs);
+                log.debug("collector: examined {} versions, deleted {}, tasks {}", examined, deleted, done);
             }
-            GcStats stats = new GcStats(examined, deleted, epochs);
+            GcStats stats = new GcStats(examined, deleted, done);
             gcTotals = gcTotals.plus(stats);
             return stats;
         } finally {
@@ -584,40 +620,17 @@ public final class BlockStore implements AutoCloseable {
         }
     }
 
-    private List<long[]> pendingReleaseList() {
-        List<long[]> pending = new ArrayList<>();
-        byte[] start = {CatalogKey.PENDING_GC};
-        try (RocksIterator it = rocks.db.newIterator(rocks.catalog, rocks.scanOptions)) {
-            for (it.seek(start); it.isValid(); it.next()) {
-                byte[] key = it.key();
-                if (CatalogKey.kind(key) != CatalogKey.PENDING_GC) {
-                    break;
-                }
-                pending.add(new long[] {CatalogKey.volumeId(key), CatalogKey.epochOf(key)});
-            }
-            checkStatus(it);
-        }
-        return pending;
-    }
-
     /**
-     * Deletes the versions that released epoch {@code released} left unreachable. Candidates are
-     * the blocks dirtied in {@code (P, released]}, P being the newest epoch below it still kept;
-     * the decision per block uses the full set of kept epochs. Safe against concurrent writes and
-     * cuts: the kept set is taken after the iterator's implicit snapshot, so an epoch retained
-     * later is newer than every version the iterator sees (see ARCHITECTURE.md).
+     * Deletes unreachable versions of the blocks a task names. The decision per block uses the
+     * full set of kept epochs, so it is right whatever scheduled the task. Safe against concurrent
+     * writes and cuts: the kept set is taken after the iterator's implicit snapshot, so an epoch
+     * retained later is newer than every version the iterator sees (see docs/store.md).
      */
-    private long[] collectEpoch(Volume volume, long released, Pacer pacer) {
-        long floor;
-        synchronized (catalogLock) {
-            if (volume.deleted) {
-                return new long[2];
-            }
-            Long lowerRetained = volume.retained.lowerKey(released);
-            Long lowerPinned = volume.pins.lowerKey(released);
-            floor = Math.max(lowerRetained == null ? 0 : lowerRetained, lowerPinned == null ? 0 : lowerPinned);
+    private long[] collectTask(Volume volume, GcTask task, Pacer pacer) {
+        if (volume.deleted) {
+            return new long[2];
         }
-        Roaring64Bitmap candidates = dirtyBlocks(volume, floor + 1, released);
+        Roaring64Bitmap candidates = dirtyBlocks(volume, task.fromEpoch(), task.toEpoch());
         long examined = 0;
         long deleted = 0;
         var blocks = candidates.getLongIterator();
@@ -654,7 +667,6 @@ public final class BlockStore implements AutoCloseable {
             ByteBuffer keyBuffer = ByteBuffer.wrap(key);
             byte[] marker = new byte[1];
             long[] epochs = new long[16];
-            boolean[] holes = new boolean[16];
             for (int c = 0; c < n; c++) {
                 long block = chunk[c];
                 int versions = 0;
@@ -666,11 +678,8 @@ public final class BlockStore implements AutoCloseable {
                     }
                     if (versions == epochs.length) {
                         epochs = java.util.Arrays.copyOf(epochs, versions * 2);
-                        holes = java.util.Arrays.copyOf(holes, versions * 2);
                     }
-                    epochs[versions] = BlockKey.epoch(keyBuffer);
-                    holes[versions] = it.value(marker) == BlockValue.MARKER_LENGTH && marker[0] == BlockValue.HOLE;
-                    versions++;
+                    epochs[versions++] = BlockKey.epoch(keyBuffer);
                 }
                 checkStatus(it);
                 examined += versions;
@@ -681,12 +690,17 @@ public final class BlockStore implements AutoCloseable {
                     keep[i] = anyIn(kept, epochs[i], newer);
                     newer = epochs[i];
                 }
-                // without a parent, a trimmed oldest survivor reads exactly like no version at all
+                // without a parent, a trimmed oldest survivor reads exactly like no version at all;
+                // only its value is read (values are large, keys are what the scan needs)
                 for (int i = versions - 1; mayDropHoles && i >= 0; i--) {
                     if (!keep[i]) {
                         continue;
                     }
-                    if (holes[i] && epochs[i] < headBefore) {
+                    it.seek(BlockKey.encode(volume.id, block, epochs[i]));
+                    boolean hole = it.isValid() && it.value(marker) == BlockValue.MARKER_LENGTH
+                            && marker[0] == BlockValue.HOLE;
+                    checkStatus(it);
+                    if (hole && epochs[i] < headBefore) {
                         keep[i] = false;
                     } else {
                         break;
@@ -707,6 +721,24 @@ public final class BlockStore implements AutoCloseable {
             throw storeFailure("collecting garbage of " + volume.name, e);
         }
         return new long[] {examined, deleted};
+    }
+
+    /** The epochs a block has versions in, newest first (for tests of the collector). */
+    List<Long> versionsOf(Volume volume, long block) {
+        List<Long> epochs = new ArrayList<>();
+        byte[] key = new byte[BlockKey.LENGTH];
+        ByteBuffer keyBuffer = ByteBuffer.wrap(key);
+        try (RocksIterator it = rocks.db.newIterator(rocks.blocks, rocks.scanOptions)) {
+            for (it.seek(BlockKey.encode(volume.id, block, Long.MAX_VALUE)); it.isValid(); it.next()) {
+                it.key(key);
+                if (BlockKey.volumeId(keyBuffer) != volume.id || BlockKey.blockIndex(keyBuffer) != block) {
+                    break;
+                }
+                epochs.add(BlockKey.epoch(keyBuffer));
+            }
+            checkStatus(it);
+        }
+        return epochs;
     }
 
     /** Retained and pinned epochs and the head, sorted. Under the catalog lock. */
@@ -1198,6 +1230,17 @@ public final class BlockStore implements AutoCloseable {
                     register(new Volume(record, parent));
                 }
                 try (RocksIterator it = rocks.db.newIterator(rocks.catalog, rocks.scanOptions)) {
+                    for (it.seek(new byte[] {CatalogKey.PENDING_GC}); it.isValid(); it.next()) {
+                        byte[] key = it.key();
+                        if (CatalogKey.kind(key) != CatalogKey.PENDING_GC) {
+                            break;
+                        }
+                        ByteBuffer task = ByteBuffer.wrap(key);
+                        gcTasks.add(new GcTask(task.getLong(1), task.getLong(9), task.getLong(17)));
+                    }
+                    checkStatus(it);
+                }
+                try (RocksIterator it = rocks.db.newIterator(rocks.catalog, rocks.scanOptions)) {
                     for (it.seek(new byte[] {CatalogKey.RETAINED}); it.isValid(); it.next()) {
                         byte[] key = it.key();
                         if (CatalogKey.kind(key) != CatalogKey.RETAINED) {
@@ -1226,11 +1269,33 @@ public final class BlockStore implements AutoCloseable {
         }
     }
 
-    /** Records, in {@code batch}, that a parent epoch lost one clone; it may become garbage. */
-    private void unpin(WriteBatch batch, Volume parent, long epoch) throws RocksDBException {
+    /** The collection a parent epoch needs when it loses its last clone and is not retained, or null. */
+    private static GcTask unpinTask(Volume parent, long epoch) {
         if (parent.pins.getOrDefault(epoch, 0) == 1 && !parent.retained.containsKey(epoch)) {
-            batch.put(rocks.catalog, CatalogKey.epoch(CatalogKey.PENDING_GC, parent.id, epoch), new byte[0]);
+            return releaseTask(parent, epoch);
         }
+        return null;
+    }
+
+    /** Releasing {@code epoch}: the blocks written in (epoch, next kept epoch or head]. Catalog lock. */
+    private static GcTask releaseTask(Volume volume, long epoch) {
+        Long nextRetained = volume.retained.higherKey(epoch);
+        Long nextPinned = volume.pins.higherKey(epoch);
+        long next = Math.min(nextRetained == null ? Long.MAX_VALUE : nextRetained,
+                nextPinned == null ? Long.MAX_VALUE : nextPinned);
+        return new GcTask(volume.id, epoch + 1, next);
+    }
+
+    /**
+     * Sealing {@code sealed} closes the span (K, sealed] above the newest kept epoch K. When that
+     * span held released epochs, writes in it may have left older versions behind: they sit in
+     * blocks written in [K + 2, sealed]. Under the catalog lock; null when there is nothing to do.
+     */
+    private static GcTask cutTask(Volume volume, long sealed) {
+        Long lowerRetained = volume.retained.lowerKey(sealed);
+        Long lowerPinned = volume.pins.lowerKey(sealed);
+        long newestKept = Math.max(lowerRetained == null ? 0 : lowerRetained, lowerPinned == null ? 0 : lowerPinned);
+        return sealed - newestKept >= 2 ? new GcTask(volume.id, newestKept + 2, sealed) : null;
     }
 
     private static void decrementPin(Volume parent, long epoch) {

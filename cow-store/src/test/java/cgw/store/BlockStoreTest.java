@@ -90,6 +90,36 @@ class BlockStoreTest {
     }
 
     @Test
+    void releasingTheOldestSnapshotExaminesOnlyWhatChangedSince() {
+        try (BlockStore store = BlockStore.open(dir, options())) {
+            Volume volume = store.createVolume("vm1", 4 << 20);
+            store.write(volume, 0, filled(4 << 20, 1)); // 1024 blocks
+            long oldest = store.cut(volume);
+            store.write(volume, 8192, filled(4096, 2));
+            store.cut(volume);
+            store.release(volume, oldest);
+            BlockStore.GcStats stats = store.collectGarbage();
+            assertThat(stats.versionsDeleted()).isEqualTo(1);
+            assertThat(stats.versionsExamined()).isLessThanOrEqualTo(2);
+        }
+    }
+
+    @Test
+    void versionsOverwrittenAfterTheirEpochWasReleasedAreCollectedAtTheNextCut() {
+        try (BlockStore store = BlockStore.open(dir, options())) {
+            Volume volume = store.createVolume("vm1", 1 << 20);
+            store.write(volume, 0, filled(4096, 1));
+            long first = store.cut(volume);
+            store.release(volume, first);
+            assertThat(store.collectGarbage().versionsDeleted()).isZero(); // still the newest: kept
+            store.write(volume, 0, filled(4096, 2)); // version 1 is garbage from now on
+            store.cut(volume);
+            assertThat(store.collectGarbage().versionsDeleted()).isEqualTo(1);
+            assertThat(read(store, volume, volume.headEpoch(), 0, 4096)).containsOnly(2);
+        }
+    }
+
+    @Test
     void changedBlocksBetweenEpochs() {
         try (BlockStore store = BlockStore.open(dir, options())) {
             Volume volume = store.createVolume("vm1", 1 << 20);

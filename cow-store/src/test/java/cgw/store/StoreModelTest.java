@@ -195,6 +195,7 @@ class StoreModelTest {
             });
         } else if (op instanceof Gc) {
             store.collectGarbage();
+            checkNoGarbageLeft(store, model);
         } else if (op instanceof Reopen) {
             store.close();
             return BlockStore.open(dir, options);
@@ -217,6 +218,38 @@ class StoreModelTest {
                         v.name + "@" + e.getKey() + " " + when);
             }
             checkChangedBlocks(store, volume, v, when);
+        }
+    }
+
+    /**
+     * After a collector run nothing reclaimable is left below the newest kept epoch: between two
+     * versions of a block there is always a kept epoch (retained, or pinned by a clone). Versions
+     * above the newest kept epoch are the open span, compacted at the next cut.
+     */
+    private static void checkNoGarbageLeft(BlockStore store, Model model) {
+        for (ModelVolume v : model.volumes.values()) {
+            Volume volume = store.volume(v.name);
+            java.util.TreeSet<Long> kept = new java.util.TreeSet<>(v.retained.keySet());
+            v.clones.forEach(clone -> kept.add(clone.parentEpoch));
+            if (kept.isEmpty()) {
+                continue;
+            }
+            long newestKept = kept.last();
+            for (long block = 0; block * BLOCK < v.content.length; block++) {
+                List<Long> versions = store.versionsOf(volume, block);
+                for (int i = 1; i < versions.size(); i++) {
+                    long newer = versions.get(i - 1);
+                    long older = versions.get(i);
+                    if (newer > newestKept) {
+                        continue;
+                    }
+                    Long between = kept.ceiling(older);
+                    assertThat(between != null && between < newer)
+                            .as("block %d of %s keeps versions %d and %d with no kept epoch between (kept %s)",
+                                    block, v.name, older, newer, kept)
+                            .isTrue();
+                }
+            }
         }
     }
 

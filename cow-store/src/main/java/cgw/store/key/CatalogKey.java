@@ -11,7 +11,7 @@ import java.nio.charset.StandardCharsets;
  *   'M' name (ASCII)                  -> store metadata (format, block size, next volume id)
  *   'V' volumeId (BE u64)             -> a volume record
  *   'E' volumeId (BE u64) epoch (BE)  -> retained epoch; value: volume size at the cut (BE u64)
- *   'G' volumeId (BE u64) epoch (BE)  -> released epoch whose garbage is not collected yet
+ *   'G' volumeId from (BE) to (BE)    -> collector work: blocks written in epochs [from, to]
  * </pre>
  */
 public final class CatalogKey {
@@ -34,6 +34,10 @@ public final class CatalogKey {
 
     public static byte[] epoch(byte kind, long volumeId, long epoch) {
         return ByteBuffer.allocate(17).put(kind).putLong(volumeId).putLong(epoch).array();
+    }
+
+    public static byte[] gcTask(long volumeId, long fromEpoch, long toEpoch) {
+        return ByteBuffer.allocate(25).put(PENDING_GC).putLong(volumeId).putLong(fromEpoch).putLong(toEpoch).array();
     }
 
     /** Start of all keys of {@code kind} for one volume, for a range scan or {@code deleteRange}. */
