@@ -49,7 +49,7 @@ if [[ $mode == quick ]]; then
   timing=(-f 1 -wi 1 -i 1 -w 2s -r 2s)
   single_timing=(-f 1 -wi 1 -i 3 -w 2s -r 2s)
   sizes=(-p volumeMiB=128 -p cachedDatasetMiB=64 -p uncachedDatasetMiB=512 -p sequentialDatasetMiB=512
-         -p writtenMiB=128,512 -p overwrittenMiB=32)
+         -p writtenMiB=128,512 -p gcVolumeMiB=128)
   need_gib=8
 else
   out=$root/bench/results

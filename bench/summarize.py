@@ -22,7 +22,7 @@ import sys
 STORE_PARAMS = ("blockSizeBytes", "blobFiles")
 PARAM_ORDER = ("blockSizeBytes", "blobFiles", "backgroundGc", "ioSizeBytes", "volumeMiB",
                "cachedDatasetMiB", "uncachedDatasetMiB", "sequentialDatasetMiB", "writtenMiB",
-               "overwrittenMiB", "cutIntervalMs")
+               "gcVolumeMiB", "overwrittenPercent", "cutIntervalMs")
 # (benchmark suffix, threads) -> (minimum ops/s, text)
 THROUGHPUT_TARGETS = {
     ("StoreIoBenchmark.write4k", 8): (100_000, ">= 100k 4 KiB random writes/s, 8 threads"),
@@ -49,8 +49,9 @@ class Result:
         else:
             self.value = statistics.median(statistics.fmean(fork) for fork in metric["rawData"])
         if self.benchmark.startswith("GcReclaimBenchmark."):
-            # single shots of ms per pass -> block versions per second
-            versions = int(self.params["overwrittenMiB"]) * 2**20 / int(self.params["blockSizeBytes"])
+            # single shots of ms per pass -> block versions per second; the size as GcReclaimBenchmark computes it
+            overwritten_mib = int(self.params["gcVolumeMiB"]) * int(self.params["overwrittenPercent"]) // 100
+            versions = overwritten_mib * 2**20 / int(self.params["blockSizeBytes"])
             self.value = versions / (self.value / 1000.0)
             self.unit = "versions/s"
 

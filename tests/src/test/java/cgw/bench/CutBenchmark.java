@@ -44,6 +44,9 @@ public class CutBenchmark {
         @Param({"1024", "16384"})
         public int writtenMiB;
 
+        @Param({"true", "false"})
+        public boolean backgroundGc;
+
         BlockStore store;
         Volume volume;
         long sealed = -1;
@@ -55,7 +58,7 @@ public class CutBenchmark {
         @Setup(Level.Trial)
         public void open() {
             dir = BenchSpace.scratch("cut");
-            store = BlockStore.open(dir, StoreOptions.defaults());
+            store = BlockStore.open(dir, StoreOptions.defaults().withBackgroundGc(backgroundGc));
             long sizeBytes = (long) writtenMiB << 20;
             volume = store.createVolume(StoreParams.VOLUME_NAME, sizeBytes);
             PatternFill.volumeReported(store, volume, sizeBytes);

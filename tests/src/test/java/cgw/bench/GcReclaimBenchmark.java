@@ -17,12 +17,14 @@ import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Threads;
 
 /**
- * How fast the collector reclaims: each iteration overwrites a whole volume of
- * {@code overwrittenMiB} across a cut and releases the sealed epoch, leaving one dead version per
- * block, then times one {@link BlockStore#collectGarbage} pass (no rate limit). Its peer is
- * {@link #overwrite}, the single-threaded writer that made that garbage, timed the same way:
- * bench/summarize.py turns both into block versions per second, and a ratio above 1 means one
- * collector outpaces one writer that overwrites everything between snapshots.
+ * How fast the collector reclaims: each iteration overwrites {@code overwrittenPercent} of a
+ * volume of {@code gcVolumeMiB} (its first part, with 1 MiB writes) across a cut and releases the
+ * sealed epoch, leaving one dead version per overwritten block, then times one
+ * {@link BlockStore#collectGarbage} pass (no rate limit). 100% is the collector's best case; 1% is
+ * a snapshot rotation with a small delta, where a pass should cost what changed, not the volume.
+ * Its peer is {@link #overwrite}, the single-threaded writer that made that garbage, timed the
+ * same way: bench/summarize.py turns both into block versions per second, and a ratio above 1
+ * means one collector outpaces one writer.
  *
  * <p>Threads: one; the collector is one thread. Single-shot: one pass per iteration.
  */
@@ -37,22 +39,32 @@ public class GcReclaimBenchmark {
         return volume.stats = volume.store.collectGarbage();
     }
 
-    /** The peer: overwriting the whole volume with 1 MiB writes right after a cut. */
+    /** The peer: the same overwrite with 1 MiB writes, right after a cut. */
     @Benchmark
     public void overwrite(Sealed volume) {
-        PatternFill.volume(volume.store, volume.volume, volume.sizeBytes);
+        volume.overwrite();
     }
 
     /** A new store, background collector off, its volume filled with the pattern; deleted after the trial. */
     public abstract static class GcVolume extends StoreParams {
-        @Param("256")
-        public int overwrittenMiB;
+        @Param("512")
+        public int gcVolumeMiB;
 
+        @Param({"100", "1"})
+        public int overwrittenPercent;
+
+        long overwrittenBytes;
         private Path dir;
 
         @Setup(Level.Trial)
         public void open() {
-            dir = openFilled("gc-reclaim", options().withBackgroundGc(false), overwrittenMiB);
+            // bench/summarize.py computes the same size to turn times into versions per second
+            overwrittenBytes = ((long) gcVolumeMiB * overwrittenPercent / 100) << 20;
+            if (overwrittenBytes == 0) {
+                throw new IllegalArgumentException(overwrittenPercent + "% of " + gcVolumeMiB
+                        + " MiB is less than the 1 MiB the pattern is written in");
+            }
+            dir = openFilled("gc-reclaim", options().withBackgroundGc(false), gcVolumeMiB);
         }
 
         @TearDown(Level.Trial)
@@ -60,9 +72,13 @@ public class GcReclaimBenchmark {
             close(dir);
         }
 
-        /** Block versions one overwrite of the whole volume leaves behind. */
+        /** Block versions one overwrite leaves behind. */
         long versionsPerOverwrite() {
-            return sizeBytes / blockSizeBytes;
+            return overwrittenBytes / blockSizeBytes;
+        }
+
+        void overwrite() {
+            PatternFill.volume(store, volume, overwrittenBytes);
         }
 
         void checkCollected(GcStats stats) {
@@ -81,13 +97,15 @@ public class GcReclaimBenchmark {
         @Setup(Level.Iteration)
         public void makeGarbage() {
             long sealed = store.cut(volume);
-            PatternFill.volume(store, volume, sizeBytes);
+            overwrite();
             store.release(volume, sealed);
         }
 
         @TearDown(Level.Iteration)
         public void check() {
             checkCollected(stats);
+            System.out.printf("%n# cgw.bench: the pass examined %d versions to delete %d%n",
+                    stats.versionsExamined(), stats.versionsDeleted());
             stats = null;
         }
     }
