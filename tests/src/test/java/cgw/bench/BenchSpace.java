@@ -2,8 +2,11 @@ package cgw.bench;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.Comparator;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
@@ -57,6 +60,26 @@ final class BenchSpace {
             throw new UncheckedIOException("cannot mark dataset " + dir + " ready", e);
         }
         return data;
+    }
+
+    /**
+     * Reads every file under {@code dir} once, so that a dataset starts each trial in the OS page
+     * cache whatever ran before it: "uncached" is about RocksDB's block cache, and the store and
+     * its peer file must start alike.
+     */
+    static void readThrough(Path dir) {
+        ByteBuffer chunk = ByteBuffer.allocateDirect(1 << 20);
+        try (Stream<Path> paths = Files.walk(dir)) {
+            for (Path file : paths.filter(Files::isRegularFile).toList()) {
+                try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
+                    while (channel.read(chunk.clear()) >= 0) {
+                        // only the page cache keeps what is read
+                    }
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + dir, e);
+        }
     }
 
     /** Deletes a directory tree; a missing one is fine. */

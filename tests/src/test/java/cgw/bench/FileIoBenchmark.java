@@ -104,12 +104,12 @@ public class FileIoBenchmark {
         }
     }
 
-    /** A file written once with the pattern and kept under bench/tmp/datasets, like the store's datasets. */
+    /** A file written once with the pattern and kept under bench/tmp/datasets, read into the page cache each trial like the store's. */
     public abstract static class PreparedFile extends PeerFile {
         abstract int datasetMiB();
 
         @Setup(Level.Trial)
-        public void open() throws IOException {
+        public void open() {
             long datasetBytes = (long) datasetMiB() << 20;
             Path data = BenchSpace.prepared("file-" + datasetMiB() + "MiB", dir -> {
                 try (FileChannel writer = FileChannel.open(dir.resolve("volume.img"), StandardOpenOption.CREATE_NEW,
@@ -119,13 +119,9 @@ public class FileIoBenchmark {
                     throw new UncheckedIOException("cannot prepare " + dir, e);
                 }
             });
+            BenchSpace.readThrough(data);
             open(data.resolve("volume.img"), datasetBytes);
             PatternFill.checkFile(channel, sizeBytes);
-            warm();
-        }
-
-        /** Runs once the file is open and checked. */
-        void warm() throws IOException {
         }
 
         @TearDown(Level.Trial)
@@ -134,7 +130,7 @@ public class FileIoBenchmark {
         }
     }
 
-    /** Read once at setup, as the store's cached dataset is. */
+    /** The size of the store's cached dataset; the page cache is the peer's only cache. */
     @State(Scope.Benchmark)
     public static class CachedFile extends PreparedFile {
         @Param("256")
@@ -143,11 +139,6 @@ public class FileIoBenchmark {
         @Override
         int datasetMiB() {
             return cachedDatasetMiB;
-        }
-
-        @Override
-        void warm() throws IOException {
-            PatternFill.readAll(sizeBytes, (offset, chunk) -> PatternFill.readFully(channel, chunk, offset));
         }
     }
 

@@ -56,20 +56,6 @@ final class PatternFill {
         report("file", sizeBytes, startNanos);
     }
 
-    /** One positional read of a volume or a file. */
-    interface ChunkReader {
-        void read(long offset, ByteBuffer chunk) throws IOException;
-    }
-
-    /** Reads {@code [0, sizeBytes)} in 1 MiB chunks, to bring a dataset into the caches. */
-    static void readAll(long sizeBytes, ChunkReader reader) throws IOException {
-        ByteBuffer chunk = ByteBuffer.allocateDirect(CHUNK_BYTES);
-        for (long offset = 0; offset < sizeBytes; offset += CHUNK_BYTES) {
-            chunk.clear();
-            reader.read(offset, chunk);
-        }
-    }
-
     /** Reads the first and last block and random samples of a volume; throws unless all hold the pattern. */
     static void checkVolume(BlockStore store, Volume volume, long sizeBytes) {
         ByteBuffer sample = ByteBuffer.allocateDirect(SAMPLE_BYTES);

@@ -2,7 +2,7 @@ package cgw.bench;
 
 import cgw.store.BlockStore;
 import cgw.store.StoreOptions;
-import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -87,7 +87,8 @@ public class StoreIoBenchmark {
 
     /**
      * A volume written once with the pattern and kept under bench/tmp/datasets for later trials
-     * and runs; each trial reopens it with its own cache sizes and checks samples of it.
+     * and runs; each trial reads its files into the page cache, reopens it with its own cache
+     * sizes and checks samples of it.
      */
     public abstract static class PreparedVolume extends StoreParams {
         abstract int datasetMiB();
@@ -96,17 +97,18 @@ public class StoreIoBenchmark {
         abstract StoreOptions readOptions(StoreOptions options);
 
         /** Runs once the dataset is open and checked. JMH does not order the setups of one state hierarchy. */
-        void warm() throws IOException {
+        void warm() {
         }
 
         @Setup(Level.Trial)
-        public void open() throws IOException {
+        public void open() {
             long datasetBytes = (long) datasetMiB() << 20;
             Path data = BenchSpace.prepared(datasetKey(datasetBytes), dir -> {
                 try (BlockStore writer = BlockStore.open(dir, options())) {
                     PatternFill.volumeReported(writer, writer.createVolume(VOLUME_NAME, datasetBytes), datasetBytes);
                 }
             });
+            BenchSpace.readThrough(data);
             store = BlockStore.open(data, readOptions(options()));
             volume = store.volume(VOLUME_NAME);
             sizeBytes = volume.sizeBytes();
@@ -140,12 +142,15 @@ public class StoreIoBenchmark {
         }
 
         @Override
-        void warm() throws IOException {
-            PatternFill.readAll(sizeBytes, (offset, chunk) -> store.read(volume, offset, chunk));
+        void warm() {
+            ByteBuffer chunk = ByteBuffer.allocateDirect(PatternFill.CHUNK_BYTES);
+            for (long offset = 0; offset < sizeBytes; offset += PatternFill.CHUNK_BYTES) {
+                store.read(volume, offset, chunk);
+            }
         }
     }
 
-    /** 64x the 64 MiB block cache at the default size (RocksDB's cache; the OS page cache still holds it). */
+    /** 64x the 64 MiB block cache at the default size; the OS page cache holds it (see readThrough). */
     @State(Scope.Benchmark)
     public static class UncachedDataset extends PreparedVolume {
         @Param("4096")
