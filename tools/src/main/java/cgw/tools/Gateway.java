@@ -1,0 +1,117 @@
+package cgw.tools;
+
+import cgw.api.RestBindException;
+import cgw.api.RestServer;
+import cgw.store.BlockStore;
+import cgw.store.StoreException;
+import cgw.store.StoreOptions;
+import java.util.ArrayList;
+import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A running gateway: the block store and the front ends serving it. Started on the serve
+ * thread; {@link #close} may come from that thread or the shutdown hook and runs once (the
+ * monitor serialises it). Front ends close before the store, last started first, so no request
+ * ever reaches a closed store.
+ */
+final class Gateway implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(Gateway.class);
+
+    private final BlockStore store;
+    private final List<Frontend> frontends;
+    private boolean closed; // guarded by this
+
+    private Gateway(BlockStore store, List<Frontend> frontends) {
+        this.store = store;
+        this.frontends = List.copyOf(frontends);
+    }
+
+    /** Opens the store, then starts the front ends; on failure closes what was started and throws. */
+    static Gateway start(ServeSettings settings) {
+        BlockStore store = openStore(settings);
+        List<Frontend> started = new ArrayList<>();
+        try {
+            String token = ApiTokenFile.loadOrCreate(settings.tokenFile());
+            startFrontends(settings, store, token, started);
+            return new Gateway(store, started);
+        } catch (RuntimeException e) {
+            new Gateway(store, started).closeAfterFailedStart(e);
+            throw e;
+        }
+    }
+
+    /**
+     * Starts the listeners in the order their lines are printed. The NBD listener (module
+     * {@code nbd-server}, configured by {@link ServeSettings#nbd()}, {@link ServeSettings#nbdSocket()}
+     * and {@link ServeSettings#tls()}) belongs first in this list, ahead of REST, as CONTRACT.md
+     * orders the lines.
+     */
+    private static void startFrontends(ServeSettings settings, BlockStore store, String token, List<Frontend> started) {
+        try {
+            RestServer rest = RestServer.start(settings.http().socketAddress(), store, token);
+            started.add(new Frontend("REST listening on http://" + HostPort.of(rest.address()), rest));
+        } catch (RestBindException e) {
+            throw new ServeException(e.getMessage(), e);
+        }
+    }
+
+    private static BlockStore openStore(ServeSettings settings) {
+        try {
+            return BlockStore.open(settings.storeDir(), StoreOptions.defaults());
+        } catch (StoreException e) {
+            throw new ServeException(e.getMessage(), e);
+        }
+    }
+
+    List<Frontend> frontends() {
+        return frontends;
+    }
+
+    /**
+     * Closes the front ends (each stops accepting and finishes its requests in flight), then the
+     * store (which syncs its WAL). Every step runs even when an earlier one failed; the first
+     * failure is thrown at the end, the others attached to it.
+     */
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        RuntimeException failure = null;
+        for (int i = frontends.size() - 1; i >= 0; i--) {
+            failure = closeStep(frontends.get(i).server(), failure);
+        }
+        failure = closeStep(store, failure);
+        if (failure != null) {
+            throw new ServeException("the gateway did not stop cleanly: " + failure.getMessage(), failure);
+        }
+        log.info("gateway stopped");
+    }
+
+    private void closeAfterFailedStart(RuntimeException startFailure) {
+        try {
+            close();
+        } catch (RuntimeException e) {
+            startFailure.addSuppressed(e);
+        }
+    }
+
+    private static RuntimeException closeStep(AutoCloseable resource, RuntimeException failure) {
+        try {
+            resource.close();
+            return failure;
+        } catch (Exception e) {
+            log.error("closing {} failed", resource.getClass().getSimpleName(), e);
+            RuntimeException wrapped = e instanceof RuntimeException runtime ? runtime
+                    : new IllegalStateException(e.getMessage(), e);
+            if (failure == null) {
+                return wrapped;
+            }
+            failure.addSuppressed(wrapped);
+            return failure;
+        }
+    }
+}

@@ -1,0 +1,106 @@
+package cgw.tools;
+
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code cgw serve}: runs the gateway until SIGTERM or SIGINT, then stops it in order and exits 0.
+ * Runs on the main thread, which owns the gateway; the shutdown hook closes it on other exits.
+ * Its listening lines are the only thing the gateway prints on stdout.
+ */
+@Command(name = "serve", sortOptions = false,
+        description = "Serve volumes over NBD and the REST API from the block store in --data, until SIGTERM.")
+final class ServeCommand implements Callable<Integer> {
+    private static final Logger log = LoggerFactory.getLogger(ServeCommand.class);
+    /** sun_path of a Unix socket address holds 108 bytes with the terminating NUL. */
+    private static final int MAX_SOCKET_PATH_BYTES = 107;
+
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--data", paramLabel = "DIR", defaultValue = "./cgw-data",
+            description = "RocksDB, catalog, API token and TLS material (default: ${DEFAULT-VALUE})")
+    Path dataDir;
+
+    @Option(names = "--nbd", paramLabel = "HOST:PORT", defaultValue = "127.0.0.1:10809",
+            description = "NBD over TCP; port 0 picks a free port (default: ${DEFAULT-VALUE})")
+    HostPort nbd;
+
+    @Option(names = "--nbd-socket", paramLabel = "PATH", description = "NBD over a Unix socket as well")
+    Path nbdSocket;
+
+    @Option(names = "--http", paramLabel = "HOST:PORT", defaultValue = "127.0.0.1:10810",
+            description = "REST API; port 0 picks a free port (default: ${DEFAULT-VALUE})")
+    HostPort http;
+
+    @Option(names = "--tls", description = "NBD STARTTLS and HTTPS with certificates in DATA/tls/")
+    boolean tls;
+
+    @Override
+    public Integer call() throws InterruptedException {
+        ServeSettings settings = settings();
+        if (settings.tls()) {
+            throw new ServeException("--tls is not supported yet");
+        }
+        StopSignals signals = StopSignals.install();
+        Gateway gateway = Gateway.start(settings);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> closeOnExit(gateway), "cgw-shutdown"));
+        PrintWriter out = spec.commandLine().getOut();
+        for (Frontend frontend : gateway.frontends()) {
+            out.println(frontend.listeningLine());
+        }
+        out.println("API token in " + settings.tokenFile());
+        out.flush();
+        if (out.checkError()) {
+            log.warn("could not print the listening lines: stdout is closed; serving anyway");
+        }
+        String signal = signals.await();
+        log.info("{} received: stopping", signal);
+        gateway.close();
+        return 0;
+    }
+
+    /** For exits that are not a stop signal (SIGHUP, System.exit elsewhere); a no-op after {@link Gateway#close}. */
+    private static void closeOnExit(Gateway gateway) {
+        try {
+            gateway.close();
+        } catch (RuntimeException e) {
+            log.error("closing the gateway at exit failed", e);
+        }
+    }
+
+    private ServeSettings settings() {
+        if (nbdSocket != null) {
+            checkSocketPath(nbdSocket);
+        }
+        if (nbd.port() != 0 && nbd.equals(http)) {
+            throw new ParameterException(spec.commandLine(), "--nbd and --http both ask for " + nbd);
+        }
+        return new ServeSettings(dataDir, nbd, nbdSocket, http, tls);
+    }
+
+    private void checkSocketPath(Path socket) {
+        if (socket.toString().getBytes(StandardCharsets.UTF_8).length > MAX_SOCKET_PATH_BYTES) {
+            throw new ParameterException(spec.commandLine(), "--nbd-socket " + socket + " is longer than "
+                    + MAX_SOCKET_PATH_BYTES + " bytes, the limit of a Unix socket path");
+        }
+        Path dir = socket.toAbsolutePath().getParent();
+        if (dir == null || !Files.isDirectory(dir)) {
+            throw new ParameterException(spec.commandLine(), "--nbd-socket " + socket + ": directory " + dir
+                    + " does not exist");
+        }
+        if (Files.isDirectory(socket)) {
+            throw new ParameterException(spec.commandLine(), "--nbd-socket " + socket + " is a directory");
+        }
+    }
+}

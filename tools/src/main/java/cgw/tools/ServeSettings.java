@@ -1,0 +1,19 @@
+package cgw.tools;
+
+import java.nio.file.Path;
+
+/**
+ * What {@code cgw serve} was asked to run, validated by {@link ServeCommand}. Immutable.
+ *
+ * @param dataDir   as the user gave it; RocksDB, the API token and later the TLS material live here
+ * @param nbdSocket null when NBD is not also served on a Unix socket
+ */
+record ServeSettings(Path dataDir, HostPort nbd, Path nbdSocket, HostPort http, boolean tls) {
+    Path storeDir() {
+        return dataDir.resolve("store");
+    }
+
+    Path tokenFile() {
+        return dataDir.resolve("api-token");
+    }
+}
