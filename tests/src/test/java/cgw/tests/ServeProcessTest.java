@@ -27,7 +27,8 @@ import org.junit.jupiter.api.io.TempDir;
  */
 @Timeout(180) // a gateway that never prints its lines or never exits fails the test instead of the build
 class ServeProcessTest {
-    private static final Pattern REST_LINE = Pattern.compile("REST listening on http://127\\.0\\.0\\.1:(\\d+)");
+    private static final Pattern NBD_LINE = Pattern.compile("NBD listening on nbd://127\\.0\\.0\\.1:(\\d+)");
+    private static final Pattern REST_LINE = Pattern.compile("REST listening on (https?)://127\\.0\\.0\\.1:(\\d+)");
 
     @TempDir
     Path dir;
@@ -43,6 +44,36 @@ class ServeProcessTest {
             assertThat(health.statusCode()).isEqualTo(200);
             assertThat(health.body()).isEqualTo("{\"status\":\"ok\"}");
 
+            // a volume made through REST is an NBD export on the printed port; deleting it while
+            // attached is refused
+            String secret = Files.readString(data.resolve("api-token")).strip();
+            HttpResponse<String> created = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
+                            URI.create("http://127.0.0.1:" + gateway.restPort + "/v1/volumes"))
+                    .header("Authorization", "Bearer " + secret)
+                    .POST(HttpRequest.BodyPublishers.ofString("{\"name\":\"vm1\",\"size\":\"64MiB\"}")).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertThat(created.statusCode()).as(created.body()).isEqualTo(201);
+            String uri = "nbd://127.0.0.1:" + gateway.nbdPort + "/vm1";
+            ExternalTool.run("qemu-io", "-f", "raw", "-c", "write -P 0x42 0 1M", uri).assertSuccess();
+            ExternalTool.run("qemu-img", "info", uri).assertSuccess();
+            Process attached = new ProcessBuilder("/usr/bin/python3", "-mnbd", "-u", uri, "-c",
+                    "import sys; sys.stdin.read()").start();
+            try {
+                HttpRequest delete = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + gateway.restPort
+                        + "/v1/volumes/vm1")).header("Authorization", "Bearer " + secret).DELETE().build();
+                HttpResponse<String> refused = null;
+                for (int i = 0; i < 100 && (refused == null || refused.statusCode() != 409); i++) {
+                    Thread.sleep(50); // until nbdsh has connected
+                    refused = HttpClient.newHttpClient().send(delete, HttpResponse.BodyHandlers.ofString());
+                    assertThat(refused.statusCode()).as(refused.body()).isIn(204, 409);
+                }
+                assertThat(refused.statusCode()).as(refused.body()).isEqualTo(409);
+                assertThat(refused.body()).contains("open NBD connection");
+            } finally {
+                attached.getOutputStream().close();
+                attached.waitFor();
+            }
+
             Path tokenFile = data.resolve("api-token");
             assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(tokenFile))).isEqualTo("rw-------");
             token = Files.readString(tokenFile).strip();
@@ -57,38 +88,63 @@ class ServeProcessTest {
         }
     }
 
+    @Test
+    void tlsServesNbdWithStarttlsAndRestOverHttps() throws Exception {
+        Path data = dir.resolve("data");
+        try (Gateway gateway = Gateway.start(data, dir.resolve("tls.err"), "--tls")) {
+            Path tls = data.resolve("tls");
+            assertThat(tls.resolve("ca-cert.pem")).exists();
+            ExternalTool.run("nbdinfo", "--list", "nbds://127.0.0.1:" + gateway.nbdPort + "/?tls-certificates=" + tls)
+                    .assertSuccess();
+            assertThat(ExternalTool.run("nbdinfo", "--list", "nbd://127.0.0.1:" + gateway.nbdPort).exitCode())
+                    .as("a client without TLS is refused").isNotZero();
+            ExternalTool.Result health = ExternalTool.run("curl", "-sS", "--cacert", tls.resolve("ca-cert.pem").toString(),
+                    "https://127.0.0.1:" + gateway.restPort + "/healthz").assertSuccess();
+            assertThat(health.stdout()).isEqualTo("{\"status\":\"ok\"}");
+            assertThat(gateway.stop()).isEqualTo(0);
+        }
+    }
+
     /** A {@code cgw serve} child process on ports chosen by the kernel. */
     private static final class Gateway implements AutoCloseable {
         final Process process;
         final Path stderrFile;
+        final int nbdPort;
         final int restPort;
 
-        private Gateway(Process process, Path stderrFile, int restPort) {
+        private Gateway(Process process, Path stderrFile, int nbdPort, int restPort) {
             this.process = process;
             this.stderrFile = stderrFile;
+            this.nbdPort = nbdPort;
             this.restPort = restPort;
         }
 
-        static Gateway start(Path data, Path stderrFile) throws IOException {
+        static Gateway start(Path data, Path stderrFile, String... extraArgs) throws IOException {
             Path java = Path.of(System.getProperty("java.home"), "bin", "java");
-            Process process = new ProcessBuilder(List.of(java.toString(), "-Xmx256m", "-jar", jar().toString(),
-                    "serve", "--data", data.toString(), "--http", "127.0.0.1:0", "--nbd", "127.0.0.1:0"))
+            List<String> command = new java.util.ArrayList<>(List.of(java.toString(), "-Xmx256m", "-jar", jar().toString(),
+                    "serve", "--data", data.toString(), "--http", "127.0.0.1:0", "--nbd", "127.0.0.1:0"));
+            command.addAll(List.of(extraArgs));
+            Process process = new ProcessBuilder(command)
                     .redirectError(stderrFile.toFile())
                     .start();
             Gateway gateway = null;
             try {
                 BufferedReader stdout = new BufferedReader(
                         new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
+                String nbdLine = stdout.readLine();
                 String restLine = stdout.readLine();
                 String tokenLine = stdout.readLine();
-                if (restLine == null || tokenLine == null) {
-                    fail("cgw serve printed " + restLine + " / " + tokenLine + " and ended; stderr: "
+                if (nbdLine == null || restLine == null || tokenLine == null) {
+                    fail("cgw serve printed " + nbdLine + " / " + restLine + " / " + tokenLine + " and ended; stderr: "
                             + Files.readString(stderrFile));
                 }
+                Matcher nbd = NBD_LINE.matcher(nbdLine);
+                assertThat(nbd.matches()).as("first line: " + nbdLine).isTrue();
                 Matcher rest = REST_LINE.matcher(restLine);
-                assertThat(rest.matches()).as("first line: " + restLine).isTrue();
+                assertThat(rest.matches()).as("second line: " + restLine).isTrue();
+                assertThat(rest.group(1)).isEqualTo(List.of(extraArgs).contains("--tls") ? "https" : "http");
                 assertThat(tokenLine).isEqualTo("API token in " + data.resolve("api-token"));
-                gateway = new Gateway(process, stderrFile, Integer.parseInt(rest.group(1)));
+                gateway = new Gateway(process, stderrFile, Integer.parseInt(nbd.group(1)), Integer.parseInt(rest.group(2)));
                 return gateway;
             } finally {
                 if (gateway == null) {

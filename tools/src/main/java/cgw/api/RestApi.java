@@ -3,20 +3,26 @@ package cgw.api;
 import cgw.store.BlockStore;
 import io.netty.handler.codec.http.HttpMethod;
 import java.util.Map;
+import java.util.function.ToIntFunction;
 
 /**
  * The gateway's route table as served today: health, then one resource per domain noun. New
  * resources (groups, snapshots, jobs) register here. Runs once, on the starting thread.
  */
-final class RestApi {
+public final class RestApi {
     private static final Map<String, String> HEALTHY = Map.of("status", "ok");
 
     private RestApi() {
     }
 
     static Routes routes(BlockStore store) {
+        return routes(store, volume -> 0);
+    }
+
+    /** {@code attachments}: how many NBD connections have a volume open (deleting it is refused then). */
+    public static Routes routes(BlockStore store, ToIntFunction<String> attachments) {
         Routes routes = new Routes().addPublic(HttpMethod.GET, "/healthz", request -> Reply.ok(HEALTHY));
-        new VolumeResource(store).addTo(routes);
+        new VolumeResource(store, attachments).addTo(routes);
         return routes;
     }
 }

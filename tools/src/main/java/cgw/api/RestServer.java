@@ -10,6 +10,7 @@ import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.ssl.SslContext;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import java.net.InetSocketAddress;
@@ -66,6 +67,11 @@ public final class RestServer implements AutoCloseable {
      * @throws RestBindException when the address cannot be bound
      */
     public static RestServer start(InetSocketAddress bindAddress, Routes routes, String token) {
+        return start(bindAddress, routes, token, null);
+    }
+
+    /** As {@link #start(InetSocketAddress, Routes, String)}, over HTTPS when {@code tls} is not null. */
+    public static RestServer start(InetSocketAddress bindAddress, Routes routes, String token, SslContext tls) {
         if (bindAddress.isUnresolved()) {
             throw bindFailure(bindAddress, "unknown host " + bindAddress.getHostString(), null);
         }
@@ -84,6 +90,9 @@ public final class RestServer implements AutoCloseable {
                     @Override
                     protected void initChannel(Channel channel) {
                         connections.add(channel);
+                        if (tls != null) {
+                            channel.pipeline().addLast("tls", tls.newHandler(channel.alloc()));
+                        }
                         channel.pipeline().addLast(
                                 new HttpServerCodec(MAX_INITIAL_LINE_BYTES, MAX_HEADER_BYTES, MAX_CHUNK_BYTES),
                                 new RequestBodyLimit(MAX_BODY_BYTES),

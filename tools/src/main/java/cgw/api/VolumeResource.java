@@ -2,6 +2,8 @@ package cgw.api;
 
 import cgw.store.BlockStore;
 import cgw.store.Volume;
+import cgw.store.VolumeInUseException;
+import java.util.function.ToIntFunction;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.netty.handler.codec.http.HttpMethod;
 import java.io.IOException;
@@ -22,9 +24,11 @@ final class VolumeResource {
     }
 
     private final BlockStore store;
+    private final ToIntFunction<String> attachments;
 
-    VolumeResource(BlockStore store) {
+    VolumeResource(BlockStore store, ToIntFunction<String> attachments) {
         this.store = store;
+        this.attachments = attachments;
     }
 
     void addTo(Routes routes) {
@@ -53,7 +57,13 @@ final class VolumeResource {
     }
 
     private Reply delete(ApiRequest request) {
-        store.delete(store.volume(request.pathParam("name")));
+        Volume volume = store.volume(request.pathParam("name"));
+        int open = attachments.applyAsInt(volume.name());
+        if (open > 0) {
+            throw new VolumeInUseException("volume " + volume.name() + " has " + open
+                    + " open NBD connection" + (open == 1 ? "" : "s") + "; disconnect first");
+        }
+        store.delete(volume);
         return Reply.noContent();
     }
 

@@ -1,10 +1,12 @@
 package cgw.tools;
 
+import cgw.api.RestApi;
 import cgw.api.RestBindException;
 import cgw.api.RestServer;
 import cgw.store.BlockStore;
 import cgw.store.StoreException;
 import cgw.store.StoreOptions;
+import cgw.tools.tls.TlsMaterial;
 import java.util.ArrayList;
 import java.util.List;
 import org.slf4j.Logger;
@@ -43,15 +45,22 @@ final class Gateway implements AutoCloseable {
     }
 
     /**
-     * Starts the listeners in the order their lines are printed. The NBD listener (module
-     * {@code nbd-server}, configured by {@link ServeSettings#nbd()}, {@link ServeSettings#nbdSocket()}
-     * and {@link ServeSettings#tls()}) belongs first in this list, ahead of REST, as CONTRACT.md
-     * orders the lines.
+     * Starts the listeners in the order their lines are printed, as CONTRACT.md orders them: NBD,
+     * then REST. With {@code --tls}, both use the material in {@code DATA/tls/} (created on first
+     * use): NBD requires STARTTLS, REST speaks HTTPS.
      */
     private static void startFrontends(ServeSettings settings, BlockStore store, String token, List<Frontend> started) {
+        TlsMaterial tls = settings.tls()
+                ? TlsMaterial.ensure(settings.dataDir().resolve("tls"),
+                        List.of(settings.nbd().host(), settings.http().host()))
+                : null;
+        NbdFrontend nbd = NbdFrontend.start(settings, store, tls == null ? null : tls.serverContext());
+        started.add(new Frontend(nbd.listeningLine(), nbd));
         try {
-            RestServer rest = RestServer.start(settings.http().socketAddress(), store, token);
-            started.add(new Frontend("REST listening on http://" + HostPort.of(rest.address()), rest));
+            RestServer rest = RestServer.start(settings.http().socketAddress(), RestApi.routes(store, nbd::openConnections),
+                    token, tls == null ? null : tls.httpsContext());
+            started.add(new Frontend((tls == null ? "REST listening on http://" : "REST listening on https://")
+                    + HostPort.of(rest.address()), rest));
         } catch (RestBindException e) {
             throw new ServeException(e.getMessage(), e);
         }

@@ -49,9 +49,6 @@ final class ServeCommand implements Callable<Integer> {
     @Override
     public Integer call() throws InterruptedException {
         ServeSettings settings = settings();
-        if (settings.tls()) {
-            throw new ServeException("--tls is not supported yet");
-        }
         StopSignals signals = StopSignals.install();
         Gateway gateway = Gateway.start(settings);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> closeOnExit(gateway), "cgw-shutdown"));

@@ -103,6 +103,16 @@ public final class TlsMaterial {
         }
     }
 
+    /** An HTTPS server context: the REST API authenticates clients by token, not certificate. */
+    public SslContext httpsContext() {
+        try {
+            return SslContextBuilder.forServer(dir.resolve("server-cert.pem").toFile(), dir.resolve("server-key.pem").toFile())
+                    .build();
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot load TLS material from " + dir, e);
+        }
+    }
+
     private void create(Collection<String> hosts) {
         try {
             Files.createDirectories(dir);
