@@ -112,7 +112,9 @@ public final class BlockStore implements AutoCloseable {
         try {
             Files.createDirectories(dir);
         } catch (IOException e) {
-            throw new StoreException("cannot create store directory " + dir + ": " + e.getMessage(), e);
+            String reason = e instanceof java.nio.file.FileSystemException fs && fs.getReason() != null
+                    ? fs.getReason() : e.toString();
+            throw new StoreException("cannot create store directory " + dir + ": " + reason, e);
         }
         Rocks rocks = Rocks.open(dir, options);
         try {
@@ -144,6 +146,7 @@ public final class BlockStore implements AutoCloseable {
         checkSize("size", sizeBytes);
         enter();
         try {
+            Volume created;
             synchronized (catalogLock) {
                 if (byName.containsKey(name)) {
                     throw new VolumeExistsException("volume " + name + " already exists");
@@ -161,11 +164,21 @@ public final class BlockStore implements AutoCloseable {
                 Volume volume = new Volume(record, null);
                 register(volume);
                 log.info("created volume {} ({} bytes)", name, sizeBytes);
-                return volume;
+                created = volume;
             }
+            syncCatalog();
+            return created;
         } finally {
             exit();
         }
+    }
+
+    /**
+     * Makes a catalog change durable before its caller hears of it. Outside the catalog lock, so
+     * a cut is never held up by a sync; the WAL keeps the order of writes either way.
+     */
+    private void syncCatalog() {
+        walSync.sync();
     }
 
     /** The volume of that name; throws {@link VolumeNotFoundException} when there is none. */
@@ -178,19 +191,29 @@ public final class BlockStore implements AutoCloseable {
     }
 
     public VolumeInfo info(Volume volume) {
-        synchronized (catalogLock) {
-            checkAlive(volume);
-            return volume.info();
+        enter();
+        try {
+            synchronized (catalogLock) {
+                checkAlive(volume);
+                return volume.info();
+            }
+        } finally {
+            exit();
         }
     }
 
     /** All volumes, ordered by name. */
     public List<VolumeInfo> volumes() {
-        synchronized (catalogLock) {
-            return byName.values().stream()
-                    .sorted(Comparator.comparing(Volume::name))
-                    .map(Volume::info)
-                    .toList();
+        enter();
+        try {
+            synchronized (catalogLock) {
+                return byName.values().stream()
+                        .sorted(Comparator.comparing(Volume::name))
+                        .map(Volume::info)
+                        .toList();
+            }
+        } finally {
+            exit();
         }
     }
 
@@ -199,6 +222,7 @@ public final class BlockStore implements AutoCloseable {
         checkSize("size", newSizeBytes);
         enter();
         try {
+            VolumeInfo grown;
             synchronized (catalogLock) {
                 checkAlive(volume);
                 if (newSizeBytes < volume.sizeBytes) {
@@ -209,8 +233,10 @@ public final class BlockStore implements AutoCloseable {
                 persistVolume(new VolumeRecord(record.id(), record.name(), newSizeBytes, record.headEpoch(),
                         record.createdAtMillis(), record.parentId(), record.parentEpoch(), record.parentSizeBytes()));
                 volume.sizeBytes = newSizeBytes;
-                return volume.info();
+                grown = volume.info();
             }
+            syncCatalog();
+            return grown;
         } finally {
             exit();
         }
@@ -264,6 +290,7 @@ public final class BlockStore implements AutoCloseable {
                 }
                 log.info("deleted volume {}", volume.name);
             }
+            syncCatalog();
         } finally {
             exit();
         }
@@ -369,6 +396,7 @@ public final class BlockStore implements AutoCloseable {
                     gcTasks.add(task);
                 }
             }
+            syncCatalog();
         } finally {
             exit();
         }
@@ -396,6 +424,7 @@ public final class BlockStore implements AutoCloseable {
         checkName(name);
         enter();
         try {
+            Volume created;
             synchronized (catalogLock) {
                 checkAlive(source);
                 if (byName.containsKey(name)) {
@@ -423,8 +452,10 @@ public final class BlockStore implements AutoCloseable {
                 Volume clone = new Volume(record, source);
                 register(clone);
                 log.info("cloned {}@{} as {}", source.name, epoch, name);
-                return clone;
+                created = clone;
             }
+            syncCatalog();
+            return created;
         } finally {
             exit();
         }
@@ -795,9 +826,20 @@ public final class BlockStore implements AutoCloseable {
             closed = true;
         }
         collector.stop();
+        long waitingSince = System.nanoTime();
+        long nextWarning = waitingSince + 5_000_000_000L;
         while (inFlight.get() > 0) {
-            Thread.onSpinWait();
-            Thread.yield();
+            if (System.nanoTime() > nextWarning) {
+                log.warn("closing {}: still waiting for {} calls in flight after {} s", dir, inFlight.get(),
+                        (System.nanoTime() - waitingSince) / 1_000_000_000L);
+                nextWarning += 5_000_000_000L;
+            }
+            try {
+                Thread.sleep(1);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                log.warn("interrupted while closing {}; still waiting for calls in flight", dir);
+            }
         }
         try {
             rocks.db.flushWal(true);

@@ -132,7 +132,7 @@ final class Rocks implements AutoCloseable {
             return new Rocks(dir, options);
         } catch (RocksDBException e) {
             String message = e.getMessage() == null ? "" : e.getMessage();
-            if (message.contains("lock") || message.contains("LOCK")) {
+            if (message.contains("While lock file") || message.contains("lock hold by current process")) {
                 throw new StoreException("store at " + dir + " is in use by another process (" + message + ")", e);
             }
             throw new StoreException("cannot open store at " + dir + ": " + message, e);
