@@ -108,26 +108,31 @@ class Cgw(Server):
         return f"nbd://127.0.0.1:{self.port}/disk"
 
 
-class QemuNbd(Server):
+class RawFileServer(Server):
+    """A peer serving a sparse raw file on the same disk; its log goes next to the file."""
+
+    def command(self, image):
+        raise NotImplementedError
+
     def start(self):
-        image = self.workdir / "qemu.raw"
+        image = self.workdir / f"{self.name}.raw"
         image.unlink(missing_ok=True)
         subprocess.run(["truncate", "-s", str(self.size), str(image)], check=True)
-        self.proc = subprocess.Popen(["qemu-nbd", "-f", "raw", "-t", "-x", "disk", "-b", "127.0.0.1",
-                                      "-p", str(self.port), "--shared=16", str(image)])
+        with open(self.workdir / f"{self.name}.log", "w") as log:
+            self.proc = subprocess.Popen(self.command(image), stdout=log, stderr=log)
         wait_port(self.port)
         return f"nbd://127.0.0.1:{self.port}/disk"
 
 
-class NbdkitFile(Server):
-    def start(self):
-        image = self.workdir / "nbdkit.raw"
-        image.unlink(missing_ok=True)
-        subprocess.run(["truncate", "-s", str(self.size), str(image)], check=True)
-        self.proc = subprocess.Popen(["nbdkit", "-f", "-i", "127.0.0.1", "-p", str(self.port), "-e", "disk",
-                                      "file", f"file={image}"])
-        wait_port(self.port)
-        return f"nbd://127.0.0.1:{self.port}/disk"
+class QemuNbd(RawFileServer):
+    def command(self, image):
+        return ["qemu-nbd", "-f", "raw", "-t", "-x", "disk", "-b", "127.0.0.1", "-p", str(self.port),
+                "--shared=16", str(image)]
+
+
+class NbdkitFile(RawFileServer):
+    def command(self, image):
+        return ["nbdkit", "-f", "-i", "127.0.0.1", "-p", str(self.port), "-e", "disk", "file", f"file={image}"]
 
 
 def fio(uri, name, args, size, runtime):
