@@ -39,7 +39,7 @@ public record StoreOptions(
     }
 
     public static StoreOptions defaults() {
-        return new StoreOptions(4096, 384L << 20, 128L << 20, false, 200_000, true);
+        return new StoreOptions(4096, 256L << 20, 96L << 20, false, 200_000, true);
     }
 
     public StoreOptions withBlockSizeBytes(int value) {
