@@ -135,10 +135,6 @@ public final class BlockStore implements AutoCloseable {
         return blockSize;
     }
 
-    public Path directory() {
-        return dir;
-    }
-
     // ---------------------------------------------------------------- volumes
 
     public Volume createVolume(String name, long sizeBytes) {
@@ -851,11 +847,6 @@ public final class BlockStore implements AutoCloseable {
         }
         rocks.close();
         log.info("closed store at {}", dir);
-    }
-
-    /** WAL syncs performed so far (for benchmarks and tests of flush grouping). */
-    public long walSyncCount() {
-        return walSync.syncCount();
     }
 
     /** A RocksDB integer property of the blocks family, such as {@code rocksdb.estimate-num-keys}. */

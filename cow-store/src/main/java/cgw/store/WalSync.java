@@ -16,7 +16,6 @@ final class WalSync {
     private final RocksDB db;
     private final AtomicLong issuedTicket = new AtomicLong();
     private long coveredTicket; // guarded by this
-    private final AtomicLong syncs = new AtomicLong();
 
     WalSync(RocksDB db) {
         this.db = db;
@@ -34,12 +33,7 @@ final class WalSync {
             } catch (RocksDBException e) {
                 throw new StoreException("WAL sync failed: " + e.getMessage(), e);
             }
-            syncs.incrementAndGet();
             coveredTicket = upTo;
         }
-    }
-
-    long syncCount() {
-        return syncs.get();
     }
 }
