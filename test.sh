@@ -20,6 +20,8 @@ declare -A needs=(
   [fio]=fio
   [fusermount3]=fuse3
   [mkfs.ext4]=e2fsprogs
+  [losetup]=mount
+  [curl]=curl
 )
 
 missing=()
