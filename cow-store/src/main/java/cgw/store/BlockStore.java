@@ -225,9 +225,7 @@ public final class BlockStore implements AutoCloseable {
                     throw new InvalidRequestException("cannot shrink " + volume.name + " from " + volume.sizeBytes
                             + " to " + newSizeBytes + " bytes");
                 }
-                VolumeRecord record = volume.record();
-                persistVolume(new VolumeRecord(record.id(), record.name(), newSizeBytes, record.headEpoch(),
-                        record.createdAtMillis(), record.parentId(), record.parentEpoch(), record.parentSizeBytes()));
+                persistVolume(volume.record().withSizeBytes(newSizeBytes));
                 volume.sizeBytes = newSizeBytes;
                 grown = volume.info();
             }
@@ -330,10 +328,8 @@ public final class BlockStore implements AutoCloseable {
                                 batch.put(rocks.catalog, task.key(), new byte[0]);
                                 tasks.add(task);
                             }
-                            VolumeRecord record = volume.record();
-                            batch.put(rocks.catalog, CatalogKey.volume(volume.id), new VolumeRecord(record.id(),
-                                    record.name(), record.sizeBytes(), sealed[i] + 1, record.createdAtMillis(),
-                                    record.parentId(), record.parentEpoch(), record.parentSizeBytes()).encode());
+                            batch.put(rocks.catalog, CatalogKey.volume(volume.id),
+                                    volume.record().withHeadEpoch(sealed[i] + 1).encode());
                             batch.put(rocks.catalog, CatalogKey.epoch(CatalogKey.RETAINED, volume.id, sealed[i]),
                                     longBytes(volume.sizeBytes));
                         }
@@ -374,9 +370,7 @@ public final class BlockStore implements AutoCloseable {
         try {
             synchronized (catalogLock) {
                 checkAlive(volume);
-                if (!volume.retained.containsKey(epoch)) {
-                    throw new EpochNotRetainedException("epoch " + epoch + " of " + volume.name + " is not retained");
-                }
+                requireRetained(volume, epoch);
                 GcTask task = volume.pins.containsKey(epoch) ? null : releaseTask(volume, epoch);
                 try (WriteBatch batch = new WriteBatch()) {
                     batch.delete(rocks.catalog, CatalogKey.epoch(CatalogKey.RETAINED, volume.id, epoch));
@@ -426,10 +420,7 @@ public final class BlockStore implements AutoCloseable {
                 if (byName.containsKey(name)) {
                     throw new VolumeExistsException("volume " + name + " already exists");
                 }
-                Long sizeAtEpoch = source.retained.get(epoch);
-                if (sizeAtEpoch == null) {
-                    throw new EpochNotRetainedException("epoch " + epoch + " of " + source.name + " is not retained");
-                }
+                long sizeAtEpoch = requireRetained(source, epoch);
                 if (source.depth + 1 > MAX_CLONE_DEPTH) {
                     throw new InvalidRequestException("clone chain of " + source.name + " is already "
                             + source.depth + " deep; the limit is " + MAX_CLONE_DEPTH);
@@ -552,12 +543,10 @@ public final class BlockStore implements AutoCloseable {
         try {
             synchronized (catalogLock) {
                 checkAlive(volume);
-                if (fromEpoch != 0 && !volume.retained.containsKey(fromEpoch)) {
-                    throw new EpochNotRetainedException("epoch " + fromEpoch + " of " + volume.name + " is not retained");
+                if (fromEpoch != 0) {
+                    requireRetained(volume, fromEpoch);
                 }
-                if (!volume.retained.containsKey(toEpoch)) {
-                    throw new EpochNotRetainedException("epoch " + toEpoch + " of " + volume.name + " is not retained");
-                }
+                requireRetained(volume, toEpoch);
             }
             if (fromEpoch >= toEpoch) {
                 throw new InvalidRequestException("fromEpoch " + fromEpoch + " must be older than toEpoch " + toEpoch);
@@ -1312,10 +1301,8 @@ public final class BlockStore implements AutoCloseable {
 
     /** Releasing {@code epoch}: the blocks written in (epoch, next kept epoch or head]. Catalog lock. */
     private static GcTask releaseTask(Volume volume, long epoch) {
-        Long nextRetained = volume.retained.higherKey(epoch);
-        Long nextPinned = volume.pins.higherKey(epoch);
-        long next = Math.min(nextRetained == null ? Long.MAX_VALUE : nextRetained,
-                nextPinned == null ? Long.MAX_VALUE : nextPinned);
+        long next = Math.min(orElse(volume.retained.higherKey(epoch), Long.MAX_VALUE),
+                orElse(volume.pins.higherKey(epoch), Long.MAX_VALUE));
         return new GcTask(volume.id, epoch + 1, next);
     }
 
@@ -1325,10 +1312,13 @@ public final class BlockStore implements AutoCloseable {
      * blocks written in [K + 2, sealed]. Under the catalog lock; null when there is nothing to do.
      */
     private static GcTask cutTask(Volume volume, long sealed) {
-        Long lowerRetained = volume.retained.lowerKey(sealed);
-        Long lowerPinned = volume.pins.lowerKey(sealed);
-        long newestKept = Math.max(lowerRetained == null ? 0 : lowerRetained, lowerPinned == null ? 0 : lowerPinned);
+        long newestKept = Math.max(orElse(volume.retained.lowerKey(sealed), 0),
+                orElse(volume.pins.lowerKey(sealed), 0));
         return sealed - newestKept >= 2 ? new GcTask(volume.id, newestKept + 2, sealed) : null;
+    }
+
+    private static long orElse(Long epoch, long none) {
+        return epoch == null ? none : epoch;
     }
 
     private static void decrementPin(Volume parent, long epoch) {
@@ -1364,6 +1354,15 @@ public final class BlockStore implements AutoCloseable {
             throw new OutOfRangeException("range [" + offset + ", +" + length + ") is outside " + volume.name
                     + " (" + sizeBytes + " bytes)");
         }
+    }
+
+    /** The volume's size at a retained epoch; throws when the epoch is not retained. Catalog lock. */
+    private static long requireRetained(Volume volume, long epoch) {
+        Long size = volume.retained.get(epoch);
+        if (size == null) {
+            throw new EpochNotRetainedException("epoch " + epoch + " of " + volume.name + " is not retained");
+        }
+        return size;
     }
 
     private static void checkAlive(Volume volume) {

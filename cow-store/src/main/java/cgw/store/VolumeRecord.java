@@ -17,6 +17,14 @@ record VolumeRecord(long id, String name, long sizeBytes, long headEpoch, long c
                     long parentId, long parentEpoch, long parentSizeBytes) {
     private static final byte FORMAT = 1;
 
+    VolumeRecord withSizeBytes(long newSizeBytes) {
+        return new VolumeRecord(id, name, newSizeBytes, headEpoch, createdAtMillis, parentId, parentEpoch, parentSizeBytes);
+    }
+
+    VolumeRecord withHeadEpoch(long newHeadEpoch) {
+        return new VolumeRecord(id, name, sizeBytes, newHeadEpoch, createdAtMillis, parentId, parentEpoch, parentSizeBytes);
+    }
+
     byte[] encode() {
         byte[] nameBytes = name.getBytes(StandardCharsets.UTF_8);
         return ByteBuffer.allocate(1 + 7 * 8 + 2 + nameBytes.length)

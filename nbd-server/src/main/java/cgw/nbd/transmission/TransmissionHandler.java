@@ -98,7 +98,7 @@ public final class TransmissionHandler extends ChannelInboundHandlerAdapter {
             release(request.payload());
             log.debug("{}: rejected {} at {} +{}: {}", info.name(), command, request.offset(), request.length(),
                     rejection.message());
-            reply(ctx, request, command, rejection.error(), rejection.message());
+            reply(ctx, request, rejection.error(), rejection.message());
             return;
         }
         dispatch(ctx, command, request);
@@ -187,7 +187,7 @@ public final class TransmissionHandler extends ChannelInboundHandlerAdapter {
     /** Replies to a request that carries no data back, and lets the next ones in. */
     private void finish(ChannelHandlerContext ctx, Request r, Command command, Throwable failure, long cost) {
         if (failure == null) {
-            reply(ctx, r, command, null, null);
+            reply(ctx, r, null, null);
         } else {
             replyFailure(ctx, r, command, failure);
         }
@@ -318,7 +318,7 @@ public final class TransmissionHandler extends ChannelInboundHandlerAdapter {
     // ---------------------------------------------------------------- replies
 
     /** A reply without data: success ({@code error} null) or a refusal with its reason. */
-    private void reply(ChannelHandlerContext ctx, Request r, Command command, NbdError error, String message) {
+    private void reply(ChannelHandlerContext ctx, Request r, NbdError error, String message) {
         if (error == null) {
             ctx.write(Replies.simple(ctx.alloc(), r.cookie(), 0));
         } else if (structured) {
@@ -337,7 +337,7 @@ public final class TransmissionHandler extends ChannelInboundHandlerAdapter {
         } else {
             log.debug("{}: {} at {} +{} failed: {}", info.name(), command, r.offset(), r.length(), cause.toString());
         }
-        reply(ctx, r, command, error, String.valueOf(cause.getMessage()));
+        reply(ctx, r, error, String.valueOf(cause.getMessage()));
     }
 
     // ---------------------------------------------------------------- flow control and lifecycle
