@@ -13,9 +13,12 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.SortedMap;
+import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Function;
 import java.util.regex.Pattern;
 import org.roaringbitmap.longlong.Roaring64Bitmap;
 import org.rocksdb.RocksDBException;
@@ -50,6 +53,8 @@ public final class BlockStore implements AutoCloseable {
     public static final int SECTOR_BYTES = 512;
     /** Longest chain of clones of clones. */
     public static final int MAX_CLONE_DEPTH = 32;
+    /** The epoch argument of a write that goes to whatever the head epoch is when it applies. */
+    public static final long HEAD = Long.MAX_VALUE;
     /** Most blocks put in one atomic WriteBatch; longer writes are split. */
     static final int MAX_BATCH_BLOCKS = 1024;
 
@@ -304,6 +309,17 @@ public final class BlockStore implements AutoCloseable {
      * on these volumes finish first (they hold the read side of the head lock).
      */
     public long[] cut(List<Volume> volumes) {
+        return cut(volumes, sealed -> null);
+    }
+
+    /**
+     * {@link #cut(List)}, writing the records {@code alongside} returns (given the epochs being
+     * sealed, in the order of {@code volumes}) in the same atomic catalog write: a layer above
+     * records what the cut means (a pending snapshot) without a window where one exists without
+     * the other. {@code alongside} runs under the catalog lock and must only build the changes.
+     * Not synced: call {@link #flush} when the cut must be durable.
+     */
+    public long[] cut(List<Volume> volumes, Function<long[], CatalogChanges> alongside) {
         enter();
         try {
             if (new java.util.HashSet<>(volumes).size() != volumes.size()) {
@@ -333,6 +349,7 @@ public final class BlockStore implements AutoCloseable {
                             batch.put(rocks.catalog, CatalogKey.epoch(CatalogKey.RETAINED, volume.id, sealed[i]),
                                     longBytes(volume.sizeBytes));
                         }
+                        addChanges(batch, alongside.apply(sealed.clone()));
                         commit(batch);
                     } catch (RocksDBException e) {
                         throw storeFailure("cutting " + volumes, e);
@@ -366,31 +383,107 @@ public final class BlockStore implements AutoCloseable {
      * {@code (r, N]} — what changed since the snapshot — never the whole volume.
      */
     public void release(Volume volume, long epoch) {
+        release(List.of(new VolumeEpoch(volume, epoch)), new CatalogChanges());
+    }
+
+    /**
+     * Releases several retained epochs (of one volume or many) and applies {@code alongside} in
+     * one atomic catalog write, then syncs it: a layer above drops its record of a snapshot
+     * together with the epochs the record names. Fails without changing anything when one of
+     * the epochs is not retained.
+     */
+    public void release(List<VolumeEpoch> epochs, CatalogChanges alongside) {
         enter();
         try {
             synchronized (catalogLock) {
-                checkAlive(volume);
-                requireRetained(volume, epoch);
-                GcTask task = volume.pins.containsKey(epoch) ? null : releaseTask(volume, epoch);
+                List<GcTask> tasks = new ArrayList<>();
                 try (WriteBatch batch = new WriteBatch()) {
-                    batch.delete(rocks.catalog, CatalogKey.epoch(CatalogKey.RETAINED, volume.id, epoch));
-                    if (task != null) {
-                        batch.put(rocks.catalog, task.key(), new byte[0]);
+                    for (VolumeEpoch ref : epochs) {
+                        checkAlive(ref.volume());
+                        requireRetained(ref.volume(), ref.epoch());
                     }
+                    if (new java.util.HashSet<>(epochs).size() != epochs.size()) {
+                        throw new InvalidRequestException("an epoch appears twice in one release: " + epochs);
+                    }
+                    for (VolumeEpoch ref : epochs) {
+                        Volume volume = ref.volume();
+                        batch.delete(rocks.catalog, CatalogKey.epoch(CatalogKey.RETAINED, volume.id, ref.epoch()));
+                        if (!volume.pins.containsKey(ref.epoch())) {
+                            GcTask task = releaseTask(volume, ref.epoch());
+                            batch.put(rocks.catalog, task.key(), new byte[0]);
+                            tasks.add(task);
+                        }
+                    }
+                    addChanges(batch, alongside);
                     commit(batch);
                 } catch (RocksDBException e) {
-                    throw storeFailure("releasing epoch " + epoch + " of " + volume.name, e);
+                    throw storeFailure("releasing " + epochs, e);
                 }
-                volume.retained.remove(epoch);
-                if (task != null) {
-                    gcTasks.add(task);
+                for (VolumeEpoch ref : epochs) {
+                    ref.volume().retained.remove(ref.epoch());
                 }
+                gcTasks.addAll(tasks);
             }
             syncCatalog();
         } finally {
             exit();
         }
         collector.wake();
+    }
+
+    /** Applies records of a layer above the store on their own, synced when {@code sync}. */
+    public void updateCatalog(CatalogChanges changes, boolean sync) {
+        enter();
+        try {
+            try (WriteBatch batch = new WriteBatch()) {
+                addChanges(batch, changes);
+                commit(batch);
+            } catch (RocksDBException e) {
+                throw storeFailure("updating the catalog", e);
+            }
+            if (sync) {
+                syncCatalog();
+            }
+        } finally {
+            exit();
+        }
+    }
+
+    /** The records of layers above the store whose names start with {@code prefix}, sorted by name. */
+    public SortedMap<String, byte[]> catalogEntries(String prefix) {
+        enter();
+        try (RocksIterator it = rocks.db.newIterator(rocks.catalog, rocks.scanOptions)) {
+            SortedMap<String, byte[]> entries = new TreeMap<>();
+            byte[] start = CatalogKey.app(prefix);
+            for (it.seek(start); it.isValid(); it.next()) {
+                byte[] key = it.key();
+                if (!startsWith(key, start)) {
+                    break;
+                }
+                entries.put(CatalogKey.appName(key), it.value());
+            }
+            checkStatus(it);
+            return entries;
+        } finally {
+            exit();
+        }
+    }
+
+    private static boolean startsWith(byte[] key, byte[] prefix) {
+        return key.length >= prefix.length && java.util.Arrays.equals(key, 0, prefix.length, prefix, 0, prefix.length);
+    }
+
+    private void addChanges(WriteBatch batch, CatalogChanges changes) throws RocksDBException {
+        if (changes == null) {
+            return;
+        }
+        for (CatalogChanges.Change change : changes.changes()) {
+            if (change.value() == null) {
+                batch.delete(rocks.catalog, change.key());
+            } else {
+                batch.put(rocks.catalog, change.key(), change.value());
+            }
+        }
     }
 
     /** The size of a volume at the head or at a retained epoch. */
@@ -471,15 +564,27 @@ public final class BlockStore implements AutoCloseable {
 
     /** Writes at the head epoch. Durable after the next {@link #flush}; survives a process kill at once. */
     public void write(Volume volume, long offset, ByteBuffer src) {
+        write(volume, HEAD, offset, src);
+    }
+
+    /**
+     * Writes at {@code epoch}: {@link #HEAD}, the head epoch, or an epoch a cut sealed after this
+     * write was admitted (a write the group barrier's epoch gate tagged before the cut, applied
+     * after it). The caller orders such late writes: no write at a newer epoch may have touched
+     * the same blocks before them, or a read-modify-write would lose one of the two (the epoch
+     * gate holds newer writes back until the older ones finish).
+     */
+    public void write(Volume volume, long epoch, long offset, ByteBuffer src) {
         enter();
         try {
             int length = src.remaining();
             volume.headLock.readLock().lock();
             try {
                 checkAlive(volume);
+                long target = writableEpoch(volume, epoch);
                 checkRange(volume, offset, length, volume.sizeBytes);
                 if (length > 0) {
-                    writeRange(volume, volume.headEpoch, offset, offset + length, src.slice(), BlockValue.ZERO);
+                    writeRange(volume, target, offset, offset + length, src.slice(), BlockValue.ZERO);
                 }
             } finally {
                 volume.headLock.readLock().unlock();
@@ -494,12 +599,22 @@ public final class BlockStore implements AutoCloseable {
      * thin and never allocates to write zeros.
      */
     public void writeZeroes(Volume volume, long offset, long length) {
-        zeroRange(volume, offset, length, BlockValue.ZERO);
+        zeroRange(volume, HEAD, offset, length, BlockValue.ZERO);
+    }
+
+    /** {@link #writeZeroes(Volume, long, long)} at an epoch, as {@link #write(Volume, long, long, ByteBuffer)}. */
+    public void writeZeroes(Volume volume, long epoch, long offset, long length) {
+        zeroRange(volume, epoch, offset, length, BlockValue.ZERO);
     }
 
     /** Discards a range: whole blocks become holes, the parts of partial blocks read as zeros. */
     public void trim(Volume volume, long offset, long length) {
-        zeroRange(volume, offset, length, BlockValue.HOLE);
+        zeroRange(volume, HEAD, offset, length, BlockValue.HOLE);
+    }
+
+    /** {@link #trim(Volume, long, long)} at an epoch, as {@link #write(Volume, long, long, ByteBuffer)}. */
+    public void trim(Volume volume, long epoch, long offset, long length) {
+        zeroRange(volume, epoch, offset, length, BlockValue.HOLE);
     }
 
     /** Makes every write acknowledged before this call durable (a WAL sync, grouped with others). */
@@ -1125,17 +1240,17 @@ public final class BlockStore implements AutoCloseable {
      * blocks are read-modify-written. Not atomic across {@link #MAX_BATCH_BLOCKS} blocks, which
      * NBD does not ask for.
      */
-    private void zeroRange(Volume volume, long offset, long length, byte kind) {
+    private void zeroRange(Volume volume, long requestedEpoch, long offset, long length, byte kind) {
         enter();
         try {
             volume.headLock.readLock().lock();
             try {
                 checkAlive(volume);
+                long epoch = writableEpoch(volume, requestedEpoch);
                 checkRange(volume, offset, length, volume.sizeBytes);
                 if (length == 0) {
                     return;
                 }
-                long epoch = volume.headEpoch;
                 List<Extent> extents = new ArrayList<>();
                 collectExtents(volume, epoch, offset, length, extents);
                 for (Extent extent : extents) {
@@ -1363,6 +1478,19 @@ public final class BlockStore implements AutoCloseable {
             throw new EpochNotRetainedException("epoch " + epoch + " of " + volume.name + " is not retained");
         }
         return size;
+    }
+
+    /** The epoch a write asked for {@code epoch} goes to. Under the read side of the head lock. */
+    private static long writableEpoch(Volume volume, long epoch) {
+        long head = volume.headEpoch;
+        if (epoch == HEAD) {
+            return head;
+        }
+        if (epoch < 1 || epoch > head) {
+            throw new InvalidRequestException("cannot write " + volume.name + " at epoch " + epoch
+                    + " (head is " + head + ")");
+        }
+        return epoch;
     }
 
     private static void checkAlive(Volume volume) {

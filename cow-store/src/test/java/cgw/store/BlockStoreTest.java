@@ -45,6 +45,56 @@ class BlockStoreTest {
     }
 
     @Test
+    void lateWritesLandInTheEpochTheyWereAdmittedIn() {
+        try (BlockStore store = BlockStore.open(dir, options())) {
+            Volume volume = store.createVolume("vm1", 1 << 20);
+            store.write(volume, 0, filled(8192, 1));
+            long admitted = volume.headEpoch();
+            long sealed = store.cut(volume);
+            assertThat(sealed).isEqualTo(admitted);
+            // tagged before the cut, applied after it: a partial block, zeroes and a trim
+            store.write(volume, admitted, 100, filled(10, 2));
+            store.writeZeroes(volume, admitted, 4096, 512);
+            store.trim(volume, admitted, 65536, 4096);
+            // the next epoch's writes come after and see them
+            store.write(volume, 200, filled(10, 3));
+            assertThat(read(store, volume, sealed, 100, 10)).containsOnly(2);
+            assertThat(read(store, volume, sealed, 200, 10)).containsOnly(1);
+            assertThat(read(store, volume, sealed, 4096, 512)).containsOnly(0);
+            assertThat(read(store, volume, volume.headEpoch(), 100, 10)).containsOnly(2);
+            assertThat(read(store, volume, volume.headEpoch(), 200, 10)).containsOnly(3);
+            assertThat(store.changedBlocks(volume, sealed - 1, sealed).contains(0)).isTrue();
+            assertThatThrownBy(() -> store.write(volume, volume.headEpoch() + 1, 0, filled(1, 1)))
+                    .isInstanceOf(InvalidRequestException.class).hasMessageContaining("head is");
+        }
+    }
+
+    @Test
+    void layeredRecordsChangeAtomicallyWithCutsAndReleases() {
+        try (BlockStore store = BlockStore.open(dir, options())) {
+            Volume a = store.createVolume("a", 1 << 20);
+            Volume b = store.createVolume("b", 1 << 20);
+            long[] sealed = store.cut(List.of(a, b), epochs -> new CatalogChanges()
+                    .put("snapshot/1", (epochs[0] + "," + epochs[1]).getBytes()));
+            store.updateCatalog(new CatalogChanges().put("group/g", new byte[] {7}), true);
+            assertThat(new String(store.catalogEntries("snapshot/").get("snapshot/1"))).isEqualTo(sealed[0] + "," + sealed[1]);
+            // a release that cannot happen changes nothing, records included
+            assertThatThrownBy(() -> store.release(List.of(new VolumeEpoch(a, sealed[0]), new VolumeEpoch(b, 99)),
+                    new CatalogChanges().delete("snapshot/1"))).isInstanceOf(EpochNotRetainedException.class);
+            assertThat(store.catalogEntries("snapshot/")).containsKey("snapshot/1");
+            assertThat(store.retainedEpochs(a)).containsExactly(sealed[0]);
+            store.release(List.of(new VolumeEpoch(a, sealed[0]), new VolumeEpoch(b, sealed[1])),
+                    new CatalogChanges().delete("snapshot/1"));
+            assertThat(store.catalogEntries("snapshot/")).isEmpty();
+            assertThat(store.retainedEpochs(a)).isEmpty();
+            assertThat(store.retainedEpochs(b)).isEmpty();
+        }
+        try (BlockStore store = BlockStore.open(dir, options())) {
+            assertThat(store.catalogEntries("")).containsOnlyKeys("group/g");
+        }
+    }
+
+    @Test
     void reopenKeepsVolumesEpochsAndData() {
         long sealed;
         try (BlockStore store = BlockStore.open(dir, options())) {

@@ -12,6 +12,7 @@ import java.nio.charset.StandardCharsets;
  *   'V' volumeId (BE u64)             -> a volume record
  *   'E' volumeId (BE u64) epoch (BE)  -> retained epoch; value: volume size at the cut (BE u64)
  *   'G' volumeId from (BE) to (BE)    -> collector work: blocks written in epochs [from, to]
+ *   'A' name (ASCII)                  -> a record of a layer above the store (snapshots, groups)
  * </pre>
  */
 public final class CatalogKey {
@@ -19,6 +20,7 @@ public final class CatalogKey {
     public static final byte VOLUME = 'V';
     public static final byte RETAINED = 'E';
     public static final byte PENDING_GC = 'G';
+    public static final byte APP = 'A';
 
     private CatalogKey() {
     }
@@ -26,6 +28,16 @@ public final class CatalogKey {
     public static byte[] meta(String name) {
         byte[] ascii = name.getBytes(StandardCharsets.US_ASCII);
         return ByteBuffer.allocate(1 + ascii.length).put(META).put(ascii).array();
+    }
+
+    public static byte[] app(String name) {
+        byte[] ascii = name.getBytes(StandardCharsets.US_ASCII);
+        return ByteBuffer.allocate(1 + ascii.length).put(APP).put(ascii).array();
+    }
+
+    /** The name of an {@link #APP} key. */
+    public static String appName(byte[] key) {
+        return new String(key, 1, key.length - 1, StandardCharsets.US_ASCII);
     }
 
     public static byte[] volume(long volumeId) {
