@@ -1,22 +1,16 @@
 package cgw.tests;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.fail;
 
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.List;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -27,8 +21,6 @@ import org.junit.jupiter.api.io.TempDir;
  */
 @Timeout(180) // a gateway that never prints its lines or never exits fails the test instead of the build
 class ServeProcessTest {
-    private static final Pattern NBD_LINE = Pattern.compile("NBD listening on nbd://127\\.0\\.0\\.1:(\\d+)");
-    private static final Pattern REST_LINE = Pattern.compile("REST listening on (https?)://127\\.0\\.0\\.1:(\\d+)");
 
     @TempDir
     Path dir;
@@ -37,7 +29,7 @@ class ServeProcessTest {
     void servesUntilSigtermExitsZeroAndKeepsItsTokenAcrossRestarts() throws Exception {
         Path data = dir.resolve("data");
         String token;
-        try (Gateway gateway = Gateway.start(data, dir.resolve("first.err"))) {
+        try (GatewayProcess gateway = GatewayProcess.start(data, dir.resolve("first.err"))) {
             HttpResponse<String> health = HttpClient.newHttpClient().send(
                     HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + gateway.restPort + "/healthz")).build(),
                     HttpResponse.BodyHandlers.ofString());
@@ -82,7 +74,7 @@ class ServeProcessTest {
             assertThat(gateway.stop()).as("exit code after SIGTERM").isEqualTo(0);
             assertThat(gateway.stderr()).as("stderr at the default log level").isEmpty();
         }
-        try (Gateway again = Gateway.start(data, dir.resolve("second.err"))) {
+        try (GatewayProcess again = GatewayProcess.start(data, dir.resolve("second.err"))) {
             assertThat(Files.readString(data.resolve("api-token")).strip()).isEqualTo(token);
             assertThat(again.stop()).as("exit code after SIGTERM").isEqualTo(0);
         }
@@ -91,7 +83,7 @@ class ServeProcessTest {
     @Test
     void tlsServesNbdWithStarttlsAndRestOverHttps() throws Exception {
         Path data = dir.resolve("data");
-        try (Gateway gateway = Gateway.start(data, dir.resolve("tls.err"), "--tls")) {
+        try (GatewayProcess gateway = GatewayProcess.start(data, dir.resolve("tls.err"), "--tls")) {
             Path tls = data.resolve("tls");
             assertThat(tls.resolve("ca-cert.pem")).exists();
             ExternalTool.run("nbdinfo", "--list", "nbds://127.0.0.1:" + gateway.nbdPort + "/?tls-certificates=" + tls)
@@ -102,81 +94,6 @@ class ServeProcessTest {
                     "https://127.0.0.1:" + gateway.restPort + "/healthz").assertSuccess();
             assertThat(health.stdout()).isEqualTo("{\"status\":\"ok\"}");
             assertThat(gateway.stop()).isEqualTo(0);
-        }
-    }
-
-    /** A {@code cgw serve} child process on ports chosen by the kernel. */
-    private static final class Gateway implements AutoCloseable {
-        final Process process;
-        final Path stderrFile;
-        final int nbdPort;
-        final int restPort;
-
-        private Gateway(Process process, Path stderrFile, int nbdPort, int restPort) {
-            this.process = process;
-            this.stderrFile = stderrFile;
-            this.nbdPort = nbdPort;
-            this.restPort = restPort;
-        }
-
-        static Gateway start(Path data, Path stderrFile, String... extraArgs) throws IOException {
-            Path java = Path.of(System.getProperty("java.home"), "bin", "java");
-            List<String> command = new java.util.ArrayList<>(List.of(java.toString(), "-Xmx256m", "-jar", jar().toString(),
-                    "serve", "--data", data.toString(), "--http", "127.0.0.1:0", "--nbd", "127.0.0.1:0"));
-            command.addAll(List.of(extraArgs));
-            Process process = new ProcessBuilder(command)
-                    .redirectError(stderrFile.toFile())
-                    .start();
-            Gateway gateway = null;
-            try {
-                BufferedReader stdout = new BufferedReader(
-                        new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
-                String nbdLine = stdout.readLine();
-                String restLine = stdout.readLine();
-                String tokenLine = stdout.readLine();
-                if (nbdLine == null || restLine == null || tokenLine == null) {
-                    fail("cgw serve printed " + nbdLine + " / " + restLine + " / " + tokenLine + " and ended; stderr: "
-                            + Files.readString(stderrFile));
-                }
-                Matcher nbd = NBD_LINE.matcher(nbdLine);
-                assertThat(nbd.matches()).as("first line: " + nbdLine).isTrue();
-                Matcher rest = REST_LINE.matcher(restLine);
-                assertThat(rest.matches()).as("second line: " + restLine).isTrue();
-                assertThat(rest.group(1)).isEqualTo(List.of(extraArgs).contains("--tls") ? "https" : "http");
-                assertThat(tokenLine).isEqualTo("API token in " + data.resolve("api-token"));
-                gateway = new Gateway(process, stderrFile, Integer.parseInt(nbd.group(1)), Integer.parseInt(rest.group(2)));
-                return gateway;
-            } finally {
-                if (gateway == null) {
-                    process.destroyForcibly();
-                }
-            }
-        }
-
-        /** Sends SIGTERM (what {@link Process#destroy} does on Linux) and returns the exit code. */
-        int stop() throws InterruptedException {
-            process.destroy();
-            return process.waitFor();
-        }
-
-        String stderr() throws IOException {
-            return Files.readString(stderrFile);
-        }
-
-        @Override
-        public void close() {
-            process.destroyForcibly();
-        }
-
-        /** The shaded jar that the reactor builds in {@code tools} before this module's tests run. */
-        private static Path jar() {
-            Path module = Path.of(System.getProperty("basedir", System.getProperty("user.dir"))).toAbsolutePath();
-            Path jar = module.resolveSibling("tools").resolve("target").resolve("cgw.jar");
-            if (!Files.isRegularFile(jar)) {
-                fail(jar + " is missing: run 'mvn -B verify' from the project root, which packages tools before"
-                        + " the tests module runs its tests");
-            }
-            return jar;
         }
     }
 }

@@ -15,7 +15,8 @@ public enum ApiError {
     CONFLICT(HttpResponseStatus.CONFLICT, "conflict"),
     PAYLOAD_TOO_LARGE(HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE, "payload_too_large"),
     INTERNAL(HttpResponseStatus.INTERNAL_SERVER_ERROR, "internal"),
-    UNAVAILABLE(HttpResponseStatus.SERVICE_UNAVAILABLE, "unavailable");
+    UNAVAILABLE(HttpResponseStatus.SERVICE_UNAVAILABLE, "unavailable"),
+    TIMEOUT(HttpResponseStatus.GATEWAY_TIMEOUT, "timeout");
 
     private final HttpResponseStatus status;
     private final String code;

@@ -1,5 +1,11 @@
 package cgw.api;
 
+import cgw.barrier.BarrierBusyException;
+import cgw.barrier.BarrierException;
+import cgw.barrier.BarrierTimeoutException;
+import cgw.barrier.ConflictException;
+import cgw.barrier.InvalidBarrierRequestException;
+import cgw.barrier.NotFoundException;
 import cgw.store.EpochNotRetainedException;
 import cgw.store.InvalidRequestException;
 import cgw.store.OutOfRangeException;
@@ -53,6 +59,9 @@ public final class ApiErrors {
             }
             return reply;
         }
+        if (cause instanceof BarrierException barrier) {
+            return barrierReply(barrier);
+        }
         if (cause instanceof VolumeNotFoundException || cause instanceof EpochNotRetainedException) {
             return reply(ApiError.NOT_FOUND, cause.getMessage());
         }
@@ -71,6 +80,25 @@ public final class ApiErrors {
         }
         log.error("{} failed", request, cause);
         return reply(ApiError.INTERNAL, cause.getClass().getSimpleName() + ": " + cause.getMessage());
+    }
+
+    private static Reply barrierReply(BarrierException e) {
+        ApiError error;
+        if (e instanceof NotFoundException) {
+            error = ApiError.NOT_FOUND;
+        } else if (e instanceof ConflictException) {
+            error = ApiError.CONFLICT;
+        } else if (e instanceof InvalidBarrierRequestException) {
+            error = ApiError.BAD_REQUEST;
+        } else if (e instanceof BarrierBusyException) {
+            error = ApiError.UNAVAILABLE;
+        } else if (e instanceof BarrierTimeoutException) {
+            error = ApiError.TIMEOUT;
+        } else {
+            log.error("barrier failed", e);
+            error = ApiError.INTERNAL;
+        }
+        return reply(error, e.getMessage());
     }
 
     /** The reply for an error decided without an exception (a body too large, a bad request line). */

@@ -1,5 +1,6 @@
 package cgw.api;
 
+import cgw.barrier.GroupBarrier;
 import cgw.store.BlockStore;
 import io.netty.handler.codec.http.HttpMethod;
 import java.util.Map;
@@ -15,14 +16,12 @@ public final class RestApi {
     private RestApi() {
     }
 
-    static Routes routes(BlockStore store) {
-        return routes(store, volume -> 0);
-    }
-
     /** {@code attachments}: how many NBD connections have a volume open (deleting it is refused then). */
-    public static Routes routes(BlockStore store, ToIntFunction<String> attachments) {
+    public static Routes routes(BlockStore store, GroupBarrier barrier, ToIntFunction<String> attachments) {
         Routes routes = new Routes().addPublic(HttpMethod.GET, "/healthz", request -> Reply.ok(HEALTHY));
-        new VolumeResource(store, attachments).addTo(routes);
+        new VolumeResource(store, barrier, attachments).addTo(routes);
+        new GroupResource(barrier).addTo(routes);
+        new SnapshotResource(barrier).addTo(routes);
         return routes;
     }
 }

@@ -92,7 +92,8 @@ final class RestHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
         }
         boolean keepAlive = HttpUtil.isKeepAlive(request);
         try {
-            String rawPath = new QueryStringDecoder(request.uri()).rawPath();
+            QueryStringDecoder uri = new QueryStringDecoder(request.uri());
+            String rawPath = uri.rawPath();
             Routes.Match match = routes.find(rawPath);
             boolean guarded = match == null || match.route().access() == Routes.Access.GUARDED;
             if (guarded) {
@@ -102,7 +103,7 @@ final class RestHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
                 throw new ApiException(ApiError.NOT_FOUND, "no route " + rawPath);
             }
             Routes.Action action = match.route().action(request.method(), rawPath);
-            ApiRequest apiRequest = new ApiRequest(request.method(), rawPath, match.pathParams(),
+            ApiRequest apiRequest = new ApiRequest(request.method(), rawPath, match.pathParams(), uri.parameters(),
                     ByteBufUtil.getBytes(request.content()));
             if (guarded) {
                 storeCalls.execute(() -> {

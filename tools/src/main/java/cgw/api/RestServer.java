@@ -1,5 +1,6 @@
 package cgw.api;
 
+import cgw.barrier.GroupBarrier;
 import cgw.store.BlockStore;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
@@ -56,9 +57,12 @@ public final class RestServer implements AutoCloseable {
         this.address = (InetSocketAddress) serverChannel.localAddress();
     }
 
-    /** Serves the standard API of {@code store} on {@code bindAddress} (port 0: any free port). */
+    /**
+     * Serves the standard API of {@code store} on {@code bindAddress} (port 0: any free port), with
+     * a group barrier of its own and no NBD server: for tests and tools that serve a store alone.
+     */
     public static RestServer start(InetSocketAddress bindAddress, BlockStore store, String token) {
-        return start(bindAddress, RestApi.routes(store), token);
+        return start(bindAddress, RestApi.routes(store, GroupBarrier.open(store), volume -> 0), token);
     }
 
     /**

@@ -1,5 +1,6 @@
 package cgw.api;
 
+import cgw.barrier.GroupBarrier;
 import cgw.store.BlockStore;
 import cgw.store.Volume;
 import cgw.store.VolumeInUseException;
@@ -24,10 +25,12 @@ final class VolumeResource {
     }
 
     private final BlockStore store;
+    private final GroupBarrier barrier;
     private final ToIntFunction<String> attachments;
 
-    VolumeResource(BlockStore store, ToIntFunction<String> attachments) {
+    VolumeResource(BlockStore store, GroupBarrier barrier, ToIntFunction<String> attachments) {
         this.store = store;
+        this.barrier = barrier;
         this.attachments = attachments;
     }
 
@@ -58,12 +61,13 @@ final class VolumeResource {
 
     private Reply delete(ApiRequest request) {
         Volume volume = store.volume(request.pathParam("name"));
-        int open = attachments.applyAsInt(volume.name());
-        if (open > 0) {
-            throw new VolumeInUseException("volume " + volume.name() + " has " + open
-                    + " open NBD connection" + (open == 1 ? "" : "s") + "; disconnect first");
-        }
-        store.delete(volume);
+        barrier.deleteVolume(volume, () -> {
+            int open = attachments.applyAsInt(volume.name());
+            if (open > 0) {
+                throw new VolumeInUseException("volume " + volume.name() + " has " + open
+                        + " open NBD connection" + (open == 1 ? "" : "s") + "; disconnect first");
+            }
+        });
         return Reply.noContent();
     }
 

@@ -3,6 +3,7 @@ package cgw.tools;
 import cgw.api.RestApi;
 import cgw.api.RestBindException;
 import cgw.api.RestServer;
+import cgw.barrier.GroupBarrier;
 import cgw.store.BlockStore;
 import cgw.store.StoreException;
 import cgw.store.StoreOptions;
@@ -22,24 +23,28 @@ final class Gateway implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Gateway.class);
 
     private final BlockStore store;
+    private final GroupBarrier barrier;
     private final List<Frontend> frontends;
     private boolean closed; // guarded by this
 
-    private Gateway(BlockStore store, List<Frontend> frontends) {
+    private Gateway(BlockStore store, GroupBarrier barrier, List<Frontend> frontends) {
         this.store = store;
+        this.barrier = barrier;
         this.frontends = List.copyOf(frontends);
     }
 
     /** Opens the store, then starts the front ends; on failure closes what was started and throws. */
     static Gateway start(ServeSettings settings) {
         BlockStore store = openStore(settings);
+        GroupBarrier barrier = null;
         List<Frontend> started = new ArrayList<>();
         try {
+            barrier = GroupBarrier.open(store);
             String token = ApiTokenFile.loadOrCreate(settings.tokenFile());
-            startFrontends(settings, store, token, started);
-            return new Gateway(store, started);
+            startFrontends(settings, store, barrier, token, started);
+            return new Gateway(store, barrier, started);
         } catch (RuntimeException e) {
-            new Gateway(store, started).closeAfterFailedStart(e);
+            new Gateway(store, barrier, started).closeAfterFailedStart(e);
             throw e;
         }
     }
@@ -49,15 +54,16 @@ final class Gateway implements AutoCloseable {
      * then REST. With {@code --tls}, both use the material in {@code DATA/tls/} (created on first
      * use): NBD requires STARTTLS, REST speaks HTTPS.
      */
-    private static void startFrontends(ServeSettings settings, BlockStore store, String token, List<Frontend> started) {
+    private static void startFrontends(ServeSettings settings, BlockStore store, GroupBarrier barrier, String token,
+            List<Frontend> started) {
         TlsMaterial tls = settings.tls()
                 ? TlsMaterial.ensure(settings.dataDir().resolve("tls"),
                         List.of(settings.nbd().host(), settings.http().host()))
                 : null;
-        NbdFrontend nbd = NbdFrontend.start(settings, store, tls == null ? null : tls.serverContext());
+        NbdFrontend nbd = NbdFrontend.start(settings, store, barrier, tls == null ? null : tls.serverContext());
         started.add(new Frontend(nbd.listeningLine(), nbd));
         try {
-            RestServer rest = RestServer.start(settings.http().socketAddress(), RestApi.routes(store, nbd::openConnections),
+            RestServer rest = RestServer.start(settings.http().socketAddress(), RestApi.routes(store, barrier, nbd::openConnections),
                     token, tls == null ? null : tls.httpsContext());
             started.add(new Frontend((tls == null ? "REST listening on http://" : "REST listening on https://")
                     + HostPort.of(rest.address()), rest));
@@ -92,6 +98,9 @@ final class Gateway implements AutoCloseable {
         RuntimeException failure = null;
         for (int i = frontends.size() - 1; i >= 0; i--) {
             failure = closeStep(frontends.get(i).server(), failure);
+        }
+        if (barrier != null) {
+            failure = closeStep(barrier, failure);
         }
         failure = closeStep(store, failure);
         if (failure != null) {

@@ -211,29 +211,19 @@ class RestServerTest {
     }
 
     private HttpResponse<String> send(String method, String path, String body, String token) throws Exception {
-        HttpRequest.Builder request = HttpRequest.newBuilder(uri(path))
-                .method(method, body == null ? BodyPublishers.noBody() : BodyPublishers.ofString(body));
-        if (token != null) {
-            request.header("Authorization", "Bearer " + token);
-        }
-        return client.send(request.build(), BodyHandlers.ofString());
+        return new ApiTestClient(server.address().getPort()).send(method, path, body, token);
     }
 
     private URI uri(String path) {
-        return URI.create("http://127.0.0.1:" + server.address().getPort() + path);
+        return new ApiTestClient(server.address().getPort()).uri(path);
     }
 
     private static JsonNode json(HttpResponse<String> response) throws IOException {
-        return JSON.readTree(response.body());
+        return ApiTestClient.json(response);
     }
 
     private static void assertError(HttpResponse<String> response, int status, String error, String detail)
             throws IOException {
-        assertThat(response.statusCode()).as(response.body()).isEqualTo(status);
-        assertThat(response.headers().firstValue("content-type")).hasValue("application/json");
-        JsonNode body = json(response);
-        assertThat(body.get("error").asText()).isEqualTo(error);
-        assertThat(body.get("detail").asText()).contains(detail);
-        assertThat(body.size()).isEqualTo(2);
+        ApiTestClient.assertError(response, status, error, detail);
     }
 }

@@ -22,6 +22,4 @@ public interface SnapshotNames {
             return store.retainedEpochs(volume).contains(epoch) ? OptionalLong.of(epoch) : OptionalLong.empty();
         };
     }
-
-    SnapshotNames RETAINED_EPOCHS = null; // placeholder removed below
 }

@@ -15,6 +15,8 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Function;
+import java.util.function.LongConsumer;
 
 /**
  * Exports every volume of a {@link BlockStore}: {@code VOLUME} is the writable head,
@@ -32,12 +34,19 @@ public final class StoreExports implements ExportRegistry {
     private final BlockStore store;
     private final Executor executor;
     private final SnapshotNames snapshots;
+    private final Function<Volume, IoGate> gates;
     private final Map<String, AtomicInteger> openByVolume = new ConcurrentHashMap<>();
 
     public StoreExports(BlockStore store, Executor executor, SnapshotNames snapshots) {
+        this(store, executor, snapshots, volume -> IoGate.OPEN);
+    }
+
+    /** {@code gates}: the gate each volume's head I/O goes through (the group barrier's). */
+    public StoreExports(BlockStore store, Executor executor, SnapshotNames snapshots, Function<Volume, IoGate> gates) {
         this.store = store;
         this.executor = executor;
         this.snapshots = snapshots;
+        this.gates = gates;
     }
 
     @Override
@@ -112,11 +121,13 @@ public final class StoreExports implements ExportRegistry {
         private final ExportInfo info;
         private final Volume volume;
         private final long epoch;
+        private final IoGate gate;
 
         StoreExport(ExportInfo info, Target target) {
             this.info = info;
             this.volume = target.volume;
             this.epoch = target.epoch;
+            this.gate = epoch == 0 ? gates.apply(volume) : IoGate.OPEN;
         }
 
         @Override
@@ -137,23 +148,23 @@ public final class StoreExports implements ExportRegistry {
 
         @Override
         public CompletableFuture<Void> write(long offset, ByteBuffer src, boolean fua) {
-            return mutate(fua, () -> store.write(volume, offset, src));
+            return mutate(fua, at -> store.write(volume, at, offset, src));
         }
 
         @Override
         public CompletableFuture<Void> writeZeroes(long offset, long length, boolean fua, boolean mayTrim) {
-            return mutate(fua, () -> {
+            return mutate(fua, at -> {
                 if (mayTrim) {
-                    store.trim(volume, offset, length);
+                    store.trim(volume, at, offset, length);
                 } else {
-                    store.writeZeroes(volume, offset, length);
+                    store.writeZeroes(volume, at, offset, length);
                 }
             });
         }
 
         @Override
         public CompletableFuture<Void> trim(long offset, long length, boolean fua) {
-            return mutate(fua, () -> store.trim(volume, offset, length));
+            return mutate(fua, at -> store.trim(volume, at, offset, length));
         }
 
         @Override
@@ -175,8 +186,8 @@ public final class StoreExports implements ExportRegistry {
 
         @Override
         public CompletableFuture<List<Extent>> extents(long offset, long length) {
-            return CompletableFuture.supplyAsync(
-                    () -> store.extents(volume, epoch == 0 ? volume.headEpoch() : epoch, offset, length), executor);
+            return gate.submit(false, at -> CompletableFuture.supplyAsync(
+                    () -> store.extents(volume, epoch == 0 ? volume.headEpoch() : epoch, offset, length), executor));
         }
 
         @Override
@@ -187,20 +198,22 @@ public final class StoreExports implements ExportRegistry {
             }
         }
 
-        private CompletableFuture<Void> mutate(boolean fua, Runnable change) {
+        /** A change at the epoch the gate admits it in, durable before its reply with {@code fua}. */
+        private CompletableFuture<Void> mutate(boolean fua, LongConsumer change) {
             if (info.readOnly()) {
                 return CompletableFuture.failedFuture(new ReadOnlyExportException(info.name() + " is read-only"));
             }
-            return run(() -> {
-                change.run();
+            return gate.submit(true, at -> CompletableFuture.runAsync(() -> {
+                change.accept(at);
                 if (fua) {
                     store.flush();
                 }
-            });
+            }, executor));
         }
 
+        /** Anything but a change: through the gate too, since its reply may have to wait for a barrier. */
         private CompletableFuture<Void> run(Runnable task) {
-            return CompletableFuture.runAsync(task, executor);
+            return gate.submit(false, at -> CompletableFuture.runAsync(task, executor));
         }
     }
 }

@@ -1,0 +1,141 @@
+package cgw.tests;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.fail;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * A {@code cgw serve} child process as operators run it (the shaded jar), on ports chosen by the
+ * kernel, with a REST client that sends its token. Checks the three lines it prints.
+ */
+public final class GatewayProcess implements AutoCloseable {
+    private static final Pattern NBD_LINE = Pattern.compile("NBD listening on nbd://127\\.0\\.0\\.1:(\\d+)");
+    private static final Pattern REST_LINE = Pattern.compile("REST listening on (https?)://127\\.0\\.0\\.1:(\\d+)");
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    public final Process process;
+    public final Path data;
+    public final int nbdPort;
+    public final int restPort;
+    private final Path stderrFile;
+    private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+
+    private GatewayProcess(Process process, Path data, Path stderrFile, int nbdPort, int restPort) {
+        this.process = process;
+        this.data = data;
+        this.stderrFile = stderrFile;
+        this.nbdPort = nbdPort;
+        this.restPort = restPort;
+    }
+
+    /** Starts {@code cgw serve --data DATA} plus {@code extraArgs}; its stderr goes to {@code stderrFile}. */
+    public static GatewayProcess start(Path data, Path stderrFile, String... extraArgs) throws IOException {
+        Path java = Path.of(System.getProperty("java.home"), "bin", "java");
+        List<String> command = new ArrayList<>(List.of(java.toString(), "-Xmx256m", "-jar", jar().toString(),
+                "serve", "--data", data.toString(), "--http", "127.0.0.1:0", "--nbd", "127.0.0.1:0"));
+        command.addAll(List.of(extraArgs));
+        Process process = new ProcessBuilder(command).redirectError(stderrFile.toFile()).start();
+        GatewayProcess gateway = null;
+        try {
+            BufferedReader stdout = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
+            String nbdLine = stdout.readLine();
+            String restLine = stdout.readLine();
+            String tokenLine = stdout.readLine();
+            if (nbdLine == null || restLine == null || tokenLine == null) {
+                fail("cgw serve printed " + nbdLine + " / " + restLine + " / " + tokenLine + " and ended; stderr: "
+                        + Files.readString(stderrFile));
+            }
+            Matcher nbd = NBD_LINE.matcher(nbdLine);
+            assertThat(nbd.matches()).as("first line: " + nbdLine).isTrue();
+            Matcher rest = REST_LINE.matcher(restLine);
+            assertThat(rest.matches()).as("second line: " + restLine).isTrue();
+            assertThat(rest.group(1)).isEqualTo(List.of(extraArgs).contains("--tls") ? "https" : "http");
+            assertThat(tokenLine).isEqualTo("API token in " + data.resolve("api-token"));
+            gateway = new GatewayProcess(process, data, stderrFile, Integer.parseInt(nbd.group(1)),
+                    Integer.parseInt(rest.group(2)));
+            return gateway;
+        } finally {
+            if (gateway == null) {
+                process.destroyForcibly();
+            }
+        }
+    }
+
+    /** {@code nbd://127.0.0.1:PORT/EXPORT}. */
+    public String nbdUri(String export) {
+        return "nbd://127.0.0.1:" + nbdPort + "/" + export;
+    }
+
+    /** Sends a REST request with the gateway's token ({@code body} null: none). */
+    public HttpResponse<String> rest(String method, String path, String body) throws IOException, InterruptedException {
+        HttpRequest request = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + restPort + path))
+                .header("Authorization", "Bearer " + token())
+                .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body))
+                .build();
+        return http.send(request, HttpResponse.BodyHandlers.ofString());
+    }
+
+    /** A REST call that must answer {@code status}; returns its JSON body (null when empty). */
+    public JsonNode call(int status, String method, String path, String body) throws IOException, InterruptedException {
+        HttpResponse<String> response = rest(method, path, body);
+        assertThat(response.statusCode()).as(method + " " + path + ": " + response.body()).isEqualTo(status);
+        return response.body().isEmpty() ? null : JSON.readTree(response.body());
+    }
+
+    public String token() throws IOException {
+        return Files.readString(data.resolve("api-token")).strip();
+    }
+
+    /** Sends SIGTERM (what {@link Process#destroy} does on Linux) and returns the exit code. */
+    public int stop() throws InterruptedException {
+        process.destroy();
+        return process.waitFor();
+    }
+
+    /** SIGKILL, and waits for the process to be gone. */
+    public void kill() throws InterruptedException {
+        process.destroyForcibly();
+        process.waitFor();
+    }
+
+    public String stderr() throws IOException {
+        return Files.readString(stderrFile);
+    }
+
+    @Override
+    public void close() {
+        process.destroyForcibly();
+        try {
+            process.waitFor();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** The shaded jar that the reactor builds in {@code tools} before this module's tests run. */
+    private static Path jar() {
+        Path module = Path.of(System.getProperty("basedir", System.getProperty("user.dir"))).toAbsolutePath();
+        Path jar = module.resolveSibling("tools").resolve("target").resolve("cgw.jar");
+        if (!Files.isRegularFile(jar)) {
+            fail(jar + " is missing: run 'mvn -B verify' from the project root, which packages tools before"
+                    + " the tests module runs its tests");
+        }
+        return jar;
+    }
+}
