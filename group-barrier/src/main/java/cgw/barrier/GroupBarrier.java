@@ -294,6 +294,19 @@ public final class GroupBarrier implements AutoCloseable {
         return names;
     }
 
+    /**
+     * The epoch of {@code volume} in the snapshot named {@code snapshotId} (its decimal id, as in
+     * the export name {@code VOLUME@ID}); empty when there is no such snapshot or the volume is
+     * not in it.
+     */
+    public java.util.OptionalLong epochOf(Volume volume, String snapshotId) {
+        if (!snapshotId.matches("[1-9][0-9]{0,17}")) {
+            return java.util.OptionalLong.empty();
+        }
+        long epoch = epochOf(volume, Long.parseLong(snapshotId));
+        return epoch < 0 ? java.util.OptionalLong.empty() : java.util.OptionalLong.of(epoch);
+    }
+
     /** The epoch of {@code volume} in snapshot {@code id}, for its read-only NBD export; -1 when none. */
     public long epochOf(Volume volume, long id) {
         synchronized (catalogLock) {

@@ -2,13 +2,11 @@ package cgw.tools;
 
 import cgw.nbd.NbdServer;
 import cgw.nbd.NbdServerConfig;
-import cgw.nbd.export.SnapshotNames;
 import cgw.nbd.export.StoreExports;
 import cgw.barrier.GroupBarrier;
 import cgw.store.BlockStore;
 import io.netty.handler.ssl.SslContext;
 import io.netty.util.concurrent.DefaultThreadFactory;
-import java.util.OptionalLong;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
@@ -43,7 +41,7 @@ final class NbdFrontend implements AutoCloseable {
     static NbdFrontend start(ServeSettings settings, BlockStore store, GroupBarrier barrier, SslContext tls) {
         ThreadPoolExecutor storeCalls = new ThreadPoolExecutor(STORE_THREADS, STORE_THREADS, 60, TimeUnit.SECONDS,
                 new ArrayBlockingQueue<>(STORE_QUEUE_LENGTH), new DefaultThreadFactory("cgw-nbd-store", true));
-        StoreExports exports = new StoreExports(store, storeCalls, snapshotNames(barrier), volume -> barrier.gate(volume)::submit);
+        StoreExports exports = new StoreExports(store, storeCalls, barrier::epochOf, volume -> barrier.gate(volume)::submit);
         NbdServerConfig config = NbdServerConfig.defaults(settings.nbd().socketAddress())
                 .withUnixSocket(settings.nbdSocket())
                 .withTls(tls);
@@ -53,17 +51,6 @@ final class NbdFrontend implements AutoCloseable {
             storeCalls.shutdownNow();
             throw new ServeException(e.getMessage(), e);
         }
-    }
-
-    /** {@code VOLUME@ID}: the volume's epoch in snapshot ID of the catalog. */
-    private static SnapshotNames snapshotNames(GroupBarrier barrier) {
-        return (volume, snapshot) -> {
-            if (!snapshot.matches("[1-9][0-9]{0,17}")) {
-                return OptionalLong.empty();
-            }
-            long epoch = barrier.epochOf(volume, Long.parseLong(snapshot));
-            return epoch < 0 ? OptionalLong.empty() : OptionalLong.of(epoch);
-        };
     }
 
     String listeningLine() {
