@@ -149,35 +149,49 @@ public final class EpochGate {
      * replies went then).
      */
     boolean release(Hold held) {
-        return end(held, false);
+        List<Runnable> replies = detach(held);
+        if (replies == null) {
+            return false;
+        }
+        replies.forEach(Runnable::run);
+        return true;
+    }
+
+    /**
+     * Ends {@code held}: from now on replies go out as they complete. Returns the replies it kept,
+     * for the caller to send (after it detached every gate of the group, so that sending them
+     * never delays the end of another gate's hold), or null when its lease had already ended it.
+     */
+    List<Runnable> detach(Hold held) {
+        List<Runnable> replies = end(held, false);
+        if (replies != null) {
+            held.lease.cancel(false);
+        }
+        return replies;
     }
 
     private void expire(Hold held) {
-        if (end(held, true)) {
+        List<Runnable> replies = end(held, true);
+        if (replies != null) {
             log.warn("lease of the hold on {} expired after {} us: replies released without a commit",
                     volume, held.heldMicros);
+            replies.forEach(Runnable::run);
         }
     }
 
-    private boolean end(Hold held, boolean byLease) {
-        List<Runnable> replies;
+    private List<Runnable> end(Hold held, boolean byLease) {
         lock.lock();
         try {
             if (hold != held) {
-                return false;
+                return null;
             }
             hold = null;
             held.heldMicros = (System.nanoTime() - held.startNanos) / 1000;
             held.expired = byLease;
-            replies = held.replies;
+            return held.replies;
         } finally {
             lock.unlock();
         }
-        if (!byLease) {
-            held.lease.cancel(false);
-        }
-        replies.forEach(Runnable::run);
-        return true;
     }
 
     // ---------------------------------------------------------------- internals

@@ -433,10 +433,14 @@ public final class GroupBarrier implements AutoCloseable {
         }
         long freezeMicros = 0;
         boolean expired = false;
+        List<List<Runnable>> replies = new ArrayList<>(holds.size());
         for (EpochGate.Hold hold : holds) {
-            expired |= !hold.gate.release(hold);
+            List<Runnable> held = hold.gate.detach(hold);
+            expired |= held == null;
+            replies.add(held == null ? List.of() : held);
             freezeMicros = Math.max(freezeMicros, hold.heldMicros);
         }
+        replies.forEach(held -> held.forEach(Runnable::run));
         if (expired) {
             throw new BarrierTimeoutException("the lease of a hold expired before the barrier committed");
         }
