@@ -233,6 +233,7 @@ def main():
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--out", default=str(ROOT / "bench" / "results"))
     parser.add_argument("--only", choices=["freeze", "overhead", "size"])
+    parser.add_argument("--sizes", default="2,8,32,128", help="group sizes of the freeze benchmark")
     args = parser.parse_args()
     runtime = 8 if args.quick else args.runtime
     workdir = Path(tempfile.mkdtemp(prefix="cgw-barrier-bench-", dir=os.environ.get("BENCH_DIR", "/var/tmp")))
@@ -240,7 +241,7 @@ def main():
               "machine": {"cpus": os.cpu_count()}}
     try:
         if args.only in (None, "freeze"):
-            report["freeze"] = bench_freeze(workdir, [2, 8, 32, 128], runtime)
+            report["freeze"] = bench_freeze(workdir, [int(n) for n in args.sizes.split(",")], runtime)
         if args.only in (None, "overhead"):
             report["overhead"] = bench_overhead(workdir, args.runs, runtime)
         if args.only in (None, "size"):
