@@ -162,6 +162,49 @@ class GroupBarrierTest {
     }
 
     @Test
+    void membershipChangesAndDeletionsDuringASnapshotAreSerialisedOrRefused() throws Exception {
+        try (BlockStore store = open(); GroupBarrier barrier = GroupBarrier.open(store)) {
+            Volume a = store.createVolume("a", 1 << 20);
+            store.createVolume("b", 1 << 20);
+            Volume c = store.createVolume("c", 1 << 20);
+            barrier.createGroup("g", List.of("a", "b"));
+            CountDownLatch slow = new CountDownLatch(1);
+            CompletableFuture<Void> late = write(barrier, store, a, 0, 4096, 3, slow);
+            ExecutorService callers = Executors.newFixedThreadPool(2);
+            try {
+                Future<Snapshot> taking = callers.submit(() -> barrier.snapshotGroup("g", null, TIMEOUT));
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+                while (barrier.gate(a).epoch() == 1 && System.nanoTime() < deadline) {
+                    Thread.sleep(1);
+                }
+                // the membership changes at once; the running snapshot keeps the volumes it started with
+                barrier.setGroup("g", List.of("b", "c"));
+                // deleting a volume of the running snapshot waits for it, then is refused: the snapshot holds it
+                barrier.setGroup("g", List.of("b"));
+                Future<?> deleting = callers.submit(() -> barrier.deleteVolume(a, () -> { }));
+                Thread.sleep(100);
+                assertThat(deleting.isDone()).as("deletion waits for the barrier on the volume").isFalse();
+                slow.countDown();
+                Snapshot snapshot = taking.get(10, TimeUnit.SECONDS);
+                late.get(10, TimeUnit.SECONDS);
+                assertThat(snapshot.volumeNames()).containsExactly("a", "b");
+                assertThatThrownBy(() -> deleting.get(10, TimeUnit.SECONDS))
+                        .hasCauseInstanceOf(ConflictException.class).hasMessageContaining("in snapshots");
+                assertThat(barrier.snapshotGroup("g", null, TIMEOUT).volumeNames()).containsExactly("b");
+                // a volume no snapshot or group holds is deleted, even right after a barrier on it
+                barrier.snapshotVolumes(List.of("c"), null, TIMEOUT);
+                barrier.snapshots(null).stream().filter(s -> s.volumeNames().contains("c"))
+                        .forEach(s -> barrier.deleteSnapshot(s.id()));
+                barrier.deleteVolume(c, () -> { });
+                assertThatThrownBy(() -> store.volume("c")).isInstanceOf(VolumeNotFoundException.class);
+            } finally {
+                slow.countDown();
+                callers.shutdownNow();
+            }
+        }
+    }
+
+    @Test
     void committedSnapshotsSurviveARestartAndUnfinishedBarriersAreRolledBack() {
         long id;
         try (BlockStore store = open(); GroupBarrier barrier = GroupBarrier.open(store)) {
