@@ -60,22 +60,33 @@ public final class EpochGate {
      * older mutation. The returned future completes with the op's outcome once no hold keeps it.
      */
     public <T> CompletableFuture<T> submit(boolean mutation, LongFunction<CompletableFuture<T>> op) {
-        CompletableFuture<T> reply = new CompletableFuture<>();
         long tag;
+        boolean mayBeHeld;
         lock.lock();
         try {
             tag = epoch;
+            // a hold keeps only replies of requests admitted after it began
+            mayBeHeld = hold != null;
             if (mutation) {
-                if (tag == mutationEpoch && parked.isEmpty()) {
-                    runningMutations++;
-                } else {
+                if (tag != mutationEpoch || !parked.isEmpty()) {
+                    CompletableFuture<T> reply = new CompletableFuture<>();
                     parked.add(new Parked<>(tag, op, reply));
                     return reply;
                 }
+                runningMutations++;
             }
         } finally {
             lock.unlock();
         }
+        if (!mayBeHeld) {
+            // the common case: no barrier running, the op's own future is the reply
+            CompletableFuture<T> applied = apply(op, tag);
+            if (mutation) {
+                applied.whenComplete((value, failure) -> finished(true, tag, null, value, failure));
+            }
+            return applied;
+        }
+        CompletableFuture<T> reply = new CompletableFuture<>();
         launch(mutation, tag, op, reply);
         return reply;
     }
@@ -197,15 +208,18 @@ public final class EpochGate {
     // ---------------------------------------------------------------- internals
 
     private <T> void launch(boolean mutation, long tag, LongFunction<CompletableFuture<T>> op, CompletableFuture<T> reply) {
-        CompletableFuture<T> applied;
-        try {
-            applied = op.apply(tag);
-        } catch (RuntimeException e) {
-            applied = CompletableFuture.failedFuture(e);
-        }
-        applied.whenComplete((value, failure) -> finished(mutation, tag, reply, value, failure));
+        apply(op, tag).whenComplete((value, failure) -> finished(mutation, tag, reply, value, failure));
     }
 
+    private static <T> CompletableFuture<T> apply(LongFunction<CompletableFuture<T>> op, long tag) {
+        try {
+            return op.apply(tag);
+        } catch (RuntimeException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+    }
+
+    /** An op is done: counts a mutation out, and sends or holds {@code reply} (null: the caller has the op's own future). */
     private <T> void finished(boolean mutation, long tag, CompletableFuture<T> reply, T value, Throwable failure) {
         List<Parked<?>> start = List.of();
         List<CompletableFuture<Void>> drained = List.of();
@@ -216,7 +230,7 @@ public final class EpochGate {
                 start = advance();
                 drained = takeDrained();
             }
-            if (hold != null && tag >= hold.from) {
+            if (reply != null && hold != null && tag >= hold.from) {
                 hold.replies.add(() -> complete(reply, value, failure));
                 held = true;
             }
@@ -227,7 +241,7 @@ public final class EpochGate {
         for (Parked<?> next : start) {
             next.launch(this);
         }
-        if (!held) {
+        if (reply != null && !held) {
             complete(reply, value, failure);
         }
     }

@@ -44,7 +44,7 @@ class DependentWritesTest {
         ExternalTool.require("nbdsh", "python3-libnbd");
         try (GatewayProcess gateway = GatewayProcess.start(dir.resolve("data"), dir.resolve("gateway.err"))) {
             for (String volume : VOLUMES) {
-                gateway.call(201, "POST", "/v1/volumes", "{\"name\":\"" + volume + "\",\"size\":\"64MiB\"}");
+                gateway.call(201, "POST", "/v1/volumes", "{\"name\":\"" + volume + "\",\"size\":\"256MiB\"}");
             }
             gateway.call(201, "POST", "/v1/groups", "{\"name\":\"chains\",\"volumes\":[\"da\",\"db\",\"dc\"]}");
 

@@ -23,7 +23,7 @@ import threading
 import nbd
 
 RECORD = 512
-SLOTS = 16384  # records per writer per volume
+SLOTS = 65536  # records per writer per volume
 HEADER = struct.Struct("<4sII")
 
 
