@@ -1,5 +1,9 @@
 package cgw.tools;
 
+import cgw.cli.CliException;
+import cgw.cli.ClientEnvironment;
+import cgw.cli.ClientOptions;
+import cgw.cli.VolumeCommand;
 import java.io.PrintWriter;
 import java.util.function.Function;
 import org.slf4j.Logger;
@@ -20,12 +24,12 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "cgw", sortOptions = false,
         description = "Consistency-group gateway: VM disks over NBD from a copy-on-write block store.",
-        subcommands = ServeCommand.class)
+        subcommands = {ServeCommand.class, VolumeCommand.class})
 public final class Main implements Runnable {
     private static final Logger log = LoggerFactory.getLogger(Main.class);
     static final String LOG_LEVEL = "--log-level";
-    static final int FAILED = 1;
-    static final int USAGE = 2;
+    public static final int FAILED = 1;
+    public static final int USAGE = 2;
 
     @Spec
     CommandSpec spec;
@@ -43,8 +47,13 @@ public final class Main implements Runnable {
     }
 
     /** The configured command line; tests run it as {@code main} does, minus the exit. */
-    static CommandLine commandLine() {
-        CommandLine cli = new CommandLine(new Main());
+    public static CommandLine commandLine() {
+        return commandLine(ClientEnvironment.ofProcess());
+    }
+
+    /** As {@link #commandLine()}, with the client commands reading {@code environment} instead of the process's. */
+    public static CommandLine commandLine(ClientEnvironment environment) {
+        CommandLine cli = new CommandLine(new Main(), ClientOptions.factory(environment));
         cli.registerConverter(HostPort.class, text -> converted(HostPort::parse, text));
         cli.registerConverter(LogLevel.class, text -> converted(LogLevel::parse, text));
         cli.setExecutionStrategy(parseResult -> {
@@ -89,7 +98,7 @@ public final class Main implements Runnable {
 
     private static int failure(Exception e, CommandLine commandLine) {
         PrintWriter err = commandLine.getErr();
-        if (e instanceof ServeException) {
+        if (e instanceof ServeException || e instanceof CliException) {
             log.debug("command failed", e);
             err.println("cgw: " + e.getMessage());
         } else {

@@ -1,0 +1,51 @@
+package cgw.cli;
+
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.security.GeneralSecurityException;
+import java.security.KeyStore;
+import java.security.cert.Certificate;
+import java.security.cert.CertificateException;
+import java.security.cert.CertificateFactory;
+import java.util.Collection;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.TrustManagerFactory;
+
+/**
+ * A TLS context that trusts only the certificates of one PEM file, such as the gateway's own CA in
+ * {@code DATA/tls/ca-cert.pem}. Host names are still checked, by the HTTP client. Stateless.
+ */
+final class TrustedCa {
+    private TrustedCa() {
+    }
+
+    /** A context trusting the certificates in {@code pem}, the contents of {@code file}. */
+    static SSLContext sslContext(byte[] pem, Path file) {
+        Collection<? extends Certificate> certificates;
+        try {
+            certificates = CertificateFactory.getInstance("X.509").generateCertificates(new ByteArrayInputStream(pem));
+        } catch (CertificateException e) {
+            throw new CliException("the CA certificate file " + file + " does not hold a PEM certificate", e);
+        }
+        if (certificates.isEmpty()) {
+            throw new CliException("the CA certificate file " + file + " holds no certificate");
+        }
+        try {
+            KeyStore trusted = KeyStore.getInstance(KeyStore.getDefaultType());
+            trusted.load(null, null);
+            int index = 0;
+            for (Certificate certificate : certificates) {
+                trusted.setCertificateEntry("ca-" + index++, certificate);
+            }
+            TrustManagerFactory trust = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+            trust.init(trusted);
+            SSLContext context = SSLContext.getInstance("TLS");
+            context.init(null, trust.getTrustManagers(), null);
+            return context;
+        } catch (GeneralSecurityException | IOException e) {
+            // the JDK always has these algorithms and an empty in-memory key store cannot fail to load
+            throw new IllegalStateException("cannot build a TLS context trusting " + file, e);
+        }
+    }
+}
