@@ -3,6 +3,8 @@ package cgw.tools;
 import cgw.cli.CliException;
 import cgw.cli.ClientEnvironment;
 import cgw.cli.ClientOptions;
+import cgw.cli.GroupCommand;
+import cgw.cli.SnapshotCommand;
 import cgw.cli.VolumeCommand;
 import java.io.PrintWriter;
 import java.util.function.Function;
@@ -24,7 +26,7 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "cgw", sortOptions = false,
         description = "Consistency-group gateway: VM disks over NBD from a copy-on-write block store.",
-        subcommands = {ServeCommand.class, VolumeCommand.class})
+        subcommands = {ServeCommand.class, VolumeCommand.class, GroupCommand.class, SnapshotCommand.class})
 public final class Main implements Runnable {
     private static final Logger log = LoggerFactory.getLogger(Main.class);
     static final String LOG_LEVEL = "--log-level";
