@@ -81,7 +81,7 @@ final class Views {
         }
         int unit = 0;
         double value = bytes;
-        while (value >= 1024 && unit < BINARY_UNITS.length - 1) {
+        while (value >= 1024 - 0.05 && unit < BINARY_UNITS.length - 1) { // 1023.96 KiB shows as 1.0 MiB
             value /= 1024;
             unit++;
         }
@@ -97,7 +97,7 @@ final class Views {
         if (micros < 1_000) {
             return micros + " us";
         }
-        if (micros < 1_000_000) {
+        if (micros < 999_950) { // 999.96 ms shows as 1.0 s
             return String.format(Locale.ROOT, "%.1f ms", micros / 1e3);
         }
         return String.format(Locale.ROOT, "%.1f s", micros / 1e6);
