@@ -7,6 +7,7 @@ import java.io.PrintWriter;
 import java.util.List;
 import java.util.function.Function;
 import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Model.CommandSpec;
@@ -17,6 +18,7 @@ import picocli.CommandLine.Spec;
  * {@code --json}, as the server's JSON (pretty); an answer without a body prints nothing. Runs on
  * the main thread; failures are {@link CliException}s, which {@code cgw} prints as one line.
  */
+@Command(sortOptions = false)
 abstract class ClientCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;

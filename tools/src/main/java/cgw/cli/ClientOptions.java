@@ -35,17 +35,17 @@ public final class ClientOptions {
     CommandSpec command;
 
     @Option(names = "--server", paramLabel = "URL",
-            description = "The gateway's REST API (default: $" + SERVER_VARIABLE + ", else " + DEFAULT_SERVER + ")")
+            description = {"The gateway's REST API", "(default: $" + SERVER_VARIABLE + ", else " + DEFAULT_SERVER + ")"})
     String server;
 
     @Option(names = "--token-file", paramLabel = "FILE",
-            description = "File holding the API token (default: $" + TOKEN_VARIABLE + " holds the token itself, else "
-                    + DEFAULT_TOKEN_FILE + ")")
+            description = {"File holding the API token", "(default: $" + TOKEN_VARIABLE + ", the token itself,",
+                    "else " + DEFAULT_TOKEN_FILE + ")"})
     Path tokenFile;
 
     @Option(names = "--ca-cert", paramLabel = "FILE",
-            description = "PEM CA certificate to trust for https (default: " + DEFAULT_CA_CERT
-                    + " when it exists, else the system's CAs)")
+            description = {"PEM CA certificate to trust for https", "(default: " + DEFAULT_CA_CERT + " if it exists,",
+                    "else the system's CAs)"})
     Path caCert;
 
     @Option(names = "--json", description = "Print the server's JSON instead of a table")
