@@ -42,7 +42,7 @@ final class GatewayClient {
     private static final int MAX_QUOTED_CHARS = 200;
     /** Reads answers as they come; writes request bodies without absent (null) fields. */
     static final JsonMapper JSON = JsonMapper.builder()
-            .serializationInclusion(JsonInclude.Include.NON_NULL)
+            .defaultPropertyInclusion(JsonInclude.Value.construct(JsonInclude.Include.NON_NULL, JsonInclude.Include.NON_NULL))
             .build();
 
     private final URI server;

@@ -1,6 +1,5 @@
 package cgw.cli;
 
-import static cgw.cli.VolumeCommandTest.assertFailure;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import cgw.tools.Main;
@@ -8,38 +7,19 @@ import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Which gateway and token a client command uses (options, then CGW_URL and CGW_TOKEN, then
  * ./cgw-data) and the one line it prints when it cannot use them, against a real REST server.
  */
-@Timeout(60)
-class ClientOptionsTest {
+class ClientOptionsTest extends RealGatewayTest {
     private static final String WRONG_TOKEN = RestGateway.TOKEN.replace('0', '1');
-
-    @TempDir
-    Path dir;
 
     /** A working directory without cgw-data. */
     @TempDir
     Path elsewhere;
-
-    private RestGateway gateway;
-
-    @BeforeEach
-    void start() throws Exception {
-        gateway = RestGateway.http(dir);
-    }
-
-    @AfterEach
-    void stop() {
-        gateway.close();
-    }
 
     @Test
     void theDefaultsAreTheGatewaysOwnDataDirectory() {
@@ -121,7 +101,6 @@ class ClientOptionsTest {
 
     @Test
     void logLevelStillWorksOnClientCommands() {
-        Cli cli = new Cli(dir).env("CGW_URL", gateway.url());
         assertThat(cli.run("volume", "list", "--log-level", "debug").exitCode()).isZero();
         Cli.Result loud = cli.run("--log-level", "loud", "volume", "list");
         assertThat(loud.exitCode()).isEqualTo(Main.USAGE);

@@ -1,6 +1,6 @@
 package cgw.cli;
 
-import static cgw.cli.VolumeCommandTest.assertFailure;
+import static cgw.cli.RealGatewayTest.assertFailure;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import cgw.tools.Main;
@@ -14,9 +14,10 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * {@code cgw group ...} and {@code cgw snapshot ...}: the requests they send and what they print,
- * against a real HTTP server answering with the contract's JSON shapes (the gateway serves no
- * group or snapshot routes yet).
+ * {@code cgw group ...} and {@code cgw snapshot ...} against a real HTTP server that answers with
+ * the contract's JSON shapes as scripted: the exact requests, exact tables (fixed times, absent
+ * fields) and answers the gateway gives only under load or never (a barrier timeout, a proxy's
+ * page). {@link GroupAndSnapshotEndToEndTest} runs them against the gateway itself.
  */
 @Timeout(60)
 class GroupAndSnapshotCommandTest {
@@ -56,50 +57,6 @@ class GroupAndSnapshotCommandTest {
     }
 
     @Test
-    void groupSetPutsTheNewMembers() throws Exception {
-        server.answer("PUT", "/v1/groups/db", 200, "{\"name\":\"db\",\"volumes\":[\"db-data\",\"db-wal\",\"db-log\"]}");
-        Cli.Result result = cli.run("group", "set", "db", "db-data", "db-wal", "db-log");
-        assertThat(result.exitCode()).as(result.err()).isZero();
-        assertThat(result.out()).isEqualTo("NAME  VOLUMES\ndb    db-data,db-wal,db-log\n");
-        assertSent("PUT", "/v1/groups/db", "{\"volumes\":[\"db-data\",\"db-wal\",\"db-log\"]}");
-    }
-
-    @Test
-    void groupListShowAndDelete() throws Exception {
-        String groups = "{\"groups\":[{\"name\":\"db\",\"volumes\":[\"db-data\",\"db-wal\"]},"
-                + "{\"name\":\"web-tier\",\"volumes\":[]}]}";
-        server.answer("GET", "/v1/groups", 200, groups)
-                .answer("GET", "/v1/groups/db", 200, "{\"name\":\"db\",\"volumes\":[\"db-data\"]}")
-                .answer("DELETE", "/v1/groups/db", 204, "");
-
-        assertThat(cli.run("group", "list").out()).isEqualTo("""
-                NAME      VOLUMES
-                db        db-data,db-wal
-                web-tier  -
-                """);
-        Cli.Result json = cli.run("group", "list", "--json");
-        assertThat(JSON.readTree(json.out())).isEqualTo(JSON.readTree(groups));
-        assertThat(cli.run("group", "show", "db").out()).isEqualTo("NAME  VOLUMES\ndb    db-data\n");
-
-        Cli.Result deleted = cli.run("group", "delete", "db");
-        assertThat(deleted.exitCode()).isZero();
-        assertThat(deleted.out()).isEmpty();
-        assertThat(server.requests().get(3).method()).isEqualTo("DELETE");
-        assertThat(server.requests().get(3).body()).isEmpty();
-    }
-
-    @Test
-    void groupRefusalsAreOneLine() {
-        server.answer("POST", "/v1/groups", 409, "{\"error\":\"conflict\",\"detail\":\"volume db-wal is in group web\"}");
-        assertFailure(cli.run("group", "create", "db", "db-wal"), "cgw: 409 conflict: volume db-wal is in group web");
-        assertFailure(cli.run("group", "show", "nope"), "cgw: 404 not_found: no route /v1/groups/nope");
-
-        Cli.Result noVolumes = cli.run("group", "create", "db");
-        assertThat(noVolumes.exitCode()).isEqualTo(Main.USAGE);
-        assertThat(noVolumes.err()).startsWith("cgw: Missing required parameter: 'VOL'");
-    }
-
-    @Test
     void snapshotOfAGroupPostsToTheGroupsBarrier() throws Exception {
         server.answer("POST", "/v1/groups/db/snapshots", 201, SNAPSHOT_7);
         Cli.Result result = cli.run("snapshot", "create", "db", "--label", "nightly", "--timeout-ms", "500");
@@ -132,6 +89,20 @@ class GroupAndSnapshotCommandTest {
     }
 
     @Test
+    void usageErrorsSendNothing() {
+        Cli.Result noVolumes = cli.run("group", "create", "db");
+        assertThat(noVolumes.exitCode()).isEqualTo(Main.USAGE);
+        assertThat(noVolumes.err()).startsWith("cgw: Missing required parameter: 'VOL'");
+        Cli.Result notAnId = cli.run("snapshot", "delete", "seven");
+        assertThat(notAnId.exitCode()).isEqualTo(Main.USAGE);
+        assertThat(notAnId.err()).startsWith("cgw: Invalid value for positional parameter at index 0 (ID): 'seven'");
+        Cli.Result noPrefix = cli.run("snapshot", "clone", "7");
+        assertThat(noPrefix.exitCode()).isEqualTo(Main.USAGE);
+        assertThat(noPrefix.err()).startsWith("cgw: Missing required option: '--prefix=PREFIX'");
+        assertThat(server.requests()).isEmpty();
+    }
+
+    @Test
     void aBarrierThatTimesOutIsOneLine() {
         server.answer("POST", "/v1/groups/db/snapshots", 504,
                 "{\"error\":\"timeout\",\"detail\":\"volume db-wal did not drain within 500 ms; nothing was published\"}");
@@ -150,33 +121,6 @@ class GroupAndSnapshotCommandTest {
                 """);
         assertThat(cli.run("snapshot", "list", "db").lines()).hasSize(2);
         assertThat(server.requests().get(1).target()).isEqualTo("/v1/snapshots?group=db");
-    }
-
-    @Test
-    void snapshotShowDeleteAndClone() throws Exception {
-        server.answer("GET", "/v1/snapshots/7", 200, SNAPSHOT_7)
-                .answer("DELETE", "/v1/snapshots/7", 204, "")
-                .answer("POST", "/v1/snapshots/7/clone", 201, "{\"volumes\":{\"db-data\":\"test-db-data\",\"db-wal\":\"test-db-wal\"}}");
-
-        assertThat(cli.run("snapshot", "show", "7").lines()[1]).startsWith("7   db     nightly");
-
-        Cli.Result cloned = cli.run("snapshot", "clone", "7", "--prefix", "test-");
-        assertThat(cloned.exitCode()).as(cloned.err()).isZero();
-        assertThat(cloned.out()).isEqualTo("""
-                OLD      NEW
-                db-data  test-db-data
-                db-wal   test-db-wal
-                """);
-        assertSent("POST", "/v1/snapshots/7/clone", "{\"prefix\":\"test-\"}");
-
-        Cli.Result deleted = cli.run("snapshot", "delete", "7");
-        assertThat(deleted.exitCode()).isZero();
-        assertThat(deleted.out()).isEmpty();
-
-        Cli.Result notAnId = cli.run("snapshot", "delete", "seven");
-        assertThat(notAnId.exitCode()).isEqualTo(Main.USAGE);
-        assertThat(notAnId.err()).startsWith("cgw: Invalid value for positional parameter at index 0 (ID): 'seven'");
-        assertThat(cli.run("snapshot", "clone", "7").err()).startsWith("cgw: Missing required option: '--prefix=PREFIX'");
     }
 
     @Test

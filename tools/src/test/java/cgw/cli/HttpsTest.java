@@ -1,6 +1,6 @@
 package cgw.cli;
 
-import static cgw.cli.VolumeCommandTest.assertFailure;
+import static cgw.cli.RealGatewayTest.assertFailure;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.nio.file.Path;

@@ -9,35 +9,11 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse.BodyHandlers;
-import java.nio.file.Path;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.io.TempDir;
 
 /** {@code cgw volume ...} against a real REST server on a real store, as a user runs it. */
-@Timeout(60)
-class VolumeCommandTest {
+class VolumeCommandTest extends RealGatewayTest {
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final String TIME = "\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ";
-
-    @TempDir
-    Path dir;
-
-    private RestGateway gateway;
-    private Cli cli;
-
-    @BeforeEach
-    void start() throws Exception {
-        gateway = RestGateway.http(dir);
-        cli = new Cli(dir).env("CGW_URL", gateway.url()); // the token comes from ./cgw-data/api-token
-    }
-
-    @AfterEach
-    void stop() {
-        gateway.close();
-    }
 
     @Test
     void createsListsAndDeletesVolumes() {
@@ -120,18 +96,5 @@ class VolumeCommandTest {
         HttpRequest request = HttpRequest.newBuilder(URI.create(gateway.url() + path))
                 .header("Authorization", "Bearer " + RestGateway.TOKEN).build();
         return HttpClient.newHttpClient().send(request, BodyHandlers.ofString()).body();
-    }
-
-    static void assertFailure(Cli.Result result, String line) {
-        assertThat(result.exitCode()).isEqualTo(Main.FAILED);
-        assertThat(result.err()).isEqualTo(line + "\n");
-        assertThat(result.out()).isEmpty();
-    }
-
-    /** A failure told in one line that starts with {@code start}. */
-    static void assertFailureStartsWith(Cli.Result result, String start) {
-        assertThat(result.exitCode()).isEqualTo(Main.FAILED);
-        assertThat(result.err()).startsWith(start).endsWith("\n").hasLineCount(1);
-        assertThat(result.out()).isEmpty();
     }
 }
