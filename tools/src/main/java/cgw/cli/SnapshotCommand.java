@@ -52,7 +52,7 @@ public final class SnapshotCommand extends CommandGroup {
         String label;
 
         @Option(names = "--timeout-ms", paramLabel = "N",
-                description = "How long the gateway may hold I/O to cut the snapshot before it gives up (default: the gateway's)")
+                description = "How long the barrier may take before it gives up and publishes nothing (default: the gateway's, 10 s)")
         Long timeoutMs;
 
         @Override
