@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
-# command -> Debian package that provides it
+# command (or file) -> Debian package that provides it
 declare -A needs=(
   [java]=openjdk-17-jdk-headless
   [javac]=openjdk-17-jdk-headless
@@ -22,11 +22,19 @@ declare -A needs=(
   [mkfs.ext4]=e2fsprogs
   [losetup]=mount
   [curl]=curl
+  [fsfreeze]=util-linux
+  [runuser]=util-linux
+  [/usr/lib/postgresql/15/bin/postgres]=postgresql-15
+  [/usr/lib/postgresql/15/bin/initdb]=postgresql-15
+  [/usr/lib/postgresql/15/bin/pg_ctl]=postgresql-15
+  [/usr/share/postgresql/15/extension/amcheck.control]=postgresql-15
+  [/usr/lib/postgresql/15/bin/psql]=postgresql-client-15
+  [/usr/lib/postgresql/15/bin/pgbench]=postgresql-15
 )
 
 missing=()
 for cmd in "${!needs[@]}"; do
-  command -v "$cmd" >/dev/null 2>&1 || missing+=("${needs[$cmd]}")
+  command -v "$cmd" >/dev/null 2>&1 || [[ -f $cmd ]] || missing+=("${needs[$cmd]}")
 done
 if ((${#missing[@]})); then
   packages=$(printf '%s\n' "${missing[@]}" | sort -u | tr '\n' ' ')
