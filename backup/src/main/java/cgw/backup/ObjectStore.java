@@ -1,0 +1,75 @@
+package cgw.backup;
+
+import java.net.URI;
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * Where a repository's objects live: a flat namespace of keys ({@code config},
+ * {@code chunks/ab/abcd...}, {@code snapshots/...}) holding immutable byte strings. The
+ * repository above relies on three properties and nothing else: a {@link #put} is atomic (readers
+ * see the whole object or none of it), a {@link #putIfAbsent} never replaces, and a {@link #list}
+ * shows every object whose put returned. Implementations are safe from any thread.
+ */
+public interface ObjectStore extends AutoCloseable {
+    /** Largest object the repository writes; a manifest of a 1 PiB volume stays below it. */
+    long MAX_OBJECT_BYTES = 2L << 30;
+
+    /** Stores {@code data} under {@code key} atomically, replacing what was there. */
+    void put(String key, byte[] data);
+
+    /** Stores {@code data} under {@code key} atomically unless the key exists; true when it stored. */
+    boolean putIfAbsent(String key, byte[] data);
+
+    /** The object's bytes; {@link ObjectNotFoundException} when there is none. */
+    byte[] get(String key);
+
+    boolean exists(String key);
+
+    /** Keys starting with {@code prefix}, sorted. */
+    List<String> list(String prefix);
+
+    /** Deletes an object; deleting a missing one is not an error. */
+    void delete(String key);
+
+    /**
+     * Removes what interrupted puts left behind (temporary files, unfinished multipart uploads).
+     * Only safe while no put runs: the repository calls it under its exclusive lock.
+     */
+    void removeIncomplete();
+
+    /** The target this store was opened on, for messages. */
+    String describe();
+
+    @Override
+    void close();
+
+    /**
+     * Opens a target: {@code file:///absolute/dir} (created when missing) or
+     * {@code s3://bucket/prefix}.
+     */
+    static ObjectStore open(String target, S3Settings s3) {
+        URI uri;
+        try {
+            uri = URI.create(target);
+        } catch (IllegalArgumentException e) {
+            throw new InvalidTargetException("target is not a URI: " + target);
+        }
+        String scheme = uri.getScheme();
+        if ("file".equals(scheme)) {
+            if (uri.getAuthority() != null || uri.getPath() == null || !uri.getPath().startsWith("/")) {
+                throw new InvalidTargetException("a file target is file:///absolute/dir, got " + target);
+            }
+            return new DirectoryObjectStore(Path.of(uri));
+        }
+        if ("s3".equals(scheme)) {
+            String bucket = uri.getHost();
+            if (bucket == null || bucket.isEmpty()) {
+                throw new InvalidTargetException("an S3 target is s3://bucket/prefix, got " + target);
+            }
+            String prefix = uri.getPath() == null ? "" : uri.getPath().replaceAll("^/+|/+$", "");
+            return S3ObjectStore.open(s3, bucket, prefix);
+        }
+        throw new InvalidTargetException("unknown target scheme, expected file:/// or s3://, got " + target);
+    }
+}
