@@ -1,5 +1,6 @@
 package cgw.backup;
 
+import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import org.slf4j.Logger;
@@ -92,7 +93,7 @@ final class S3ObjectStore implements ObjectStore {
                 int length = Math.min(PART_BYTES, data.length - offset);
                 int partNumber = number;
                 String etag = client.uploadPart(b -> b.bucket(bucket).key(fullKey).uploadId(uploadId).partNumber(partNumber),
-                        RequestBody.fromByteBuffer(java.nio.ByteBuffer.wrap(data, offset, length))).eTag();
+                        RequestBody.fromRemainingByteBuffer(ByteBuffer.wrap(data, offset, length))).eTag();
                 parts.add(CompletedPart.builder().partNumber(partNumber).eTag(etag).build());
             }
             client.completeMultipartUpload(b -> b.bucket(bucket).key(fullKey).uploadId(uploadId)
@@ -163,7 +164,10 @@ final class S3ObjectStore implements ObjectStore {
         List<String> keys = new ArrayList<>();
         try {
             for (S3Object object : client.listObjectsV2Paginator(b -> b.bucket(bucket).prefix(prefix + keyPrefix)).contents()) {
-                keys.add(object.key().substring(prefix.length()));
+                // "folder" markers (consoles, filesystem-backed servers) are never our objects
+                if (!object.key().endsWith("/")) {
+                    keys.add(object.key().substring(prefix.length()));
+                }
             }
         } catch (SdkException e) {
             throw failure("list", keyPrefix, e);
