@@ -12,23 +12,29 @@ import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * Objects as files under a directory, key {@code a/b/c} at {@code DIR/a/b/c}. A put writes a
- * temporary file {@code .tmp-UUID} beside the target, syncs it, renames (or, for put-if-absent,
- * hard-links) it into place and syncs the directory: a crash leaves the old object, the new one,
- * or a temporary file that {@link #removeIncomplete} deletes, never a torn object.
- * Stateless apart from the root path: safe from any thread.
+ * temporary file {@code .tmp-UUID} beside the target, syncs it, and renames (or, for
+ * put-if-absent, hard-links) it into place: a crash leaves the old object, the new one, or a
+ * temporary file that {@link #removeIncomplete} deletes, never a torn object. The directory is
+ * synced later, by {@link #sync}, once for all the puts since the last one: a lost rename only
+ * loses a chunk that no manifest names yet, and halves the syncs of an export. Safe from any
+ * thread; the set of directories to sync is concurrent.
  */
 final class DirectoryObjectStore implements ObjectStore {
     private static final Logger LOG = LoggerFactory.getLogger(DirectoryObjectStore.class);
     static final String TEMP_PREFIX = ".tmp-";
 
     private final Path root;
+    /** Directories holding renames not yet synced. */
+    private final Set<Path> unsyncedDirectories = ConcurrentHashMap.newKeySet();
 
     DirectoryObjectStore(Path root) {
         this.root = root.toAbsolutePath().normalize();
@@ -52,7 +58,7 @@ final class DirectoryObjectStore implements ObjectStore {
         try {
             Path temp = writeTemp(target, data);
             Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            syncDirectory(target.getParent());
+            unsyncedDirectories.add(target.getParent());
         } catch (IOException e) {
             throw failure("put", key, e);
         }
@@ -69,7 +75,7 @@ final class DirectoryObjectStore implements ObjectStore {
             try {
                 // link(2) fails when the name exists, where rename(2) would replace it
                 Files.createLink(target, temp);
-                syncDirectory(target.getParent());
+                unsyncedDirectories.add(target.getParent());
                 return true;
             } catch (FileAlreadyExistsException e) {
                 return false;
@@ -102,6 +108,20 @@ final class DirectoryObjectStore implements ObjectStore {
     private static void syncDirectory(Path dir) throws IOException {
         try (FileChannel channel = FileChannel.open(dir, StandardOpenOption.READ)) {
             channel.force(true);
+        }
+    }
+
+    @Override
+    public void sync() {
+        for (Path dir : unsyncedDirectories) {
+            // removed before the sync: a rename after this point is not lost
+            unsyncedDirectories.remove(dir);
+            try {
+                syncDirectory(dir);
+            } catch (IOException e) {
+                unsyncedDirectories.add(dir);
+                throw failure("sync", root.relativize(dir).toString(), e);
+            }
         }
     }
 

@@ -7,9 +7,10 @@ import java.util.List;
 /**
  * Where a repository's objects live: a flat namespace of keys ({@code config},
  * {@code chunks/ab/abcd...}, {@code snapshots/...}) holding immutable byte strings. The
- * repository above relies on three properties and nothing else: a {@link #put} is atomic (readers
- * see the whole object or none of it), a {@link #putIfAbsent} never replaces, and a {@link #list}
- * shows every object whose put returned. Implementations are safe from any thread.
+ * repository above relies on these properties and nothing else: a {@link #put} is atomic (readers
+ * see the whole object or none of it, also after a crash), a {@link #putIfAbsent} never replaces,
+ * a {@link #list} shows every object whose put returned, and once {@link #sync} returns every
+ * object put before it survives a crash. Implementations are safe from any thread.
  */
 public interface ObjectStore extends AutoCloseable {
     /** Largest object the repository writes; a manifest of a 1 PiB volume stays below it. */
@@ -20,6 +21,12 @@ public interface ObjectStore extends AutoCloseable {
 
     /** Stores {@code data} under {@code key} atomically unless the key exists; true when it stored. */
     boolean putIfAbsent(String key, byte[] data);
+
+    /**
+     * Makes every put that returned before this call survive a crash. A put alone may be lost by
+     * a crash (never torn); the repository syncs before it writes an object that refers to others.
+     */
+    void sync();
 
     /** The object's bytes; {@link ObjectNotFoundException} when there is none. */
     byte[] get(String key);

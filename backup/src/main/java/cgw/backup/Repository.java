@@ -18,6 +18,8 @@ public final class Repository implements AutoCloseable {
     static final String CONFIG_KEY = "config";
     /** The most a manifest may expand to when decoded. */
     private static final long MAX_MANIFEST_BYTES = ObjectStore.MAX_OBJECT_BYTES;
+    /** Manifests are mostly random ids; a higher level gains nothing. */
+    private static final int MANIFEST_ZSTD_LEVEL = 3;
 
     private final ObjectStore objects;
     private final RepositoryConfig config;
@@ -48,6 +50,7 @@ public final class Repository implements AutoCloseable {
         if (!objects.putIfAbsent(CONFIG_KEY, json)) {
             throw new BackupException(objects.describe() + " already holds a repository");
         }
+        objects.sync();
         LOG.info("created {} repository {} in {}", encrypted ? "an encrypted" : "an unencrypted", id, objects.describe());
         return open(objects, key);
     }
@@ -166,11 +169,16 @@ public final class Repository implements AutoCloseable {
         objects.delete(id.objectKey());
     }
 
-    /** Writes a manifest atomically; its chunks must all be stored already. Returns the bytes written. */
+    /**
+     * Writes a manifest atomically, after making every chunk put so far durable: a manifest never
+     * survives a crash that its chunks did not. Returns the bytes written.
+     */
     long writeManifest(Manifest manifest) {
         byte[] plain = ManifestCodec.encode(manifest);
-        byte[] stored = codec.encode(manifest.objectKey(), plain, 0, plain.length, 3);
+        byte[] stored = codec.encode(manifest.objectKey(), plain, 0, plain.length, MANIFEST_ZSTD_LEVEL);
+        objects.sync();
         objects.put(manifest.objectKey(), stored);
+        objects.sync();
         return stored.length;
     }
 

@@ -132,6 +132,11 @@ final class S3ObjectStore implements ObjectStore {
     }
 
     @Override
+    public void sync() {
+        // a PUT that returned is durable in S3
+    }
+
+    @Override
     public byte[] get(String key) {
         try {
             return client.getObjectAsBytes(b -> b.bucket(bucket).key(prefix + key)).asByteArray();

@@ -128,6 +128,28 @@ class DirectoryBackupTest {
     }
 
     @Test
+    void theBenchmarksMixOfDataTakesUnderFiftyFivePercentOfItsRawSize() {
+        // the benchmark volume, scaled from 4 GiB: half random, a quarter repeating it, a quarter zeros
+        long size = 64L * MIB;
+        Volume disk = fx.volume("disk", size);
+        fx.fillRandom(disk, 0, size / 2, 40);
+        fx.fillRandom(disk, size / 2, size / 4, 40);
+        fx.write(disk, 3 * size / 4, new byte[(int) (size / 4)]);
+        Snapshot snapshot = fx.snapshot("disk");
+        try (Repository repository = fx.directoryRepository("repo", KeySource.none())) {
+            ExportResult result = export(repository, snapshot, null);
+            long stored = fx.bytesUnder("repo", "");
+            long start = System.nanoTime();
+            fx.assertRestoresExactly(repository, snapshot, "r-");
+            long restoreNanos = System.nanoTime() - start;
+            System.out.printf("mixed 64 MiB: repository %d bytes (%.3f of raw), export %.0f MB/s, restore+compare %.0f MB/s%n",
+                    stored, (double) stored / size, size / (result.elapsedNanos() / 1e3), size / (restoreNanos / 1e3));
+            assertThat(stored).isLessThanOrEqualTo(size * 55 / 100);
+            assertThat(result.chunksReused()).isEqualTo(size / 4 / (64 << 10));
+        }
+    }
+
+    @Test
     void aFlippedByteInAChunkIsFoundByVerifyAndFailsTheRestoreNamingTheChunk() throws Exception {
         Volume disk = fx.volume("disk", 4 * MIB);
         fx.fillRandom(disk, 0, 4 * MIB, 5);

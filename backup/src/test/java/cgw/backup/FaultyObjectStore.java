@@ -43,6 +43,11 @@ final class FaultyObjectStore implements ObjectStore {
     }
 
     @Override
+    public void sync() {
+        next.sync();
+    }
+
+    @Override
     public byte[] get(String key) {
         return next.get(key);
     }
