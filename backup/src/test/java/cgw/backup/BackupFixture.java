@@ -59,6 +59,13 @@ final class BackupFixture implements AutoCloseable {
         return bytes;
     }
 
+    /** A volume {@code name} of random bytes, and a snapshot of it alone. */
+    Snapshot randomVolumeSnapshot(String name, long sizeBytes, long seed) {
+        Volume volume = volume(name, sizeBytes);
+        fillRandom(volume, 0, sizeBytes, seed);
+        return snapshot(name);
+    }
+
     Snapshot snapshot(String... volumes) {
         return barrier.snapshotVolumes(List.of(volumes), "test", Duration.ofSeconds(30));
     }

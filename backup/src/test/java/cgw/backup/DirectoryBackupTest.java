@@ -110,6 +110,51 @@ class DirectoryBackupTest {
     }
 
     @Test
+    void anIncrementalExportFollowsAGrownVolumeAndANewMemberOfTheGroup() {
+        // a short last chunk that becomes a whole one, and a volume the parent did not have
+        Volume a = fx.volume("a", 2 * MIB + 4096);
+        fx.fillRandom(a, 0, 2 * MIB + 4096, 50);
+        fx.barrier.createGroup("g", List.of("a"));
+        Snapshot first = fx.barrier.snapshotGroup("g", null, java.time.Duration.ofSeconds(30));
+        fx.store.grow(a, 4 * MIB);
+        fx.write(a, 3 * MIB, BackupFixture.randomBytes(4096, 51));
+        Volume b = fx.volume("b", MIB);
+        fx.fillRandom(b, 0, MIB, 52);
+        fx.barrier.setGroup("g", List.of("a", "b"));
+        Snapshot second = fx.barrier.snapshotGroup("g", null, java.time.Duration.ofSeconds(30));
+        try (Repository repository = fx.directoryRepository("repo", KeySource.none())) {
+            export(repository, first, null);
+            ExportResult incremental = export(repository, second, first);
+            // a's old short chunk, a's written chunk, and all of b
+            assertThat(incremental.bytesRead()).isEqualTo(2L * (64 << 10) + MIB);
+            fx.assertRestoresExactly(repository, second, "r-");
+        }
+    }
+
+    @Test
+    void aCorruptManifestIsReportedByVerifyAndACancelledRestoreLeavesNoVolume() throws Exception {
+        Snapshot snapshot = fx.randomVolumeSnapshot("disk", 4 * MIB, 60);
+        try (Repository repository = fx.directoryRepository("repo", KeySource.none())) {
+            export(repository, snapshot, null);
+            JobOptions cancelAtOnce = JobOptions.defaults().withCancelled(() -> true);
+            assertThatThrownBy(() -> new Restorer(fx.store, repository, cancelAtOnce).restore(snapshot.id(), "r-"))
+                    .isInstanceOf(BackupCancelledException.class);
+            assertThat(fx.store.volumes()).extracting(VolumeInfo::name).containsExactly("disk");
+
+            Path manifest = fx.repositoryDir("repo").resolve(Manifest.objectKey(snapshot.id()));
+            byte[] bytes = Files.readAllBytes(manifest);
+            bytes[bytes.length - 40] ^= 1;
+            Files.write(manifest, bytes);
+            VerifyReport report = new Verifier(repository, JobOptions.defaults()).verifyAll();
+            assertThat(report.problems()).singleElement().satisfies(p -> {
+                assertThat(p.objectKey()).isEqualTo(Manifest.objectKey(snapshot.id()));
+                assertThat(p.kind()).isEqualTo("corrupt");
+            });
+            assertThat(report.unreferencedChunks()).as("its chunks are still checked").isEqualTo(64);
+        }
+    }
+
+    @Test
     void twoIdenticalVolumesAreStoredOnce() {
         Volume a = fx.volume("a", 16 * MIB);
         Volume b = fx.volume("b", 16 * MIB);
@@ -151,9 +196,7 @@ class DirectoryBackupTest {
 
     @Test
     void aFlippedByteInAChunkIsFoundByVerifyAndFailsTheRestoreNamingTheChunk() throws Exception {
-        Volume disk = fx.volume("disk", 4 * MIB);
-        fx.fillRandom(disk, 0, 4 * MIB, 5);
-        Snapshot snapshot = fx.snapshot("disk");
+        Snapshot snapshot = fx.randomVolumeSnapshot("disk", 4 * MIB, 5);
         try (Repository repository = fx.directoryRepository("repo", KeySource.none())) {
             export(repository, snapshot, null);
             Manifest.ChunkRef victim = repository.readManifest(snapshot.id()).volumes().get(0).chunks().get(10);
@@ -190,9 +233,7 @@ class DirectoryBackupTest {
 
     @Test
     void anExportThatFailsHalfwayLeavesAValidRepositoryAndARerunReusesItsChunks() {
-        Volume disk = fx.volume("disk", 16 * MIB);
-        fx.fillRandom(disk, 0, 16 * MIB, 9);
-        Snapshot snapshot = fx.snapshot("disk");
+        Snapshot snapshot = fx.randomVolumeSnapshot("disk", 16 * MIB, 9);
         String target = fx.repositoryDir("repo").toUri().toString();
         fx.directoryRepository("repo", KeySource.none()).close();
 
@@ -216,9 +257,7 @@ class DirectoryBackupTest {
 
     @Test
     void aCancelledExportLeavesNoManifestAndARerunCompletes() {
-        Volume disk = fx.volume("disk", 16 * MIB);
-        fx.fillRandom(disk, 0, 16 * MIB, 9);
-        Snapshot snapshot = fx.snapshot("disk");
+        Snapshot snapshot = fx.randomVolumeSnapshot("disk", 16 * MIB, 9);
         try (Repository repository = fx.directoryRepository("repo", KeySource.none())) {
             AtomicLong progress = new AtomicLong();
             JobOptions cancelHalfway = JobOptions.defaults()
