@@ -12,7 +12,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.NavigableMap;
 import java.util.Set;
-import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentSkipListMap;
 import java.util.concurrent.atomic.AtomicLong;
@@ -60,13 +59,13 @@ public final class Exporter {
 
     /** One volume's work: where it reads, and the chunk list it starts from. */
     private record Plan(Snapshot.Member member, Volume volume, long sizeBytes,
-            NavigableMap<Long, ChunkId> chunks, long[] changedChunks) {
+            NavigableMap<Long, ChunkId> chunks, Roaring64Bitmap changedChunks) {
         boolean full() {
             return changedChunks == null;
         }
 
         long bytesToExamine(int chunkSizeBytes) {
-            return full() ? sizeBytes : (long) changedChunks.length * chunkSizeBytes;
+            return full() ? sizeBytes : changedChunks.getLongCardinality() * chunkSizeBytes;
         }
     }
 
@@ -146,17 +145,17 @@ public final class Exporter {
         for (Manifest.ChunkRef ref : parentEntry.chunks()) {
             chunks.put(ref.index(), ref.id());
         }
-        TreeSet<Long> changed = new TreeSet<>();
+        Roaring64Bitmap changed = new Roaring64Bitmap();
         int blocksPerChunk = chunkSizeBytes / store.blockSizeBytes();
         Roaring64Bitmap blocks = store.changedBlocks(volume, parentMember.epoch(), member.epoch());
         for (LongIterator it = blocks.getLongIterator(); it.hasNext(); ) {
-            changed.add(it.next() / blocksPerChunk);
+            changed.addLong(it.next() / blocksPerChunk);
         }
         if (parentEntry.sizeBytes() != sizeBytes && parentEntry.sizeBytes() % chunkSizeBytes != 0) {
             // the parent's last chunk was short; in the grown volume it is a whole chunk
-            changed.add(parentEntry.sizeBytes() / chunkSizeBytes);
+            changed.addLong(parentEntry.sizeBytes() / chunkSizeBytes);
         }
-        return new Plan(member, volume, sizeBytes, chunks, changed.stream().mapToLong(Long::longValue).toArray());
+        return new Plan(member, volume, sizeBytes, chunks, changed);
     }
 
     /** Every chunk holding data, window by window of the allocation map. */
@@ -190,10 +189,10 @@ public final class Exporter {
 
     /** The chunks holding changed blocks, on top of the parent's chunk list. */
     private void exportChanged(Plan plan, ChunkWorkers workers, Counters counters, RepositoryLock lock) {
-        long[] changed = plan.changedChunks();
-        for (int i = 0; i < changed.length; i++) {
-            submit(plan, changed[i], workers, counters);
-            if (i % WINDOW_CHUNKS == WINDOW_CHUNKS - 1) {
+        long n = 0;
+        for (LongIterator it = plan.changedChunks().getLongIterator(); it.hasNext(); ) {
+            submit(plan, it.next(), workers, counters);
+            if (++n % WINDOW_CHUNKS == 0) {
                 lock.refreshIfDue();
             }
         }

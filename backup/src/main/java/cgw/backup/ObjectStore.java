@@ -53,7 +53,7 @@ public interface ObjectStore extends AutoCloseable {
 
     /**
      * Opens a target: {@code file:///absolute/dir} (created when missing) or
-     * {@code s3://bucket/prefix}.
+     * {@code s3://bucket/prefix}, reached with {@code s3} (null: the AWS defaults).
      */
     static ObjectStore open(String target, S3Settings s3) {
         URI uri;
@@ -75,7 +75,7 @@ public interface ObjectStore extends AutoCloseable {
                 throw new InvalidTargetException("an S3 target is s3://bucket/prefix, got " + target);
             }
             String prefix = uri.getPath() == null ? "" : uri.getPath().replaceAll("^/+|/+$", "");
-            return S3ObjectStore.open(s3, bucket, prefix);
+            return S3ObjectStore.open(s3 == null ? S3Settings.defaults() : s3, bucket, prefix);
         }
         throw new InvalidTargetException("unknown target scheme, expected file:/// or s3://, got " + target);
     }
