@@ -55,7 +55,12 @@ public final class RepositoryLock implements AutoCloseable {
                 continue;
             }
             if (now - theirs.refreshedAtMillis() > STALE_AFTER_MS) {
-                LOG.warn("ignoring stale lock {} of {}, last refreshed at {}", other, theirs.holder(), theirs.refreshedAtMillis());
+                LOG.warn("{} stale lock {} of {}, last refreshed at {}", exclusive ? "removing" : "ignoring", other,
+                        theirs.holder(), theirs.refreshedAtMillis());
+                if (exclusive) {
+                    // its holder crashed; under our exclusive lock nobody else removes it concurrently
+                    objects.delete(other);
+                }
                 continue;
             }
             conflicts.add((theirs.exclusive() ? "exclusive" : "shared") + " lock of " + theirs.holder());

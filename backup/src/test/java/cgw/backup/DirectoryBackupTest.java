@@ -319,6 +319,10 @@ class DirectoryBackupTest {
             try (RepositoryLock prune = repository.lock(true, "prune")) {
                 assertThatThrownBy(() -> repository.lock(false, "export")).isInstanceOf(RepositoryLockedException.class);
             }
+            // a crashed holder's lock, last refreshed an hour ago: ignored, and removed by prune
+            String stale = "locks/shared-crashed";
+            Files.writeString(fx.repositoryDir("repo").resolve(stale), "{\"exclusive\":false,\"holder\":\"crashed\","
+                    + "\"createdAtMillis\":0,\"refreshedAtMillis\":" + (System.currentTimeMillis() - 3_600_000) + "}");
             assertThat(new Pruner(repository).keepLast(1).deletedSnapshots()).isEmpty();
             try (Stream<Path> locks = Files.list(fx.repositoryDir("repo").resolve("locks"))) {
                 assertThat(locks.toList()).as("locks are released").isEmpty();
