@@ -96,11 +96,16 @@ public final class GroupBarrier implements AutoCloseable {
         return barrier;
     }
 
-    /** Told of every snapshot taken (its freeze) and every barrier that failed. */
+    /**
+     * Told of every snapshot taken (its freeze) and every barrier that failed once it started
+     * waiting for its volumes: busy, timed out, or anything else (a store error). Requests refused
+     * before (a bad label or timeout, an unknown volume) are not barriers and are not reported.
+     * Called on the thread that ran the barrier; must be quick and must not throw.
+     */
     public interface SnapshotListener {
         void taken(Snapshot snapshot);
 
-        void failed(BarrierException failure);
+        void failed(RuntimeException failure);
     }
 
     public void addListener(SnapshotListener listener) {
@@ -361,12 +366,12 @@ public final class GroupBarrier implements AutoCloseable {
             volumes.add(store.volume(name));
         }
         volumes.sort(Comparator.comparingLong(Volume::id));
-        List<ReentrantLock> locked = lockVolumes(volumes, deadline);
+        List<ReentrantLock> locked = List.of();
+        Snapshot snapshot;
         try {
-            Snapshot snapshot = runBarrier(group, volumes, label, timeout, deadline);
-            listeners.forEach(l -> l.taken(snapshot));
-            return snapshot;
-        } catch (BarrierException e) {
+            locked = lockVolumes(volumes, deadline);
+            snapshot = runBarrier(group, volumes, label, timeout, deadline);
+        } catch (RuntimeException e) {
             listeners.forEach(l -> l.failed(e));
             throw e;
         } finally {
@@ -374,6 +379,8 @@ public final class GroupBarrier implements AutoCloseable {
                 locked.get(i).unlock();
             }
         }
+        listeners.forEach(l -> l.taken(snapshot));
+        return snapshot;
     }
 
     private Snapshot runBarrier(String group, List<Volume> volumes, String label, Duration timeout, long deadline) {

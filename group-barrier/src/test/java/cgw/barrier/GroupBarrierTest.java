@@ -25,6 +25,7 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 class GroupBarrierTest {
@@ -201,6 +202,64 @@ class GroupBarrierTest {
                 slow.countDown();
                 callers.shutdownNow();
             }
+        }
+    }
+
+    @Test
+    @Timeout(60)
+    void listenersHearOfEverySnapshotAndEveryBarrierThatFailed() throws Exception {
+        try (BlockStore store = open(); GroupBarrier barrier = GroupBarrier.open(store)) {
+            Volume a = store.createVolume("a", 1 << 20);
+            List<Object> heard = new java.util.concurrent.CopyOnWriteArrayList<>();
+            barrier.addListener(new GroupBarrier.SnapshotListener() {
+                @Override
+                public void taken(Snapshot snapshot) {
+                    heard.add(snapshot);
+                }
+
+                @Override
+                public void failed(RuntimeException failure) {
+                    heard.add(failure);
+                }
+            });
+            // busy: a volume deletion holds the volume's barrier lock for the whole timeout
+            CountDownLatch deleting = new CountDownLatch(1);
+            CountDownLatch refuse = new CountDownLatch(1);
+            Future<?> delete = io.submit(() -> barrier.deleteVolume(a, () -> {
+                deleting.countDown();
+                try {
+                    refuse.await();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                throw new ConflictException("kept");
+            }));
+            assertThat(deleting.await(10, TimeUnit.SECONDS)).isTrue();
+            assertThatThrownBy(() -> barrier.snapshotVolumes(List.of("a"), null, Duration.ofMillis(50)))
+                    .isInstanceOf(BarrierBusyException.class);
+            refuse.countDown();
+            assertThatThrownBy(() -> delete.get(10, TimeUnit.SECONDS)).hasCauseInstanceOf(ConflictException.class);
+
+            Snapshot taken = barrier.snapshotVolumes(List.of("a"), null, TIMEOUT);
+
+            // timeout: a write of the old epoch never finishes
+            CountDownLatch stalled = new CountDownLatch(1);
+            CompletableFuture<Void> stuck = write(barrier, store, a, 0, 4096, 5, stalled);
+            assertThatThrownBy(() -> barrier.snapshotVolumes(List.of("a"), null, Duration.ofMillis(100)))
+                    .isInstanceOf(BarrierTimeoutException.class);
+            stalled.countDown();
+            stuck.get(10, TimeUnit.SECONDS);
+
+            // refused before it started: not a barrier
+            assertThatThrownBy(() -> barrier.snapshotVolumes(List.of("a"), "x".repeat(GroupBarrier.MAX_LABEL_LENGTH + 1),
+                    TIMEOUT)).isInstanceOf(InvalidBarrierRequestException.class);
+            assertThatThrownBy(() -> barrier.snapshotVolumes(List.of("ghost"), null, TIMEOUT))
+                    .isInstanceOf(VolumeNotFoundException.class);
+
+            assertThat(heard).hasSize(3);
+            assertThat(heard.get(0)).isInstanceOf(BarrierBusyException.class);
+            assertThat(heard.get(1)).isEqualTo(taken);
+            assertThat(heard.get(2)).isInstanceOf(BarrierTimeoutException.class);
         }
     }
 
