@@ -11,7 +11,8 @@ import io.netty.handler.codec.http.HttpVersion;
 import java.util.Map;
 
 /**
- * Turns a {@link Reply} into an HTTP/1.1 response: JSON body, its length, keep-alive or close.
+ * Turns a {@link Reply} into an HTTP/1.1 response: JSON body (unless the reply names another
+ * {@code Content-Type}), its length, keep-alive or close.
  * Stateless; runs on whichever thread produced the reply, so JSON is written off the event loop
  * for store calls. The body is a wrapped heap array: nothing to release by hand.
  */

@@ -8,7 +8,8 @@ import java.util.function.ToIntFunction;
 
 /**
  * The gateway's route table as served today: health, then one resource per domain noun. New
- * resources (groups, snapshots, jobs) register here. Runs once, on the starting thread.
+ * resources (groups, snapshots, jobs) register here; {@code GET /metrics} is added by the gateway's
+ * metrics ({@code cgw.tools.metrics.GatewayMetrics#addTo}). Runs once, on the starting thread.
  */
 public final class RestApi {
     private static final Map<String, String> HEALTHY = Map.of("status", "ok");

@@ -3,10 +3,12 @@ package cgw.tools;
 import cgw.api.RestApi;
 import cgw.api.RestBindException;
 import cgw.api.RestServer;
+import cgw.api.Routes;
 import cgw.barrier.GroupBarrier;
 import cgw.store.BlockStore;
 import cgw.store.StoreException;
 import cgw.store.StoreOptions;
+import cgw.tools.metrics.GatewayMetrics;
 import cgw.tools.tls.TlsMaterial;
 import java.util.ArrayList;
 import java.util.List;
@@ -24,12 +26,14 @@ final class Gateway implements AutoCloseable {
 
     private final BlockStore store;
     private final GroupBarrier barrier;
+    private final GatewayMetrics metrics;
     private final List<Frontend> frontends;
     private boolean closed; // guarded by this
 
-    private Gateway(BlockStore store, GroupBarrier barrier, List<Frontend> frontends) {
+    private Gateway(BlockStore store, GroupBarrier barrier, GatewayMetrics metrics, List<Frontend> frontends) {
         this.store = store;
         this.barrier = barrier;
+        this.metrics = metrics;
         this.frontends = List.copyOf(frontends);
     }
 
@@ -37,14 +41,17 @@ final class Gateway implements AutoCloseable {
     static Gateway start(ServeSettings settings) {
         BlockStore store = openStore(settings);
         GroupBarrier barrier = null;
+        GatewayMetrics metrics = null;
         List<Frontend> started = new ArrayList<>();
         try {
             barrier = GroupBarrier.open(store);
+            metrics = new GatewayMetrics(store);
+            metrics.listenTo(barrier);
             String token = ApiTokenFile.loadOrCreate(settings.tokenFile());
-            startFrontends(settings, store, barrier, token, started);
-            return new Gateway(store, barrier, started);
+            startFrontends(settings, store, barrier, metrics, token, started);
+            return new Gateway(store, barrier, metrics, started);
         } catch (RuntimeException e) {
-            new Gateway(store, barrier, started).closeAfterFailedStart(e);
+            new Gateway(store, barrier, metrics, started).closeAfterFailedStart(e);
             throw e;
         }
     }
@@ -52,10 +59,10 @@ final class Gateway implements AutoCloseable {
     /**
      * Starts the listeners in the order their lines are printed, as CONTRACT.md orders them: NBD,
      * then REST. With {@code --tls}, both use the material in {@code DATA/tls/} (created on first
-     * use): NBD requires STARTTLS, REST speaks HTTPS.
+     * use): NBD requires STARTTLS, REST speaks HTTPS and serves the metrics as {@code GET /metrics}.
      */
-    private static void startFrontends(ServeSettings settings, BlockStore store, GroupBarrier barrier, String token,
-            List<Frontend> started) {
+    private static void startFrontends(ServeSettings settings, BlockStore store, GroupBarrier barrier,
+            GatewayMetrics metrics, String token, List<Frontend> started) {
         TlsMaterial tls = settings.tls()
                 ? TlsMaterial.ensure(settings.dataDir().resolve("tls"),
                         List.of(settings.nbd().host(), settings.http().host()))
@@ -63,8 +70,10 @@ final class Gateway implements AutoCloseable {
         NbdFrontend nbd = NbdFrontend.start(settings, store, barrier, tls == null ? null : tls.serverContext());
         started.add(new Frontend(nbd.listeningLine(), nbd));
         try {
-            RestServer rest = RestServer.start(settings.http().socketAddress(), RestApi.routes(store, barrier, nbd::openConnections),
-                    token, tls == null ? null : tls.httpsContext());
+            Routes routes = RestApi.routes(store, barrier, nbd::openConnections);
+            metrics.addTo(routes);
+            RestServer rest = RestServer.start(settings.http().socketAddress(), routes, token,
+                    tls == null ? null : tls.httpsContext());
             started.add(new Frontend((tls == null ? "REST listening on http://" : "REST listening on https://")
                     + HostPort.of(rest.address()), rest));
         } catch (RestBindException e) {
@@ -98,6 +107,9 @@ final class Gateway implements AutoCloseable {
         RuntimeException failure = null;
         for (int i = frontends.size() - 1; i >= 0; i--) {
             failure = closeStep(frontends.get(i).server(), failure);
+        }
+        if (metrics != null) {
+            failure = closeStep(metrics, failure);
         }
         if (barrier != null) {
             failure = closeStep(barrier, failure);

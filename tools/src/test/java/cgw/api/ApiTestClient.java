@@ -33,6 +33,14 @@ final class ApiTestClient {
         return client.send(request.build(), BodyHandlers.ofString());
     }
 
+    /** Creates volumes of 1 MiB through the API, with the token. */
+    void createVolumes(String... names) throws Exception {
+        for (String name : names) {
+            HttpResponse<String> created = send("POST", "/v1/volumes", "{\"name\":\"" + name + "\",\"size\":\"1MiB\"}", TOKEN);
+            assertThat(created.statusCode()).as(created.body()).isEqualTo(201);
+        }
+    }
+
     URI uri(String path) {
         return URI.create("http://127.0.0.1:" + port + path);
     }

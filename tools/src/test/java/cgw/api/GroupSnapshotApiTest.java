@@ -38,9 +38,7 @@ class GroupSnapshotApiTest {
         store = BlockStore.open(dir, StoreOptions.defaults().withCacheBytes(64 << 20, 16 << 20).withBackgroundGc(false));
         server = RestServer.start(new InetSocketAddress("127.0.0.1", 0), store, TOKEN);
         api = new ApiTestClient(server.address().getPort());
-        for (String name : List.of("wal", "data", "other")) {
-            assertThat(send("POST", "/v1/volumes", "{\"name\":\"" + name + "\",\"size\":\"1MiB\"}").statusCode()).isEqualTo(201);
-        }
+        api.createVolumes("wal", "data", "other");
     }
 
     @AfterEach
