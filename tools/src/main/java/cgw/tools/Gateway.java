@@ -59,7 +59,8 @@ final class Gateway implements AutoCloseable {
     /**
      * Starts the listeners in the order their lines are printed, as CONTRACT.md orders them: NBD,
      * then REST. With {@code --tls}, both use the material in {@code DATA/tls/} (created on first
-     * use): NBD requires STARTTLS, REST speaks HTTPS and serves the metrics as {@code GET /metrics}.
+     * use): NBD requires STARTTLS, REST speaks HTTPS. NBD I/O goes through the metrics' decorator;
+     * REST serves them as {@code GET /metrics}.
      */
     private static void startFrontends(ServeSettings settings, BlockStore store, GroupBarrier barrier,
             GatewayMetrics metrics, String token, List<Frontend> started) {
@@ -67,7 +68,8 @@ final class Gateway implements AutoCloseable {
                 ? TlsMaterial.ensure(settings.dataDir().resolve("tls"),
                         List.of(settings.nbd().host(), settings.http().host()))
                 : null;
-        NbdFrontend nbd = NbdFrontend.start(settings, store, barrier, tls == null ? null : tls.serverContext());
+        NbdFrontend nbd = NbdFrontend.start(settings, store, barrier, metrics::meter,
+                tls == null ? null : tls.serverContext());
         started.add(new Frontend(nbd.listeningLine(), nbd));
         try {
             Routes routes = RestApi.routes(store, barrier, nbd::openConnections);

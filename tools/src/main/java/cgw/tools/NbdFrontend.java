@@ -2,6 +2,7 @@ package cgw.tools;
 
 import cgw.nbd.NbdServer;
 import cgw.nbd.NbdServerConfig;
+import cgw.nbd.export.ExportRegistry;
 import cgw.nbd.export.StoreExports;
 import cgw.barrier.GroupBarrier;
 import cgw.store.BlockStore;
@@ -10,6 +11,7 @@ import io.netty.util.concurrent.DefaultThreadFactory;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.function.UnaryOperator;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -36,9 +38,11 @@ final class NbdFrontend implements AutoCloseable {
 
     /**
      * Serves every volume of {@code store}: {@code VOLUME} through its epoch gate, and
-     * {@code VOLUME@SNAPSHOT_ID} for each snapshot of the barrier's catalog.
+     * {@code VOLUME@SNAPSHOT_ID} for each snapshot of the barrier's catalog; {@code decorate} wraps
+     * the exports in layers such as the metrics'.
      */
-    static NbdFrontend start(ServeSettings settings, BlockStore store, GroupBarrier barrier, SslContext tls) {
+    static NbdFrontend start(ServeSettings settings, BlockStore store, GroupBarrier barrier,
+            UnaryOperator<ExportRegistry> decorate, SslContext tls) {
         ThreadPoolExecutor storeCalls = new ThreadPoolExecutor(STORE_THREADS, STORE_THREADS, 60, TimeUnit.SECONDS,
                 new ArrayBlockingQueue<>(STORE_QUEUE_LENGTH), new DefaultThreadFactory("cgw-nbd-store", true));
         StoreExports exports = new StoreExports(store, storeCalls, barrier::epochOf, volume -> barrier.gate(volume)::submit);
@@ -46,7 +50,7 @@ final class NbdFrontend implements AutoCloseable {
                 .withUnixSocket(settings.nbdSocket())
                 .withTls(tls);
         try {
-            return new NbdFrontend(storeCalls, exports, NbdServer.start(config, exports));
+            return new NbdFrontend(storeCalls, exports, NbdServer.start(config, decorate.apply(exports)));
         } catch (RuntimeException e) {
             storeCalls.shutdownNow();
             throw new ServeException(e.getMessage(), e);

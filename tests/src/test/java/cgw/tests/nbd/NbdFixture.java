@@ -2,6 +2,7 @@ package cgw.tests.nbd;
 
 import cgw.nbd.NbdServer;
 import cgw.nbd.NbdServerConfig;
+import cgw.nbd.export.ExportRegistry;
 import cgw.nbd.export.SnapshotNames;
 import cgw.nbd.export.StoreExports;
 import cgw.store.BlockStore;
@@ -12,6 +13,8 @@ import java.nio.file.Path;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BiFunction;
+import java.util.function.UnaryOperator;
 
 /** A real store and NBD server on a free loopback port, for tests with real NBD clients. */
 public final class NbdFixture implements AutoCloseable {
@@ -24,12 +27,19 @@ public final class NbdFixture implements AutoCloseable {
         this(dir, config -> config);
     }
 
-    public NbdFixture(Path dir, java.util.function.UnaryOperator<NbdServerConfig> configure) {
+    public NbdFixture(Path dir, UnaryOperator<NbdServerConfig> configure) {
+        this(dir, configure, (store, exports) -> exports);
+    }
+
+    /** Serves the exports through {@code decorate} (given the store), a layer such as the gateway's metrics. */
+    public NbdFixture(Path dir, UnaryOperator<NbdServerConfig> configure,
+            BiFunction<BlockStore, ExportRegistry, ExportRegistry> decorate) {
         store = BlockStore.open(dir.resolve("store"),
                 StoreOptions.defaults().withCacheBytes(64 << 20, 16 << 20).withBackgroundGc(false));
         executor = Executors.newFixedThreadPool(4);
         exports = new StoreExports(store, executor, SnapshotNames.retainedEpochs(store));
-        server = NbdServer.start(configure.apply(NbdServerConfig.defaults(new InetSocketAddress("127.0.0.1", 0))), exports);
+        server = NbdServer.start(configure.apply(NbdServerConfig.defaults(new InetSocketAddress("127.0.0.1", 0))),
+                decorate.apply(store, exports));
     }
 
     public Volume createVolume(String name, long sizeBytes) {

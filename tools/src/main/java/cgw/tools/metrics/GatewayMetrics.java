@@ -3,6 +3,7 @@ package cgw.tools.metrics;
 import cgw.api.Reply;
 import cgw.api.Routes;
 import cgw.barrier.GroupBarrier;
+import cgw.nbd.export.ExportRegistry;
 import cgw.store.BlockStore;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
@@ -22,21 +23,39 @@ import io.netty.handler.codec.http.HttpMethod;
  *   <tr><td>{@code cgw_snapshots_taken_total}</td><td>counter</td><td></td><td>snapshots published</td></tr>
  *   <tr><td>{@code cgw_snapshots_failed_total}</td><td>counter</td><td>{@code reason}: timeout, busy, other</td>
  *       <td>barriers that published nothing</td></tr>
+ *   <tr><td>{@code cgw_nbd_request_duration_seconds}</td><td>histogram (+ {@code _max})</td>
+ *       <td>{@code volume}, {@code op}</td><td>NBD requests from the call to the export to its completion
+ *       (store work, epoch-gate waits and barrier holds included); {@code _count} counts the requests.
+ *       {@code op}: read, write, write_zeroes, trim, flush, cache, block_status</td></tr>
+ *   <tr><td>{@code cgw_nbd_request_errors_total}</td><td>counter</td><td>{@code volume}, {@code op}</td>
+ *       <td>requests whose export operation failed (requests the NBD server refuses itself are not seen)</td></tr>
+ *   <tr><td>{@code cgw_nbd_bytes_total}</td><td>counter</td><td>{@code volume}, {@code op}: read, write</td>
+ *       <td>payload bytes of the reads and writes that succeeded</td></tr>
+ *   <tr><td>{@code cgw_nbd_connections}</td><td>gauge</td><td></td><td>NBD connections with an export open</td></tr>
  *   <tr><td>{@code cgw_volumes}</td><td>gauge</td><td></td><td>volumes in the store</td></tr>
  *   <tr><td>{@code cgw_store_gc_pending_tasks}</td><td>gauge</td><td></td>
  *       <td>collections waiting for the store's garbage collector</td></tr>
  * </table>
  *
+ * <p>{@code volume} is the volume's name; reads of {@code VOLUME@SNAPSHOT} exports count under
+ * {@code VOLUME}. A volume's NBD meters appear when a connection first opens it and go at the
+ * first scrape after it is deleted.
+ *
  * <p>Threads: any. Made and wired by the gateway's starting thread before its front ends start;
- * scraped on the REST store pool; recorded by barrier callers.
+ * scraped on the REST store pool; recorded on NBD event loops, store threads and barrier callers.
+ * It never blocks the NBD path: recording is lock-free.
  */
 public final class GatewayMetrics implements AutoCloseable {
     /** The Content-Type of the Prometheus text format 0.0.4, which {@link #scrape} writes. */
     public static final String CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 
     private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    private final BlockStore store;
+    /** Set once by {@link #meter}, before NBD serves; null when the gateway meters no NBD. */
+    private volatile MeteredExports exports;
 
     public GatewayMetrics(BlockStore store) {
+        this.store = store;
         Gauge.builder("cgw.volumes", () -> store.volumes().size())
                 .description("Volumes in the store").register(registry);
         Gauge.builder("cgw.store.gc.pending.tasks", store::pendingReleases)
@@ -50,13 +69,27 @@ public final class GatewayMetrics implements AutoCloseable {
         barrier.addListener(new SnapshotMetrics(registry));
     }
 
+    /** {@code exports}, measured: per volume requests, latency, errors, bytes. Once per gateway. */
+    public synchronized ExportRegistry meter(ExportRegistry exports) {
+        if (this.exports != null) {
+            throw new IllegalStateException("NBD exports are metered already");
+        }
+        MeteredExports metered = new MeteredExports(exports, store, registry);
+        this.exports = metered;
+        return metered;
+    }
+
     /** Adds {@code GET /metrics} (guarded, so it runs on the REST store pool). */
     public void addTo(Routes routes) {
         routes.addGuarded(HttpMethod.GET, "/metrics", request -> Reply.text(CONTENT_TYPE, scrape()));
     }
 
-    /** Every metric now, in the Prometheus text format. */
+    /** Every metric now, in the Prometheus text format; first forgets the meters of deleted volumes. */
     public String scrape() {
+        MeteredExports metered = exports;
+        if (metered != null) {
+            metered.forgetDeletedVolumes();
+        }
         return registry.scrape(CONTENT_TYPE);
     }
 
