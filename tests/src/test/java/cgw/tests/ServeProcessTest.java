@@ -48,6 +48,15 @@ class ServeProcessTest {
             String uri = "nbd://127.0.0.1:" + gateway.nbdPort + "/vm1";
             ExternalTool.run("qemu-io", "-f", "raw", "-c", "write -P 0x42 0 1M", uri).assertSuccess();
             ExternalTool.run("qemu-img", "info", uri).assertSuccess();
+            // what was written shows in /metrics, which needs the token like every call but /healthz
+            HttpResponse<String> metrics = gateway.rest("GET", "/metrics", null);
+            assertThat(metrics.statusCode()).as(metrics.body()).isEqualTo(200);
+            assertThat(metrics.headers().firstValue("content-type")).hasValue("text/plain; version=0.0.4; charset=utf-8");
+            assertThat(metrics.body()).contains("\ncgw_nbd_bytes_total{op=\"write\",volume=\"vm1\"} 1048576.0\n",
+                    "\ncgw_volumes 1.0\n", "# TYPE cgw_barrier_freeze_seconds histogram");
+            assertThat(HttpClient.newHttpClient().send(HttpRequest.newBuilder(
+                            URI.create("http://127.0.0.1:" + gateway.restPort + "/metrics")).build(),
+                    HttpResponse.BodyHandlers.ofString()).statusCode()).isEqualTo(401);
             Process attached = new ProcessBuilder("/usr/bin/python3", "-mnbd", "-u", uri, "-c",
                     "import sys; sys.stdin.read()").start();
             try {
