@@ -63,6 +63,7 @@ public final class GroupBarrier implements AutoCloseable {
 
     private final BlockStore store;
     private final ScheduledExecutorService leaseTimer;
+    private final CoordinatorThread coordinator = new CoordinatorThread();
     private final Map<Long, EpochGate> gates = new ConcurrentHashMap<>();
     private final Map<Long, ReentrantLock> volumeLocks = new ConcurrentHashMap<>();
     private final List<SnapshotListener> listeners = new java.util.concurrent.CopyOnWriteArrayList<>();
@@ -78,11 +79,15 @@ public final class GroupBarrier implements AutoCloseable {
 
     private GroupBarrier(BlockStore store) {
         this.store = store;
-        this.leaseTimer = Executors.newSingleThreadScheduledExecutor(runnable -> {
-            Thread thread = new Thread(runnable, "cgw-barrier-lease");
-            thread.setDaemon(true);
-            return thread;
-        });
+        java.util.concurrent.ScheduledThreadPoolExecutor timer = new java.util.concurrent.ScheduledThreadPoolExecutor(1,
+                runnable -> {
+                    Thread thread = new Thread(runnable, "cgw-barrier-lease");
+                    thread.setDaemon(true);
+                    return thread;
+                });
+        // started here, so that it does not inherit the coordinator thread's real-time policy
+        timer.prestartCoreThread();
+        this.leaseTimer = timer;
     }
 
     /**
@@ -422,7 +427,24 @@ public final class GroupBarrier implements AutoCloseable {
         }
     }
 
+    /** What the coordinator thread's step leaves to the caller: the freeze, and the replies to send. */
+    private record Released(long freezeMicros, boolean expired, List<List<Runnable>> replies) {
+    }
+
+    /**
+     * Steps 2 and 3 on the coordinator thread (the freeze: nothing else in it); the held replies
+     * are sent afterwards from the calling thread.
+     */
     private long switchAndRelease(List<EpochGate> volumeGates, long[] sealed, long leaseNanos) {
+        Released released = coordinator.call(() -> switchAndDetach(volumeGates, sealed, leaseNanos));
+        released.replies().forEach(held -> held.forEach(Runnable::run));
+        if (released.expired()) {
+            throw new BarrierTimeoutException("the lease of a hold expired before the barrier committed");
+        }
+        return released.freezeMicros();
+    }
+
+    private Released switchAndDetach(List<EpochGate> volumeGates, long[] sealed, long leaseNanos) {
         List<EpochGate.Hold> holds = new ArrayList<>(volumeGates.size());
         int locked = 0;
         try {
@@ -447,11 +469,7 @@ public final class GroupBarrier implements AutoCloseable {
             replies.add(held == null ? List.of() : held);
             freezeMicros = Math.max(freezeMicros, hold.heldMicros);
         }
-        replies.forEach(held -> held.forEach(Runnable::run));
-        if (expired) {
-            throw new BarrierTimeoutException("the lease of a hold expired before the barrier committed");
-        }
-        return freezeMicros;
+        return new Released(freezeMicros, expired, replies);
     }
 
     private void awaitDrained(List<Volume> volumes, List<EpochGate> volumeGates, long[] sealed, long deadline,
@@ -587,6 +605,7 @@ public final class GroupBarrier implements AutoCloseable {
 
     @Override
     public void close() {
+        coordinator.close();
         leaseTimer.shutdownNow();
     }
 }
