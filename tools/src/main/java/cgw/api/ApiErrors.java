@@ -1,5 +1,14 @@
 package cgw.api;
 
+import cgw.api.jobs.JobFinishedException;
+import cgw.api.jobs.JobNotFoundException;
+import cgw.backup.BackupException;
+import cgw.backup.InvalidTargetException;
+import cgw.backup.RepositoryFormatException;
+import cgw.backup.RepositoryLockedException;
+import cgw.backup.SnapshotExistsException;
+import cgw.backup.SnapshotNotFoundException;
+import cgw.backup.WrongKeyException;
 import cgw.barrier.BarrierBusyException;
 import cgw.barrier.BarrierException;
 import cgw.barrier.BarrierTimeoutException;
@@ -62,6 +71,15 @@ public final class ApiErrors {
         if (cause instanceof BarrierException barrier) {
             return barrierReply(barrier);
         }
+        if (cause instanceof BackupException backup) {
+            return backupReply(backup, request);
+        }
+        if (cause instanceof JobNotFoundException) {
+            return reply(ApiError.NOT_FOUND, cause.getMessage());
+        }
+        if (cause instanceof JobFinishedException) {
+            return reply(ApiError.CONFLICT, cause.getMessage());
+        }
         if (cause instanceof VolumeNotFoundException || cause instanceof EpochNotRetainedException) {
             return reply(ApiError.NOT_FOUND, cause.getMessage());
         }
@@ -96,6 +114,26 @@ public final class ApiErrors {
             error = ApiError.TIMEOUT;
         } else {
             log.error("barrier failed", e);
+            error = ApiError.INTERNAL;
+        }
+        return reply(error, e.getMessage());
+    }
+
+    /**
+     * A repository that is not there or not usable is the caller's choice of target (400, 404);
+     * one busy or holding the snapshot already is a conflict (409); a store that fails is ours (500).
+     */
+    private static Reply backupReply(BackupException e, String request) {
+        ApiError error;
+        if (e instanceof InvalidTargetException || e instanceof RepositoryFormatException) {
+            error = ApiError.BAD_REQUEST;
+        } else if (e instanceof SnapshotNotFoundException) {
+            error = ApiError.NOT_FOUND;
+        } else if (e instanceof SnapshotExistsException || e instanceof RepositoryLockedException
+                || e instanceof WrongKeyException) {
+            error = ApiError.CONFLICT;
+        } else {
+            log.error("{} failed", request, e);
             error = ApiError.INTERNAL;
         }
         return reply(error, e.getMessage());

@@ -1,5 +1,7 @@
 package cgw.api;
 
+import cgw.api.jobs.BackupJobs;
+import cgw.backup.RepositoryAccess;
 import cgw.barrier.GroupBarrier;
 import cgw.store.BlockStore;
 import io.netty.handler.codec.http.HttpMethod;
@@ -23,6 +25,16 @@ public final class RestApi {
         new VolumeResource(store, barrier, attachments).addTo(routes);
         new GroupResource(barrier).addTo(routes);
         new SnapshotResource(barrier).addTo(routes);
+        return routes;
+    }
+
+    /**
+     * Adds exports, restores and {@code /v1/jobs} to {@code routes}: jobs run on {@code jobs},
+     * repositories are reached through {@code access}, manifests name {@code gatewayName} as their source.
+     */
+    public static Routes addBackups(Routes routes, BlockStore store, GroupBarrier barrier, BackupJobs jobs,
+            RepositoryAccess access, String gatewayName) {
+        new BackupResource(store, barrier, jobs, access, gatewayName).addTo(routes);
         return routes;
     }
 }

@@ -101,11 +101,7 @@ final class SnapshotResource {
     }
 
     private static long id(ApiRequest request) {
-        String text = request.pathParam("id");
-        if (!text.matches("[1-9][0-9]{0,17}")) {
-            throw new ApiException(ApiError.BAD_REQUEST, "snapshot id must be a positive integer, got '" + text + "'");
-        }
-        return Long.parseLong(text);
+        return BackupResource.id(request, "snapshot");
     }
 
     static Duration timeout(Long timeoutMs) {

@@ -1,6 +1,8 @@
 package cgw.tools;
 
 import cgw.api.RestApi;
+import cgw.api.jobs.BackupJobs;
+import cgw.backup.JobOptions;
 import cgw.api.RestBindException;
 import cgw.api.RestServer;
 import cgw.api.Routes;
@@ -10,6 +12,8 @@ import cgw.store.StoreException;
 import cgw.store.StoreOptions;
 import cgw.tools.metrics.GatewayMetrics;
 import cgw.tools.tls.TlsMaterial;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
 import java.util.ArrayList;
 import java.util.List;
 import org.slf4j.Logger;
@@ -27,13 +31,16 @@ final class Gateway implements AutoCloseable {
     private final BlockStore store;
     private final GroupBarrier barrier;
     private final GatewayMetrics metrics;
+    private final BackupJobs jobs;
     private final List<Frontend> frontends;
     private boolean closed; // guarded by this
 
-    private Gateway(BlockStore store, GroupBarrier barrier, GatewayMetrics metrics, List<Frontend> frontends) {
+    private Gateway(BlockStore store, GroupBarrier barrier, GatewayMetrics metrics, BackupJobs jobs,
+            List<Frontend> frontends) {
         this.store = store;
         this.barrier = barrier;
         this.metrics = metrics;
+        this.jobs = jobs;
         this.frontends = List.copyOf(frontends);
     }
 
@@ -42,16 +49,19 @@ final class Gateway implements AutoCloseable {
         BlockStore store = openStore(settings);
         GroupBarrier barrier = null;
         GatewayMetrics metrics = null;
+        BackupJobs jobs = null;
         List<Frontend> started = new ArrayList<>();
         try {
             barrier = GroupBarrier.open(store);
             metrics = new GatewayMetrics(store);
             metrics.listenTo(barrier);
+            jobs = new BackupJobs(settings.backups().maxRunning(), settings.backups().rateBytesPerSecond(),
+                    JobOptions.defaults());
             String token = ApiTokenFile.loadOrCreate(settings.tokenFile());
-            startFrontends(settings, store, barrier, metrics, token, started);
-            return new Gateway(store, barrier, metrics, started);
+            startFrontends(settings, store, barrier, metrics, jobs, token, started);
+            return new Gateway(store, barrier, metrics, jobs, started);
         } catch (RuntimeException e) {
-            new Gateway(store, barrier, metrics, started).closeAfterFailedStart(e);
+            new Gateway(store, barrier, metrics, jobs, started).closeAfterFailedStart(e);
             throw e;
         }
     }
@@ -63,7 +73,7 @@ final class Gateway implements AutoCloseable {
      * REST serves them as {@code GET /metrics}.
      */
     private static void startFrontends(ServeSettings settings, BlockStore store, GroupBarrier barrier,
-            GatewayMetrics metrics, String token, List<Frontend> started) {
+            GatewayMetrics metrics, BackupJobs jobs, String token, List<Frontend> started) {
         TlsMaterial tls = settings.tls()
                 ? TlsMaterial.ensure(settings.dataDir().resolve("tls"),
                         List.of(settings.nbd().host(), settings.http().host()))
@@ -74,6 +84,7 @@ final class Gateway implements AutoCloseable {
         try {
             Routes routes = RestApi.routes(store, barrier, nbd::openConnections);
             metrics.addTo(routes);
+            RestApi.addBackups(routes, store, barrier, jobs, settings.backups().access(), gatewayName(settings));
             RestServer rest = RestServer.start(settings.http().socketAddress(), routes, token,
                     tls == null ? null : tls.httpsContext());
             started.add(new Frontend((tls == null ? "REST listening on http://" : "REST listening on https://")
@@ -81,6 +92,18 @@ final class Gateway implements AutoCloseable {
         } catch (RestBindException e) {
             throw new ServeException(e.getMessage(), e);
         }
+    }
+
+    /** Who made a backup, as its manifest records it: this host and data directory. */
+    private static String gatewayName(ServeSettings settings) {
+        String host;
+        try {
+            host = InetAddress.getLocalHost().getHostName();
+        } catch (UnknownHostException e) {
+            log.debug("no host name; manifests name localhost", e);
+            host = "localhost";
+        }
+        return host + ":" + settings.dataDir().toAbsolutePath().normalize();
     }
 
     private static BlockStore openStore(ServeSettings settings) {
@@ -109,6 +132,10 @@ final class Gateway implements AutoCloseable {
         RuntimeException failure = null;
         for (int i = frontends.size() - 1; i >= 0; i--) {
             failure = closeStep(frontends.get(i).server(), failure);
+        }
+        if (jobs != null) {
+            // after REST (no new jobs), before the store: running jobs stop at a chunk and leave valid data
+            failure = closeStep(jobs, failure);
         }
         if (metrics != null) {
             failure = closeStep(metrics, failure);

@@ -1,5 +1,9 @@
 package cgw.tools;
 
+import cgw.api.ByteSize;
+import cgw.backup.KeySource;
+import cgw.backup.RepositoryAccess;
+import cgw.cli.S3Options;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -8,6 +12,7 @@ import java.util.concurrent.Callable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
@@ -46,6 +51,22 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--tls", description = "NBD STARTTLS and HTTPS with certificates in DATA/tls/")
     boolean tls;
 
+    @Mixin
+    S3Options s3;
+
+    @Option(names = "--backup-key-file", paramLabel = "FILE",
+            description = {"Key (32+ random bytes) that encrypts new repositories and opens existing ones;",
+                    "or a passphrase in $" + RepositoryAccess.PASSPHRASE_VARIABLE + "; neither: unencrypted"})
+    Path backupKeyFile;
+
+    @Option(names = "--backup-rate", paramLabel = "BYTES/s", defaultValue = "0",
+            description = "Most bytes a second all backup jobs together read, e.g. 200MiB; 0 for no limit (default)")
+    String backupRate;
+
+    @Option(names = "--backup-jobs", paramLabel = "N", defaultValue = "2",
+            description = "Backup jobs run at once; more wait their turn (default: ${DEFAULT-VALUE})")
+    int backupJobs;
+
     @Override
     public Integer call() throws InterruptedException {
         ServeSettings settings = settings();
@@ -83,7 +104,22 @@ final class ServeCommand implements Callable<Integer> {
         if (nbd.port() != 0 && nbd.equals(http)) {
             throw new ParameterException(spec.commandLine(), "--nbd and --http both ask for " + nbd);
         }
-        return new ServeSettings(dataDir, nbd, nbdSocket, http, tls);
+        if (backupJobs < 1 || backupJobs > 16) {
+            throw new ParameterException(spec.commandLine(), "--backup-jobs must be between 1 and 16, got " + backupJobs);
+        }
+        long rate;
+        KeySource key;
+        try {
+            rate = ByteSize.parseBytes(backupRate);
+            key = RepositoryAccess.key(backupKeyFile, System.getenv(RepositoryAccess.PASSPHRASE_VARIABLE));
+        } catch (IllegalArgumentException e) {
+            throw new ParameterException(spec.commandLine(), e.getMessage(), e, null, null);
+        }
+        if (backupKeyFile != null && !Files.isReadable(backupKeyFile)) {
+            throw new ParameterException(spec.commandLine(), "--backup-key-file " + backupKeyFile + " is not a readable file");
+        }
+        return new ServeSettings(dataDir, nbd, nbdSocket, http, tls,
+                new ServeSettings.Backups(new RepositoryAccess(s3.settings(), key), rate, backupJobs));
     }
 
     private void checkSocketPath(Path socket) {

@@ -1,5 +1,6 @@
 package cgw.tools;
 
+import cgw.backup.RepositoryAccess;
 import java.nio.file.Path;
 
 /**
@@ -8,7 +9,16 @@ import java.nio.file.Path;
  * @param dataDir   as the user gave it; RocksDB, the API token and later the TLS material live here
  * @param nbdSocket null when NBD is not also served on a Unix socket
  */
-record ServeSettings(Path dataDir, HostPort nbd, Path nbdSocket, HostPort http, boolean tls) {
+record ServeSettings(Path dataDir, HostPort nbd, Path nbdSocket, HostPort http, boolean tls, Backups backups) {
+    /**
+     * How backup jobs run.
+     *
+     * @param rateBytesPerSecond what all jobs together may read a second, 0 for no limit
+     * @param maxRunning         jobs run at once
+     */
+    record Backups(RepositoryAccess access, long rateBytesPerSecond, int maxRunning) {
+    }
+
     Path storeDir() {
         return dataDir.resolve("store");
     }
