@@ -11,6 +11,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
@@ -68,9 +69,20 @@ public final class ExternalTool {
 
     /** Runs {@code command}, feeding {@code stdin} when not null, and waits for it to exit. */
     public static Result runWithInput(String stdin, String... command) {
+        return run(stdin, Map.of(), command);
+    }
+
+    /** Runs {@code command} with {@code environment} added to this process's, and waits for it to exit. */
+    public static Result runWithEnvironment(Map<String, String> environment, String... command) {
+        return run(null, environment, command);
+    }
+
+    private static Result run(String stdin, Map<String, String> environment, String... command) {
         List<String> argv = Arrays.asList(command);
         try {
-            Process process = new ProcessBuilder(argv).start();
+            ProcessBuilder builder = new ProcessBuilder(argv);
+            builder.environment().putAll(environment);
+            Process process = builder.start();
             CompletableFuture<String> out = drain(process.getInputStream());
             CompletableFuture<String> err = drain(process.getErrorStream());
             if (stdin != null) {

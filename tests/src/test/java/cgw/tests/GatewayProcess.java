@@ -17,6 +17,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -46,11 +47,18 @@ public final class GatewayProcess implements AutoCloseable {
 
     /** Starts {@code cgw serve --data DATA} plus {@code extraArgs}; its stderr goes to {@code stderrFile}. */
     public static GatewayProcess start(Path data, Path stderrFile, String... extraArgs) throws IOException {
-        Path java = Path.of(System.getProperty("java.home"), "bin", "java");
-        List<String> command = new ArrayList<>(List.of(java.toString(), "-Xmx256m", "-jar", jar().toString(),
-                "serve", "--data", data.toString(), "--http", "127.0.0.1:0", "--nbd", "127.0.0.1:0"));
+        return start(data, stderrFile, Map.of(), extraArgs);
+    }
+
+    /** As {@link #start(Path, Path, String...)}, with {@code environment} added to the child's. */
+    public static GatewayProcess start(Path data, Path stderrFile, Map<String, String> environment, String... extraArgs)
+            throws IOException {
+        List<String> command = new ArrayList<>(javaJar());
+        command.addAll(List.of("serve", "--data", data.toString(), "--http", "127.0.0.1:0", "--nbd", "127.0.0.1:0"));
         command.addAll(List.of(extraArgs));
-        Process process = new ProcessBuilder(command).redirectError(stderrFile.toFile()).start();
+        ProcessBuilder builder = new ProcessBuilder(command).redirectError(stderrFile.toFile());
+        builder.environment().putAll(environment);
+        Process process = builder.start();
         GatewayProcess gateway = null;
         try {
             BufferedReader stdout = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
@@ -75,6 +83,28 @@ public final class GatewayProcess implements AutoCloseable {
                 process.destroyForcibly();
             }
         }
+    }
+
+    /** {@code java -Xmx256m -jar cgw.jar}: what {@code ./cgw} runs. */
+    private static List<String> javaJar() {
+        Path java = Path.of(System.getProperty("java.home"), "bin", "java");
+        return List.of(java.toString(), "-Xmx256m", "-jar", jar().toString());
+    }
+
+    /** Runs the client {@code cgw args...} against this gateway (its URL and token) with {@code environment} added. */
+    public ExternalTool.Result cli(Map<String, String> environment, String... args) {
+        List<String> command = new ArrayList<>(javaJar());
+        command.addAll(List.of(args));
+        command.addAll(List.of("--server", "http://127.0.0.1:" + restPort, "--token-file",
+                data.resolve("api-token").toString()));
+        return ExternalTool.runWithEnvironment(environment, command.toArray(String[]::new));
+    }
+
+    /** Runs {@code cgw args...} as a local command (no gateway options) with {@code environment} added. */
+    public static ExternalTool.Result localCli(Map<String, String> environment, String... args) {
+        List<String> command = new ArrayList<>(javaJar());
+        command.addAll(List.of(args));
+        return ExternalTool.runWithEnvironment(environment, command.toArray(String[]::new));
     }
 
     /** {@code nbd://127.0.0.1:PORT/EXPORT}. */

@@ -43,6 +43,17 @@ final class Views {
         return table;
     }
 
+    /** A backup job: what it does, where, and how far it got. */
+    static Table jobs(List<JsonNode> jobs) {
+        Table table = new Table("ID", "KIND", "STATE", "SNAPSHOT", "REPOSITORY", "DONE", "TOTAL", "ERROR");
+        for (JsonNode job : jobs) {
+            String repository = job.hasNonNull("target") ? text(job, "target") : text(job, "source");
+            table.row(text(job, "id"), text(job, "kind"), text(job, "state"), text(job, "snapshot"), repository,
+                    size(job.path("bytesDone")), size(job.path("bytesTotal")), text(job, "error"));
+        }
+        return table;
+    }
+
     static Table groups(List<JsonNode> groups) {
         Table table = new Table("NAME", "VOLUMES");
         for (JsonNode group : groups) {

@@ -1,9 +1,13 @@
 package cgw.tools;
 
+import cgw.cli.BackupCommand;
 import cgw.cli.CliException;
 import cgw.cli.ClientEnvironment;
 import cgw.cli.ClientOptions;
+import cgw.cli.ExportCommand;
 import cgw.cli.GroupCommand;
+import cgw.cli.JobCommand;
+import cgw.cli.RestoreCommand;
 import cgw.cli.SnapshotCommand;
 import cgw.cli.VolumeCommand;
 import java.io.PrintWriter;
@@ -26,7 +30,8 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "cgw", sortOptions = false,
         description = "Consistency-group gateway: VM disks over NBD from a copy-on-write block store.",
-        subcommands = {ServeCommand.class, VolumeCommand.class, GroupCommand.class, SnapshotCommand.class})
+        subcommands = {ServeCommand.class, VolumeCommand.class, GroupCommand.class, SnapshotCommand.class,
+                ExportCommand.class, RestoreCommand.class, JobCommand.class, BackupCommand.class})
 public final class Main implements Runnable {
     private static final Logger log = LoggerFactory.getLogger(Main.class);
     static final String LOG_LEVEL = "--log-level";

@@ -1,0 +1,182 @@
+package cgw.tests.backup;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import cgw.tests.ExternalTool;
+import cgw.tests.GatewayProcess;
+import com.fasterxml.jackson.databind.JsonNode;
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Backups end to end, as an operator runs them: the {@code cgw serve} jar, volumes written by
+ * qemu-io over NBD, a group snapshot exported to a directory repository with {@code cgw export},
+ * restored under a prefix, and the restored volumes compared with {@code qemu-img compare} against
+ * the snapshot's read-only {@code VOLUME@ID} exports; then an incremental export, a refused
+ * restore, a cancelled job, and {@code cgw backup verify} finding a flipped byte.
+ */
+@Timeout(300)
+class BackupEndToEndTest {
+    private static final Map<String, String> NO_ENV = Map.of();
+
+    @TempDir
+    Path dir;
+
+    @BeforeAll
+    static void tools() {
+        ExternalTool.require("qemu-io", "qemu-utils");
+        ExternalTool.require("qemu-img", "qemu-utils");
+    }
+
+    private GatewayProcess start(String... extraArgs) throws IOException {
+        return GatewayProcess.start(dir.resolve("data"), dir.resolve("gateway.err"), extraArgs);
+    }
+
+    private static void createVolume(GatewayProcess gateway, String name, String size) throws Exception {
+        gateway.call(201, "POST", "/v1/volumes", "{\"name\":\"" + name + "\",\"size\":\"" + size + "\"}");
+    }
+
+    private static void write(GatewayProcess gateway, String volume, int pattern, String offset, String length) {
+        ExternalTool.run("qemu-io", "-f", "raw", "-c", "write -P " + pattern + " " + offset + " " + length,
+                gateway.nbdUri(volume)).assertSuccess();
+    }
+
+    private static long snapshot(GatewayProcess gateway, String... volumes) throws Exception {
+        return gateway.call(201, "POST", "/v1/snapshots", "{\"volumes\":[\"" + String.join("\",\"", volumes) + "\"]}")
+                .get("id").asLong();
+    }
+
+    /** Polls a job until it leaves {@code running}; the class timeout bounds the wait. */
+    private static JsonNode awaitJob(GatewayProcess gateway, long job) throws Exception {
+        while (true) {
+            JsonNode view = gateway.call(200, "GET", "/v1/jobs/" + job, null);
+            if (!view.get("state").asText().equals("running")) {
+                return view;
+            }
+            Thread.sleep(50); // a poll interval, not a timed assertion
+        }
+    }
+
+    private static void assertSameContent(GatewayProcess gateway, String restored, String snapshotExport) {
+        ExternalTool.run("qemu-img", "compare", "-f", "raw", "-F", "raw", gateway.nbdUri(restored),
+                gateway.nbdUri(snapshotExport)).assertSuccess();
+    }
+
+    private String repository() {
+        return "file://" + dir.resolve("repo").toAbsolutePath();
+    }
+
+    @Test
+    void aGroupSnapshotIsExportedRestoredAndExportedAgainIncrementally() throws Exception {
+        try (GatewayProcess gateway = start()) {
+            createVolume(gateway, "wal", "4MiB");
+            createVolume(gateway, "data", "4MiB");
+            write(gateway, "wal", 0x11, "0", "1M");
+            write(gateway, "data", 0x22, "64k", "512k");
+            write(gateway, "data", 0x23, "3M", "256k");
+            long first = snapshot(gateway, "wal", "data");
+
+            ExternalTool.Result exported = gateway.cli(NO_ENV, "export", String.valueOf(first), repository()).assertSuccess();
+            assertThat(exported.stdout()).contains("done").contains("export");
+
+            JsonNode restore = gateway.call(202, "POST", "/v1/restores",
+                    "{\"source\":\"" + repository() + "\",\"snapshot\":" + first + ",\"prefix\":\"r1-\"}");
+            assertThat(awaitJob(gateway, restore.get("id").asLong()).get("state").asText()).isEqualTo("done");
+            assertSameContent(gateway, "r1-wal", "wal@" + first);
+            assertSameContent(gateway, "r1-data", "data@" + first);
+
+            write(gateway, "wal", 0x33, "512k", "1M");
+            write(gateway, "data", 0x00, "64k", "64k");
+            long second = snapshot(gateway, "wal", "data");
+            JsonNode export = gateway.call(202, "POST", "/v1/snapshots/" + second + "/export",
+                    "{\"target\":\"" + repository() + "\",\"incrementalFrom\":" + first + "}");
+            JsonNode done = awaitJob(gateway, export.get("id").asLong());
+            assertThat(done.get("state").asText()).as(done.toString()).isEqualTo("done");
+            assertThat(done.get("bytesTotal").asLong()).as("only changed chunks are examined").isLessThan(8L << 20);
+
+            ExternalTool.Result restored = gateway.cli(NO_ENV, "restore", repository(), String.valueOf(second),
+                    "--prefix", "r2-").assertSuccess();
+            assertThat(restored.stdout()).contains("done");
+            assertSameContent(gateway, "r2-wal", "wal@" + second);
+            assertSameContent(gateway, "r2-data", "data@" + second);
+
+            gateway.call(409, "POST", "/v1/restores",
+                    "{\"source\":\"" + repository() + "\",\"snapshot\":" + second + ",\"prefix\":\"r2-\"}");
+            ExternalTool.Result refused = gateway.cli(NO_ENV, "restore", repository(), String.valueOf(second),
+                    "--prefix", "r1-");
+            assertThat(refused.exitCode()).isEqualTo(1);
+            assertThat(refused.stderr()).contains("409 conflict").contains("r1-wal");
+
+            ExternalTool.Result verified = GatewayProcess.localCli(NO_ENV, "backup", "verify", repository()).assertSuccess();
+            assertThat(verified.stdout()).contains("2 manifests").contains("no problems found");
+            assertThat(gateway.stop()).isZero();
+        }
+    }
+
+    @Test
+    void aCancelledExportEndsCancelledAndLeavesARepositoryThatVerifies() throws Exception {
+        // 1 MiB/s shared by two job slots: the 4 MiB export runs for seconds, long enough to cancel
+        try (GatewayProcess gateway = start("--backup-rate", "1MiB")) {
+            createVolume(gateway, "big", "8MiB");
+            ExternalTool.run("qemu-io", "-f", "raw", "-c", "write -P 0x44 0 4M", gateway.nbdUri("big")).assertSuccess();
+            long id = snapshot(gateway, "big");
+            ExternalTool.Result started = gateway.cli(NO_ENV, "export", String.valueOf(id), repository(), "--no-wait",
+                    "--json").assertSuccess();
+            long job = GatewayProcessJson.read(started.stdout()).get("id").asLong();
+            JsonNode cancelled = gateway.call(202, "DELETE", "/v1/jobs/" + job, null);
+            assertThat(cancelled.get("id").asLong()).isEqualTo(job);
+            JsonNode ended = awaitJob(gateway, job);
+            assertThat(ended.get("state").asText()).as(ended.toString()).isEqualTo("cancelled");
+            assertThat(ended.get("bytesDone").asLong()).isLessThan(ended.get("bytesTotal").asLong());
+            gateway.call(409, "DELETE", "/v1/jobs/" + job, null);
+
+            ExternalTool.Result shown = gateway.cli(NO_ENV, "job", "show", String.valueOf(job)).assertSuccess();
+            assertThat(shown.stdout()).contains("cancelled");
+            ExternalTool.Result verified = GatewayProcess.localCli(NO_ENV, "backup", "verify", repository()).assertSuccess();
+            assertThat(verified.stdout()).contains("0 manifests").contains("no problems found");
+            assertThat(gateway.stop()).isZero();
+        }
+    }
+
+    @Test
+    void verifyFindsAFlippedByteAndPruneKeepsTheNewest() throws Exception {
+        try (GatewayProcess gateway = start()) {
+            createVolume(gateway, "v", "2MiB");
+            write(gateway, "v", 0x55, "0", "256k");
+            long first = snapshot(gateway, "v");
+            gateway.cli(NO_ENV, "export", String.valueOf(first), repository()).assertSuccess();
+            write(gateway, "v", 0x66, "1M", "256k");
+            long second = snapshot(gateway, "v");
+            gateway.cli(NO_ENV, "export", String.valueOf(second), repository(), "--incremental-from",
+                    String.valueOf(first)).assertSuccess();
+            assertThat(gateway.stop()).isZero();
+        }
+        ExternalTool.Result pruned = GatewayProcess.localCli(NO_ENV, "backup", "prune", repository(), "--keep-last", "1")
+                .assertSuccess();
+        assertThat(pruned.stdout()).contains("deleted [");
+
+        Path chunk;
+        try (Stream<Path> files = Files.walk(dir.resolve("repo").resolve("chunks"))) {
+            chunk = files.filter(Files::isRegularFile).sorted().findFirst().orElseThrow();
+        }
+        try (RandomAccessFile file = new RandomAccessFile(chunk.toFile(), "rw")) {
+            file.seek(file.length() / 2);
+            int b = file.read();
+            file.seek(file.length() / 2);
+            file.write(b ^ 0x01);
+        }
+        ExternalTool.Result verified = GatewayProcess.localCli(NO_ENV, "backup", "verify", repository());
+        assertThat(verified.exitCode()).as(verified.stdout() + verified.stderr()).isEqualTo(1);
+        assertThat(verified.stdout()).contains("corrupt").contains(dir.resolve("repo").relativize(chunk).toString());
+        assertThat(List.of(verified.stdout().split("\n"))).hasSizeGreaterThan(2);
+    }
+}
