@@ -101,24 +101,33 @@ public final class BackupJobs implements AutoCloseable {
         return job;
     }
 
+    /** Runs the job; its repository is closed (its lock gone) before the job shows how it ended. */
     private void run(Job job, AutoCloseable resource, Work work) {
+        if (!job.start()) {
+            close(resource, job); // cancelled while queued
+            return;
+        }
+        JobState end = JobState.FAILED;
+        Object result = null;
+        String failure = null;
         try {
-            if (!job.start()) {
-                return; // cancelled while queued
-            }
-            JobOptions jobOptions = options.withProgress(job::progress).withCancelled(job::cancelRequested);
-            Object result = work.run(jobOptions);
-            job.end(JobState.DONE, result, null);
+            result = work.run(options.withProgress(job::progress).withCancelled(job::cancelRequested));
+            end = JobState.DONE;
             log.info("job {} done: {}", job.id(), result);
         } catch (BackupCancelledException e) {
-            job.end(JobState.CANCELLED, null, null);
+            end = JobState.CANCELLED;
             log.info("job {} cancelled", job.id());
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | Error e) {
             log.warn("job {} ({}) failed", job.id(), job.request(), e);
-            job.end(JobState.FAILED, null, e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage());
-        } finally {
-            close(resource, job);
+            failure = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+            if (e instanceof Error error) {
+                close(resource, job);
+                job.end(end, null, failure);
+                throw error;
+            }
         }
+        close(resource, job);
+        job.end(end, result, failure);
     }
 
     private static void close(AutoCloseable resource, Job job) {
