@@ -125,7 +125,7 @@ class BackupEndToEndTest {
     @Test
     void aCancelledExportEndsCancelledAndLeavesARepositoryThatVerifies() throws Exception {
         // 1 MiB/s shared by two job slots: the 4 MiB export runs for seconds, long enough to cancel
-        try (GatewayProcess gateway = start("--backup-rate", "1MiB")) {
+        try (GatewayProcess gateway = start("--backup-rate", "1MiB", "--log-level", "info")) {
             createVolume(gateway, "big", "8MiB");
             ExternalTool.run("qemu-io", "-f", "raw", "-c", "write -P 0x44 0 4M", gateway.nbdUri("big")).assertSuccess();
             long id = snapshot(gateway, "big");
@@ -143,8 +143,19 @@ class BackupEndToEndTest {
             assertThat(shown.stdout()).contains("cancelled");
             ExternalTool.Result verified = GatewayProcess.localCli(NO_ENV, "backup", "verify", repository()).assertSuccess();
             assertThat(verified.stdout()).contains("0 manifests").contains("no problems found");
+
+            // SIGTERM while an export runs: the job is cancelled, the gateway exits 0, the repository stays valid
+            ExternalTool.Result again = gateway.cli(NO_ENV, "export", String.valueOf(id), repository(), "--no-wait",
+                    "--json").assertSuccess();
+            long running = GatewayProcessJson.read(again.stdout()).get("id").asLong();
+            while (gateway.call(200, "GET", "/v1/jobs/" + running, null).get("bytesDone").asLong() == 0) {
+                Thread.sleep(50); // until it has written something; a poll interval, not a timed assertion
+            }
             assertThat(gateway.stop()).isZero();
+            assertThat(gateway.stderr()).contains("job " + running + " cancelled");
         }
+        ExternalTool.Result afterStop = GatewayProcess.localCli(NO_ENV, "backup", "verify", repository()).assertSuccess();
+        assertThat(afterStop.stdout()).contains("0 manifests").contains("no problems found");
     }
 
     @Test
