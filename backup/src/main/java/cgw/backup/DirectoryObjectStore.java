@@ -25,16 +25,34 @@ import org.slf4j.LoggerFactory;
  * put-if-absent, hard-links) it into place: a crash leaves the old object, the new one, or a
  * temporary file that {@link #removeIncomplete} deletes, never a torn object. The directory is
  * synced later, by {@link #sync}, once for all the puts since the last one: a lost rename only
- * loses a chunk that no manifest names yet, and halves the syncs of an export. Safe from any
- * thread; the set of directories to sync is concurrent.
+ * loses a chunk that no manifest names yet.
+ *
+ * <p>{@link #putLater} (chunks) batches the file syncs too: it writes the temporary file without
+ * a sync, and every {@value #BATCH_BYTES} bytes (and in {@link #sync}) one {@code syncfs(2)} makes
+ * the whole batch durable before its files are renamed into place; a second one at {@link #sync}
+ * covers the renames. An fsync per chunk file cost more than hashing and compressing it.
+ * Safe from any thread.
  */
 final class DirectoryObjectStore implements ObjectStore {
     private static final Logger LOG = LoggerFactory.getLogger(DirectoryObjectStore.class);
     static final String TEMP_PREFIX = ".tmp-";
 
     private final Path root;
+    /** Bytes of temporary files {@link #putLater} collects before it syncs and renames them. */
+    static final long BATCH_BYTES = 32 << 20;
+
     /** Directories holding renames not yet synced. */
     private final Set<Path> unsyncedDirectories = ConcurrentHashMap.newKeySet();
+    /** Guards {@link #staged} and {@link #stagedBytes}. */
+    private final Object stagedLock = new Object();
+    private List<Staged> staged = new ArrayList<>();
+    private long stagedBytes;
+    /** Held while a batch is published, so that {@link #sync} waits for one another thread runs. */
+    private final Object publishLock = new Object();
+
+    /** A written, not yet synced, temporary file and the name it gets once synced. */
+    private record Staged(Path temp, Path target) {
+    }
 
     DirectoryObjectStore(Path root) {
         this.root = root.toAbsolutePath().normalize();
@@ -56,11 +74,68 @@ final class DirectoryObjectStore implements ObjectStore {
     public void put(String key, byte[] data) {
         Path target = path(key);
         try {
-            Path temp = writeTemp(target, data);
+            Path temp = writeTemp(target, data, true);
             Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
             unsyncedDirectories.add(target.getParent());
         } catch (IOException e) {
             throw failure("put", key, e);
+        }
+    }
+
+    @Override
+    public void putLater(String key, byte[] data) {
+        if (!FileSystemSync.available()) {
+            put(key, data);
+            return;
+        }
+        Path target = path(key);
+        List<Staged> batch = null;
+        try {
+            Path temp = writeTemp(target, data, false);
+            synchronized (stagedLock) {
+                staged.add(new Staged(temp, target));
+                stagedBytes += data.length;
+                if (stagedBytes >= BATCH_BYTES) {
+                    batch = takeStaged();
+                }
+            }
+        } catch (IOException e) {
+            throw failure("put", key, e);
+        }
+        if (batch != null) {
+            publish(batch);
+        }
+    }
+
+    private List<Staged> takeStaged() {
+        synchronized (stagedLock) {
+            List<Staged> batch = staged;
+            staged = new ArrayList<>();
+            stagedBytes = 0;
+            return batch;
+        }
+    }
+
+    /**
+     * Makes a batch's temporary files durable with one syncfs, then renames them into place. On
+     * a failure the files not yet renamed stay temporary, for {@link #removeIncomplete}.
+     */
+    private void publish(List<Staged> batch) {
+        synchronized (publishLock) {
+            if (batch.isEmpty()) {
+                return;
+            }
+            Staged current = batch.get(0);
+            try {
+                FileSystemSync.syncFileSystemOf(root);
+                for (Staged s : batch) {
+                    current = s;
+                    Files.move(s.temp(), s.target(), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+                    unsyncedDirectories.add(s.target().getParent());
+                }
+            } catch (IOException e) {
+                throw failure("put", root.relativize(current.target()).toString(), e);
+            }
         }
     }
 
@@ -71,7 +146,7 @@ final class DirectoryObjectStore implements ObjectStore {
             return false;
         }
         try {
-            Path temp = writeTemp(target, data);
+            Path temp = writeTemp(target, data, true);
             try {
                 // link(2) fails when the name exists, where rename(2) would replace it
                 Files.createLink(target, temp);
@@ -87,12 +162,16 @@ final class DirectoryObjectStore implements ObjectStore {
         }
     }
 
-    private Path writeTemp(Path target, byte[] data) throws IOException {
+    /** Writes {@code data} to a new temporary file beside {@code target}; synced when {@code sync}. */
+    private Path writeTemp(Path target, byte[] data, boolean sync) throws IOException {
         Path dir = target.getParent();
         if (!Files.isDirectory(dir)) {
             Files.createDirectories(dir);
-            // the new directory's own entry must reach the disk before objects in it count
-            syncDirectory(dir.getParent());
+            if (sync) {
+                // the new directory's own entry must reach the disk before objects in it count
+                // (unsynced temporary files get there with the syncfs that precedes their rename)
+                syncDirectory(dir.getParent());
+            }
         }
         Path temp = dir.resolve(TEMP_PREFIX + UUID.randomUUID());
         try (FileChannel channel = FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
@@ -100,7 +179,9 @@ final class DirectoryObjectStore implements ObjectStore {
             while (src.hasRemaining()) {
                 channel.write(src);
             }
-            channel.force(true);
+            if (sync) {
+                channel.force(true);
+            }
         }
         return temp;
     }
@@ -113,6 +194,22 @@ final class DirectoryObjectStore implements ObjectStore {
 
     @Override
     public void sync() {
+        publish(takeStaged());
+        if (FileSystemSync.available()) {
+            if (unsyncedDirectories.isEmpty()) {
+                return;
+            }
+            // removed before the sync: a rename after this point is not lost
+            List<Path> dirs = new ArrayList<>(unsyncedDirectories);
+            unsyncedDirectories.removeAll(dirs);
+            try {
+                FileSystemSync.syncFileSystemOf(root);
+            } catch (IOException e) {
+                unsyncedDirectories.addAll(dirs);
+                throw failure("sync", "", e);
+            }
+            return;
+        }
         for (Path dir : unsyncedDirectories) {
             // removed before the sync: a rename after this point is not lost
             unsyncedDirectories.remove(dir);
@@ -190,9 +287,16 @@ final class DirectoryObjectStore implements ObjectStore {
         return root.toUri().toString();
     }
 
+    /** Deletes the temporary files of chunks put later but never synced: nothing names them. */
     @Override
     public void close() {
-        // nothing held open between calls
+        for (Staged s : takeStaged()) {
+            try {
+                Files.deleteIfExists(s.temp());
+            } catch (IOException e) {
+                LOG.warn("cannot delete {}; the next prune removes it: {}", s.temp(), e.toString());
+            }
+        }
     }
 
     private BackupException failure(String what, String key, Exception e) {

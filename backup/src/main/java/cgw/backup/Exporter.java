@@ -116,6 +116,9 @@ public final class Exporter {
                     }
                 }
                 workers.awaitAll();
+            } catch (RuntimeException | Error e) {
+                keepChunksWritten(e);
+                throw e;
             }
             Manifest manifest = manifest(snapshot, parent, plans);
             long manifestBytes = repository.writeManifest(manifest);
@@ -125,6 +128,18 @@ public final class Exporter {
                     System.nanoTime() - start);
             LOG.info("exported snapshot {} to {}: {}", snapshot.id(), repository.describe(), result);
             return result;
+        }
+    }
+
+    /**
+     * After a failed or cancelled export: makes the chunks it wrote visible and durable, so that
+     * a rerun finds them. The workers have stopped (the pool is closed) by then.
+     */
+    private void keepChunksWritten(Throwable failure) {
+        try {
+            repository.syncChunks();
+        } catch (RuntimeException e) {
+            failure.addSuppressed(e);
         }
     }
 

@@ -19,6 +19,16 @@ public interface ObjectStore extends AutoCloseable {
     /** Stores {@code data} under {@code key} atomically, replacing what was there. */
     void put(String key, byte[] data);
 
+    /**
+     * Stores {@code data} under {@code key} like {@link #put}, but the object may become visible
+     * ({@link #get}, {@link #exists}, {@link #list}) only later, at the latest once the next
+     * {@link #sync} returns; a crash before that may lose it, never tear it. For objects nothing
+     * refers to until a sync (chunks): a store can then make a batch of them durable at once.
+     */
+    default void putLater(String key, byte[] data) {
+        put(key, data);
+    }
+
     /** Stores {@code data} under {@code key} atomically unless the key exists; true when it stored. */
     boolean putIfAbsent(String key, byte[] data);
 

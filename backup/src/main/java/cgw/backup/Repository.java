@@ -130,10 +130,13 @@ public final class Repository implements AutoCloseable {
         return objects.exists(id.objectKey());
     }
 
-    /** Stores a chunk (compressed, sealed) and returns the bytes written. */
+    /**
+     * Stores a chunk (compressed, sealed) and returns the bytes written. It may become visible only
+     * at the next {@link #writeManifest}, which syncs first: callers remember the chunks they put.
+     */
     long putChunk(ChunkId id, byte[] src, int offset, int length, int zstdLevel) {
         byte[] stored = codec.encode(id.objectKey(), src, offset, length, zstdLevel);
-        objects.put(id.objectKey(), stored);
+        objects.putLater(id.objectKey(), stored);
         return stored.length;
     }
 
@@ -167,6 +170,11 @@ public final class Repository implements AutoCloseable {
 
     void deleteChunk(ChunkId id) {
         objects.delete(id.objectKey());
+    }
+
+    /** Makes every chunk put so far visible and durable. */
+    void syncChunks() {
+        objects.sync();
     }
 
     /**
@@ -228,6 +236,7 @@ public final class Repository implements AutoCloseable {
 
     @Override
     public void close() {
+        codec.close();
         objects.close();
     }
 }

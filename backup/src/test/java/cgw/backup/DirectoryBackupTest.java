@@ -79,13 +79,12 @@ class DirectoryBackupTest {
     }
 
     @Test
-    void anIncrementalExportAfterChangingOnePercentWritesUnderTwoPercentAndRestoresExactly() {
-        // scaled down from the 4 GiB to keep the suite fast on two shared cores; the ratio is the point
-        long size = 128L * MIB;
+    void anIncrementalExportOfA4GiBVolumeAfterChangingOnePercentWritesUnderTwoPercentAndRestoresExactly() {
+        long size = 4L << 30;
         Volume disk = fx.volume("disk", size);
         fx.fillRandom(disk, 0, size, 10);
         Snapshot first = fx.snapshot("disk");
-        // 1%: five 256 KiB writes at random 4 KiB-aligned offsets, not chunk-aligned
+        // 1%: 163 writes of 256 KiB at random 4 KiB-aligned offsets, not chunk-aligned
         Random random = new Random(11);
         int pieces = (int) (size / 100 / (256 << 10));
         for (int i = 0; i < pieces; i++) {
@@ -104,8 +103,8 @@ class DirectoryBackupTest {
             assertThat(incremental.bytesRead()).as("only changed chunks are read").isLessThanOrEqualTo(size / 50);
             assertThat(repository.readManifest(second.id()).parentSnapshotId()).isEqualTo(first.id());
 
+            // the incremental manifest is complete on its own (the full one restores in the test above)
             fx.assertRestoresExactly(repository, second, "new-");
-            fx.assertRestoresExactly(repository, first, "old-");
         }
     }
 

@@ -37,6 +37,12 @@ final class FaultyObjectStore implements ObjectStore {
     }
 
     @Override
+    public void putLater(String key, byte[] data) {
+        beforePut(key, data);
+        next.putLater(key, data);
+    }
+
+    @Override
     public boolean putIfAbsent(String key, byte[] data) {
         beforePut(key, data);
         return next.putIfAbsent(key, data);
