@@ -2,8 +2,10 @@ package cgw.backup;
 
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.UUID;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -12,9 +14,12 @@ import org.slf4j.LoggerFactory;
  * A lock on a repository, as an object {@code locks/KIND-UUID}: exports, restores and verifies
  * take shared locks, prune an exclusive one. Taking a lock writes it, then lists the others; a
  * conflicting live one makes us delete ours and fail. Two takers racing both see each other (a
- * list shows every completed put) and both back off: never both win. A lock not refreshed for
- * {@link #STALE_AFTER_MS} (a crashed holder) is ignored; holders refresh every
- * {@link #REFRESH_EVERY_MS} through {@link #refreshIfDue}. Owned by the thread running the job.
+ * list shows every completed put) and both back off: never both win. A lock is dead, ignored
+ * (and deleted by an exclusive taker), when it was not refreshed for {@link #STALE_AFTER_MS}, or
+ * at once when its holder ran on this host and that process is gone (no process with its pid, or
+ * one started at another time): a gateway killed during an export does not block prune for half
+ * an hour. Holders refresh every {@link #REFRESH_EVERY_MS} through {@link #refreshIfDue}. Owned by
+ * the thread running the job.
  */
 public final class RepositoryLock implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(RepositoryLock.class);
@@ -22,9 +27,21 @@ public final class RepositoryLock implements AutoCloseable {
     static final long STALE_AFTER_MS = 30 * 60_000L;
     static final long REFRESH_EVERY_MS = 5 * 60_000L;
 
-    /** The lock object's JSON. */
-    record Record(boolean exclusive, String holder, long createdAtMillis, long refreshedAtMillis) {
+    /**
+     * The lock object's JSON. {@code host}, {@code pid} and {@code processStartMillis} name the
+     * holding process (absent, null or 0, in locks of older versions: only the age counts).
+     */
+    record Record(boolean exclusive, String holder, long createdAtMillis, long refreshedAtMillis, String host,
+            long pid, long processStartMillis) {
+        Record refreshed(long now) {
+            return new Record(exclusive, holder, createdAtMillis, now, host, pid, processStartMillis);
+        }
     }
+
+    /** This process: host name, pid and start time, as a lock records them. */
+    private static final String HOST = hostName();
+    private static final long PID = ProcessHandle.current().pid();
+    private static final long START_MILLIS = startMillis(ProcessHandle.current());
 
     private final ObjectStore objects;
     private final String key;
@@ -41,8 +58,8 @@ public final class RepositoryLock implements AutoCloseable {
 
     static RepositoryLock acquire(ObjectStore objects, boolean exclusive, String purpose) {
         long now = System.currentTimeMillis();
-        String holder = purpose + " by " + ManagementFactory.getRuntimeMXBean().getName();
-        Record record = new Record(exclusive, holder, now, now);
+        String holder = purpose + " by " + PID + "@" + HOST;
+        Record record = new Record(exclusive, holder, now, now, HOST, PID, START_MILLIS);
         String key = PREFIX + (exclusive ? "exclusive-" : "shared-") + UUID.randomUUID();
         objects.put(key, toJson(record));
         List<String> conflicts = new ArrayList<>();
@@ -54,9 +71,10 @@ public final class RepositoryLock implements AutoCloseable {
             if (theirs == null) {
                 continue;
             }
-            if (now - theirs.refreshedAtMillis() > STALE_AFTER_MS) {
-                LOG.warn("{} stale lock {} of {}, last refreshed at {}", exclusive ? "removing" : "ignoring", other,
-                        theirs.holder(), theirs.refreshedAtMillis());
+            String dead = now - theirs.refreshedAtMillis() > STALE_AFTER_MS ? "not refreshed since " + theirs.refreshedAtMillis()
+                    : holderIsGone(theirs) ? "its process is gone" : null;
+            if (dead != null) {
+                LOG.warn("{} dead lock {} of {}: {}", exclusive ? "removing" : "ignoring", other, theirs.holder(), dead);
                 if (exclusive) {
                     // its holder crashed; under our exclusive lock nobody else removes it concurrently
                     objects.delete(other);
@@ -70,6 +88,29 @@ public final class RepositoryLock implements AutoCloseable {
             throw new RepositoryLockedException(objects.describe() + " is locked: " + String.join(", ", conflicts));
         }
         return new RepositoryLock(objects, key, record);
+    }
+
+    /** True when the lock's holder ran on this host and no longer runs. */
+    static boolean holderIsGone(Record lock) {
+        if (lock.host() == null || lock.pid() <= 0 || !lock.host().equals(HOST)) {
+            return false;
+        }
+        Optional<ProcessHandle> process = ProcessHandle.of(lock.pid());
+        if (process.isEmpty() || !process.get().isAlive()) {
+            return true;
+        }
+        long start = startMillis(process.get());
+        // the pid was reused by a later process; start times come from /proc, rounded differently
+        return lock.processStartMillis() > 0 && start > 0 && Math.abs(start - lock.processStartMillis()) > 2000;
+    }
+
+    private static long startMillis(ProcessHandle process) {
+        return process.info().startInstant().map(Instant::toEpochMilli).orElse(0L);
+    }
+
+    private static String hostName() {
+        String name = ManagementFactory.getRuntimeMXBean().getName(); // "pid@host"
+        return name.substring(name.indexOf('@') + 1);
     }
 
     private static Record read(ObjectStore objects, String key) {
@@ -94,7 +135,7 @@ public final class RepositoryLock implements AutoCloseable {
     public void refreshIfDue() {
         long now = System.currentTimeMillis();
         if (!released && now - refreshedAtMillis >= REFRESH_EVERY_MS) {
-            objects.put(key, toJson(new Record(record.exclusive(), record.holder(), record.createdAtMillis(), now)));
+            objects.put(key, toJson(record.refreshed(now)));
             refreshedAtMillis = now;
         }
     }

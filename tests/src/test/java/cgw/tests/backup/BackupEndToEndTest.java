@@ -159,6 +159,43 @@ class BackupEndToEndTest {
     }
 
     @Test
+    void anExportKilledHalfwayLeavesAValidRepositoryAndARerunCompletes() throws Exception {
+        long id;
+        try (GatewayProcess gateway = start("--backup-rate", "1MiB")) {
+            createVolume(gateway, "big", "8MiB");
+            ExternalTool.run("qemu-io", "-f", "raw", "-c", "write -P 0x47 0 8M", gateway.nbdUri("big")).assertSuccess();
+            id = snapshot(gateway, "big");
+            ExternalTool.Result started = gateway.cli(NO_ENV, "export", String.valueOf(id), repository(), "--no-wait",
+                    "--json").assertSuccess();
+            long job = GatewayProcessJson.read(started.stdout()).get("id").asLong();
+            while (gateway.call(200, "GET", "/v1/jobs/" + job, null).get("bytesDone").asLong() == 0) {
+                Thread.sleep(50); // until it has written chunks; a poll interval, not a timed assertion
+            }
+            gateway.kill();
+        }
+        ExternalTool.Result afterKill = GatewayProcess.localCli(NO_ENV, "backup", "verify", repository()).assertSuccess();
+        assertThat(afterKill.stdout()).contains("0 manifests").contains("no problems found");
+        assertThat(temporaryFiles()).as("chunks the killed export wrote but never synced").isNotEmpty();
+
+        try (GatewayProcess gateway = start()) {
+            gateway.cli(NO_ENV, "export", String.valueOf(id), repository()).assertSuccess();
+            gateway.cli(NO_ENV, "restore", repository(), String.valueOf(id), "--prefix", "r-").assertSuccess();
+            assertSameContent(gateway, "r-big", "big@" + id);
+            assertThat(gateway.stop()).isZero();
+        }
+        GatewayProcess.localCli(NO_ENV, "backup", "prune", repository(), "--keep-last", "1").assertSuccess();
+        assertThat(temporaryFiles()).as("prune removes what interrupted writes left").isEmpty();
+        ExternalTool.Result verified = GatewayProcess.localCli(NO_ENV, "backup", "verify", repository()).assertSuccess();
+        assertThat(verified.stdout()).contains("no problems found");
+    }
+
+    private List<Path> temporaryFiles() throws IOException {
+        try (Stream<Path> files = Files.walk(dir.resolve("repo"))) {
+            return files.filter(p -> p.getFileName().toString().startsWith(".tmp-")).toList();
+        }
+    }
+
+    @Test
     void verifyFindsAFlippedByteAndPruneKeepsTheNewest() throws Exception {
         try (GatewayProcess gateway = start()) {
             createVolume(gateway, "v", "2MiB");
