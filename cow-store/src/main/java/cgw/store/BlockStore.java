@@ -21,6 +21,7 @@ import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Function;
 import java.util.regex.Pattern;
 import org.roaringbitmap.longlong.Roaring64Bitmap;
+import org.rocksdb.ReadOptions;
 import org.rocksdb.RocksDBException;
 import org.rocksdb.RocksIterator;
 import org.rocksdb.WriteBatch;
@@ -983,7 +984,8 @@ public final class BlockStore implements AutoCloseable {
         byte[] current = new byte[BlockKey.LENGTH];
         ByteBuffer currentBuffer = ByteBuffer.wrap(current);
         Gaps gaps = null;
-        try (RocksIterator it = rocks.db.newIterator(rocks.blocks, rocks.readOptions)) {
+        ReadOptions options = length >= Rocks.LONG_READ_BYTES ? rocks.scanOptions : rocks.readOptions;
+        try (RocksIterator it = rocks.db.newIterator(rocks.blocks, options)) {
             boolean valid = false;
             boolean exhausted = false;
             for (long block = first; block <= last; block++) {
