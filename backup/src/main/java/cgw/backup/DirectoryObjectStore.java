@@ -47,6 +47,8 @@ final class DirectoryObjectStore implements ObjectStore {
     private final Object stagedLock = new Object();
     private List<Staged> staged = new ArrayList<>();
     private long stagedBytes;
+    /** syncfs(2) on the root held open, or null where there is none (then every put fsyncs). */
+    private final FileSystemSync fileSystem;
     /** Held while a batch is published, so that {@link #sync} waits for one another thread runs. */
     private final Object publishLock = new Object();
 
@@ -58,8 +60,9 @@ final class DirectoryObjectStore implements ObjectStore {
         this.root = root.toAbsolutePath().normalize();
         try {
             Files.createDirectories(this.root);
+            this.fileSystem = FileSystemSync.available() ? FileSystemSync.open(this.root) : null;
         } catch (IOException e) {
-            throw new BackupException("cannot create backup directory " + this.root + ": " + e.getMessage(), e);
+            throw new BackupException("cannot open backup directory " + this.root + ": " + e.getMessage(), e);
         }
     }
 
@@ -84,7 +87,7 @@ final class DirectoryObjectStore implements ObjectStore {
 
     @Override
     public void putLater(String key, byte[] data) {
-        if (!FileSystemSync.available()) {
+        if (fileSystem == null) {
             put(key, data);
             return;
         }
@@ -127,7 +130,7 @@ final class DirectoryObjectStore implements ObjectStore {
             }
             Staged current = batch.get(0);
             try {
-                FileSystemSync.syncFileSystemOf(root);
+                fileSystem.sync();
                 for (Staged s : batch) {
                     current = s;
                     Files.move(s.temp(), s.target(), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
@@ -195,7 +198,7 @@ final class DirectoryObjectStore implements ObjectStore {
     @Override
     public void sync() {
         publish(takeStaged());
-        if (FileSystemSync.available()) {
+        if (fileSystem != null) {
             if (unsyncedDirectories.isEmpty()) {
                 return;
             }
@@ -203,7 +206,7 @@ final class DirectoryObjectStore implements ObjectStore {
             List<Path> dirs = new ArrayList<>(unsyncedDirectories);
             unsyncedDirectories.removeAll(dirs);
             try {
-                FileSystemSync.syncFileSystemOf(root);
+                fileSystem.sync();
             } catch (IOException e) {
                 unsyncedDirectories.addAll(dirs);
                 throw failure("sync", "", e);
@@ -296,6 +299,9 @@ final class DirectoryObjectStore implements ObjectStore {
             } catch (IOException e) {
                 LOG.warn("cannot delete {}; the next prune removes it: {}", s.temp(), e.toString());
             }
+        }
+        if (fileSystem != null) {
+            fileSystem.close();
         }
     }
 

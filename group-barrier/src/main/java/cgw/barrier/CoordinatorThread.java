@@ -57,7 +57,10 @@ final class CoordinatorThread implements AutoCloseable {
 
     private static void raisePriority() {
         try {
-            LibC libc = LibraryLoader.create(LibC.class).load("c");
+            LibC libc;
+            synchronized (LibraryLoader.class) { // concurrent first loads of jnr-ffi can fail
+                libc = LibraryLoader.create(LibC.class).load("c");
+            }
             if (libc.sched_setscheduler(0, SCHED_FIFO, new int[] {PRIORITY}) == 0) {
                 log.info("barrier coordinator runs with SCHED_FIFO priority {}", PRIORITY);
             } else {
