@@ -36,6 +36,8 @@ final class FileSystemSync implements AutoCloseable {
 
     private final Path dir;
     private int fd;
+    /** The first failed sync: Linux reports a writeback error once, so every later sync fails too. */
+    private IOException failed;
 
     private FileSystemSync(Path dir, int fd) {
         this.dir = dir;
@@ -85,13 +87,22 @@ final class FileSystemSync implements AutoCloseable {
         return new FileSystemSync(dir, fd);
     }
 
-    /** Makes everything written to the file system durable; fails on a writeback error since {@link #open}. */
+    /**
+     * Makes everything written to the file system durable; fails on a writeback error since
+     * {@link #open}, and from then on every time: a later call would not see that error again,
+     * and nothing written before it can be trusted to be on the disk.
+     */
     synchronized void sync() throws IOException {
+        if (failed != null) {
+            throw new IOException("an earlier sync of " + dir + " failed (" + failed.getMessage()
+                    + "); nothing written since this repository was opened is trusted", failed);
+        }
         if (fd < 0) {
             throw new IOException("syncfs of " + dir + " after close");
         }
         if (LIBC.syncfs(fd) != 0) {
-            throw new IOException("syncfs of the file system holding " + dir + ": " + lastError());
+            failed = new IOException("syncfs of the file system holding " + dir + ": " + lastError());
+            throw failed;
         }
     }
 
