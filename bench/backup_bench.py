@@ -85,6 +85,7 @@ def make_image(path, size):
     with open(path, "wb") as f:
         for _ in range(2 * quarter // MiB):
             f.write(rng.randbytes(MiB))
+        f.flush()  # the copy below reads the first quarter back through another handle
         with open(path, "rb") as src:
             copied = 0
             while copied < quarter:

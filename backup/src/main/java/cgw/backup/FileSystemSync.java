@@ -50,17 +50,14 @@ final class FileSystemSync implements AutoCloseable {
      * three times: a failure here only costs speed, but it lasts for the life of the process.
      */
     private static LibC load() {
-        RuntimeException last = null;
-        LinkageError lastError = null;
+        Throwable last = null;
         for (int attempt = 1; attempt <= 3; attempt++) {
             try {
                 synchronized (LibraryLoader.class) {
                     return LibraryLoader.create(LibC.class).failImmediately().load("c");
                 }
-            } catch (RuntimeException e) {
+            } catch (RuntimeException | LinkageError e) {
                 last = e;
-            } catch (LinkageError e) {
-                lastError = e;
             }
             try {
                 Thread.sleep(10L * attempt);
@@ -69,8 +66,7 @@ final class FileSystemSync implements AutoCloseable {
                 break;
             }
         }
-        LOG.warn("syncfs(2) unavailable; directory repositories fsync each chunk (slower)",
-                last != null ? last : lastError);
+        LOG.warn("syncfs(2) unavailable; directory repositories fsync each chunk (slower)", last);
         return null;
     }
 
