@@ -11,6 +11,7 @@ Usage: bench/nbd_bench.py [--quick] [--runs N] [--runtime S] [--out bench/result
 import argparse
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -172,7 +173,7 @@ def measure(server_cls, workdir, args):
     results = {}
     try:
         fill(uri, args.size)
-        for name, fio_args, _ in JOBS:
+        for name, fio_args, _ in args.jobs:
             runs = []
             for _ in range(args.runs):
                 cpu0, t0 = proc_cpu_seconds(server.pid), time.time()
@@ -182,6 +183,9 @@ def measure(server_cls, workdir, args):
             results[name] = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
             results[name]["runs"] = runs
         copy_src = workdir / "copy.raw"
+        if not args.copy:
+            results["peak_rss_mib"] = proc_peak_rss_mib(server.pid)
+            return results
         if not copy_src.exists():
             subprocess.run(["dd", "if=/dev/urandom", f"of={copy_src}", "bs=1M", f"count={args.copy_mib}",
                             "status=none"], check=True)
@@ -208,7 +212,12 @@ def main():
     parser.add_argument("--size", type=int, default=2 * GiB)
     parser.add_argument("--copy-mib", type=int, default=2048)
     parser.add_argument("--out", default=str(ROOT / "bench" / "results"))
+    parser.add_argument("--only", help="regex: only the jobs (and nbdcopy-in/out) whose name matches; "
+                        "for experiments, not for committed results")
     args = parser.parse_args()
+    pattern = re.compile(args.only) if args.only else None
+    args.jobs = [job for job in JOBS if pattern is None or pattern.search(job[0])]
+    args.copy = pattern is None or bool(pattern.search("nbdcopy-in nbdcopy-out"))
     if args.quick:
         args.runs, args.runtime, args.size, args.copy_mib = 1, 5, GiB // 4, 256
     for tool in ("fio", "qemu-nbd", "nbdkit", "nbdcopy"):
@@ -226,7 +235,7 @@ def main():
     lines = [f"# NBD benchmark ({time.strftime('%Y-%m-%d %H:%M')}, {'quick' if args.quick else 'full'}: "
              f"{args.runs} runs x {args.runtime} s, {args.size >> 20} MiB export, median of runs)", "",
              "| job | metric | cgw | qemu-nbd | nbdkit file | cgw/qemu-nbd | cgw/nbdkit |", "|---|---|---|---|---|---|---|"]
-    for name, _, metric in JOBS:
+    for name, _, metric in args.jobs:
         c, q, n = (results[s][name] for s in ("Cgw", "QemuNbd", "NbdkitFile"))
         if metric == "iops":
             rows = [("IOPS", "iops", True), ("p50 µs", "p50_us", False), ("p99 µs", "p99_us", False)]
@@ -238,7 +247,7 @@ def main():
         for label, key, _ in rows:
             lines.append(f"| {name} | {label} | {c[key]:.0f} | {q[key]:.0f} | {n[key]:.0f} | "
                          f"{c[key] / q[key]:.2f} | {c[key] / n[key]:.2f} |")
-    for name in ("nbdcopy-in", "nbdcopy-out"):
+    for name in ("nbdcopy-in", "nbdcopy-out") if args.copy else ():
         c, q, n = (results[s][name]["bw_mib_s"] for s in ("Cgw", "QemuNbd", "NbdkitFile"))
         lines.append(f"| {name} {args.copy_mib} MiB | MiB/s | {c:.0f} | {q:.0f} | {n:.0f} | {c / q:.2f} | {c / n:.2f} |")
     c, q, n = (results[s]["peak_rss_mib"] for s in ("Cgw", "QemuNbd", "NbdkitFile"))

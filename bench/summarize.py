@@ -19,8 +19,8 @@ import json
 import statistics
 import sys
 
-STORE_PARAMS = ("blockSizeBytes", "blobFiles")
-PARAM_ORDER = ("blockSizeBytes", "blobFiles", "backgroundGc", "ioSizeBytes", "volumeMiB",
+STORE_PARAMS = ("blockSizeBytes", "layout")
+PARAM_ORDER = ("blockSizeBytes", "layout", "backgroundGc", "ioSizeBytes", "volumeMiB",
                "cachedDatasetMiB", "uncachedDatasetMiB", "sequentialDatasetMiB", "writtenMiB",
                "gcVolumeMiB", "overwrittenPercent", "cutIntervalMs")
 # (benchmark suffix, threads) -> (minimum ops/s, text)

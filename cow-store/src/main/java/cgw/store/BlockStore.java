@@ -20,6 +20,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Function;
 import java.util.regex.Pattern;
+import java.util.zip.CRC32C;
 import org.roaringbitmap.longlong.Roaring64Bitmap;
 import org.rocksdb.ReadOptions;
 import org.rocksdb.RocksDBException;
@@ -66,6 +67,10 @@ public final class BlockStore implements AutoCloseable {
 
     private final Path dir;
     private final Rocks rocks;
+    private final ValueLog valueLog;
+    /** Whether new block data goes to {@link #valueLog} (pointers in RocksDB) or into RocksDB. */
+    private final boolean logWrites;
+    private final LogCleaner cleaner;
     private final int blockSize;
     private final int blockShift;
     private final byte[] zeros;
@@ -91,14 +96,18 @@ public final class BlockStore implements AutoCloseable {
     private final AtomicLong inFlight = new AtomicLong();
     private volatile boolean closed;
 
-    private BlockStore(Path dir, StoreOptions options, Rocks rocks) {
+    private BlockStore(Path dir, StoreOptions options, Rocks rocks, ValueLog valueLog) {
         this.dir = dir;
         this.rocks = rocks;
+        this.valueLog = valueLog;
+        this.logWrites = options.valueLogSegmentBytes() > 0;
         this.blockSize = loadBlockSize(options.blockSizeBytes());
         this.blockShift = Integer.numberOfTrailingZeros(blockSize);
         this.zeros = new byte[blockSize];
         this.zeroBlock = ByteBuffer.wrap(zeros).asReadOnlyBuffer();
-        this.walSync = new WalSync(rocks.db);
+        this.walSync = new WalSync(rocks.db, valueLog);
+        this.cleaner = new LogCleaner(this, rocks, valueLog, blockSize, options.valueLogSegmentBytes() > 0
+                ? options.valueLogSegmentBytes() : StoreOptions.defaults().valueLogSegmentBytes());
         for (int i = 0; i < LOCK_STRIPES; i++) {
             blockLocks[i] = new ReentrantLock();
         }
@@ -124,8 +133,12 @@ public final class BlockStore implements AutoCloseable {
             throw new StoreException("cannot create store directory " + dir + ": " + reason, e);
         }
         Rocks rocks = Rocks.open(dir, options);
+        ValueLog valueLog = null;
         try {
-            BlockStore store = new BlockStore(dir, options, rocks);
+            long segmentBytes = options.valueLogSegmentBytes() > 0 ? options.valueLogSegmentBytes()
+                    : StoreOptions.defaults().valueLogSegmentBytes();
+            valueLog = ValueLog.open(dir, segmentBytes);
+            BlockStore store = new BlockStore(dir, options, rocks, valueLog);
             log.info("opened store at {} ({} volumes, block size {} bytes)", dir, store.byId.size(), store.blockSize);
             return store;
         } catch (RuntimeException e) {
@@ -133,6 +146,9 @@ public final class BlockStore implements AutoCloseable {
                 rocks.close();
             } catch (RuntimeException suppressed) {
                 e.addSuppressed(suppressed);
+            }
+            if (valueLog != null) {
+                valueLog.close();
             }
             throw e;
         }
@@ -290,6 +306,7 @@ public final class BlockStore implements AutoCloseable {
                     decrementPin(volume.parent, volume.parentEpoch);
                 }
                 log.info("deleted volume {}", volume.name);
+                cleaner.hintGarbage();
             }
             syncCatalog();
         } finally {
@@ -676,9 +693,87 @@ public final class BlockStore implements AutoCloseable {
 
     // ---------------------------------------------------------------- garbage collection
 
-    /** Runs the collector over every pending release now, without its rate limit. */
+    /**
+     * Runs the collector over every pending release now, without its rate limit, then a forced
+     * round of the value log's cleaner: when no writes run meanwhile, the log holds live data only
+     * afterwards.
+     */
     public GcStats collectGarbage() {
-        return collectPending(Long.MAX_VALUE);
+        GcStats stats = collectPending(Long.MAX_VALUE);
+        cleanValueLog(Long.MAX_VALUE, true);
+        return stats;
+    }
+
+    /**
+     * A round of the value log's cleaner if one is due ({@link LogCleaner}). Under the collector's
+     * lock, so that no version the collector deletes is brought back by a relocation.
+     */
+    LogCleaner.Stats cleanValueLog(long entriesPerSecond, boolean force) {
+        enter();
+        gcLock.lock();
+        try {
+            return cleaner.clean(entriesPerSecond, force);
+        } finally {
+            gcLock.unlock();
+            exit();
+        }
+    }
+
+    /** Bytes in the value log's segments, live or not. */
+    public long valueLogBytes() {
+        return valueLog.totalBytes();
+    }
+
+    /** Bytes of the value log that some block version points at (a scan of every pointer). */
+    public long liveValueLogBytes() {
+        enter();
+        try {
+            Map<Integer, Long> all = new java.util.HashMap<>();
+            valueLog.allSegments().forEach(number -> all.put(number, 0L));
+            return cleaner.liveBytes(all, new Pacer(Long.MAX_VALUE)).values().stream().mapToLong(Long::longValue).sum();
+        } finally {
+            exit();
+        }
+    }
+
+    /**
+     * Replaces the value of a block version with {@code replacement} if it is still
+     * {@code expected}, under the block's stripe lock and its volume's head lock (writes and
+     * deletion of the volume cannot interleave); for the value log's cleaner.
+     */
+    boolean replaceValue(byte[] key, byte[] expected, byte[] replacement) {
+        ByteBuffer keyBuffer = ByteBuffer.wrap(key);
+        Volume volume = byId.get(BlockKey.volumeId(keyBuffer));
+        if (volume == null) {
+            return false;
+        }
+        volume.headLock.readLock().lock();
+        try {
+            if (volume.deleted) {
+                return false;
+            }
+            ReentrantLock stripe = blockLocks[stripeIndex(volume, BlockKey.blockIndex(keyBuffer))];
+            stripe.lock();
+            try {
+                byte[] current = rocks.db.get(rocks.blocks, rocks.scanOptions, key);
+                if (!java.util.Arrays.equals(current, expected)) {
+                    return false;
+                }
+                rocks.db.put(rocks.blocks, rocks.writeOptions, key, replacement);
+                return true;
+            } catch (RocksDBException e) {
+                throw storeFailure("relocating a block of " + volume.name, e);
+            } finally {
+                stripe.unlock();
+            }
+        } finally {
+            volume.headLock.readLock().unlock();
+        }
+    }
+
+    /** Makes everything written so far durable: the value log, then the WAL (for the cleaner; no closed check). */
+    void syncAll() {
+        walSync.sync();
     }
 
     /** Statistics of collector passes. */
@@ -743,6 +838,7 @@ public final class BlockStore implements AutoCloseable {
             }
             if (deleted > 0) {
                 log.debug("collector: examined {} versions, deleted {}, tasks {}", examined, deleted, done);
+                cleaner.hintGarbage();
             }
             GcStats stats = new GcStats(examined, deleted, done);
             gcTotals = gcTotals.plus(stats);
@@ -944,14 +1040,20 @@ public final class BlockStore implements AutoCloseable {
             }
         }
         try {
+            valueLog.sync();
             rocks.db.flushWal(true);
-        } catch (RocksDBException e) {
-            log.error("final WAL sync of {} failed", dir, e);
+        } catch (RocksDBException | StoreException e) {
+            log.error("final sync of {} failed", dir, e);
         }
         for (WriteContext context : allWriteContexts) {
             context.close();
         }
-        rocks.close();
+        walSync.close();
+        try {
+            rocks.close();
+        } finally {
+            valueLog.close();
+        }
         log.info("closed store at {}", dir);
     }
 
@@ -977,6 +1079,15 @@ public final class BlockStore implements AutoCloseable {
      * fall through to the parent after the walk.
      */
     private void readRange(Volume volume, long epoch, long offset, ByteBuffer out, int outPos, int length) {
+        valueLog.readLock().lock();
+        try {
+            readRangeLocked(volume, epoch, offset, out, outPos, length);
+        } finally {
+            valueLog.readLock().unlock();
+        }
+    }
+
+    private void readRangeLocked(Volume volume, long epoch, long offset, ByteBuffer out, int outPos, int length) {
         long first = offset >>> blockShift;
         long last = (offset + length - 1) >>> blockShift;
         byte[] want = new byte[BlockKey.LENGTH];
@@ -985,6 +1096,7 @@ public final class BlockStore implements AutoCloseable {
         ByteBuffer currentBuffer = ByteBuffer.wrap(current);
         Gaps gaps = null;
         ReadOptions options = length >= Rocks.LONG_READ_BYTES ? rocks.scanOptions : rocks.readOptions;
+        LogRun run = null;
         try (RocksIterator it = rocks.db.newIterator(rocks.blocks, options)) {
             boolean valid = false;
             boolean exhausted = false;
@@ -1008,7 +1120,7 @@ public final class BlockStore implements AutoCloseable {
                 }
                 if (valid && BlockKey.volumeId(currentBuffer) == volume.id
                         && BlockKey.blockIndex(currentBuffer) == block) {
-                    copyValue(it, out, at, from, to - from);
+                    run = copyValue(it, out, at, from, to - from, run);
                     if (block == last) {
                         break;
                     }
@@ -1025,6 +1137,9 @@ public final class BlockStore implements AutoCloseable {
                 } else {
                     gaps = Gaps.add(gaps, blockStart + from, at, to - from);
                 }
+            }
+            if (run != null) {
+                run.read();
             }
         }
         for (int i = 0; gaps != null && i < gaps.count; i++) {
@@ -1045,15 +1160,30 @@ public final class BlockStore implements AutoCloseable {
         }
     }
 
-    private void copyValue(RocksIterator it, ByteBuffer out, int at, int from, int length) {
+    /**
+     * Copies the part {@code [from, from + length)} of the block under the iterator to {@code at}.
+     * Whole blocks in the value log join {@code run} (returned, maybe new), read later with one
+     * pread per run of blocks that lie next to each other in a segment and in {@code out}.
+     */
+    private LogRun copyValue(RocksIterator it, ByteBuffer out, int at, int from, int length, LogRun run) {
         if (from == 0 && length == blockSize) {
             int size = it.value(out.slice(at, blockSize));
             if (size == BlockValue.MARKER_LENGTH) {
                 zero(out, at, length);
+            } else if (size == ValueLog.Pointer.LENGTH) {
+                int segment = ValueLog.Pointer.segment(out, at);
+                long position = ValueLog.Pointer.position(out, at);
+                int crc = ValueLog.Pointer.crc(out, at);
+                if (run == null) {
+                    run = new LogRun(out);
+                } else if (!run.continuedBy(segment, position, at)) {
+                    run.read();
+                }
+                run.add(segment, position, at, crc);
             } else if (size != blockSize) {
                 throw corruptValue(size);
             }
-            return;
+            return run;
         }
         byte[] block = new byte[blockSize];
         int size = it.value(block);
@@ -1061,8 +1191,70 @@ public final class BlockStore implements AutoCloseable {
             out.put(at, block, from, length);
         } else if (size == BlockValue.MARKER_LENGTH) {
             zero(out, at, length);
+        } else if (size == ValueLog.Pointer.LENGTH) {
+            ByteBuffer pointer = ByteBuffer.wrap(block, 0, ValueLog.Pointer.LENGTH);
+            ByteBuffer data = ByteBuffer.allocate(blockSize);
+            int segment = ValueLog.Pointer.segment(pointer, 0);
+            long position = ValueLog.Pointer.position(pointer, 0);
+            valueLog.read(segment, position, data);
+            checkCrc(data.flip(), ValueLog.Pointer.crc(pointer, 0), segment, position);
+            out.put(at, data, from, length);
         } else {
             throw corruptValue(size);
+        }
+        return run;
+    }
+
+    private static void checkCrc(ByteBuffer data, int expected, int segment, long position) {
+        CRC32C crc = new CRC32C();
+        crc.update(data.duplicate());
+        if ((int) crc.getValue() != expected) {
+            throw new StoreException("block data at " + position + " of value log segment " + segment
+                    + " fails its checksum (crc32c " + Integer.toHexString((int) crc.getValue()) + ", expected "
+                    + Integer.toHexString(expected) + ")");
+        }
+    }
+
+    /** Whole blocks of one read that lie back to back in one segment and in the output buffer. */
+    private final class LogRun {
+        private final ByteBuffer out;
+        private int segment;
+        private long position;
+        private int at;
+        private int blocks;
+        private int[] crcs = new int[16];
+
+        LogRun(ByteBuffer out) {
+            this.out = out;
+        }
+
+        boolean continuedBy(int nextSegment, long nextPosition, int nextAt) {
+            long length = (long) blocks << blockShift;
+            return blocks == 0 || nextSegment == segment && nextPosition == position + length && nextAt == at + length;
+        }
+
+        void add(int nextSegment, long nextPosition, int nextAt, int crc) {
+            if (blocks == 0) {
+                segment = nextSegment;
+                position = nextPosition;
+                at = nextAt;
+            }
+            if (blocks == crcs.length) {
+                crcs = java.util.Arrays.copyOf(crcs, blocks * 2);
+            }
+            crcs[blocks++] = crc;
+        }
+
+        /** Reads the run into the output and checks every block's checksum; the run is empty after. */
+        void read() {
+            if (blocks == 0) {
+                return;
+            }
+            valueLog.read(segment, position, out.slice(at, blocks << blockShift));
+            for (int i = 0; i < blocks; i++) {
+                checkCrc(out.slice(at + (i << blockShift), blockSize), crcs[i], segment, position + ((long) i << blockShift));
+            }
+            blocks = 0;
         }
     }
 
@@ -1106,7 +1298,7 @@ public final class BlockStore implements AutoCloseable {
                 long found = valid && BlockKey.volumeId(keyBuffer) == volume.id ? BlockKey.blockIndex(keyBuffer) : Long.MAX_VALUE;
                 if (found == block) {
                     int size = it.value(marker);
-                    ExtentType type = size == blockSize ? ExtentType.DATA
+                    ExtentType type = size != BlockValue.MARKER_LENGTH ? ExtentType.DATA
                             : marker[0] == BlockValue.HOLE ? ExtentType.HOLE : ExtentType.ZERO;
                     appendExtent(own, block << blockShift, blockSize, type, offset, end);
                     block++;
@@ -1176,6 +1368,10 @@ public final class BlockStore implements AutoCloseable {
      * Up to {@link #MAX_BATCH_BLOCKS} blocks go in one atomic WriteBatch.
      */
     private void writeRange(Volume volume, long epoch, long start, long end, ByteBuffer src, byte marker) {
+        if (logWrites && src != null) {
+            writeRangeToLog(volume, epoch, start, end, src);
+            return;
+        }
         long first = start >>> blockShift;
         long last = (end - 1) >>> blockShift;
         WriteContext context = writeContexts.get();
@@ -1215,6 +1411,93 @@ public final class BlockStore implements AutoCloseable {
             } finally {
                 batch.clear();
                 unlockStripes(stripes);
+            }
+        }
+    }
+
+    /**
+     * {@link #writeRange} of data with the value log on: per batch of blocks, the data blocks (not
+     * all zeros) are appended to the log with one reservation, written with one pwrite per run of
+     * whole blocks that are contiguous in {@code src} (a partial first or last block is
+     * read-modify-written in its own buffer), and their pointers go to RocksDB in one WriteBatch
+     * together with the markers of all-zero blocks.
+     */
+    private void writeRangeToLog(Volume volume, long epoch, long start, long end, ByteBuffer src) {
+        long first = start >>> blockShift;
+        long last = (end - 1) >>> blockShift;
+        WriteContext context = writeContexts.get();
+        WriteBatch batch = context.batch;
+        for (long chunk = first; chunk <= last; chunk += MAX_BATCH_BLOCKS) {
+            long chunkLast = Math.min(last, chunk + MAX_BATCH_BLOCKS - 1);
+            int[] stripes = lockStripes(volume, chunk, chunkLast);
+            ValueLog.Reservation reservation = null;
+            try {
+                batch.clear();
+                int data = 0;
+                for (long block = chunk; block <= chunkLast; block++) {
+                    long blockStart = block << blockShift;
+                    int from = (int) Math.max(0, start - blockStart);
+                    int to = (int) Math.min(blockSize, end - blockStart);
+                    int srcIndex = (int) (blockStart + from - start);
+                    ByteBuffer value;
+                    if (from == 0 && to == blockSize) {
+                        value = src.slice(srcIndex, blockSize);
+                    } else {
+                        value = block == first ? context.block : context.lastBlock;
+                        value.clear();
+                        readRange(volume, epoch, blockStart, value, 0, blockSize);
+                        value.put(from, src, srcIndex, to - from);
+                        srcIndex = -1;
+                    }
+                    if (value.mismatch(zeroBlock) == -1) {
+                        putVersion(context, volume, block, epoch, context.marker(BlockValue.ZERO));
+                    } else {
+                        context.values[data] = value;
+                        context.sourceIndex[data] = srcIndex;
+                        context.blocks[data] = block;
+                        data++;
+                    }
+                }
+                if (data > 0) {
+                    reservation = valueLog.reserve(data << blockShift);
+                    appendToLog(context, reservation, src, data);
+                    for (int i = 0; i < data; i++) {
+                        context.crc.reset();
+                        context.crc.update(context.values[i].duplicate());
+                        context.pointer.clear();
+                        ValueLog.Pointer.encode(context.pointer, reservation.segment(),
+                                reservation.position() + ((long) i << blockShift), (int) context.crc.getValue());
+                        putVersion(context, volume, context.blocks[i], epoch, context.pointer);
+                    }
+                }
+                commit(batch);
+            } catch (RocksDBException e) {
+                throw storeFailure("writing " + (end - start) + " bytes at " + start + " of " + volume.name, e);
+            } finally {
+                batch.clear();
+                if (reservation != null) {
+                    reservation.finish();
+                }
+                java.util.Arrays.fill(context.values, null);
+                unlockStripes(stripes);
+            }
+        }
+    }
+
+    /** Writes the context's data blocks to a reservation: runs contiguous in {@code src} with one call each. */
+    private void appendToLog(WriteContext context, ValueLog.Reservation reservation, ByteBuffer src, int data) {
+        int i = 0;
+        while (i < data) {
+            int runStart = i;
+            int sourceIndex = context.sourceIndex[i];
+            i++;
+            if (sourceIndex >= 0) {
+                while (i < data && context.sourceIndex[i] == sourceIndex + ((i - runStart) << blockShift)) {
+                    i++;
+                }
+                reservation.write((long) runStart << blockShift, src.slice(sourceIndex, (i - runStart) << blockShift));
+            } else {
+                reservation.write((long) runStart << blockShift, context.values[runStart].duplicate());
             }
         }
     }
@@ -1528,7 +1811,7 @@ public final class BlockStore implements AutoCloseable {
         }
     }
 
-    private static void checkStatus(RocksIterator it) {
+    static void checkStatus(RocksIterator it) {
         try {
             it.status();
         } catch (RocksDBException e) {
@@ -1587,7 +1870,7 @@ public final class BlockStore implements AutoCloseable {
     }
 
     /** Spreads work to at most {@code perSecond} units a second by sleeping between chunks. */
-    private static final class Pacer {
+    static final class Pacer {
         private final long perSecond;
         private final long startNanos = System.nanoTime();
         private long done;
@@ -1623,11 +1906,20 @@ public final class BlockStore implements AutoCloseable {
         final ByteBuffer dirtyKey = ByteBuffer.allocateDirect(DirtyKey.LENGTH);
         final ByteBuffer empty = ByteBuffer.allocateDirect(0);
         final ByteBuffer block;
+        /** The last block of a write, when it is read-modify-written too ({@link #block} holds the first). */
+        final ByteBuffer lastBlock;
+        final ByteBuffer pointer = ByteBuffer.allocateDirect(ValueLog.Pointer.LENGTH);
+        final CRC32C crc = new CRC32C();
+        /** The data blocks of one batch on their way to the value log. */
+        final ByteBuffer[] values = new ByteBuffer[MAX_BATCH_BLOCKS];
+        final int[] sourceIndex = new int[MAX_BATCH_BLOCKS];
+        final long[] blocks = new long[MAX_BATCH_BLOCKS];
         private final ByteBuffer zeroMarker = ByteBuffer.allocateDirect(1).put(0, BlockValue.ZERO);
         private final ByteBuffer holeMarker = ByteBuffer.allocateDirect(1).put(0, BlockValue.HOLE);
 
         WriteContext(int blockSize) {
             block = ByteBuffer.allocateDirect(blockSize);
+            lastBlock = ByteBuffer.allocateDirect(blockSize);
         }
 
         ByteBuffer marker(byte kind) {

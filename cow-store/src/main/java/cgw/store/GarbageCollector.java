@@ -6,7 +6,8 @@ import org.slf4j.LoggerFactory;
 /**
  * The store's background collector: one daemon thread that runs rate-limited passes over the
  * releases pending in the catalog. Woken by releases and deletions, and every few seconds in case
- * a pass failed. Pending work is in the catalog, so a restart resumes it.
+ * a pass failed. Pending work is in the catalog, so a restart resumes it. After each pass it
+ * runs a round of the value log's cleaner when one is due ({@link LogCleaner}).
  *
  * <p>Threads: its own thread runs the passes; {@link #wake} and {@link #stop} may be called from
  * any thread. It never holds the catalog lock while it touches RocksDB.
@@ -59,6 +60,7 @@ final class GarbageCollector {
         while (!stopping) {
             try {
                 store.collectPending(blocksPerSecond);
+                store.cleanValueLog(blocksPerSecond, false);
                 waitForWork(IDLE_WAIT_MS);
             } catch (RuntimeException e) {
                 if (stopping) {

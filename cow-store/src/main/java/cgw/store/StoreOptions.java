@@ -11,6 +11,9 @@ package cgw.store;
  * @param blobFiles            keep block data in BlobDB blob files, keys in the LSM tree
  * @param gcBlocksPerSecond    rate limit of the background collector (block versions examined)
  * @param backgroundGc         run the collector on its own thread; tests drive it by hand
+ * @param valueLogSegmentBytes keep new block data in the value log ({@code STORE/values/}) in
+ *                             segments of this size, RocksDB holding pointers; 0 keeps it in
+ *                             RocksDB (data already in the log stays readable either way)
  */
 public record StoreOptions(
         int blockSizeBytes,
@@ -18,7 +21,8 @@ public record StoreOptions(
         long memtableBytes,
         boolean blobFiles,
         long gcBlocksPerSecond,
-        boolean backgroundGc) {
+        boolean backgroundGc,
+        long valueLogSegmentBytes) {
 
     public static final int MIN_BLOCK_SIZE_BYTES = 512;
     public static final int MAX_BLOCK_SIZE_BYTES = 1 << 20;
@@ -33,32 +37,40 @@ public record StoreOptions(
             throw new IllegalArgumentException("need memtableBytes >= 4 MiB and cacheBytes >= memtableBytes + 8 MiB, got "
                     + "memtableBytes=" + memtableBytes + " cacheBytes=" + cacheBytes);
         }
+        if (valueLogSegmentBytes != 0 && (valueLogSegmentBytes < blockSizeBytes || valueLogSegmentBytes > (1L << 40))) {
+            throw new IllegalArgumentException("valueLogSegmentBytes must be 0 or in [blockSizeBytes, 1 TiB], got "
+                    + valueLogSegmentBytes);
+        }
         if (gcBlocksPerSecond <= 0) {
             throw new IllegalArgumentException("gcBlocksPerSecond must be positive, got " + gcBlocksPerSecond);
         }
     }
 
     public static StoreOptions defaults() {
-        return new StoreOptions(4096, 256L << 20, 96L << 20, false, 200_000, true);
+        return new StoreOptions(4096, 256L << 20, 96L << 20, false, 200_000, true, 64L << 20);
     }
 
     public StoreOptions withBlockSizeBytes(int value) {
-        return new StoreOptions(value, cacheBytes, memtableBytes, blobFiles, gcBlocksPerSecond, backgroundGc);
+        return new StoreOptions(value, cacheBytes, memtableBytes, blobFiles, gcBlocksPerSecond, backgroundGc, valueLogSegmentBytes);
     }
 
     public StoreOptions withCacheBytes(long cache, long memtable) {
-        return new StoreOptions(blockSizeBytes, cache, memtable, blobFiles, gcBlocksPerSecond, backgroundGc);
+        return new StoreOptions(blockSizeBytes, cache, memtable, blobFiles, gcBlocksPerSecond, backgroundGc, valueLogSegmentBytes);
     }
 
     public StoreOptions withBlobFiles(boolean value) {
-        return new StoreOptions(blockSizeBytes, cacheBytes, memtableBytes, value, gcBlocksPerSecond, backgroundGc);
+        return new StoreOptions(blockSizeBytes, cacheBytes, memtableBytes, value, gcBlocksPerSecond, backgroundGc, valueLogSegmentBytes);
     }
 
     public StoreOptions withGcBlocksPerSecond(long value) {
-        return new StoreOptions(blockSizeBytes, cacheBytes, memtableBytes, blobFiles, value, backgroundGc);
+        return new StoreOptions(blockSizeBytes, cacheBytes, memtableBytes, blobFiles, value, backgroundGc, valueLogSegmentBytes);
     }
 
     public StoreOptions withBackgroundGc(boolean value) {
-        return new StoreOptions(blockSizeBytes, cacheBytes, memtableBytes, blobFiles, gcBlocksPerSecond, value);
+        return new StoreOptions(blockSizeBytes, cacheBytes, memtableBytes, blobFiles, gcBlocksPerSecond, value, valueLogSegmentBytes);
+    }
+
+    public StoreOptions withValueLogSegmentBytes(long value) {
+        return new StoreOptions(blockSizeBytes, cacheBytes, memtableBytes, blobFiles, gcBlocksPerSecond, backgroundGc, value);
     }
 }

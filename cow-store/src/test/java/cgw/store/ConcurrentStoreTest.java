@@ -30,7 +30,8 @@ class ConcurrentStoreTest {
     @Test
     void sealedEpochsNeverChangeUnderConcurrentWrites() throws Exception {
         System.out.println("ConcurrentStoreTest seed " + SEED + " (replay with -Dcgw.test.seed=" + SEED + ")");
-        StoreOptions options = StoreOptions.defaults().withCacheBytes(64 << 20, 16 << 20).withGcBlocksPerSecond(1_000_000);
+        StoreOptions options = StoreOptions.defaults().withCacheBytes(64 << 20, 16 << 20).withGcBlocksPerSecond(1_000_000)
+                .withValueLogSegmentBytes(64 << 10);
         int blockSize = options.blockSizeBytes();
         int blocks = 64;
         int writers = 4;

@@ -105,8 +105,9 @@ class StoreModelTest {
     @Property(tries = 1000, shrinking = ShrinkingMode.BOUNDED, edgeCases = EdgeCasesMode.MIXIN)
     void storeBehavesLikeTheModel(@ForAll @Size(min = 1, max = 60) List<@net.jqwik.api.From("op") Op> ops) {
         Path dir = tempDir();
+        // tiny value log segments: writes roll over segments and the cleaner relocates all the time
         StoreOptions options = StoreOptions.defaults().withBlockSizeBytes(BLOCK)
-                .withCacheBytes(32 << 20, 8 << 20).withBackgroundGc(false);
+                .withCacheBytes(32 << 20, 8 << 20).withBackgroundGc(false).withValueLogSegmentBytes(8 * BLOCK);
         Model model = new Model();
         BlockStore store = BlockStore.open(dir, options);
         try {
@@ -196,6 +197,8 @@ class StoreModelTest {
         } else if (op instanceof Gc) {
             store.collectGarbage();
             checkNoGarbageLeft(store, model);
+            assertThat(store.valueLogBytes()).as("value log after a collector run and a forced clean")
+                    .isEqualTo(store.liveValueLogBytes());
         } else if (op instanceof Reopen) {
             store.close();
             return BlockStore.open(dir, options);

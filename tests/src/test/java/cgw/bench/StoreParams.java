@@ -10,7 +10,9 @@ import org.openjdk.jmh.annotations.State;
 
 /**
  * The store options every store benchmark compares, one trial each: the stored block size and
- * BlobDB (block data in blob files, keys alone in the LSM tree). Subclasses are JMH states that
+ * where block data lives: {@code log} (the value log, RocksDB holding pointers; the default),
+ * {@code lsm} (inside RocksDB's LSM tree) or {@code blob} (RocksDB's BlobDB: blob files written
+ * at flush time, keys alone in the LSM tree). Subclasses are JMH states that
  * own one store and one volume for a trial.
  *
  * <p>Threads: set up and torn down by one JMH thread; {@code store} and {@code volume} are then
@@ -23,20 +25,26 @@ public abstract class StoreParams {
     @Param({"4096", "65536"})
     public int blockSizeBytes;
 
-    @Param({"false", "true"})
-    public boolean blobFiles;
+    @Param({"log", "lsm", "blob"})
+    public String layout;
 
     BlockStore store;
     Volume volume;
     long sizeBytes;
 
     StoreOptions options() {
-        return StoreOptions.defaults().withBlockSizeBytes(blockSizeBytes).withBlobFiles(blobFiles);
+        StoreOptions options = StoreOptions.defaults().withBlockSizeBytes(blockSizeBytes);
+        return switch (layout) {
+            case "log" -> options;
+            case "lsm" -> options.withValueLogSegmentBytes(0);
+            case "blob" -> options.withValueLogSegmentBytes(0).withBlobFiles(true);
+            default -> throw new IllegalArgumentException("unknown layout " + layout + " (log, lsm, blob)");
+        };
     }
 
     /** Names a dataset of these options for {@link BenchSpace#prepared}. */
     String datasetKey(long sizeBytes) {
-        return "store-bs" + blockSizeBytes + (blobFiles ? "-blob-" : "-lsm-") + (sizeBytes >> 20) + "MiB";
+        return "store-bs" + blockSizeBytes + "-" + layout + "-" + (sizeBytes >> 20) + "MiB";
     }
 
     /** Opens a fresh store in a scratch directory with a volume of {@code sizeMiB} holding the pattern. */

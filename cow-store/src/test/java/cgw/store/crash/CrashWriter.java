@@ -40,7 +40,9 @@ public final class CrashWriter {
     }
 
     static StoreOptions storeOptions() {
-        return StoreOptions.defaults().withCacheBytes(64 << 20, 16 << 20).withBackgroundGc(false);
+        // small value log segments: kills land in rollovers and in the cleaner's relocations too
+        return StoreOptions.defaults().withCacheBytes(64 << 20, 16 << 20).withBackgroundGc(false)
+                .withValueLogSegmentBytes(256 << 10);
     }
 
     public static void main(String[] args) throws Exception {
