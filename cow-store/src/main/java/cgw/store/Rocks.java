@@ -68,6 +68,10 @@ final class Rocks implements AutoCloseable {
                 .setWalRecoveryMode(WALRecoveryMode.PointInTimeRecovery)
                 .setWriteBufferManager(writeBuffers)
                 .setMaxTotalWalSize(2 * options.memtableBytes())
+                // reuse obsolete WAL files: a sync of an overwritten file has no size to persist
+                // (write + flush of 4 KiB at queue depth 1: 300 -> 200 us here); point-in-time
+                // recovery handles recycled files since RocksDB 9.x (facebook/rocksdb#12403)
+                .setRecycleLogFileNum(4)
                 .setMaxBackgroundJobs(4)
                 .setBytesPerSync(1 << 20)
                 .setWalBytesPerSync(1 << 20)
