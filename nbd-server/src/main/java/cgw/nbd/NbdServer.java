@@ -5,6 +5,8 @@ import cgw.nbd.handshake.HandshakeHandler;
 import cgw.nbd.transmission.RequestDecoder;
 import cgw.nbd.transmission.TransmissionHandler;
 import io.netty.bootstrap.ServerBootstrap;
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.buffer.PooledByteBufAllocator;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInitializer;
@@ -42,6 +44,14 @@ import org.slf4j.LoggerFactory;
 public final class NbdServer implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(NbdServer.class);
     private static final long CLOSE_GRACE_MS = 10_000;
+    /**
+     * Buffers of NBD connections come from Netty's pooled allocator: request payloads and read
+     * replies are up to 32 MiB, and Netty's default (adaptive) allocator serves anything over its
+     * largest size class from fresh, zero-filled direct memory freed by a Cleaner. Profiling 1 MiB
+     * writes found a third of the gateway's CPU there; the pooled allocator keeps buffers up to
+     * its 4 MiB chunks in its arenas.
+     */
+    private static final ByteBufAllocator BUFFERS = PooledByteBufAllocator.DEFAULT;
 
     private final NbdServerConfig config;
     private final ExportRegistry exports;
@@ -79,6 +89,7 @@ public final class NbdServer implements AutoCloseable {
                     .option(ChannelOption.SO_REUSEADDR, true)
                     .childOption(ChannelOption.TCP_NODELAY, true)
                     .childOption(ChannelOption.SO_KEEPALIVE, true)
+                    .childOption(ChannelOption.ALLOCATOR, BUFFERS)
                     .childHandler(initializer());
             tcpChannel = bindOrThrow(tcp, config.tcp(), "nbd://" + config.tcp().getHostString() + ":" + config.tcp().getPort());
             channels.add(tcpChannel);
@@ -94,6 +105,7 @@ public final class NbdServer implements AutoCloseable {
             }
             ServerBootstrap unix = new ServerBootstrap().group(group)
                     .channel(EpollServerDomainSocketChannel.class)
+                    .childOption(ChannelOption.ALLOCATOR, BUFFERS)
                     .childHandler(initializer());
             unixChannel = bindOrThrow(unix, new DomainSocketAddress(config.unixSocket().toFile()),
                     "unix socket " + config.unixSocket());
