@@ -133,9 +133,8 @@ final class ValueLog implements AutoCloseable {
         activeEnd += bytes;
         active.writers.incrementAndGet();
         active.size = Math.max(active.size, activeEnd);
-        unsynced.add(active);
         appended.addAndGet(bytes);
-        return new Reservation(active, position, bytes);
+        return new Reservation(this, active, position, bytes);
     }
 
     private void roll() {
@@ -322,12 +321,14 @@ final class ValueLog implements AutoCloseable {
 
     /** Space in a segment for one writer; {@link #finish} once its pointers are in RocksDB (or not). */
     static final class Reservation {
+        private final ValueLog log;
         private final Segment segment;
         private final long position;
         private final int length;
         private boolean finished;
 
-        private Reservation(Segment segment, long position, int length) {
+        private Reservation(ValueLog log, Segment segment, long position, int length) {
+            this.log = log;
             this.segment = segment;
             this.position = position;
             this.length = length;
@@ -357,9 +358,16 @@ final class ValueLog implements AutoCloseable {
             }
         }
 
+        /**
+         * Ends the reservation once its writes are done. Only now is the segment marked for the
+         * next {@link #sync}: marked at reservation time, a sync running between the reservation
+         * and the write would unmark it without covering the write, and a later flush would
+         * miss it.
+         */
         void finish() {
             if (!finished) {
                 finished = true;
+                log.unsynced.add(segment);
                 segment.writers.decrementAndGet();
             }
         }
