@@ -106,8 +106,7 @@ public final class BlockStore implements AutoCloseable {
         this.zeros = new byte[blockSize];
         this.zeroBlock = ByteBuffer.wrap(zeros).asReadOnlyBuffer();
         this.walSync = new WalSync(rocks.db, valueLog);
-        this.cleaner = new LogCleaner(this, rocks, valueLog, blockSize, options.valueLogSegmentBytes() > 0
-                ? options.valueLogSegmentBytes() : StoreOptions.defaults().valueLogSegmentBytes());
+        this.cleaner = new LogCleaner(this, rocks, valueLog, blockSize);
         for (int i = 0; i < LOCK_STRIPES; i++) {
             blockLocks[i] = new ReentrantLock();
         }
@@ -728,9 +727,8 @@ public final class BlockStore implements AutoCloseable {
     public long liveValueLogBytes() {
         enter();
         try {
-            Map<Integer, Long> all = new java.util.HashMap<>();
-            valueLog.allSegments().forEach(number -> all.put(number, 0L));
-            return cleaner.liveBytes(all, new Pacer(Long.MAX_VALUE)).values().stream().mapToLong(Long::longValue).sum();
+            return cleaner.liveBytes(valueLog.allSegments(), new Pacer(Long.MAX_VALUE)).values().stream()
+                    .mapToLong(Long::longValue).sum();
         } finally {
             exit();
         }
@@ -1040,9 +1038,8 @@ public final class BlockStore implements AutoCloseable {
             }
         }
         try {
-            valueLog.sync();
-            rocks.db.flushWal(true);
-        } catch (RocksDBException | StoreException e) {
+            walSync.sync();
+        } catch (StoreException e) {
             log.error("final sync of {} failed", dir, e);
         }
         for (WriteContext context : allWriteContexts) {

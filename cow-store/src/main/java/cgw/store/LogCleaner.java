@@ -3,8 +3,10 @@ package cgw.store;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.locks.ReentrantLock;
 import org.rocksdb.RocksIterator;
 import org.slf4j.Logger;
@@ -46,7 +48,6 @@ final class LogCleaner {
     private final ValueLog valueLog;
     private final int blockSize;
     private final int blockShift;
-    private final long segmentBytes;
     private final ReentrantLock lock = new ReentrantLock();
     private long appendedAtLastRound; // guarded by lock
     private volatile boolean garbageHint = true; // a restart may leave garbage behind
@@ -56,13 +57,12 @@ final class LogCleaner {
         static final Stats NOTHING = new Stats(0, 0, 0, 0);
     }
 
-    LogCleaner(BlockStore store, Rocks rocks, ValueLog valueLog, int blockSize, long segmentBytes) {
+    LogCleaner(BlockStore store, Rocks rocks, ValueLog valueLog, int blockSize) {
         this.store = store;
         this.rocks = rocks;
         this.valueLog = valueLog;
         this.blockSize = blockSize;
         this.blockShift = Integer.numberOfTrailingZeros(blockSize);
-        this.segmentBytes = segmentBytes;
     }
 
     /** Something made garbage: the next round runs even if the log did not grow. */
@@ -80,7 +80,7 @@ final class LogCleaner {
         try {
             long appended = valueLog.appendedBytes();
             long growth = appended - appendedAtLastRound;
-            boolean due = garbageHint || growth >= Math.max(MIN_GROWTH_SEGMENTS * segmentBytes, valueLog.totalBytes() / 4);
+            boolean due = garbageHint || growth >= Math.max(MIN_GROWTH_SEGMENTS * valueLog.segmentBytes(), valueLog.totalBytes() / 4);
             if (!force && !due) {
                 return Stats.NOTHING;
             }
@@ -100,9 +100,9 @@ final class LogCleaner {
         if (settled.isEmpty()) {
             return Stats.NOTHING;
         }
-        Map<Integer, Long> live = liveBytes(settled, pacer);
+        Map<Integer, Long> live = liveBytes(settled.keySet(), pacer);
         List<Integer> empty = new ArrayList<>();
-        Map<Integer, Long> victims = new HashMap<>();
+        Set<Integer> victims = new HashSet<>();
         long freed = 0;
         for (Map.Entry<Integer, Long> segment : settled.entrySet()) {
             long liveBytes = live.getOrDefault(segment.getKey(), 0L);
@@ -110,7 +110,7 @@ final class LogCleaner {
                 empty.add(segment.getKey());
                 freed += segment.getValue();
             } else if (liveBytes < liveShare * segment.getValue()) {
-                victims.put(segment.getKey(), liveBytes);
+                victims.add(segment.getKey());
                 freed += segment.getValue() - liveBytes;
             }
         }
@@ -121,7 +121,7 @@ final class LogCleaner {
         // copies and swapped pointers durable before anything they replace disappears
         store.syncAll();
         List<Integer> removed = new ArrayList<>(empty);
-        removed.addAll(victims.keySet());
+        removed.addAll(victims);
         valueLog.remove(removed);
         log.info("value log cleaner: removed {} segments ({} empty), relocated {} blocks, freed {} MiB",
                 removed.size(), empty.size(), relocated, freed >> 20);
@@ -129,14 +129,14 @@ final class LogCleaner {
     }
 
     /** Live bytes of each of the given segments, from a scan of every pointer. */
-    Map<Integer, Long> liveBytes(Map<Integer, Long> segments, BlockStore.Pacer pacer) {
+    Map<Integer, Long> liveBytes(Set<Integer> segments, BlockStore.Pacer pacer) {
         Map<Integer, Long> live = new HashMap<>();
         ByteBuffer value = ByteBuffer.allocate(ValueLog.Pointer.LENGTH);
         try (RocksIterator it = rocks.db.newIterator(rocks.blocks, rocks.scanOptions)) {
             for (it.seekToFirst(); it.isValid(); it.next()) {
                 if (it.value(value.array()) == ValueLog.Pointer.LENGTH) {
                     int segment = ValueLog.Pointer.segment(value, 0);
-                    if (segments.containsKey(segment)) {
+                    if (segments.contains(segment)) {
                         live.merge(segment, (long) blockSize, Long::sum);
                     }
                 }
@@ -148,14 +148,14 @@ final class LogCleaner {
     }
 
     /** Moves every block still pointing into a victim to the active segment; returns how many moved. */
-    private long relocate(Map<Integer, Long> victims, BlockStore.Pacer pacer) {
+    private long relocate(Set<Integer> victims, BlockStore.Pacer pacer) {
         Batch batch = new Batch();
         long relocated = 0;
         try (RocksIterator it = rocks.db.newIterator(rocks.blocks, rocks.scanOptions)) {
             ByteBuffer value = ByteBuffer.allocate(ValueLog.Pointer.LENGTH);
             for (it.seekToFirst(); it.isValid(); it.next()) {
                 if (it.value(value.array()) == ValueLog.Pointer.LENGTH
-                        && victims.containsKey(ValueLog.Pointer.segment(value, 0))) {
+                        && victims.contains(ValueLog.Pointer.segment(value, 0))) {
                     batch.add(it.key(), value.array().clone());
                     if (batch.count == RELOCATION_BATCH_BLOCKS) {
                         relocated += move(batch);

@@ -174,8 +174,12 @@ final class ValueLog implements AutoCloseable {
     }
 
     /** Numbers of every segment. */
-    List<Integer> allSegments() {
-        return new ArrayList<>(segments.keySet());
+    Set<Integer> allSegments() {
+        return Set.copyOf(segments.keySet());
+    }
+
+    long segmentBytes() {
+        return segmentBytes;
     }
 
     /** Reads {@code dst.remaining()} bytes at a position of a segment. Under {@link #readLock}. */
