@@ -166,7 +166,8 @@ class ValueLogTest {
 
     /**
      * Readers and writers keep going while forced cleaner rounds relocate blocks and delete
-     * segments under them: every read sees a value some write put there, never a deleted file.
+     * segments under them: every read sees a value some write put there, never a deleted file,
+     * and no relocation puts back an older generation over a write that replaced it meanwhile.
      */
     @Test
     void readsAndWritesRunThroughCleanerRounds() throws Exception {
@@ -178,6 +179,7 @@ class ValueLogTest {
                 store.write(volume, (long) b * BLOCK, block(b, 0));
             }
             AtomicBoolean stop = new AtomicBoolean();
+            long[] lastGeneration = new long[blocks]; // written by the writer only, read after it stopped
             ExecutorService pool = Executors.newFixedThreadPool(3);
             List<Future<Long>> workers = new java.util.ArrayList<>();
             for (int w = 0; w < 3; w++) {
@@ -190,7 +192,8 @@ class ValueLogTest {
                     while (!stop.get()) {
                         int b = random.nextInt(blocks);
                         if (writer) {
-                            store.write(volume, (long) b * BLOCK, block(b, generation++));
+                            store.write(volume, (long) b * BLOCK, block(b, generation));
+                            lastGeneration[b] = generation++;
                         } else {
                             ByteBuffer dst = ByteBuffer.allocate(4 * BLOCK);
                             int first = Math.min(b, blocks - 4);
@@ -220,6 +223,12 @@ class ValueLogTest {
             assertThat(rounds).isGreaterThan(1);
             store.collectGarbage();
             assertThat(store.valueLogBytes()).isEqualTo(store.liveValueLogBytes()).isEqualTo((long) blocks * BLOCK);
+            ByteBuffer head = ByteBuffer.allocate(blocks * BLOCK);
+            store.read(volume, 0, head);
+            for (int b = 0; b < blocks; b++) {
+                assertThat(head.getLong(b * BLOCK) & 0xFFFFFFFFL).as("generation of block %d", b)
+                        .isEqualTo(lastGeneration[b] & 0xFFFFFFFFL);
+            }
         }
     }
 
