@@ -64,12 +64,18 @@ public final class BlockStore implements AutoCloseable {
     private static final int FORMAT = 1;
     private static final int LOCK_STRIPES = 4096;
     private static final int STRIPE_REGION_SHIFT = 4;
+    /** Largest block overwritten in place: a page, which a killed process never leaves half written. */
+    private static final int MAX_OVERWRITE_BLOCK_BYTES = 4096;
+    /** Shortest run of blocks overwritten in place (see {@link #findOverwrites}). */
+    static final int MIN_OVERWRITE_RUN_BYTES = 64 << 10;
 
     private final Path dir;
     private final Rocks rocks;
     private final ValueLog valueLog;
     /** Whether new block data goes to {@link #valueLog} (pointers in RocksDB) or into RocksDB. */
     private final boolean logWrites;
+    /** Whether data writes to blocks already in the head epoch overwrite their bytes in the log. */
+    private final boolean overwriteInPlace;
     private final LogCleaner cleaner;
     private final int blockSize;
     private final int blockShift;
@@ -102,6 +108,8 @@ public final class BlockStore implements AutoCloseable {
         this.valueLog = valueLog;
         this.logWrites = options.valueLogSegmentBytes() > 0;
         this.blockSize = loadBlockSize(options.blockSizeBytes());
+        // a block of one page is overwritten whole or not at all when the process dies mid-write
+        this.overwriteInPlace = logWrites && options.overwriteInPlace() && blockSize <= MAX_OVERWRITE_BLOCK_BYTES;
         this.blockShift = Integer.numberOfTrailingZeros(blockSize);
         this.zeros = new byte[blockSize];
         this.zeroBlock = ByteBuffer.wrap(zeros).asReadOnlyBuffer();
@@ -561,22 +569,48 @@ public final class BlockStore implements AutoCloseable {
 
     // ---------------------------------------------------------------- block I/O
 
-    /** Reads the head of a volume. */
+    /** Reads the head of a volume, whatever epoch it is at while the read runs (a cut may seal one meanwhile). */
     public void read(Volume volume, long offset, ByteBuffer dst) {
-        read(volume, volume.headEpoch, offset, dst);
+        read(volume, HEAD, offset, dst);
     }
 
-    /** Reads a volume as it is at {@code epoch}: the head or a retained epoch. */
+    /** Reads a volume as it is at {@code epoch}: {@link #HEAD}, the head epoch or a retained epoch. */
     public void read(Volume volume, long epoch, long offset, ByteBuffer dst) {
         enter();
         try {
             int length = dst.remaining();
             checkRange(volume, offset, length, readableSize(volume, epoch));
             if (length > 0) {
-                readRange(volume, epoch, offset, dst.slice(), 0, length);
+                try {
+                    readRange(volume, epoch, offset, dst.slice(), 0, length);
+                } catch (ChecksumMismatch e) {
+                    if (!overwriteInPlace) {
+                        throw e;
+                    }
+                    // maybe a write overwrote a block in place while this read copied it
+                    readRangeExclusive(volume, epoch, offset, dst.slice(), length);
+                }
             }
         } finally {
             exit();
+        }
+    }
+
+    /**
+     * {@link #readRange} under the stripe locks of the blocks read, which writes that overwrite in
+     * place hold until their bytes are written: a checksum that fails here is a damaged block.
+     */
+    private void readRangeExclusive(Volume volume, long epoch, long offset, ByteBuffer out, int length) {
+        long end = offset + length;
+        for (long at = offset; at < end; ) {
+            long next = Math.min(end, ((at >>> blockShift) + MAX_BATCH_BLOCKS) << blockShift);
+            int[] stripes = lockStripes(volume, at >>> blockShift, (next - 1) >>> blockShift);
+            try {
+                readRange(volume, epoch, at, out, (int) (at - offset), (int) (next - at));
+            } finally {
+                unlockStripes(stripes);
+            }
+            at = next;
         }
     }
 
@@ -766,6 +800,19 @@ public final class BlockStore implements AutoCloseable {
             }
         } finally {
             volume.headLock.readLock().unlock();
+        }
+    }
+
+    /**
+     * Waits until every write that holds stripe locks now has finished: takes and drops each
+     * stripe lock once. A write overwriting in place holds its stripes from before it checks
+     * {@link ValueLog#isCleaning} until its bytes are written, so after this no overwrite that
+     * checked before a {@link ValueLog#markCleaning} is still running.
+     */
+    void awaitOverwrites() {
+        for (ReentrantLock stripe : blockLocks) {
+            stripe.lock();
+            stripe.unlock();
         }
     }
 
@@ -1087,48 +1134,22 @@ public final class BlockStore implements AutoCloseable {
     private void readRangeLocked(Volume volume, long epoch, long offset, ByteBuffer out, int outPos, int length) {
         long first = offset >>> blockShift;
         long last = (offset + length - 1) >>> blockShift;
-        byte[] want = new byte[BlockKey.LENGTH];
-        ByteBuffer wantBuffer = ByteBuffer.wrap(want);
-        byte[] current = new byte[BlockKey.LENGTH];
-        ByteBuffer currentBuffer = ByteBuffer.wrap(current);
         Gaps gaps = null;
         ReadOptions options = length >= Rocks.LONG_READ_BYTES ? rocks.scanOptions : rocks.readOptions;
         LogRun run = null;
-        try (RocksIterator it = rocks.db.newIterator(rocks.blocks, options)) {
-            boolean valid = false;
-            boolean exhausted = false;
+        try (BlockCursor cursor = new BlockCursor(rocks.db.newIterator(rocks.blocks, options))) {
             for (long block = first; block <= last; block++) {
                 long blockStart = block << blockShift;
                 int from = (int) Math.max(0, offset - blockStart);
                 int to = (int) Math.min(blockSize, offset + length - blockStart);
                 int at = outPos + (int) (blockStart + from - offset);
-                if (!exhausted) {
-                    BlockKey.encode(wantBuffer, volume.id, block, epoch);
-                    if (!valid || java.util.Arrays.compareUnsigned(current, want) < 0) {
-                        it.seek(want);
-                        valid = it.isValid();
-                        if (valid) {
-                            it.key(current);
-                        } else {
-                            checkStatus(it);
-                            exhausted = true;
-                        }
-                    }
-                }
-                if (valid && BlockKey.volumeId(currentBuffer) == volume.id
-                        && BlockKey.blockIndex(currentBuffer) == block) {
-                    run = copyValue(it, out, at, from, to - from, run);
+                cursor.seek(volume.id, block, epoch);
+                if (cursor.at(volume.id, block)) {
+                    run = copyValue(cursor.it, out, at, from, to - from, run);
                     if (block == last) {
                         break;
                     }
-                    it.next();
-                    valid = it.isValid();
-                    if (valid) {
-                        it.key(current);
-                    } else {
-                        checkStatus(it);
-                        exhausted = true;
-                    }
+                    cursor.next();
                 } else if (volume.parent == null) {
                     zero(out, at, to - from);
                 } else {
@@ -1167,16 +1188,17 @@ public final class BlockStore implements AutoCloseable {
             int size = it.value(out.slice(at, blockSize));
             if (size == BlockValue.MARKER_LENGTH) {
                 zero(out, at, length);
-            } else if (size == ValueLog.Pointer.LENGTH) {
+            } else if (ValueLog.Pointer.isPointer(size)) {
                 int segment = ValueLog.Pointer.segment(out, at);
                 long position = ValueLog.Pointer.position(out, at);
                 int crc = ValueLog.Pointer.crc(out, at);
+                int previousCrc = ValueLog.Pointer.previousCrc(out, at, size);
                 if (run == null) {
                     run = new LogRun(out);
                 } else if (!run.continuedBy(segment, position, at)) {
                     run.read();
                 }
-                run.add(segment, position, at, crc);
+                run.add(segment, position, at, crc, previousCrc);
             } else if (size != blockSize) {
                 throw corruptValue(size);
             }
@@ -1188,13 +1210,14 @@ public final class BlockStore implements AutoCloseable {
             out.put(at, block, from, length);
         } else if (size == BlockValue.MARKER_LENGTH) {
             zero(out, at, length);
-        } else if (size == ValueLog.Pointer.LENGTH) {
-            ByteBuffer pointer = ByteBuffer.wrap(block, 0, ValueLog.Pointer.LENGTH);
+        } else if (ValueLog.Pointer.isPointer(size)) {
+            ByteBuffer pointer = ByteBuffer.wrap(block, 0, size);
             ByteBuffer data = ByteBuffer.allocate(blockSize);
             int segment = ValueLog.Pointer.segment(pointer, 0);
             long position = ValueLog.Pointer.position(pointer, 0);
             valueLog.read(segment, position, data);
-            checkCrc(data.flip(), ValueLog.Pointer.crc(pointer, 0), segment, position);
+            checkCrc(data.flip(), ValueLog.Pointer.crc(pointer, 0), ValueLog.Pointer.previousCrc(pointer, 0, size),
+                    segment, position);
             out.put(at, data, from, length);
         } else {
             throw corruptValue(size);
@@ -1202,13 +1225,84 @@ public final class BlockStore implements AutoCloseable {
         return run;
     }
 
-    private static void checkCrc(ByteBuffer data, int expected, int segment, long position) {
+    /** Checks a block read from the log against its pointer's CRC, or the previous one of an overwrite. */
+    private static void checkCrc(ByteBuffer data, int expected, int previous, int segment, long position) {
         CRC32C crc = new CRC32C();
         crc.update(data.duplicate());
-        if ((int) crc.getValue() != expected) {
-            throw new StoreException("block data at " + position + " of value log segment " + segment
-                    + " fails its checksum (crc32c " + Integer.toHexString((int) crc.getValue()) + ", expected "
-                    + Integer.toHexString(expected) + ")");
+        int actual = (int) crc.getValue();
+        if (actual != expected && actual != previous) {
+            throw new ChecksumMismatch("block data at " + position + " of value log segment " + segment
+                    + " fails its checksum (crc32c " + Integer.toHexString(actual) + ", expected "
+                    + Integer.toHexString(expected)
+                    + (previous != expected ? " or " + Integer.toHexString(previous) : "") + ")");
+        }
+    }
+
+    /** Block data that does not match its pointer's checksum. */
+    private static final class ChecksumMismatch extends StoreException {
+        ChecksumMismatch(String message) {
+            super(message);
+        }
+    }
+
+    /**
+     * An iterator over the versions of ascending blocks of one volume that seeks only when the
+     * key wanted lies ahead of where it is (versions of one block are next to each other, newest
+     * first).
+     */
+    private static final class BlockCursor implements AutoCloseable {
+        final RocksIterator it;
+        private final byte[] want = new byte[BlockKey.LENGTH];
+        private final ByteBuffer wantBuffer = ByteBuffer.wrap(want);
+        private final byte[] current = new byte[BlockKey.LENGTH];
+        private final ByteBuffer currentBuffer = ByteBuffer.wrap(current);
+        private boolean valid;
+        private boolean exhausted;
+
+        BlockCursor(RocksIterator it) {
+            this.it = it;
+        }
+
+        /** Moves to the first key at or after {@code (volume, block, ~epoch)} unless it is there already. */
+        void seek(long volumeId, long block, long epoch) {
+            if (exhausted) {
+                return;
+            }
+            BlockKey.encode(wantBuffer, volumeId, block, epoch);
+            if (!valid || java.util.Arrays.compareUnsigned(current, want) < 0) {
+                it.seek(want);
+                load();
+            }
+        }
+
+        /** Whether the cursor is on a version of {@code block}. */
+        boolean at(long volumeId, long block) {
+            return valid && BlockKey.volumeId(currentBuffer) == volumeId && BlockKey.blockIndex(currentBuffer) == block;
+        }
+
+        /** Whether the cursor is on exactly the key of the last {@link #seek}. */
+        boolean atWanted() {
+            return valid && java.util.Arrays.equals(current, want);
+        }
+
+        void next() {
+            it.next();
+            load();
+        }
+
+        private void load() {
+            valid = it.isValid();
+            if (valid) {
+                it.key(current);
+            } else {
+                checkStatus(it);
+                exhausted = true;
+            }
+        }
+
+        @Override
+        public void close() {
+            it.close();
         }
     }
 
@@ -1220,6 +1314,7 @@ public final class BlockStore implements AutoCloseable {
         private int at;
         private int blocks;
         private int[] crcs = new int[16];
+        private int[] previousCrcs = new int[16];
 
         LogRun(ByteBuffer out) {
             this.out = out;
@@ -1230,7 +1325,7 @@ public final class BlockStore implements AutoCloseable {
             return blocks == 0 || nextSegment == segment && nextPosition == position + length && nextAt == at + length;
         }
 
-        void add(int nextSegment, long nextPosition, int nextAt, int crc) {
+        void add(int nextSegment, long nextPosition, int nextAt, int crc, int previousCrc) {
             if (blocks == 0) {
                 segment = nextSegment;
                 position = nextPosition;
@@ -1238,7 +1333,9 @@ public final class BlockStore implements AutoCloseable {
             }
             if (blocks == crcs.length) {
                 crcs = java.util.Arrays.copyOf(crcs, blocks * 2);
+                previousCrcs = java.util.Arrays.copyOf(previousCrcs, blocks * 2);
             }
+            previousCrcs[blocks] = previousCrc;
             crcs[blocks++] = crc;
         }
 
@@ -1249,7 +1346,8 @@ public final class BlockStore implements AutoCloseable {
             }
             valueLog.read(segment, position, out.slice(at, blocks << blockShift));
             for (int i = 0; i < blocks; i++) {
-                checkCrc(out.slice(at + (i << blockShift), blockSize), crcs[i], segment, position + ((long) i << blockShift));
+                checkCrc(out.slice(at + (i << blockShift), blockSize), crcs[i], previousCrcs[i], segment,
+                        position + ((long) i << blockShift));
             }
             blocks = 0;
         }
@@ -1413,17 +1511,22 @@ public final class BlockStore implements AutoCloseable {
     }
 
     /**
-     * {@link #writeRange} of data with the value log on: per batch of blocks, the data blocks (not
-     * all zeros) are appended to the log with one reservation, written with one pwrite per run of
-     * whole blocks that are contiguous in {@code src} (a partial first or last block is
-     * read-modify-written in its own buffer), and their pointers go to RocksDB in one WriteBatch
-     * together with the markers of all-zero blocks.
+     * {@link #writeRange} of data with the value log on. Per batch of blocks, under their stripe
+     * locks: blocks of all zeros become ZERO markers; data blocks whose versions are already in the
+     * head epoch are overwritten in place when {@link #findOverwrites} says so; the others are
+     * appended to the log with one reservation. Appends are written first (one pwrite per run
+     * contiguous in {@code src}), then every pointer goes to RocksDB in one WriteBatch, then the
+     * overwrites are written (one pwrite per run contiguous in {@code src} and in the log). The
+     * order is what a crash needs: an appended block's bytes are there before its pointer, and an
+     * overwritten block's pointer names both the old and the new CRC before its bytes change. A
+     * partial first or last block is read-modify-written in its own buffer.
      */
     private void writeRangeToLog(Volume volume, long epoch, long start, long end, ByteBuffer src) {
         long first = start >>> blockShift;
         long last = (end - 1) >>> blockShift;
         WriteContext context = writeContexts.get();
         WriteBatch batch = context.batch;
+        boolean mayOverwrite = overwriteInPlace && epoch == volume.headEpoch;
         for (long chunk = first; chunk <= last; chunk += MAX_BATCH_BLOCKS) {
             long chunkLast = Math.min(last, chunk + MAX_BATCH_BLOCKS - 1);
             int[] stripes = lockStripes(volume, chunk, chunkLast);
@@ -1455,19 +1558,32 @@ public final class BlockStore implements AutoCloseable {
                         data++;
                     }
                 }
-                if (data > 0) {
-                    reservation = valueLog.reserve(data << blockShift);
+                int overwrites = findOverwrites(context, volume, epoch, data, mayOverwrite);
+                if (overwrites < data) {
+                    reservation = valueLog.reserve((data - overwrites) << blockShift);
                     appendToLog(context, reservation, src, data);
-                    for (int i = 0; i < data; i++) {
-                        context.crc.reset();
-                        context.crc.update(context.values[i].duplicate());
-                        context.pointer.clear();
-                        ValueLog.Pointer.encode(context.pointer, reservation.segment(),
-                                reservation.position() + ((long) i << blockShift), (int) context.crc.getValue());
-                        putVersion(context, volume, context.blocks[i], epoch, context.pointer);
+                }
+                for (int i = 0; i < data; i++) {
+                    context.crc.reset();
+                    context.crc.update(context.values[i].duplicate());
+                    int crc = (int) context.crc.getValue();
+                    ByteBuffer pointer = context.pointer.clear();
+                    if (context.slot[i] >= 0) {
+                        ValueLog.Pointer.encode(pointer, reservation.segment(),
+                                reservation.position() + ((long) context.slot[i] << blockShift), crc);
+                        putVersion(context, volume, context.blocks[i], epoch, pointer.limit(ValueLog.Pointer.LENGTH));
+                    } else {
+                        ValueLog.Pointer.encodeOverwritten(pointer, context.targetSegment[i], context.targetPosition[i],
+                                crc, context.previousCrc[i]);
+                        // the version, and so its dirty-index entry, is already there
+                        putValue(context, volume, context.blocks[i], epoch,
+                                pointer.limit(ValueLog.Pointer.OVERWRITTEN_LENGTH));
                     }
                 }
                 commit(batch);
+                if (overwrites > 0) {
+                    overwriteInLog(context, src, data);
+                }
             } catch (RocksDBException e) {
                 throw storeFailure("writing " + (end - start) + " bytes at " + start + " of " + volume.name, e);
             } finally {
@@ -1481,20 +1597,109 @@ public final class BlockStore implements AutoCloseable {
         }
     }
 
-    /** Writes the context's data blocks to a reservation: runs contiguous in {@code src} with one call each. */
+    /**
+     * Finds which of the context's {@code data} blocks are overwritten in place: those whose
+     * version at {@code epoch} exists and points into a segment not being cleaned, in runs of at
+     * least {@link #MIN_OVERWRITE_RUN_BYTES} that are back to back in the volume and in the log.
+     * Shorter runs are appended: small random overwrites in place would scatter writes over the
+     * log's pages (and cost the page cache more than appends), while a sequential rewrite of data
+     * scattered by them lays it out contiguously again. Sets each block's {@code slot} (-1:
+     * overwritten; else its index among the appended blocks) and, for the overwritten, where its
+     * bytes are and their current CRC. Returns how many are overwritten.
+     */
+    private int findOverwrites(WriteContext context, Volume volume, long epoch, int data, boolean mayOverwrite)
+            throws RocksDBException {
+        int minRun = Math.max(1, MIN_OVERWRITE_RUN_BYTES >> blockShift);
+        if (!mayOverwrite || data < minRun) {
+            for (int i = 0; i < data; i++) {
+                context.slot[i] = i;
+            }
+            return 0;
+        }
+        ByteBuffer value = context.found;
+        try (BlockCursor cursor = new BlockCursor(rocks.db.newIterator(rocks.blocks, rocks.readOptions))) {
+            for (int i = 0; i < data; i++) {
+                cursor.seek(volume.id, context.blocks[i], epoch);
+                context.targetSegment[i] = -1;
+                if (cursor.atWanted()) {
+                    value.clear();
+                    int size = cursor.it.value(value);
+                    if (ValueLog.Pointer.isPointer(size) && !valueLog.isCleaning(ValueLog.Pointer.segment(value, 0))) {
+                        context.targetSegment[i] = ValueLog.Pointer.segment(value, 0);
+                        context.targetPosition[i] = ValueLog.Pointer.position(value, 0);
+                        context.previousCrc[i] = ValueLog.Pointer.crc(value, 0);
+                    }
+                }
+            }
+        }
+        int overwrites = 0;
+        int appended = 0;
+        for (int i = 0; i < data; ) {
+            int end = i + 1;
+            int segment = context.targetSegment[i];
+            if (segment >= 0) {
+                while (end < data && context.targetSegment[end] == segment
+                        && context.blocks[end] == context.blocks[end - 1] + 1
+                        && context.targetPosition[end] == context.targetPosition[end - 1] + blockSize) {
+                    end++;
+                }
+            }
+            boolean overwrite = segment >= 0 && end - i >= minRun;
+            for (int k = i; k < end; k++) {
+                context.slot[k] = overwrite ? -1 : appended++;
+            }
+            overwrites += overwrite ? end - i : 0;
+            i = end;
+        }
+        return overwrites;
+    }
+
+    /** Writes the appended data blocks to a reservation: runs contiguous in {@code src} with one call each. */
     private void appendToLog(WriteContext context, ValueLog.Reservation reservation, ByteBuffer src, int data) {
         int i = 0;
         while (i < data) {
+            int slot = context.slot[i];
+            if (slot < 0) {
+                i++;
+                continue;
+            }
             int runStart = i;
             int sourceIndex = context.sourceIndex[i];
             i++;
             if (sourceIndex >= 0) {
-                while (i < data && context.sourceIndex[i] == sourceIndex + ((i - runStart) << blockShift)) {
+                while (i < data && context.slot[i] == slot + (i - runStart)
+                        && context.sourceIndex[i] == sourceIndex + ((i - runStart) << blockShift)) {
                     i++;
                 }
-                reservation.write((long) runStart << blockShift, src.slice(sourceIndex, (i - runStart) << blockShift));
+                reservation.write((long) slot << blockShift, src.slice(sourceIndex, (i - runStart) << blockShift));
             } else {
-                reservation.write((long) runStart << blockShift, context.values[runStart].duplicate());
+                reservation.write((long) slot << blockShift, context.values[runStart].duplicate());
+            }
+        }
+    }
+
+    /** Overwrites the blocks found in place: runs contiguous in {@code src} and in one segment with one call each. */
+    private void overwriteInLog(WriteContext context, ByteBuffer src, int data) {
+        int i = 0;
+        while (i < data) {
+            if (context.slot[i] >= 0) {
+                i++;
+                continue;
+            }
+            int runStart = i;
+            int segment = context.targetSegment[i];
+            long position = context.targetPosition[i];
+            int sourceIndex = context.sourceIndex[i];
+            i++;
+            if (sourceIndex >= 0) {
+                while (i < data && context.slot[i] < 0 && context.targetSegment[i] == segment
+                        && context.targetPosition[i] == position + ((long) (i - runStart) << blockShift)
+                        && context.sourceIndex[i] == sourceIndex + ((i - runStart) << blockShift)) {
+                    i++;
+                }
+                valueLog.overwrite(segment, position, src.slice(sourceIndex, (i - runStart) << blockShift));
+            } else {
+                valueLog.overwrite(segment, position, context.values[runStart].duplicate());
             }
         }
     }
@@ -1508,13 +1713,19 @@ public final class BlockStore implements AutoCloseable {
 
     private void putVersion(WriteContext context, Volume volume, long block, long epoch, ByteBuffer value)
             throws RocksDBException {
-        context.blockKey.clear();
-        BlockKey.encode(context.blockKey, volume.id, block, epoch);
-        context.batch.put(rocks.blocks, context.blockKey, value);
+        putValue(context, volume, block, epoch, value);
         context.dirtyKey.clear();
         DirtyKey.encode(context.dirtyKey, volume.id, epoch, block);
         context.empty.clear();
         context.batch.put(rocks.dirty, context.dirtyKey, context.empty);
+    }
+
+    /** Puts one block's version without touching the dirty index (the version exists already). */
+    private void putValue(WriteContext context, Volume volume, long block, long epoch, ByteBuffer value)
+            throws RocksDBException {
+        context.blockKey.clear();
+        BlockKey.encode(context.blockKey, volume.id, block, epoch);
+        context.batch.put(rocks.blocks, context.blockKey, value);
     }
 
     /**
@@ -1792,7 +2003,7 @@ public final class BlockStore implements AutoCloseable {
     /** The size of a volume at an epoch it can be read at: the head, or a retained epoch. */
     private long readableSize(Volume volume, long epoch) {
         checkAlive(volume);
-        if (epoch == volume.headEpoch) {
+        if (epoch == HEAD || epoch == volume.headEpoch) {
             return volume.sizeBytes;
         }
         synchronized (catalogLock) {
@@ -1905,12 +2116,20 @@ public final class BlockStore implements AutoCloseable {
         final ByteBuffer block;
         /** The last block of a write, when it is read-modify-written too ({@link #block} holds the first). */
         final ByteBuffer lastBlock;
-        final ByteBuffer pointer = ByteBuffer.allocateDirect(ValueLog.Pointer.LENGTH);
+        final ByteBuffer pointer = ByteBuffer.allocateDirect(ValueLog.Pointer.OVERWRITTEN_LENGTH);
+        /** The value of a version looked up to overwrite it in place. */
+        final ByteBuffer found = ByteBuffer.allocateDirect(ValueLog.Pointer.OVERWRITTEN_LENGTH);
         final CRC32C crc = new CRC32C();
         /** The data blocks of one batch on their way to the value log. */
         final ByteBuffer[] values = new ByteBuffer[MAX_BATCH_BLOCKS];
         final int[] sourceIndex = new int[MAX_BATCH_BLOCKS];
         final long[] blocks = new long[MAX_BATCH_BLOCKS];
+        /** Per data block: its index among the appended blocks, or -1 when overwritten in place ... */
+        final int[] slot = new int[MAX_BATCH_BLOCKS];
+        /** ... at this segment and position, whose bytes have this CRC now. */
+        final int[] targetSegment = new int[MAX_BATCH_BLOCKS];
+        final long[] targetPosition = new long[MAX_BATCH_BLOCKS];
+        final int[] previousCrc = new int[MAX_BATCH_BLOCKS];
         private final ByteBuffer zeroMarker = ByteBuffer.allocateDirect(1).put(0, BlockValue.ZERO);
         private final ByteBuffer holeMarker = ByteBuffer.allocateDirect(1).put(0, BlockValue.HOLE);
 

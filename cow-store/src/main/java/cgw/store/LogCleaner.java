@@ -14,8 +14,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Reclaims the space of dead block data in the {@link ValueLog}. Data dies when a write replaces
- * its version in the same epoch, when the collector deletes a released version, or with its
- * volume; only the pointers in RocksDB know which bytes are live, so a round scans them:
+ * its version in the same epoch without overwriting it in place (zeros, blocks the cleaner is
+ * moving), when the collector deletes a released version, or with its volume; only the pointers in RocksDB know which bytes are live, so a round scans them:
  *
  * <ol>
  *   <li>note the settled segments (no pointer to them can appear any more);
@@ -29,9 +29,12 @@ import org.slf4j.LoggerFactory;
  *       into a deleted file and a crash at any point leaves every pointer valid.
  * </ol>
  *
- * Relocation keeps each block's CRC32C (the bytes are the same). A round runs when the log grew
- * by a quarter since the last one (and at least {@link #MIN_GROWTH_SEGMENTS} segments), or when
- * the collector or a volume deletion made garbage; scans are paced like the collector.
+ * Before the second scan the victims are marked so that no write overwrites bytes in them in
+ * place, and the round waits until no overwrite that checked before the mark is still running:
+ * from then on their bytes only change by relocation. Relocation keeps each pointer's form and
+ * CRCs (the bytes are the same). A round runs when the log grew by a quarter since the last one
+ * (and at least {@link #MIN_GROWTH_SEGMENTS} segments), or when the collector or a volume
+ * deletion made garbage; scans are paced like the collector.
  * Space amplification is therefore bounded by about 2x the live data plus a quarter.
  *
  * <p>Threads: one round at a time ({@link #lock}); any thread may call {@link #clean}.
@@ -114,15 +117,22 @@ final class LogCleaner {
                 freed += segment.getValue() - liveBytes;
             }
         }
-        long relocated = victims.isEmpty() ? 0 : relocate(victims, pacer);
         if (empty.isEmpty() && victims.isEmpty()) {
             return new Stats(settled.size(), 0, 0, 0);
         }
-        // copies and swapped pointers durable before anything they replace disappears
-        store.syncAll();
+        long relocated;
         List<Integer> removed = new ArrayList<>(empty);
         removed.addAll(victims);
-        valueLog.remove(removed);
+        valueLog.markCleaning(victims);
+        try {
+            store.awaitOverwrites(); // none in flight into a victim from before the mark
+            relocated = victims.isEmpty() ? 0 : relocate(victims, pacer);
+            // copies and swapped pointers durable before anything they replace disappears
+            store.syncAll();
+            valueLog.remove(removed);
+        } finally {
+            valueLog.unmarkCleaning(victims);
+        }
         log.info("value log cleaner: removed {} segments ({} empty), relocated {} blocks, freed {} MiB",
                 removed.size(), empty.size(), relocated, freed >> 20);
         return new Stats(settled.size(), removed.size(), relocated, freed);
@@ -131,10 +141,10 @@ final class LogCleaner {
     /** Live bytes of each of the given segments, from a scan of every pointer. */
     Map<Integer, Long> liveBytes(Set<Integer> segments, BlockStore.Pacer pacer) {
         Map<Integer, Long> live = new HashMap<>();
-        ByteBuffer value = ByteBuffer.allocate(ValueLog.Pointer.LENGTH);
+        ByteBuffer value = ByteBuffer.allocate(ValueLog.Pointer.OVERWRITTEN_LENGTH);
         try (RocksIterator it = rocks.db.newIterator(rocks.blocks, rocks.scanOptions)) {
             for (it.seekToFirst(); it.isValid(); it.next()) {
-                if (it.value(value.array()) == ValueLog.Pointer.LENGTH) {
+                if (ValueLog.Pointer.isPointer(it.value(value.array()))) {
                     int segment = ValueLog.Pointer.segment(value, 0);
                     if (segments.contains(segment)) {
                         live.merge(segment, (long) blockSize, Long::sum);
@@ -152,11 +162,11 @@ final class LogCleaner {
         Batch batch = new Batch();
         long relocated = 0;
         try (RocksIterator it = rocks.db.newIterator(rocks.blocks, rocks.scanOptions)) {
-            ByteBuffer value = ByteBuffer.allocate(ValueLog.Pointer.LENGTH);
+            ByteBuffer value = ByteBuffer.allocate(ValueLog.Pointer.OVERWRITTEN_LENGTH);
             for (it.seekToFirst(); it.isValid(); it.next()) {
-                if (it.value(value.array()) == ValueLog.Pointer.LENGTH
-                        && victims.contains(ValueLog.Pointer.segment(value, 0))) {
-                    batch.add(it.key(), value.array().clone());
+                int length = it.value(value.array());
+                if (ValueLog.Pointer.isPointer(length) && victims.contains(ValueLog.Pointer.segment(value, 0))) {
+                    batch.add(it.key(), java.util.Arrays.copyOf(value.array(), length));
                     if (batch.count == RELOCATION_BATCH_BLOCKS) {
                         relocated += move(batch);
                     }
@@ -171,6 +181,10 @@ final class LogCleaner {
         return relocated;
     }
 
+    /**
+     * Copies a batch of blocks to the active segment and swaps their pointers, each only if no
+     * write replaced it meanwhile (a write that replaced it wins).
+     */
     private long move(Batch batch) {
         int n = batch.count;
         ByteBuffer data = batch.data;
@@ -184,10 +198,9 @@ final class LogCleaner {
         try {
             reservation.write(0, data.slice(0, n << blockShift));
             for (int i = 0; i < n; i++) {
-                ByteBuffer old = ByteBuffer.wrap(batch.pointers[i]);
-                byte[] replacement = new byte[ValueLog.Pointer.LENGTH];
-                ValueLog.Pointer.encode(ByteBuffer.wrap(replacement), reservation.segment(),
-                        reservation.position() + ((long) i << blockShift), ValueLog.Pointer.crc(old, 0));
+                // same form and CRCs: after a crash during an overwrite the bytes may match either
+                byte[] replacement = ValueLog.Pointer.moved(batch.pointers[i], reservation.segment(),
+                        reservation.position() + ((long) i << blockShift));
                 if (store.replaceValue(batch.keys[i], batch.pointers[i], replacement)) {
                     moved++;
                 }

@@ -14,6 +14,9 @@ package cgw.store;
  * @param valueLogSegmentBytes keep new block data in the value log ({@code STORE/values/}) in
  *                             segments of this size, RocksDB holding pointers; 0 keeps it in
  *                             RocksDB (data already in the log stays readable either way)
+ * @param overwriteInPlace     with the value log, a write to a block whose version is already in
+ *                             the head epoch overwrites its bytes in the log instead of appending
+ *                             a copy (blocks of at most 4 KiB; see docs/store.md)
  */
 public record StoreOptions(
         int blockSizeBytes,
@@ -22,7 +25,8 @@ public record StoreOptions(
         boolean blobFiles,
         long gcBlocksPerSecond,
         boolean backgroundGc,
-        long valueLogSegmentBytes) {
+        long valueLogSegmentBytes,
+        boolean overwriteInPlace) {
 
     public static final int MIN_BLOCK_SIZE_BYTES = 512;
     public static final int MAX_BLOCK_SIZE_BYTES = 1 << 20;
@@ -47,30 +51,35 @@ public record StoreOptions(
     }
 
     public static StoreOptions defaults() {
-        return new StoreOptions(4096, 256L << 20, 96L << 20, false, 200_000, true, 64L << 20);
+        return new StoreOptions(4096, 256L << 20, 96L << 20, false, 200_000, true, 64L << 20, true);
     }
 
     public StoreOptions withBlockSizeBytes(int value) {
-        return new StoreOptions(value, cacheBytes, memtableBytes, blobFiles, gcBlocksPerSecond, backgroundGc, valueLogSegmentBytes);
+        return new StoreOptions(value, cacheBytes, memtableBytes, blobFiles, gcBlocksPerSecond, backgroundGc, valueLogSegmentBytes, overwriteInPlace);
     }
 
     public StoreOptions withCacheBytes(long cache, long memtable) {
-        return new StoreOptions(blockSizeBytes, cache, memtable, blobFiles, gcBlocksPerSecond, backgroundGc, valueLogSegmentBytes);
+        return new StoreOptions(blockSizeBytes, cache, memtable, blobFiles, gcBlocksPerSecond, backgroundGc, valueLogSegmentBytes, overwriteInPlace);
     }
 
     public StoreOptions withBlobFiles(boolean value) {
-        return new StoreOptions(blockSizeBytes, cacheBytes, memtableBytes, value, gcBlocksPerSecond, backgroundGc, valueLogSegmentBytes);
+        return new StoreOptions(blockSizeBytes, cacheBytes, memtableBytes, value, gcBlocksPerSecond, backgroundGc, valueLogSegmentBytes, overwriteInPlace);
     }
 
     public StoreOptions withGcBlocksPerSecond(long value) {
-        return new StoreOptions(blockSizeBytes, cacheBytes, memtableBytes, blobFiles, value, backgroundGc, valueLogSegmentBytes);
+        return new StoreOptions(blockSizeBytes, cacheBytes, memtableBytes, blobFiles, value, backgroundGc, valueLogSegmentBytes, overwriteInPlace);
     }
 
     public StoreOptions withBackgroundGc(boolean value) {
-        return new StoreOptions(blockSizeBytes, cacheBytes, memtableBytes, blobFiles, gcBlocksPerSecond, value, valueLogSegmentBytes);
+        return new StoreOptions(blockSizeBytes, cacheBytes, memtableBytes, blobFiles, gcBlocksPerSecond, value, valueLogSegmentBytes, overwriteInPlace);
     }
 
     public StoreOptions withValueLogSegmentBytes(long value) {
-        return new StoreOptions(blockSizeBytes, cacheBytes, memtableBytes, blobFiles, gcBlocksPerSecond, backgroundGc, value);
+        return new StoreOptions(blockSizeBytes, cacheBytes, memtableBytes, blobFiles, gcBlocksPerSecond, backgroundGc, value, overwriteInPlace);
+    }
+
+    public StoreOptions withOverwriteInPlace(boolean value) {
+        return new StoreOptions(blockSizeBytes, cacheBytes, memtableBytes, blobFiles, gcBlocksPerSecond, backgroundGc,
+                valueLogSegmentBytes, value);
     }
 }

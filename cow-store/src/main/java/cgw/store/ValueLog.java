@@ -21,18 +21,19 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Block data kept out of RocksDB: append-only segment files of raw block payloads under
+ * Block data kept out of RocksDB: segment files of raw block payloads under
  * {@code STORE/values/}, named by a rising number ({@code 0000000042.seg}). The {@code blocks}
- * column family then holds a 16-byte {@link Pointer} per version instead of the block, so the
- * WAL, memtables, flushes and compactions move pointers, not data, and every block is written to
- * disk once (plus the cleaner's relocations).
+ * column family then holds a {@link Pointer} per version instead of the block, so the WAL,
+ * memtables, flushes and compactions move pointers, not data, and every block is written to disk
+ * once (plus the cleaner's relocations).
  *
  * <p>Segments hold nothing but payloads: which bytes are live is known only from the pointers in
  * RocksDB. Writers {@link #reserve} space in the active segment, write it, put their pointers and
- * then {@link Reservation#finish}. A segment is <em>settled</em> once it is no longer active and
- * every reservation in it has finished: no new pointer to it can ever appear (writes go to the
- * active segment, and nothing copies pointers), which is what makes the cleaner's relocation
- * complete. Every segment found at open is settled.
+ * then {@link Reservation#finish}; the store may also {@link #overwrite} the bytes of a live
+ * pointer in place (the pointer stays where it is). A segment is <em>settled</em> once it is no
+ * longer active and every reservation in it has finished: no new pointer to it can ever appear
+ * (new bytes go to the active segment, and nothing copies pointers), which is what makes the
+ * cleaner's relocation complete. Every segment found at open is settled.
  *
  * <p>Removal: readers hold {@link #readLock} from the moment they look a pointer up until they
  * have read its bytes; the cleaner removes a segment under the write lock, after every pointer to
@@ -60,6 +61,8 @@ final class ValueLog implements AutoCloseable {
     /** Segments written since the last {@link #sync}. */
     private final Set<Segment> unsynced = ConcurrentHashMap.newKeySet();
     private final ReentrantReadWriteLock removal = new ReentrantReadWriteLock();
+    /** Segments the cleaner is emptying: bytes in them are never overwritten in place. */
+    private final Set<Integer> cleaning = ConcurrentHashMap.newKeySet();
     private final AtomicLong appended = new AtomicLong();
     /** Removed segment files waiting to be reused, oldest first. */
     private final java.util.ArrayDeque<Path> free = new java.util.ArrayDeque<>(); // guarded by this
@@ -201,6 +204,47 @@ final class ValueLog implements AutoCloseable {
         } catch (IOException e) {
             throw new StoreException("reading value log segment " + segment.file + ": " + e.getMessage(), e);
         }
+    }
+
+    /**
+     * Overwrites bytes a live pointer leads to (a block overwritten in place) and marks the segment
+     * for the next {@link #sync}. The caller holds the block's stripe lock and checked that the
+     * segment is not {@link #isCleaning being cleaned}.
+     */
+    void overwrite(int segmentNumber, long position, ByteBuffer src) {
+        removal.readLock().lock();
+        try {
+            Segment segment = segments.get(segmentNumber);
+            if (segment == null) {
+                throw new StoreException("overwrite of value log segment " + segmentNumber + ", which does not exist");
+            }
+            long at = position;
+            while (src.hasRemaining()) {
+                at += segment.channel.write(src, at);
+            }
+            unsynced.add(segment);
+        } catch (IOException e) {
+            throw new StoreException("overwriting value log segment " + segmentNumber + ": " + e.getMessage(), e);
+        } finally {
+            removal.readLock().unlock();
+        }
+    }
+
+    /**
+     * Marks segments the cleaner is emptying: from now on no write overwrites bytes in them (it
+     * appends instead), so that once every pointer into them was swapped under its stripe lock
+     * none can lead back into them.
+     */
+    void markCleaning(Collection<Integer> numbers) {
+        cleaning.addAll(numbers);
+    }
+
+    void unmarkCleaning(Collection<Integer> numbers) {
+        cleaning.removeAll(numbers);
+    }
+
+    boolean isCleaning(int segmentNumber) {
+        return !cleaning.isEmpty() && cleaning.contains(segmentNumber);
     }
 
     /**
@@ -380,24 +424,46 @@ final class ValueLog implements AutoCloseable {
     /**
      * The value of a block version kept in the log: where its bytes are and their CRC32C, which
      * every read checks (a power loss can make a pointer durable before the bytes it points at).
+     * A block overwritten in place has the long form, which also names the CRC of the bytes it
+     * replaced: the pointer is put before the bytes are overwritten, so until they are (and after
+     * a crash in between) the old bytes are what the location holds, and both are valid.
      *
      * <pre>
-     *   0             4                            12            16
-     *   +-------------+----------------------------+-------------+
-     *   | segment u32 | position in segment (u64)  | crc32c      |
-     *   +-------------+----------------------------+-------------+
+     *   0             4                            12            16               20
+     *   +-------------+----------------------------+-------------+----------------+
+     *   | segment u32 | position in segment (u64)  | crc32c      | previous crc32c|  (long form only)
+     *   +-------------+----------------------------+-------------+----------------+
      * </pre>
      */
     static final class Pointer {
         static final int LENGTH = 16;
+        static final int OVERWRITTEN_LENGTH = 20;
 
         private Pointer() {
+        }
+
+        static boolean isPointer(int valueLength) {
+            return valueLength == LENGTH || valueLength == OVERWRITTEN_LENGTH;
         }
 
         static void encode(ByteBuffer value, int segment, long position, int crc) {
             value.putInt(0, segment);
             value.putLong(4, position);
             value.putInt(12, crc);
+        }
+
+        static void encodeOverwritten(ByteBuffer value, int segment, long position, int crc, int previousCrc) {
+            encode(value, segment, position, crc);
+            value.putInt(16, previousCrc);
+        }
+
+        /** A copy of {@code pointer} (either form) leading to another location of the same bytes. */
+        static byte[] moved(byte[] pointer, int segment, long position) {
+            byte[] moved = pointer.clone();
+            ByteBuffer value = ByteBuffer.wrap(moved);
+            value.putInt(0, segment);
+            value.putLong(4, position);
+            return moved;
         }
 
         static int segment(ByteBuffer value, int at) {
@@ -410,6 +476,11 @@ final class ValueLog implements AutoCloseable {
 
         static int crc(ByteBuffer value, int at) {
             return value.getInt(at + 12);
+        }
+
+        /** The CRC the location may still hold instead of {@link #crc}: the same for the short form. */
+        static int previousCrc(ByteBuffer value, int at, int length) {
+            return length == OVERWRITTEN_LENGTH ? value.getInt(at + 16) : crc(value, at);
         }
     }
 }

@@ -59,7 +59,8 @@ class ValueLogTest {
     void overwrittenAndReleasedDataIsReclaimedAndLiveDataSurvivesTheMove() throws IOException {
         SplittableRandom random = new SplittableRandom(1);
         int size = 4 << 20;
-        try (BlockStore store = BlockStore.open(dir, options())) {
+        // overwrites append (overwritten in place they would leave no garbage)
+        try (BlockStore store = BlockStore.open(dir, options().withOverwriteInPlace(false))) {
             Volume volume = store.createVolume("vm", size);
             byte[] first = random(random, size);
             store.write(volume, 0, ByteBuffer.wrap(first));
@@ -165,14 +166,123 @@ class ValueLogTest {
     }
 
     /**
-     * Readers and writers keep going while forced cleaner rounds relocate blocks and delete
-     * segments under them: every read sees a value some write put there, never a deleted file,
-     * and no relocation puts back an older generation over a write that replaced it meanwhile.
+     * Runs of 64 KiB or more whose versions are in the head epoch, back to back in the log, are
+     * overwritten in place; shorter runs are appended, and a cut makes the next write copy.
      */
     @Test
-    void readsAndWritesRunThroughCleanerRounds() throws Exception {
+    void longRunsAreOverwrittenInPlaceUntilACutSharesThem() {
+        SplittableRandom random = new SplittableRandom(4);
+        int size = 64 * BLOCK;
+        byte[] head = random(random, size);
+        try (BlockStore store = BlockStore.open(dir, options())) {
+            Volume volume = store.createVolume("vm", size);
+            store.write(volume, 0, ByteBuffer.wrap(head));
+            for (int round = 0; round < 5; round++) {
+                head = random(random, size);
+                store.write(volume, 0, ByteBuffer.wrap(head));
+                // unaligned, over 18 blocks: the partial first and last are read-modify-written, in place too
+                byte[] patch = random(random, 70_000);
+                store.write(volume, 3 * BLOCK + 700, ByteBuffer.wrap(patch));
+                System.arraycopy(patch, 0, head, 3 * BLOCK + 700, patch.length);
+            }
+            assertThat(store.valueLogBytes()).isEqualTo(size);
+
+            // a short write appends, and breaks the run it was part of
+            byte[] small = random(random, 2 * BLOCK);
+            store.write(volume, 5 * BLOCK, ByteBuffer.wrap(small));
+            System.arraycopy(small, 0, head, 5 * BLOCK, small.length);
+            assertThat(store.valueLogBytes()).isEqualTo(size + 2 * BLOCK);
+            head = random(random, size);
+            store.write(volume, 0, ByteBuffer.wrap(head));
+            // blocks 0-4, 5-6 (elsewhere now) are appended; 7-63 overwritten
+            assertThat(store.valueLogBytes()).isEqualTo(size + 9 * BLOCK);
+            assertThat(read(store, volume, volume.headEpoch(), 0, size)).isEqualTo(head);
+
+            long snapshot = store.cut(volume);
+            byte[] sealed = head;
+            head = random(random, size);
+            store.write(volume, 0, ByteBuffer.wrap(head));
+            assertThat(store.valueLogBytes()).as("the first write after a cut copies").isEqualTo(2L * size + 9 * BLOCK);
+            head = random(random, size);
+            store.write(volume, 0, ByteBuffer.wrap(head));
+            assertThat(store.valueLogBytes()).isEqualTo(2L * size + 9 * BLOCK);
+            assertThat(read(store, volume, snapshot, 0, size)).isEqualTo(sealed);
+            assertThat(read(store, volume, volume.headEpoch(), 0, size)).isEqualTo(head);
+            store.flush();
+        }
+        try (BlockStore store = BlockStore.open(dir, options().withOverwriteInPlace(false))) {
+            Volume volume = store.volume("vm");
+            assertThat(read(store, volume, volume.headEpoch(), 0, size)).isEqualTo(head);
+            store.write(volume, 0, ByteBuffer.wrap(head));
+            assertThat(store.valueLogBytes()).as("without overwrites every write appends").isEqualTo(3L * size + 9 * BLOCK);
+        }
+    }
+
+    /**
+     * An overwrite puts its pointer (naming the old and the new CRC) before it writes the bytes: a
+     * crash in between leaves the old bytes, which read back as they were; bytes that are neither
+     * are a damaged block.
+     */
+    @Test
+    void aCrashBetweenAnOverwritesPointerAndItsBytesLeavesTheOldBytes() throws IOException {
+        SplittableRandom random = new SplittableRandom(5);
+        int run = BlockStore.MIN_OVERWRITE_RUN_BYTES;
+        byte[] old = random(random, run);
+        byte[] replacement = random(random, run);
+        try (BlockStore store = BlockStore.open(dir, options())) {
+            Volume volume = store.createVolume("vm", 2 * run);
+            store.write(volume, run, ByteBuffer.wrap(old));
+            store.write(volume, run, ByteBuffer.wrap(replacement));
+            store.flush();
+            assertThat(store.valueLogBytes()).isEqualTo(run);
+        }
+        // the crash came after the pointers, before the bytes of blocks 1 and 2 of the run
+        Path segment = segments().get(0);
+        try (FileChannel channel = FileChannel.open(segment, StandardOpenOption.WRITE, StandardOpenOption.READ)) {
+            ByteBuffer found = ByteBuffer.allocate(run);
+            channel.read(found, 0);
+            assertThat(found.array()).isEqualTo(replacement);
+            channel.write(ByteBuffer.wrap(old, BLOCK, 2 * BLOCK), BLOCK);
+        }
+        byte[] expected = replacement.clone();
+        System.arraycopy(old, BLOCK, expected, BLOCK, 2 * BLOCK);
+        try (BlockStore store = BlockStore.open(dir, options())) {
+            Volume volume = store.volume("vm");
+            assertThat(read(store, volume, volume.headEpoch(), run, run)).isEqualTo(expected);
+            assertThat(read(store, volume, volume.headEpoch(), run + BLOCK + 10, 20))
+                    .isEqualTo(java.util.Arrays.copyOfRange(old, BLOCK + 10, BLOCK + 30));
+        }
+        try (FileChannel channel = FileChannel.open(segment, StandardOpenOption.WRITE, StandardOpenOption.READ)) {
+            byte[] torn = java.util.Arrays.copyOfRange(old, BLOCK, 2 * BLOCK);
+            System.arraycopy(replacement, BLOCK, torn, 0, 512);
+            channel.write(ByteBuffer.wrap(torn), BLOCK);
+        }
+        try (BlockStore store = BlockStore.open(dir, options())) {
+            Volume volume = store.volume("vm");
+            assertThatThrownBy(() -> read(store, volume, volume.headEpoch(), 0, 2 * run))
+                    .isInstanceOf(StoreException.class).hasMessageContaining("fails its checksum")
+                    .hasMessageContaining("at " + BLOCK + " of value log segment").hasMessageContaining(" or ");
+            // a write of the block repairs it
+            store.write(volume, run + BLOCK, ByteBuffer.wrap(replacement, BLOCK, BLOCK));
+            assertThat(read(store, volume, volume.headEpoch(), run + BLOCK, BLOCK))
+                    .isEqualTo(java.util.Arrays.copyOfRange(replacement, BLOCK, 2 * BLOCK));
+        }
+    }
+
+    /**
+     * Readers and writers keep going while forced cleaner rounds relocate blocks and delete
+     * segments under them: every read sees a whole value some write put there (never a block
+     * half overwritten in place, never a deleted file), and no relocation puts back an older
+     * generation over a write that replaced it meanwhile. The writer cuts and releases now and
+     * then, so that with overwrites in place there is garbage to clean under blocks being
+     * overwritten.
+     */
+    @org.junit.jupiter.params.ParameterizedTest(name = "overwrite in place: {0}")
+    @org.junit.jupiter.params.provider.ValueSource(booleans = {true, false})
+    void readsAndWritesRunThroughCleanerRounds(boolean overwriteInPlace) throws Exception {
         int blocks = 256;
-        try (BlockStore store = BlockStore.open(dir, options().withValueLogSegmentBytes(64 << 10))) {
+        StoreOptions options = options().withValueLogSegmentBytes(64 << 10).withOverwriteInPlace(overwriteInPlace);
+        try (BlockStore store = BlockStore.open(dir, options)) {
             Volume volume = store.createVolume("vm", (long) blocks * BLOCK);
             // every block holds its index and a generation in each 8-byte word
             for (int b = 0; b < blocks; b++) {
@@ -191,9 +301,24 @@ class ValueLogTest {
                     long generation = 1;
                     while (!stop.get()) {
                         int b = random.nextInt(blocks);
-                        if (writer) {
+                        if (writer && random.nextBoolean()) {
                             store.write(volume, (long) b * BLOCK, block(b, generation));
                             lastGeneration[b] = generation++;
+                        } else if (writer) {
+                            // a run long enough to be overwritten in place
+                            int run = BlockStore.MIN_OVERWRITE_RUN_BYTES / BLOCK;
+                            int first = b / run * run;
+                            ByteBuffer data = ByteBuffer.allocateDirect(run * BLOCK);
+                            for (int i = 0; i < run; i++) {
+                                data.put(block(first + i, generation));
+                            }
+                            store.write(volume, (long) first * BLOCK, data.flip());
+                            java.util.Arrays.fill(lastGeneration, first, first + run, generation++);
+                        }
+                        if (writer) {
+                            if (generation % 200 == 0) {
+                                store.release(volume, store.cut(volume));
+                            }
                         } else {
                             ByteBuffer dst = ByteBuffer.allocate(4 * BLOCK);
                             int first = Math.min(b, blocks - 4);
@@ -201,7 +326,12 @@ class ValueLogTest {
                             for (int i = 0; i < 4; i++) {
                                 long word = dst.getLong(i * BLOCK);
                                 assertThat(word >>> 32).as("block %d", first + i).isEqualTo(first + i);
-                                assertThat(dst.getLong(i * BLOCK + BLOCK - 8)).isEqualTo(word);
+                                for (int at = 8; at < BLOCK; at += 8) {
+                                    if (dst.getLong(i * BLOCK + at) != word) {
+                                        assertThat(dst.getLong(i * BLOCK + at)).as("word %d of block %d", at / 8, first + i)
+                                                .isEqualTo(word);
+                                    }
+                                }
                             }
                         }
                         operations++;
@@ -221,6 +351,9 @@ class ValueLogTest {
             }
             pool.shutdown();
             assertThat(rounds).isGreaterThan(1);
+            // versions of the last released epoch that head writes hid after its collection ran are
+            // collected with the next cut
+            store.release(volume, store.cut(volume));
             store.collectGarbage();
             assertThat(store.valueLogBytes()).isEqualTo(store.liveValueLogBytes()).isEqualTo((long) blocks * BLOCK);
             ByteBuffer head = ByteBuffer.allocate(blocks * BLOCK);
