@@ -82,6 +82,7 @@ public final class BlockStore implements AutoCloseable {
     private final byte[] zeros;
     private final ByteBuffer zeroBlock;
     private final WalSync walSync;
+    private final SpaceGuard spaceGuard;
     private final ReentrantLock[] blockLocks = new ReentrantLock[LOCK_STRIPES];
     private final ThreadLocal<WriteContext> writeContexts;
     private final Set<WriteContext> allWriteContexts = ConcurrentHashMap.newKeySet();
@@ -114,6 +115,8 @@ public final class BlockStore implements AutoCloseable {
         this.zeros = new byte[blockSize];
         this.zeroBlock = ByteBuffer.wrap(zeros).asReadOnlyBuffer();
         this.walSync = new WalSync(rocks.db, valueLog);
+        // room for RocksDB to flush both memtable generations and write its logs
+        this.spaceGuard = new SpaceGuard(dir, 2 * options.memtableBytes() + (64L << 20));
         this.cleaner = new LogCleaner(this, rocks, valueLog, blockSize);
         for (int i = 0; i < LOCK_STRIPES; i++) {
             blockLocks[i] = new ReentrantLock();
@@ -635,6 +638,7 @@ public final class BlockStore implements AutoCloseable {
                 checkAlive(volume);
                 long target = writableEpoch(volume, epoch);
                 checkRange(volume, offset, length, volume.sizeBytes);
+                spaceGuard.admit(length);
                 if (length > 0) {
                     writeRange(volume, target, offset, offset + length, src.slice(), BlockValue.ZERO);
                 }
@@ -2028,7 +2032,7 @@ public final class BlockStore implements AutoCloseable {
     }
 
     private StoreException storeFailure(String what, RocksDBException e) {
-        return new StoreException(what + " failed in " + dir + ": " + e.getMessage(), e);
+        return StoreFullException.failure(what + " failed in " + dir + ": " + e.getMessage(), e);
     }
 
     private void enter() {

@@ -107,6 +107,11 @@ final class ValueLog implements AutoCloseable {
         return valueLog;
     }
 
+    /** A failed file operation as the store reports it: {@link StoreFullException} when out of space. */
+    private static StoreException failure(String what, IOException e) {
+        return StoreFullException.failure(what + ": " + e.getMessage(), e);
+    }
+
     private static int parseNumber(Path file, String suffix) {
         String name = file.getFileName().toString();
         try {
@@ -158,7 +163,7 @@ final class ValueLog implements AutoCloseable {
             activeEnd = 0;
             segments.put(number, active);
         } catch (IOException e) {
-            throw new StoreException("cannot create value log segment " + file + ": " + e.getMessage(), e);
+            throw failure("cannot create value log segment " + file, e);
         }
     }
 
@@ -224,7 +229,7 @@ final class ValueLog implements AutoCloseable {
             }
             unsynced.add(segment);
         } catch (IOException e) {
-            throw new StoreException("overwriting value log segment " + segmentNumber + ": " + e.getMessage(), e);
+            throw failure("overwriting value log segment " + segmentNumber, e);
         } finally {
             removal.readLock().unlock();
         }
@@ -259,7 +264,7 @@ final class ValueLog implements AutoCloseable {
                 segment.channel.force(false);
             } catch (IOException e) {
                 unsynced.add(segment);
-                throw new StoreException("sync of value log segment " + segment.file + " failed: " + e.getMessage(), e);
+                throw failure("sync of value log segment " + segment.file + " failed", e);
             }
         }
     }
@@ -402,7 +407,7 @@ final class ValueLog implements AutoCloseable {
                     at += segment.channel.write(src, at);
                 }
             } catch (IOException e) {
-                throw new StoreException("writing value log segment " + segment.file + ": " + e.getMessage(), e);
+                throw failure("writing value log segment " + segment.file, e);
             }
         }
 

@@ -52,7 +52,7 @@ final class WalSync implements AutoCloseable {
             try {
                 db.flushWal(true);
             } catch (RocksDBException e) {
-                failure = new StoreException("WAL sync failed: " + e.getMessage(), e);
+                failure = StoreFullException.failure("WAL sync failed: " + e.getMessage(), e);
             }
             if (data != null) {
                 try {

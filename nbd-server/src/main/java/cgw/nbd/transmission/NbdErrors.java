@@ -4,6 +4,7 @@ import cgw.nbd.export.ReadOnlyExportException;
 import cgw.nbd.wire.NbdError;
 import cgw.store.InvalidRequestException;
 import cgw.store.OutOfRangeException;
+import cgw.store.StoreFullException;
 import java.util.concurrent.CompletionException;
 
 /** The one place where a failure becomes an NBD error value. */
@@ -30,6 +31,9 @@ final class NbdErrors {
         }
         if (cause instanceof InvalidRequestException) {
             return NbdError.EINVAL;
+        }
+        if (cause instanceof StoreFullException) {
+            return NbdError.ENOSPC;
         }
         return NbdError.EIO;
     }
