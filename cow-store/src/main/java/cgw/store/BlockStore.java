@@ -686,8 +686,9 @@ public final class BlockStore implements AutoCloseable {
     // ---------------------------------------------------------------- maps
 
     /**
-     * What each part of {@code [offset, offset + length)} holds at {@code epoch}, in order and
-     * merged, clipped to the range. Costs a scan of the range's keys, never of the volume.
+     * What each part of {@code [offset, offset + length)} holds at {@code epoch} ({@link #HEAD}: the
+     * newest versions, whatever the head epoch while the scan runs), in order and merged, clipped to
+     * the range. Costs a scan of the range's keys, never of the volume.
      */
     public List<Extent> extents(Volume volume, long epoch, long offset, long length) {
         enter();

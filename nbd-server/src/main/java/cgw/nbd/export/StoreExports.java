@@ -179,7 +179,7 @@ public final class StoreExports implements ExportRegistry {
                 ByteBuffer scratch = ByteBuffer.allocateDirect((int) Math.min(CACHE_CHUNK_BYTES, Math.max(1, end - offset)));
                 for (long at = offset; at < end; at += scratch.capacity()) {
                     scratch.clear().limit((int) Math.min(scratch.capacity(), end - at));
-                    store.read(volume, epoch == 0 ? volume.headEpoch() : epoch, at, scratch);
+                    store.read(volume, epoch == 0 ? BlockStore.HEAD : epoch, at, scratch);
                 }
             });
         }
@@ -187,7 +187,7 @@ public final class StoreExports implements ExportRegistry {
         @Override
         public CompletableFuture<List<Extent>> extents(long offset, long length) {
             return gate.submit(false, at -> CompletableFuture.supplyAsync(
-                    () -> store.extents(volume, epoch == 0 ? volume.headEpoch() : epoch, offset, length), executor));
+                    () -> store.extents(volume, epoch == 0 ? BlockStore.HEAD : epoch, offset, length), executor));
         }
 
         @Override
