@@ -1251,11 +1251,12 @@ public final class BlockStore implements AutoCloseable {
     }
 
     /**
-     * An iterator over the versions of ascending blocks of one volume that seeks only when the
-     * key wanted lies ahead of where it is (versions of one block are next to each other, newest
-     * first).
+     * An iterator over the versions of ascending blocks of one volume that moves only forward and
+     * seeks only when stepping does not reach the key wanted (versions of one block are next to
+     * each other, newest first).
      */
     private static final class BlockCursor implements AutoCloseable {
+        private static final int MAX_STEPS = 2;
         final RocksIterator it;
         private final byte[] want = new byte[BlockKey.LENGTH];
         private final ByteBuffer wantBuffer = ByteBuffer.wrap(want);
@@ -1268,13 +1269,20 @@ public final class BlockStore implements AutoCloseable {
             this.it = it;
         }
 
-        /** Moves to the first key at or after {@code (volume, block, ~epoch)} unless it is there already. */
+        /**
+         * Moves to the first key at or after {@code (volume, block, ~epoch)} unless it is there
+         * already: a step or two forward when that reaches it (the next block's newest version
+         * usually follows the version just read), else a seek, which costs several times more.
+         */
         void seek(long volumeId, long block, long epoch) {
             if (exhausted) {
                 return;
             }
             BlockKey.encode(wantBuffer, volumeId, block, epoch);
-            if (!valid || java.util.Arrays.compareUnsigned(current, want) < 0) {
+            for (int step = 0; step < MAX_STEPS && valid && java.util.Arrays.compareUnsigned(current, want) < 0; step++) {
+                next();
+            }
+            if (!exhausted && (!valid || java.util.Arrays.compareUnsigned(current, want) < 0)) {
                 it.seek(want);
                 load();
             }
