@@ -76,6 +76,8 @@ public final class BlockStore implements AutoCloseable {
     private final boolean logWrites;
     /** Whether data writes to blocks already in the head epoch overwrite their bytes in the log. */
     private final boolean overwriteInPlace;
+    /** Names this open in the pointers of blocks overwritten in place ({@link ValueLog.Pointer}); never 0. */
+    private final int session = new java.security.SecureRandom().nextInt() | 1;
     private final LogCleaner cleaner;
     private final int blockSize;
     private final int blockShift;
@@ -1587,7 +1589,7 @@ public final class BlockStore implements AutoCloseable {
                         putVersion(context, volume, context.blocks[i], epoch, pointer.limit(ValueLog.Pointer.LENGTH));
                     } else {
                         ValueLog.Pointer.encodeOverwritten(pointer, context.targetSegment[i], context.targetPosition[i],
-                                crc, context.previousCrc[i]);
+                                crc, context.previousCrc[i], session);
                         // the version, and so its dirty-index entry, is already there
                         putValue(context, volume, context.blocks[i], epoch,
                                 pointer.limit(ValueLog.Pointer.OVERWRITTEN_LENGTH));
@@ -1640,7 +1642,7 @@ public final class BlockStore implements AutoCloseable {
                     if (ValueLog.Pointer.isPointer(size) && !valueLog.isCleaning(ValueLog.Pointer.segment(value, 0))) {
                         context.targetSegment[i] = ValueLog.Pointer.segment(value, 0);
                         context.targetPosition[i] = ValueLog.Pointer.position(value, 0);
-                        context.previousCrc[i] = ValueLog.Pointer.crc(value, 0);
+                        context.previousCrc[i] = currentCrc(context, value, size);
                     }
                 }
             }
@@ -1665,6 +1667,30 @@ public final class BlockStore implements AutoCloseable {
             i = end;
         }
         return overwrites;
+    }
+
+    /**
+     * The CRC of the bytes a pointer leads to now, which an overwrite names as the previous one.
+     * That is the pointer's CRC, except for a pointer an overwrite of an earlier session left,
+     * whose bytes may still be the ones it replaced (a crash between pointer and bytes): those are
+     * read once to find out. Under the block's stripe lock.
+     */
+    private int currentCrc(WriteContext context, ByteBuffer pointer, int size) {
+        int crc = ValueLog.Pointer.crc(pointer, 0);
+        int previous = ValueLog.Pointer.previousCrc(pointer, 0, size);
+        if (crc == previous || ValueLog.Pointer.session(pointer, 0, size) == session) {
+            return crc;
+        }
+        ByteBuffer bytes = context.scratch.clear();
+        valueLog.readLock().lock();
+        try {
+            valueLog.read(ValueLog.Pointer.segment(pointer, 0), ValueLog.Pointer.position(pointer, 0), bytes);
+        } finally {
+            valueLog.readLock().unlock();
+        }
+        context.crc.reset();
+        context.crc.update(bytes.flip());
+        return (int) context.crc.getValue() == previous ? previous : crc;
     }
 
     /** Writes the appended data blocks to a reservation: runs contiguous in {@code src} with one call each. */
@@ -2129,6 +2155,8 @@ public final class BlockStore implements AutoCloseable {
         final ByteBuffer block;
         /** The last block of a write, when it is read-modify-written too ({@link #block} holds the first). */
         final ByteBuffer lastBlock;
+        /** A block read to learn what an overwrite replaces. */
+        final ByteBuffer scratch;
         final ByteBuffer pointer = ByteBuffer.allocateDirect(ValueLog.Pointer.OVERWRITTEN_LENGTH);
         /** The value of a version looked up to overwrite it in place. */
         final ByteBuffer found = ByteBuffer.allocateDirect(ValueLog.Pointer.OVERWRITTEN_LENGTH);
@@ -2149,6 +2177,7 @@ public final class BlockStore implements AutoCloseable {
         WriteContext(int blockSize) {
             block = ByteBuffer.allocateDirect(blockSize);
             lastBlock = ByteBuffer.allocateDirect(blockSize);
+            scratch = ByteBuffer.allocateDirect(blockSize);
         }
 
         ByteBuffer marker(byte kind) {

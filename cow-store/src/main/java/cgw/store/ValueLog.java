@@ -431,24 +431,31 @@ final class ValueLog implements AutoCloseable {
      * every read checks (a power loss can make a pointer durable before the bytes it points at).
      * A block overwritten in place has the long form, which also names the CRC of the bytes it
      * replaced: the pointer is put before the bytes are overwritten, so until they are (and after
-     * a crash in between) the old bytes are what the location holds, and both are valid.
+     * a crash in between) the old bytes are what the location holds, and both are valid. It also
+     * names the store session (a random number per open) that wrote it: within the session the
+     * overwrite has finished once its stripe lock is free, so the bytes match the first CRC; a
+     * pointer from an earlier session may be a crash's leftover whose bytes match the second.
      *
      * <pre>
-     *   0             4                            12            16               20
-     *   +-------------+----------------------------+-------------+----------------+
-     *   | segment u32 | position in segment (u64)  | crc32c      | previous crc32c|  (long form only)
-     *   +-------------+----------------------------+-------------+----------------+
+     *   0             4                            12            16                20            24
+     *   +-------------+----------------------------+-------------+-----------------+-------------+
+     *   | segment u32 | position in segment (u64)  | crc32c      | previous crc32c | session u32 |  (long form)
+     *   +-------------+----------------------------+-------------+-----------------+-------------+
      * </pre>
+     *
+     * (A 20-byte long form without the session, from an earlier build, reads the same and counts
+     * as an earlier session's.)
      */
     static final class Pointer {
         static final int LENGTH = 16;
-        static final int OVERWRITTEN_LENGTH = 20;
+        static final int OVERWRITTEN_LENGTH = 24;
+        private static final int SESSIONLESS_LENGTH = 20;
 
         private Pointer() {
         }
 
         static boolean isPointer(int valueLength) {
-            return valueLength == LENGTH || valueLength == OVERWRITTEN_LENGTH;
+            return valueLength == LENGTH || valueLength == OVERWRITTEN_LENGTH || valueLength == SESSIONLESS_LENGTH;
         }
 
         static void encode(ByteBuffer value, int segment, long position, int crc) {
@@ -457,9 +464,11 @@ final class ValueLog implements AutoCloseable {
             value.putInt(12, crc);
         }
 
-        static void encodeOverwritten(ByteBuffer value, int segment, long position, int crc, int previousCrc) {
+        static void encodeOverwritten(ByteBuffer value, int segment, long position, int crc, int previousCrc,
+                int session) {
             encode(value, segment, position, crc);
             value.putInt(16, previousCrc);
+            value.putInt(20, session);
         }
 
         /** A copy of {@code pointer} (either form) leading to another location of the same bytes. */
@@ -485,7 +494,12 @@ final class ValueLog implements AutoCloseable {
 
         /** The CRC the location may still hold instead of {@link #crc}: the same for the short form. */
         static int previousCrc(ByteBuffer value, int at, int length) {
-            return length == OVERWRITTEN_LENGTH ? value.getInt(at + 16) : crc(value, at);
+            return length > LENGTH ? value.getInt(at + 16) : crc(value, at);
+        }
+
+        /** The session that overwrote the block, 0 when not known (short form, sessionless long form). */
+        static int session(ByteBuffer value, int at, int length) {
+            return length == OVERWRITTEN_LENGTH ? value.getInt(at + 20) : 0;
         }
     }
 }

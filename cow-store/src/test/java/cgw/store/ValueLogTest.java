@@ -251,6 +251,18 @@ class ValueLogTest {
             assertThat(read(store, volume, volume.headEpoch(), run, run)).isEqualTo(expected);
             assertThat(read(store, volume, volume.headEpoch(), run + BLOCK + 10, 20))
                     .isEqualTo(java.util.Arrays.copyOfRange(old, BLOCK + 10, BLOCK + 30));
+            // overwritten again, and again a crash comes before the bytes: the new pointers must
+            // name what the bytes were (the first crash's leftovers), not what the old pointers said
+            store.write(volume, run, ByteBuffer.wrap(random(random, run)));
+            store.flush();
+        }
+        try (FileChannel channel = FileChannel.open(segment, StandardOpenOption.WRITE, StandardOpenOption.READ)) {
+            channel.write(ByteBuffer.wrap(expected), 0);
+        }
+        try (BlockStore store = BlockStore.open(dir, options())) {
+            Volume volume = store.volume("vm");
+            assertThat(read(store, volume, volume.headEpoch(), run, run)).isEqualTo(expected);
+            assertThat(store.valueLogBytes()).isEqualTo(run);
         }
         try (FileChannel channel = FileChannel.open(segment, StandardOpenOption.WRITE, StandardOpenOption.READ)) {
             byte[] torn = java.util.Arrays.copyOfRange(old, BLOCK, 2 * BLOCK);

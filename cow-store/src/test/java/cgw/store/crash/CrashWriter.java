@@ -128,14 +128,17 @@ public final class CrashWriter {
             for (long n = 0; ; n++) {
                 long seq = seqBase + n;
                 int dice = random.nextInt(100);
-                if (dice < 30) {
+                if (dice < 25) {
                     write(seq, unaligned(1 + random.nextInt(6000)));
-                } else if (dice < 50) {
+                } else if (dice < 42) {
                     write(seq, aligned(512 * (1 + random.nextInt(24)), 512));
-                } else if (dice < 68) {
+                } else if (dice < 58) {
                     write(seq, aligned(4096 * (1 + random.nextInt(16)), 4096));
-                } else if (dice < 78) {
+                } else if (dice < 68) {
                     write(seq, unaligned(1 + random.nextInt(MAX_OP_BYTES)));
+                } else if (dice < 78) {
+                    // long runs rewritten where they were: overwritten in place once laid out back to back
+                    write(seq, aligned((64 << 10) * (1 + random.nextInt(2)), 64 << 10));
                 } else {
                     Journal.Kind kind = dice < 89 ? Journal.Kind.ZEROES : Journal.Kind.TRIM;
                     long[] range = random.nextBoolean() ? aligned(4096 * (1 + random.nextInt(16)), 4096)
