@@ -1582,6 +1582,7 @@ public final class BlockStore implements AutoCloseable {
                     context.crc.reset();
                     context.crc.update(context.values[i].duplicate());
                     int crc = (int) context.crc.getValue();
+                    context.newCrc[i] = crc;
                     ByteBuffer pointer = context.pointer.clear();
                     if (context.slot[i] >= 0) {
                         ValueLog.Pointer.encode(pointer, reservation.segment(),
@@ -1597,7 +1598,12 @@ public final class BlockStore implements AutoCloseable {
                 }
                 commit(batch);
                 if (overwrites > 0) {
-                    overwriteInLog(context, src, data);
+                    try {
+                        overwriteInLog(context, src, data);
+                    } catch (StoreException e) {
+                        forgetSession(context, volume, epoch, data, e);
+                        throw e;
+                    }
                 }
             } catch (RocksDBException e) {
                 throw storeFailure("writing " + (end - start) + " bytes at " + start + " of " + volume.name, e);
@@ -1667,6 +1673,30 @@ public final class BlockStore implements AutoCloseable {
             i = end;
         }
         return overwrites;
+    }
+
+    /**
+     * After an overwrite's bytes failed to be written (old, new or torn now), puts its pointers
+     * again without this session, so that a later overwrite reads what the bytes really are
+     * instead of trusting that this session's overwrites finished. Best effort: a failure is
+     * added to {@code failure}.
+     */
+    private void forgetSession(WriteContext context, Volume volume, long epoch, int data, StoreException failure) {
+        WriteBatch batch = context.batch;
+        batch.clear();
+        try {
+            for (int i = 0; i < data; i++) {
+                if (context.slot[i] < 0) {
+                    ByteBuffer pointer = context.pointer.clear();
+                    ValueLog.Pointer.encodeOverwritten(pointer, context.targetSegment[i], context.targetPosition[i],
+                            context.newCrc[i], context.previousCrc[i], 0);
+                    putValue(context, volume, context.blocks[i], epoch, pointer.limit(ValueLog.Pointer.OVERWRITTEN_LENGTH));
+                }
+            }
+            commit(batch);
+        } catch (RocksDBException | RuntimeException e) {
+            failure.addSuppressed(e);
+        }
     }
 
     /**
@@ -2171,6 +2201,8 @@ public final class BlockStore implements AutoCloseable {
         final int[] targetSegment = new int[MAX_BATCH_BLOCKS];
         final long[] targetPosition = new long[MAX_BATCH_BLOCKS];
         final int[] previousCrc = new int[MAX_BATCH_BLOCKS];
+        /** Per data block: the CRC of its new bytes. */
+        final int[] newCrc = new int[MAX_BATCH_BLOCKS];
         private final ByteBuffer zeroMarker = ByteBuffer.allocateDirect(1).put(0, BlockValue.ZERO);
         private final ByteBuffer holeMarker = ByteBuffer.allocateDirect(1).put(0, BlockValue.HOLE);
 

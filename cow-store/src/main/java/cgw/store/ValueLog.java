@@ -443,8 +443,9 @@ final class ValueLog implements AutoCloseable {
      *   +-------------+----------------------------+-------------+-----------------+-------------+
      * </pre>
      *
-     * (A 20-byte long form without the session, from an earlier build, reads the same and counts
-     * as an earlier session's.)
+     * Session 0 is no session: an overwrite whose bytes failed to be written puts its pointers
+     * again with it. (A 20-byte long form without the session, from an earlier build, reads the
+     * same and counts as no session too.)
      */
     static final class Pointer {
         static final int LENGTH = 16;
