@@ -23,6 +23,7 @@ import java.util.regex.Pattern;
 import java.util.zip.CRC32C;
 import org.roaringbitmap.longlong.Roaring64Bitmap;
 import org.rocksdb.ReadOptions;
+import org.rocksdb.RocksDB;
 import org.rocksdb.RocksDBException;
 import org.rocksdb.RocksIterator;
 import org.rocksdb.WriteBatch;
@@ -87,6 +88,8 @@ public final class BlockStore implements AutoCloseable {
     private final SpaceGuard spaceGuard;
     private final ReentrantLock[] blockLocks = new ReentrantLock[LOCK_STRIPES];
     private final ThreadLocal<WriteContext> writeContexts;
+    /** Per-thread direct key buffers of {@link #readHeadBlock}. */
+    private final ThreadLocal<ByteBuffer> readKeys = ThreadLocal.withInitial(() -> ByteBuffer.allocateDirect(BlockKey.LENGTH));
     private final Set<WriteContext> allWriteContexts = ConcurrentHashMap.newKeySet();
 
     /** Guards the catalog: the maps below, each volume's retained/pins/clones, nextVolumeId. */
@@ -1141,6 +1144,10 @@ public final class BlockStore implements AutoCloseable {
     private void readRangeLocked(Volume volume, long epoch, long offset, ByteBuffer out, int outPos, int length) {
         long first = offset >>> blockShift;
         long last = (offset + length - 1) >>> blockShift;
+        if (length == blockSize && first == last && out.isDirect() && (epoch == HEAD || epoch == volume.headEpoch)
+                && readHeadBlock(volume, first, out, outPos)) {
+            return;
+        }
         Gaps gaps = null;
         ReadOptions options = length >= Rocks.LONG_READ_BYTES ? rocks.scanOptions : rocks.readOptions;
         LogRun run = null;
@@ -1170,6 +1177,39 @@ public final class BlockStore implements AutoCloseable {
         for (int i = 0; gaps != null && i < gaps.count; i++) {
             readParent(volume, gaps.offset[i], out, gaps.at[i], gaps.length[i]);
         }
+    }
+
+    /**
+     * One whole block of the head by a point lookup of its head-epoch version, cheaper than an
+     * iterator's create, seek and close; false when the block has no version in the head epoch
+     * (the caller then walks the versions). Needs a direct {@code out}, as RocksDB's lookup does.
+     */
+    private boolean readHeadBlock(Volume volume, long block, ByteBuffer out, int at) {
+        ByteBuffer key = readKeys.get().clear();
+        BlockKey.encode(key, volume.id, block, volume.headEpoch);
+        ByteBuffer value = out.slice(at, blockSize);
+        int size;
+        try {
+            size = rocks.db.get(rocks.blocks, rocks.readOptions, key, value);
+        } catch (RocksDBException e) {
+            throw storeFailure("reading block " + block + " of " + volume.name, e);
+        }
+        if (size == RocksDB.NOT_FOUND) {
+            return false;
+        }
+        if (size == BlockValue.MARKER_LENGTH) {
+            zero(out, at, blockSize);
+        } else if (ValueLog.Pointer.isPointer(size)) {
+            int segment = ValueLog.Pointer.segment(out, at);
+            long position = ValueLog.Pointer.position(out, at);
+            int crc = ValueLog.Pointer.crc(out, at);
+            int previousCrc = ValueLog.Pointer.previousCrc(out, at, size);
+            valueLog.read(segment, position, value.clear());
+            checkCrc(value.flip(), crc, previousCrc, segment, position);
+        } else if (size != blockSize) {
+            throw corruptValue(size);
+        }
+        return true;
     }
 
     /** A clone's unwritten range, read from its parent at the pinned epoch; past the parent's size, zeros. */
