@@ -1200,16 +1200,24 @@ public final class BlockStore implements AutoCloseable {
         if (size == BlockValue.MARKER_LENGTH) {
             zero(out, at, blockSize);
         } else if (ValueLog.Pointer.isPointer(size)) {
-            int segment = ValueLog.Pointer.segment(out, at);
-            long position = ValueLog.Pointer.position(out, at);
-            int crc = ValueLog.Pointer.crc(out, at);
-            int previousCrc = ValueLog.Pointer.previousCrc(out, at, size);
-            valueLog.read(segment, position, value.clear());
-            checkCrc(value.flip(), crc, previousCrc, segment, position);
+            readPointed(out, at, size, value.clear());
         } else if (size != blockSize) {
             throw corruptValue(size);
         }
         return true;
+    }
+
+    /**
+     * Reads the block the pointer of {@code size} bytes at {@code at} of {@code pointer} leads to
+     * into {@code into} (which may overlap the pointer) and checks it; {@code into} is flipped.
+     */
+    private void readPointed(ByteBuffer pointer, int at, int size, ByteBuffer into) {
+        int segment = ValueLog.Pointer.segment(pointer, at);
+        long position = ValueLog.Pointer.position(pointer, at);
+        int crc = ValueLog.Pointer.crc(pointer, at);
+        int previousCrc = ValueLog.Pointer.previousCrc(pointer, at, size);
+        valueLog.read(segment, position, into);
+        checkCrc(into.flip(), crc, previousCrc, segment, position);
     }
 
     /** A clone's unwritten range, read from its parent at the pinned epoch; past the parent's size, zeros. */
@@ -1258,13 +1266,8 @@ public final class BlockStore implements AutoCloseable {
         } else if (size == BlockValue.MARKER_LENGTH) {
             zero(out, at, length);
         } else if (ValueLog.Pointer.isPointer(size)) {
-            ByteBuffer pointer = ByteBuffer.wrap(block, 0, size);
             ByteBuffer data = ByteBuffer.allocate(blockSize);
-            int segment = ValueLog.Pointer.segment(pointer, 0);
-            long position = ValueLog.Pointer.position(pointer, 0);
-            valueLog.read(segment, position, data);
-            checkCrc(data.flip(), ValueLog.Pointer.crc(pointer, 0), ValueLog.Pointer.previousCrc(pointer, 0, size),
-                    segment, position);
+            readPointed(ByteBuffer.wrap(block, 0, size), 0, size, data);
             out.put(at, data, from, length);
         } else {
             throw corruptValue(size);
