@@ -1335,7 +1335,12 @@ public final class BlockStore implements AutoCloseable {
 
         /** Whether the cursor is on a version of {@code block}. */
         boolean at(long volumeId, long block) {
-            return valid && BlockKey.volumeId(currentBuffer) == volumeId && BlockKey.blockIndex(currentBuffer) == block;
+            return blockOf(volumeId) == block;
+        }
+
+        /** The block the cursor is on, or {@link Long#MAX_VALUE} when it is past the volume's keys. */
+        long blockOf(long volumeId) {
+            return valid && BlockKey.volumeId(currentBuffer) == volumeId ? BlockKey.blockIndex(currentBuffer) : Long.MAX_VALUE;
         }
 
         /** Whether the cursor is on exactly the key of the last {@link #seek}. */
@@ -1423,46 +1428,21 @@ public final class BlockStore implements AutoCloseable {
         long first = offset >>> blockShift;
         long last = (offset + length - 1) >>> blockShift;
         long end = offset + length;
-        byte[] key = new byte[BlockKey.LENGTH];
-        ByteBuffer keyBuffer = ByteBuffer.wrap(key);
         byte[] marker = new byte[1];
         List<Extent> own = new ArrayList<>();
-        try (RocksIterator it = rocks.db.newIterator(rocks.blocks, rocks.readOptions)) {
-            byte[] want = new byte[BlockKey.LENGTH];
-            ByteBuffer wantBuffer = ByteBuffer.wrap(want);
-            boolean valid = false;
-            boolean exhausted = false;
+        try (BlockCursor cursor = new BlockCursor(rocks.db.newIterator(rocks.blocks, rocks.readOptions))) {
             long block = first;
             while (block <= last) {
-                if (!exhausted) {
-                    BlockKey.encode(wantBuffer, volume.id, block, epoch);
-                    if (!valid || java.util.Arrays.compareUnsigned(key, want) < 0) {
-                        it.seek(want);
-                        valid = it.isValid();
-                        if (valid) {
-                            it.key(key);
-                        } else {
-                            checkStatus(it);
-                            exhausted = true;
-                        }
-                    }
-                }
-                // the iterator is at the first key >= (volume, block, ~epoch), or past the volume
-                long found = valid && BlockKey.volumeId(keyBuffer) == volume.id ? BlockKey.blockIndex(keyBuffer) : Long.MAX_VALUE;
+                // the cursor is at the first key >= (volume, block, ~epoch), or past the volume
+                cursor.seek(volume.id, block, epoch);
+                long found = cursor.blockOf(volume.id);
                 if (found == block) {
-                    int size = it.value(marker);
+                    int size = cursor.it.value(marker);
                     ExtentType type = size != BlockValue.MARKER_LENGTH ? ExtentType.DATA
                             : marker[0] == BlockValue.HOLE ? ExtentType.HOLE : ExtentType.ZERO;
                     appendExtent(own, block << blockShift, blockSize, type, offset, end);
                     block++;
-                    it.next();
-                    valid = it.isValid();
-                    if (valid) {
-                        it.key(key);
-                    } else {
-                        checkStatus(it);
-                        exhausted = true;
-                    }
+                    cursor.next();
                 } else {
                     // no version at or below the epoch in [block, found): one gap, however long
                     long gapEnd = Math.min(found, last + 1);
