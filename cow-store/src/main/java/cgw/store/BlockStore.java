@@ -64,6 +64,11 @@ public final class BlockStore implements AutoCloseable {
     private static final Pattern VOLUME_NAME = Pattern.compile("[A-Za-z0-9._-]{1,64}");
     private static final int FORMAT = 1;
     private static final int LOCK_STRIPES = 4096;
+    /**
+     * Pages of {@link HeadDirtyBlocks} all volumes may hold: 16 MiB, enough for 512 GiB of
+     * 4 KiB blocks rewritten between two cuts.
+     */
+    static final int HEAD_DIRTY_PAGES = 2048;
     private static final int STRIPE_REGION_SHIFT = 4;
     /** Largest block overwritten in place: a page, which a killed process never leaves half written. */
     private static final int MAX_OVERWRITE_BLOCK_BYTES = 4096;
@@ -88,6 +93,9 @@ public final class BlockStore implements AutoCloseable {
     private final SpaceGuard spaceGuard;
     private final ReentrantLock[] blockLocks = new ReentrantLock[LOCK_STRIPES];
     private final ThreadLocal<WriteContext> writeContexts;
+    /** What is left of {@link #HEAD_DIRTY_PAGES}. */
+    private final java.util.concurrent.atomic.AtomicInteger headDirtyPages =
+            new java.util.concurrent.atomic.AtomicInteger(HEAD_DIRTY_PAGES);
     /** Per-thread direct key buffers of {@link #readHeadBlock}. */
     private final ThreadLocal<ByteBuffer> readKeys = ThreadLocal.withInitial(() -> ByteBuffer.allocateDirect(BlockKey.LENGTH));
     private final Set<WriteContext> allWriteContexts = ConcurrentHashMap.newKeySet();
@@ -195,7 +203,7 @@ public final class BlockStore implements AutoCloseable {
                     throw storeFailure("creating " + name, e);
                 }
                 nextVolumeId = id + 1;
-                Volume volume = new Volume(record, null);
+                Volume volume = new Volume(record, null, headDirtyPages);
                 register(volume);
                 log.info("created volume {} ({} bytes)", name, sizeBytes);
                 created = volume;
@@ -305,6 +313,7 @@ public final class BlockStore implements AutoCloseable {
                     batch.deleteRange(rocks.dirty, BlockKey.volumeStart(id), BlockKey.volumeEnd(id));
                     commit(batch);
                     volume.deleted = true;
+                    volume.headDirty.discard();
                     gcTasks.removeIf(task -> task.volumeId() == volume.id);
                     if (unpinned != null) {
                         gcTasks.add(unpinned);
@@ -392,6 +401,8 @@ public final class BlockStore implements AutoCloseable {
                         Volume volume = volumes.get(i);
                         volume.retained.put(sealed[i], volume.sizeBytes);
                         volume.headEpoch = sealed[i] + 1;
+                        volume.headDirty.discard();
+                        volume.headDirty = new HeadDirtyBlocks(volume.headEpoch, headDirtyPages);
                     }
                     gcTasks.addAll(tasks);
                     return sealed;
@@ -563,7 +574,7 @@ public final class BlockStore implements AutoCloseable {
                     throw storeFailure("cloning " + source.name + "@" + epoch, e);
                 }
                 nextVolumeId = id + 1;
-                Volume clone = new Volume(record, source);
+                Volume clone = new Volume(record, source, headDirtyPages);
                 register(clone);
                 log.info("cloned {}@{} as {}", source.name, epoch, name);
                 created = clone;
@@ -1113,9 +1124,18 @@ public final class BlockStore implements AutoCloseable {
 
     /** A RocksDB integer property of the blocks family, such as {@code rocksdb.estimate-num-keys}. */
     public long blocksProperty(String name) {
+        return longProperty(rocks.blocks, name);
+    }
+
+    /** A RocksDB integer property of the dirty index, for tests. */
+    long dirtyIndexProperty(String name) {
+        return longProperty(rocks.dirty, name);
+    }
+
+    private long longProperty(org.rocksdb.ColumnFamilyHandle family, String name) {
         enter();
         try {
-            return rocks.db.getLongProperty(rocks.blocks, name);
+            return rocks.db.getLongProperty(family, name);
         } catch (RocksDBException e) {
             throw storeFailure("reading property " + name, e);
         } finally {
@@ -1513,7 +1533,7 @@ public final class BlockStore implements AutoCloseable {
             long chunkLast = Math.min(last, chunk + MAX_BATCH_BLOCKS - 1);
             int[] stripes = lockStripes(volume, chunk, chunkLast);
             try {
-                batch.clear();
+                clearBatch(context);
                 for (long block = chunk; block <= chunkLast; block++) {
                     long blockStart = block << blockShift;
                     int from = (int) Math.max(0, start - blockStart);
@@ -1539,10 +1559,11 @@ public final class BlockStore implements AutoCloseable {
                     }
                 }
                 commit(batch);
+                committed(context, volume);
             } catch (RocksDBException e) {
                 throw storeFailure("writing " + (end - start) + " bytes at " + start + " of " + volume.name, e);
             } finally {
-                batch.clear();
+                clearBatch(context);
                 unlockStripes(stripes);
             }
         }
@@ -1570,7 +1591,7 @@ public final class BlockStore implements AutoCloseable {
             int[] stripes = lockStripes(volume, chunk, chunkLast);
             ValueLog.Reservation reservation = null;
             try {
-                batch.clear();
+                clearBatch(context);
                 int data = 0;
                 for (long block = chunk; block <= chunkLast; block++) {
                     long blockStart = block << blockShift;
@@ -1620,6 +1641,7 @@ public final class BlockStore implements AutoCloseable {
                     }
                 }
                 commit(batch);
+                committed(context, volume);
                 if (overwrites > 0) {
                     try {
                         overwriteInLog(context, src, data);
@@ -1631,7 +1653,7 @@ public final class BlockStore implements AutoCloseable {
             } catch (RocksDBException e) {
                 throw storeFailure("writing " + (end - start) + " bytes at " + start + " of " + volume.name, e);
             } finally {
-                batch.clear();
+                clearBatch(context);
                 if (reservation != null) {
                     reservation.finish();
                 }
@@ -1796,6 +1818,28 @@ public final class BlockStore implements AutoCloseable {
         }
     }
 
+    /**
+     * Clears the context's batch and the blocks whose dirty entries it puts (see
+     * {@link #committed}).
+     */
+    private static void clearBatch(WriteContext context) {
+        context.batch.clear();
+        context.dirtiedCount = 0;
+    }
+
+    /**
+     * After the context's batch is in RocksDB: the head-epoch dirty entries it put are known to be
+     * there, so rewrites of those blocks before the next cut put none. Called under the volume's
+     * head lock, as the writes are.
+     */
+    private static void committed(WriteContext context, Volume volume) {
+        HeadDirtyBlocks known = volume.headDirty;
+        for (int i = 0; i < context.dirtiedCount; i++) {
+            known.add(context.dirtied[i]);
+        }
+        context.dirtiedCount = 0;
+    }
+
     /** Puts one block's version and its dirty-index entry into the context's batch. */
     private void putBlock(WriteContext context, Volume volume, long block, long epoch, ByteBuffer value)
             throws RocksDBException {
@@ -1806,6 +1850,13 @@ public final class BlockStore implements AutoCloseable {
     private void putVersion(WriteContext context, Volume volume, long block, long epoch, ByteBuffer value)
             throws RocksDBException {
         putValue(context, volume, block, epoch, value);
+        HeadDirtyBlocks known = volume.headDirty;
+        if (known.epoch == epoch) {
+            if (known.contains(block)) {
+                return;
+            }
+            context.dirtied[context.dirtiedCount++] = block;
+        }
         context.dirtyKey.clear();
         DirtyKey.encode(context.dirtyKey, volume.id, epoch, block);
         context.empty.clear();
@@ -1957,7 +2008,7 @@ public final class BlockStore implements AutoCloseable {
                                     + " has a missing parent volume id " + record.parentId());
                         }
                     }
-                    register(new Volume(record, parent));
+                    register(new Volume(record, parent, headDirtyPages));
                 }
                 try (RocksIterator it = rocks.db.newIterator(rocks.catalog, rocks.scanOptions)) {
                     for (it.seek(new byte[] {CatalogKey.PENDING_GC}); it.isValid(); it.next()) {
@@ -2226,6 +2277,9 @@ public final class BlockStore implements AutoCloseable {
         final int[] previousCrc = new int[MAX_BATCH_BLOCKS];
         /** Per data block: the CRC of its new bytes. */
         final int[] newCrc = new int[MAX_BATCH_BLOCKS];
+        /** Blocks whose head-epoch dirty entries the batch puts; see {@link #committed}. */
+        final long[] dirtied = new long[MAX_BATCH_BLOCKS];
+        int dirtiedCount;
         private final ByteBuffer zeroMarker = ByteBuffer.allocateDirect(1).put(0, BlockValue.ZERO);
         private final ByteBuffer holeMarker = ByteBuffer.allocateDirect(1).put(0, BlockValue.HOLE);
 

@@ -3,6 +3,7 @@ package cgw.store;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.TreeMap;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 /**
@@ -29,6 +30,8 @@ public final class Volume {
     volatile boolean deleted;
 
     final ReentrantReadWriteLock headLock = new ReentrantReadWriteLock();
+    /** Blocks whose dirty entry at the head epoch is known to be there; replaced by each cut, under the head lock's write side. */
+    volatile HeadDirtyBlocks headDirty;
 
     /** Retained epochs to the volume size at their cut. Guarded by the catalog lock. */
     final TreeMap<Long, Long> retained = new TreeMap<>();
@@ -37,7 +40,7 @@ public final class Volume {
     /** Clones whose parent is this volume. Guarded by the catalog lock. */
     final List<Volume> clones = new ArrayList<>();
 
-    Volume(VolumeRecord record, Volume parent) {
+    Volume(VolumeRecord record, Volume parent, AtomicInteger headDirtyPages) {
         this.id = record.id();
         this.name = record.name();
         this.parent = parent;
@@ -47,6 +50,7 @@ public final class Volume {
         this.sizeBytes = record.sizeBytes();
         this.headEpoch = record.headEpoch();
         this.depth = parent == null ? 0 : parent.depth + 1;
+        this.headDirty = new HeadDirtyBlocks(headEpoch, headDirtyPages);
     }
 
     public String name() {

@@ -224,6 +224,60 @@ class BlockStoreTest {
         }
     }
 
+    /**
+     * A block rewritten before the next cut puts its version but not its dirty entry again; the
+     * changed-block sets stay exact across rewrites, partial writes, zeroes, trims, cuts and a
+     * restart (which forgets which entries are there, so the first rewrite after it puts them again).
+     */
+    @Test
+    void rewritesBeforeTheNextCutPutTheirDirtyEntryOnce() {
+        int block = 4096;
+        String entries = "rocksdb.num-entries-active-mem-table";
+        long first;
+        long second;
+        try (BlockStore store = BlockStore.open(dir, options())) {
+            Volume volume = store.createVolume("vm", 1024L * block);
+            store.write(volume, 0, filled(64 * block, 1)); // blocks 0-63
+            assertThat(store.dirtyIndexProperty(entries)).isEqualTo(64);
+            store.write(volume, 0, filled(64 * block, 2));
+            store.write(volume, 10L * block + 100, filled(block, 3)); // 10-11, read-modify-written
+            store.writeZeroes(volume, 20L * block, 2L * block);
+            store.trim(volume, 30L * block, block);
+            assertThat(store.dirtyIndexProperty(entries)).as("rewrites put no dirty entry").isEqualTo(64);
+            store.write(volume, 100L * block, filled(block, 4));
+            assertThat(store.dirtyIndexProperty(entries)).isEqualTo(65);
+            first = store.cut(volume);
+            store.write(volume, 5L * block, filled(2 * block, 5)); // 5-6 in the new head epoch
+            store.write(volume, 5L * block, filled(2 * block, 6));
+            store.trim(volume, 40L * block, block);
+            assertThat(store.dirtyIndexProperty(entries)).as("a cut starts over").isEqualTo(68);
+        }
+        try (BlockStore store = BlockStore.open(dir, options())) {
+            Volume volume = store.volume("vm");
+            store.write(volume, 6L * block, filled(block, 7)); // entry there; the store learns it again
+            store.write(volume, 6L * block, filled(block, 8));
+            store.write(volume, 7L * block, filled(block, 7));
+            second = store.cut(volume);
+            store.write(volume, 6L * block, filled(block, 9));
+            long third = store.cut(volume);
+            long[] firstBlocks = java.util.stream.LongStream.concat(
+                    java.util.stream.LongStream.range(0, 64), java.util.stream.LongStream.of(100)).toArray();
+            assertThat(store.changedBlocks(volume, 0, first).toArray()).containsExactly(firstBlocks);
+            assertThat(store.changedBlocks(volume, first, second).toArray()).containsExactly(5, 6, 7, 40);
+            assertThat(store.changedBlocks(volume, second, third).toArray()).containsExactly(6);
+            assertThat(read(store, volume, second, 5L * block, 3 * block))
+                    .isEqualTo(concat(filled(block, 6).array(), filled(block, 8).array(), filled(block, 7).array()));
+        }
+    }
+
+    private static byte[] concat(byte[]... parts) {
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        for (byte[] part : parts) {
+            out.writeBytes(part);
+        }
+        return out.toByteArray();
+    }
+
     @Test
     void rejectsBadInput() {
         try (BlockStore store = BlockStore.open(dir, options())) {
