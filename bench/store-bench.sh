@@ -10,6 +10,9 @@
 #   --only REGEX       only benchmarks whose name matches, e.g. 'StoreIo.*write4k|FileIo.*write4k'
 #   --threads "1 8"    thread counts of the throughput benchmarks
 #   --clean            delete the prepared datasets in bench/tmp/datasets first
+#   --tag NAME         add to the results instead of replacing them: this run writes
+#                      store-NAME-*.json/log and machine-NAME.txt, keeps the other results, and the
+#                      summary covers every store-*.json of the results directory
 #   -- ARGS            passed on to JMH, e.g. -- -p blockSizeBytes=4096 -prof jfr
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -19,6 +22,7 @@ mode=full
 only=""
 threads="1 8"
 clean=0
+tag=""
 extra=()
 while (($#)); do
   case "$1" in
@@ -26,6 +30,7 @@ while (($#)); do
     --only) only=$2; shift ;;
     --threads) threads=$2; shift ;;
     --clean) clean=1 ;;
+    --tag) tag=$2; shift ;;
     --) shift; extra=("$@"); break ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "store-bench.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
@@ -64,7 +69,16 @@ if ((avail_gib < need_gib)); then
   exit 1
 fi
 mkdir -p "$out"
-rm -f "$out"/store-*.json "$out"/store-*.log "$out"/store-summary.md "$out"/machine.txt
+if [[ -n $tag ]]; then
+  [[ $tag =~ ^[A-Za-z0-9_]+$ ]] || { echo "store-bench.sh: --tag takes letters, digits and _" >&2; exit 2; }
+  prefix=store-$tag-
+  machine=$out/machine-$tag.txt
+  rm -f "$out/$prefix"*.json "$out/$prefix"*.log "$machine"
+else
+  prefix=store-
+  machine=$out/machine.txt
+  rm -f "$out"/store-*.json "$out"/store-*.log "$out"/store-summary.md "$out"/machine*.txt
+fi
 
 echo "store-bench.sh: building (mvn test-compile, class path)" >&2
 mvn -B -q -DskipTests -pl tests -am test-compile dependency:build-classpath \
@@ -91,8 +105,8 @@ jmh() {
   df -hT "$data" | sed 's/^/  /'
   echo "disk:"
   lsblk -d -o NAME,ROTA,SIZE,MODEL 2>/dev/null | sed 's/^/  /' || true
-} > "$out/machine.txt"
-cat "$out/machine.txt" >&2
+} > "$machine"
+cat "$machine" >&2
 
 # Names matching both a group and --only; JMH treats each include as a regex found in the name.
 include() {
@@ -117,8 +131,8 @@ run() {  # name include-regex jmh-args...
   fi
   echo "store-bench.sh: running $name" >&2
   jmh "$regex" "$@" "${sizes[@]}" -foe true -jvmArgsAppend "$jvm_args" \
-      -rf json -rff "$out/store-$name.json" "${extra[@]}" 2>&1 | tee "$out/store-$name.log"
-  results+=("$out/store-$name.json")
+      -rf json -rff "$out/$prefix$name.json" "${extra[@]}" 2>&1 | tee "$out/$prefix$name.log"
+  results+=("$out/$prefix$name.json")
 }
 
 throughput=$(include 'cgw\.bench\.(StoreIo|FileIo|GcWrite)Benchmark\.')
@@ -127,7 +141,10 @@ for t in $threads; do
 done
 run single "$(include 'cgw\.bench\.(Cut|GcReclaim)Benchmark\.')" -t 1 "${single_timing[@]}"
 
-echo "load at end: $(cut -d ' ' -f 1-3 /proc/loadavg)" >> "$out/machine.txt"
+echo "load at end: $(cut -d ' ' -f 1-3 /proc/loadavg)" >> "$machine"
+if [[ -n $tag ]]; then
+  results=("$out"/store-*.json)
+fi
 if ((${#results[@]})); then
   python3 bench/summarize.py "${results[@]/#$root\//}" > "$out/store-summary.md"
   cat "$out/store-summary.md"

@@ -158,7 +158,7 @@ def main(paths):
                            f"{result.shown_params()}, {result.threads} threads: {result.shown()}")
 
     out = ["# Store benchmarks: each figure beside its peer", ""]
-    out.append("Inputs: " + ", ".join(f"`{p}`" for p in paths) + ". Machine: `machine.txt` beside this file.")
+    out.append("Inputs: " + ", ".join(f"`{p}`" for p in paths) + ". Machine: `machine.txt` (and `machine-TAG.txt` for runs added with `--tag`) beside this file.")
     for forks, wi, wt, mi, mt in sorted(settings):
         out.append(f"JMH: {forks} fork(s), {wi} warmup x {wt}, {mi} measured x {mt}.")
     out += ["", "Figures are medians over forks (runs). Ratio: store / peer for throughput (1.00 = as fast as the "
