@@ -64,12 +64,12 @@ public final class BlockStore implements AutoCloseable {
     private static final Pattern VOLUME_NAME = Pattern.compile("[A-Za-z0-9._-]{1,64}");
     private static final int FORMAT = 1;
     private static final int LOCK_STRIPES = 4096;
+    private static final int STRIPE_REGION_SHIFT = 4;
     /**
      * Pages of {@link HeadDirtyBlocks} all volumes may hold: 16 MiB, enough for 512 GiB of
      * 4 KiB blocks rewritten between two cuts.
      */
     static final int HEAD_DIRTY_PAGES = 2048;
-    private static final int STRIPE_REGION_SHIFT = 4;
     /** Largest block overwritten in place: a page, which a killed process never leaves half written. */
     private static final int MAX_OVERWRITE_BLOCK_BYTES = 4096;
     /** Shortest run of blocks overwritten in place (see {@link #findOverwrites}). */

@@ -12,8 +12,8 @@ import java.util.concurrent.atomic.AtomicLongArray;
  * <p>It never claims an entry that is not there: a block is added only after the batch that put
  * its entry is in RocksDB, and head-epoch entries are deleted only with their volume (the
  * collector keeps every head version). It may miss entries that are there (after a restart, or
- * once the store's page budget is spent),
- * which costs only the put it would have saved. A cut gives the volume a new set for the new head.
+ * once the store's page budget is spent), which costs only the put it would have saved. A cut
+ * gives the volume a new set for the new head.
  *
  * <p>Memory: pages of {@value #PAGE_BLOCKS} blocks (8 KiB each), allocated when a block of theirs
  * is first added and taken from a budget shared by every volume of the store; {@link #discard}
