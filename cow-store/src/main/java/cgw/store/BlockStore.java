@@ -1623,9 +1623,7 @@ public final class BlockStore implements AutoCloseable {
                     appendToLog(context, reservation, src, data);
                 }
                 for (int i = 0; i < data; i++) {
-                    context.crc.reset();
-                    context.crc.update(context.values[i].duplicate());
-                    int crc = (int) context.crc.getValue();
+                    int crc = context.crc32c(context.values[i]);
                     context.newCrc[i] = crc;
                     ByteBuffer pointer = context.pointer.clear();
                     if (context.slot[i] >= 0) {
@@ -1728,7 +1726,7 @@ public final class BlockStore implements AutoCloseable {
      */
     private void forgetSession(WriteContext context, Volume volume, long epoch, int data, StoreException failure) {
         WriteBatch batch = context.batch;
-        batch.clear();
+        clearBatch(context);
         try {
             for (int i = 0; i < data; i++) {
                 if (context.slot[i] < 0) {
@@ -1763,9 +1761,7 @@ public final class BlockStore implements AutoCloseable {
         } finally {
             valueLog.readLock().unlock();
         }
-        context.crc.reset();
-        context.crc.update(bytes.flip());
-        return (int) context.crc.getValue() == previous ? previous : crc;
+        return context.crc32c(bytes.flip()) == previous ? previous : crc;
     }
 
     /** Writes the appended data blocks to a reservation: runs contiguous in {@code src} with one call each. */
@@ -2287,6 +2283,13 @@ public final class BlockStore implements AutoCloseable {
             block = ByteBuffer.allocateDirect(blockSize);
             lastBlock = ByteBuffer.allocateDirect(blockSize);
             scratch = ByteBuffer.allocateDirect(blockSize);
+        }
+
+        /** The CRC32C of {@code data}'s remaining bytes; {@code data} is left as it was. */
+        int crc32c(ByteBuffer data) {
+            crc.reset();
+            crc.update(data.duplicate());
+            return (int) crc.getValue();
         }
 
         ByteBuffer marker(byte kind) {
