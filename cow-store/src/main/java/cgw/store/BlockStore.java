@@ -70,6 +70,11 @@ public final class BlockStore implements AutoCloseable {
      * 4 KiB blocks rewritten between two cuts.
      */
     static final int HEAD_DIRTY_PAGES = 2048;
+    /**
+     * Slots of the {@link PointerCache} of the whole store: 512 Ki pointers (2 GiB of 4 KiB blocks),
+     * 40 bytes each, 20 MiB of heap.
+     */
+    static final int POINTER_CACHE_SLOTS = 1 << 19;
     /** Largest block overwritten in place: a page, which a killed process never leaves half written. */
     private static final int MAX_OVERWRITE_BLOCK_BYTES = 4096;
     /** Shortest run of blocks overwritten in place (see {@link #findOverwrites}). */
@@ -98,6 +103,9 @@ public final class BlockStore implements AutoCloseable {
             new java.util.concurrent.atomic.AtomicInteger(HEAD_DIRTY_PAGES);
     /** Per-thread direct key buffers of {@link #readHeadBlock}. */
     private final ThreadLocal<ByteBuffer> readKeys = ThreadLocal.withInitial(() -> ByteBuffer.allocateDirect(BlockKey.LENGTH));
+    private final ThreadLocal<PointerCache.Hit> cacheHits = ThreadLocal.withInitial(PointerCache.Hit::new);
+    /** Pointers of head-epoch versions that reads looked up; see its invariants. */
+    private final PointerCache pointerCache = new PointerCache(POINTER_CACHE_SLOTS);
     private final Set<WriteContext> allWriteContexts = ConcurrentHashMap.newKeySet();
 
     /** Guards the catalog: the maps below, each volume's retained/pins/clones, nextVolumeId. */
@@ -813,6 +821,7 @@ public final class BlockStore implements AutoCloseable {
                     return false;
                 }
                 rocks.db.put(rocks.blocks, rocks.writeOptions, key, replacement);
+                pointerCache.clear(volume.id, BlockKey.blockIndex(keyBuffer));
                 return true;
             } catch (RocksDBException e) {
                 throw storeFailure("relocating a block of " + volume.name, e);
@@ -1203,16 +1212,41 @@ public final class BlockStore implements AutoCloseable {
      * One whole block of the head by a point lookup of its head-epoch version, cheaper than an
      * iterator's create, seek and close; false when the block has no version in the head epoch
      * (the caller then walks the versions). Needs a direct {@code out}, as RocksDB's lookup does.
+     * The pointer comes from the {@link PointerCache} when it has it; otherwise the lookup runs
+     * under the block's stripe lock when that is free at once, and then puts the pointer there.
      */
     private boolean readHeadBlock(Volume volume, long block, ByteBuffer out, int at) {
+        long epoch = volume.headEpoch;
+        PointerCache.Hit hit = cacheHits.get();
+        if (pointerCache.get(volume.id, block, epoch, hit)) {
+            ByteBuffer into = out.slice(at, blockSize);
+            valueLog.read(hit.segment, hit.position, into);
+            int actual = crc32c(into.flip());
+            if (actual == hit.crc || actual == hit.previousCrc) {
+                return true;
+            }
+            // a race with an overwrite in place, or damage: the lookup below decides
+            pointerCache.clear(volume.id, block);
+        }
         ByteBuffer key = readKeys.get().clear();
-        BlockKey.encode(key, volume.id, block, volume.headEpoch);
+        BlockKey.encode(key, volume.id, block, epoch);
         ByteBuffer value = out.slice(at, blockSize);
+        ReentrantLock stripe = blockLocks[stripeIndex(volume, block)];
+        boolean locked = stripe.tryLock();
         int size;
         try {
             size = rocks.db.get(rocks.blocks, rocks.readOptions, key, value);
+            if (locked && ValueLog.Pointer.isPointer(size)) {
+                pointerCache.put(volume.id, block, epoch, ValueLog.Pointer.segment(value, 0),
+                        ValueLog.Pointer.position(value, 0), ValueLog.Pointer.crc(value, 0),
+                        ValueLog.Pointer.previousCrc(value, 0, size));
+            }
         } catch (RocksDBException e) {
             throw storeFailure("reading block " + block + " of " + volume.name, e);
+        } finally {
+            if (locked) {
+                stripe.unlock();
+            }
         }
         if (size == RocksDB.NOT_FOUND) {
             return false;
@@ -1220,11 +1254,22 @@ public final class BlockStore implements AutoCloseable {
         if (size == BlockValue.MARKER_LENGTH) {
             zero(out, at, blockSize);
         } else if (ValueLog.Pointer.isPointer(size)) {
-            readPointed(out, at, size, value.clear());
+            try {
+                readPointed(out, at, size, value.clear());
+            } catch (ChecksumMismatch e) {
+                pointerCache.clear(volume.id, block);
+                throw e;
+            }
         } else if (size != blockSize) {
             throw corruptValue(size);
         }
         return true;
+    }
+
+    private static int crc32c(ByteBuffer data) {
+        CRC32C crc = new CRC32C();
+        crc.update(data.duplicate());
+        return (int) crc.getValue();
     }
 
     /**
@@ -1297,9 +1342,7 @@ public final class BlockStore implements AutoCloseable {
 
     /** Checks a block read from the log against its pointer's CRC, or the previous one of an overwrite. */
     private static void checkCrc(ByteBuffer data, int expected, int previous, int segment, long position) {
-        CRC32C crc = new CRC32C();
-        crc.update(data.duplicate());
-        int actual = (int) crc.getValue();
+        int actual = crc32c(data);
         if (actual != expected && actual != previous) {
             throw new ChecksumMismatch("block data at " + position + " of value log segment " + segment
                     + " fails its checksum (crc32c " + Integer.toHexString(actual) + ", expected "
@@ -1564,6 +1607,7 @@ public final class BlockStore implements AutoCloseable {
                 throw storeFailure("writing " + (end - start) + " bytes at " + start + " of " + volume.name, e);
             } finally {
                 clearBatch(context);
+                pointerCache.clear(volume.id, chunk, chunkLast);
                 unlockStripes(stripes);
             }
         }
@@ -1656,6 +1700,7 @@ public final class BlockStore implements AutoCloseable {
                     reservation.finish();
                 }
                 java.util.Arrays.fill(context.values, null);
+                pointerCache.clear(volume.id, chunk, chunkLast);
                 unlockStripes(stripes);
             }
         }

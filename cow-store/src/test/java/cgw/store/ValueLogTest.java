@@ -287,7 +287,9 @@ class ValueLogTest {
      * half overwritten in place, never a deleted file), and no relocation puts back an older
      * generation over a write that replaced it meanwhile. The writer cuts and releases now and
      * then, so that with overwrites in place there is garbage to clean under blocks being
-     * overwritten.
+     * overwritten. Half of the reads are single blocks into direct buffers, the reads the
+     * {@link PointerCache} serves: they must never see a generation older than one whose write
+     * had returned before the read started (a stale cached pointer would).
      */
     @org.junit.jupiter.params.ParameterizedTest(name = "overwrite in place: {0}")
     @org.junit.jupiter.params.provider.ValueSource(booleans = {true, false})
@@ -302,6 +304,7 @@ class ValueLogTest {
             }
             AtomicBoolean stop = new AtomicBoolean();
             long[] lastGeneration = new long[blocks]; // written by the writer only, read after it stopped
+            java.util.concurrent.atomic.AtomicLongArray acknowledged = new java.util.concurrent.atomic.AtomicLongArray(blocks);
             ExecutorService pool = Executors.newFixedThreadPool(3);
             List<Future<Long>> workers = new java.util.ArrayList<>();
             for (int w = 0; w < 3; w++) {
@@ -315,6 +318,7 @@ class ValueLogTest {
                         int b = random.nextInt(blocks);
                         if (writer && random.nextBoolean()) {
                             store.write(volume, (long) b * BLOCK, block(b, generation));
+                            acknowledged.set(b, generation);
                             lastGeneration[b] = generation++;
                         } else if (writer) {
                             // a run long enough to be overwritten in place
@@ -325,11 +329,26 @@ class ValueLogTest {
                                 data.put(block(first + i, generation));
                             }
                             store.write(volume, (long) first * BLOCK, data.flip());
+                            for (int i = first; i < first + run; i++) {
+                                acknowledged.set(i, generation);
+                            }
                             java.util.Arrays.fill(lastGeneration, first, first + run, generation++);
                         }
                         if (writer) {
                             if (generation % 200 == 0) {
                                 store.release(volume, store.cut(volume));
+                            }
+                        } else if (random.nextBoolean()) {
+                            long before = acknowledged.get(b);
+                            ByteBuffer dst = ByteBuffer.allocateDirect(BLOCK);
+                            store.read(volume, (long) b * BLOCK, dst);
+                            long word = dst.getLong(0);
+                            assertThat(word >>> 32).as("block %d", b).isEqualTo(b);
+                            assertThat(word & 0xFFFFFFFFL).as("generation of block %d", b).isGreaterThanOrEqualTo(before);
+                            for (int at = 8; at < BLOCK; at += 8) {
+                                if (dst.getLong(at) != word) {
+                                    assertThat(dst.getLong(at)).as("word %d of block %d", at / 8, b).isEqualTo(word);
+                                }
                             }
                         } else {
                             ByteBuffer dst = ByteBuffer.allocate(4 * BLOCK);

@@ -1,0 +1,169 @@
+package cgw.store;
+
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+
+/**
+ * The value-log pointers of recently read head-epoch block versions, so that a 4 KiB read of a
+ * hot block skips RocksDB (a JNI call and a lookup through memtables, filters, indexes and a
+ * data block: a third of the CPU of a random read). A mirror of exact RocksDB entries: slot
+ * {@code (volume, block, epoch)} holds the value of key {@code volume block ~epoch} and nothing
+ * else. Lossy and direct-mapped: a block has one slot, a newer entry evicts an older one, and a
+ * slot being changed by another thread reads as a miss.
+ *
+ * <p>Why an entry is never stale: an entry is put only by a reader holding the block's stripe
+ * lock from before its RocksDB lookup until the put, and every change of a head-epoch version
+ * (writes, trims, zeroes, an overwrite's forgotten session, the cleaner's relocation) clears the
+ * block's slot after its batch is committed and before it releases the stripe lock. The
+ * collector never deletes a head-epoch version; a cut moves the head to an epoch no entry has;
+ * volume ids are never reused within a process. A hit is still checked against the block's CRC
+ * like any read, and a mismatch clears the slot and reads through RocksDB.
+ *
+ * <p>Threads: any. Each slot is a seqlock: writers (put and clear) take it with a CAS and give up
+ * when another writer has it, readers validate its stamp around their reads and miss when it
+ * moved.
+ */
+final class PointerCache {
+    /** Longs per slot: stamp, volume and block, epoch, segment and position, CRC and previous CRC. */
+    private static final int SLOT_LONGS = 5;
+    /** Slots a key may be in: a bucket of four, so that two hot blocks rarely evict each other. */
+    private static final int WAYS = 4;
+    private static final int MAX_VOLUME_ID_BITS = 25;
+    private static final int BLOCK_BITS = 38;
+    private static final VarHandle LONGS = MethodHandles.arrayElementVarHandle(long[].class);
+
+    private final long[] slots;
+    private final int mask;
+
+    /** A cache of {@code slots} entries (a power of two), {@value #SLOT_LONGS} longs each. */
+    PointerCache(int slotCount) {
+        if (Integer.bitCount(slotCount) != 1) {
+            throw new IllegalArgumentException("slot count must be a power of two, got " + slotCount);
+        }
+        if (slotCount < WAYS) {
+            throw new IllegalArgumentException("need at least " + WAYS + " slots, got " + slotCount);
+        }
+        this.slots = new long[slotCount * SLOT_LONGS];
+        this.mask = slotCount - 1;
+    }
+
+    /** The pointer found by {@link #get}: where the block is and the CRCs it may have. */
+    static final class Hit {
+        int segment;
+        long position;
+        int crc;
+        int previousCrc;
+    }
+
+    /** Whether {@code (volume, block)} can have a slot: ids and blocks that fit its packed key. */
+    private static boolean cacheable(long volumeId, long block) {
+        return volumeId >= 0 && volumeId < (1L << MAX_VOLUME_ID_BITS) && block >= 0 && block < (1L << BLOCK_BITS);
+    }
+
+    private static long key(long volumeId, long block) {
+        return volumeId << BLOCK_BITS | block;
+    }
+
+    /** The first slot of the key's bucket of {@link #WAYS} slots. */
+    private int bucket(long key) {
+        long mixed = key * 0x9E3779B97F4A7C15L;
+        return (int) (mixed >>> 32 ^ mixed) & mask & -WAYS;
+    }
+
+    /** Fills {@code hit} and returns true when the slot holds exactly {@code (volume, block, epoch)}. */
+    boolean get(long volumeId, long block, long epoch, Hit hit) {
+        if (!cacheable(volumeId, block)) {
+            return false;
+        }
+        long key = key(volumeId, block);
+        int first = bucket(key);
+        for (int way = 0; way < WAYS; way++) {
+            int at = (first + way) * SLOT_LONGS;
+            long stamp = (long) LONGS.getAcquire(slots, at);
+            if ((stamp & 1) != 0 || slots[at + 1] != key) {
+                continue;
+            }
+            long slotEpoch = slots[at + 2];
+            long location = slots[at + 3];
+            long crcs = slots[at + 4];
+            VarHandle.loadLoadFence();
+            if ((long) LONGS.getOpaque(slots, at) != stamp || slots[at + 1] != key || slotEpoch != epoch) {
+                return false;
+            }
+            hit.segment = (int) (location >>> 32);
+            hit.position = location & 0xFFFF_FFFFL;
+            hit.crc = (int) (crcs >>> 32);
+            hit.previousCrc = (int) crcs;
+            return true;
+        }
+        return false;
+    }
+
+    /**
+     * Remembers the pointer of version {@code (volume, block, epoch)}, read from RocksDB while the
+     * caller held the block's stripe lock, which it still holds. Pointers past what a slot packs
+     * (segments past 2^31, positions past 4 GiB) are not remembered.
+     */
+    void put(long volumeId, long block, long epoch, int segment, long position, int crc, int previousCrc) {
+        if (!cacheable(volumeId, block) || segment < 0 || position < 0 || position > 0xFFFF_FFFFL || epoch <= 0) {
+            return;
+        }
+        long key = key(volumeId, block);
+        int first = bucket(key);
+        // this block's slot if it has one, else an empty one, else the way its block number picks
+        int victim = first + (int) ((block ^ block >>> 7) & (WAYS - 1));
+        for (int way = 0; way < WAYS; way++) {
+            int slot = first + way;
+            long slotKey = slots[slot * SLOT_LONGS + 1];
+            if (slotKey == key) {
+                victim = slot;
+                break;
+            }
+            if (slots[slot * SLOT_LONGS + 2] == 0) {
+                victim = slot;
+            }
+        }
+        int at = victim * SLOT_LONGS;
+        long stamp = (long) LONGS.getVolatile(slots, at);
+        if ((stamp & 1) != 0 || !LONGS.compareAndSet(slots, at, stamp, stamp + 1)) {
+            return;
+        }
+        slots[at + 1] = key;
+        slots[at + 2] = epoch;
+        slots[at + 3] = (long) segment << 32 | position;
+        slots[at + 4] = (long) crc << 32 | (previousCrc & 0xFFFF_FFFFL);
+        LONGS.setRelease(slots, at, stamp + 2);
+    }
+
+    /**
+     * Forgets whatever the cache holds for {@code block} of {@code volume}, at any epoch. Called
+     * under the block's stripe lock after its version changed (or after a hit failed its CRC).
+     * When another thread is changing the slot, it is putting or clearing a different block (a put
+     * of this block needs its stripe lock), so the slot will not hold this block either way.
+     */
+    void clear(long volumeId, long block) {
+        if (!cacheable(volumeId, block)) {
+            return;
+        }
+        long key = key(volumeId, block);
+        int first = bucket(key);
+        for (int way = 0; way < WAYS; way++) {
+            int at = (first + way) * SLOT_LONGS;
+            long stamp = (long) LONGS.getVolatile(slots, at);
+            if ((stamp & 1) != 0 || slots[at + 1] != key || slots[at + 2] == 0) {
+                continue;
+            }
+            if (LONGS.compareAndSet(slots, at, stamp, stamp + 1)) {
+                slots[at + 2] = 0;
+                LONGS.setRelease(slots, at, stamp + 2);
+            }
+        }
+    }
+
+    /** {@link #clear} of blocks {@code [first, last]}. */
+    void clear(long volumeId, long first, long last) {
+        for (long block = first; block <= last; block++) {
+            clear(volumeId, block);
+        }
+    }
+}

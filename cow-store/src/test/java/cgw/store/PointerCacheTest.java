@@ -1,0 +1,198 @@
+package cgw.store;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The pointer cache on its own, and single-block reads of a store through it after every kind of change. */
+class PointerCacheTest {
+    private static final int BLOCK = 4096;
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void aPutPointerIsFoundAtItsEpochOnlyUntilCleared() {
+        PointerCache cache = new PointerCache(1 << 10);
+        PointerCache.Hit hit = new PointerCache.Hit();
+        assertThat(cache.get(3, 77, 5, hit)).isFalse();
+
+        cache.put(3, 77, 5, 12, 0xFFFF_F000L, 0xCAFEBABE, 0x12345678);
+        assertThat(cache.get(3, 77, 5, hit)).isTrue();
+        assertThat(hit.segment).isEqualTo(12);
+        assertThat(hit.position).isEqualTo(0xFFFF_F000L);
+        assertThat(hit.crc).isEqualTo(0xCAFEBABE);
+        assertThat(hit.previousCrc).isEqualTo(0x12345678);
+        assertThat(cache.get(3, 77, 6, hit)).as("another epoch").isFalse();
+        assertThat(cache.get(4, 77, 5, hit)).as("another volume").isFalse();
+        assertThat(cache.get(3, 78, 5, hit)).as("another block").isFalse();
+
+        cache.clear(3, 70, 80);
+        assertThat(cache.get(3, 77, 5, hit)).isFalse();
+    }
+
+    @Test
+    void aFullBucketEvictsOneBlockAndKeepsTheOthers() {
+        PointerCache cache = new PointerCache(4); // one bucket: every block shares it
+        PointerCache.Hit hit = new PointerCache.Hit();
+        for (int block = 0; block < 4; block++) {
+            cache.put(1, block, 1, 0, block * BLOCK, block, block);
+        }
+        for (int block = 0; block < 4; block++) {
+            assertThat(cache.get(1, block, 1, hit)).as("block %d", block).isTrue();
+            assertThat(hit.position).isEqualTo(block * BLOCK);
+        }
+        cache.put(1, 4, 1, 0, 4 * BLOCK, 4, 4);
+        int found = 0;
+        for (int block = 0; block < 5; block++) {
+            found += cache.get(1, block, 1, hit) ? 1 : 0;
+        }
+        assertThat(found).isEqualTo(4);
+        assertThat(cache.get(1, 4, 1, hit)).isTrue();
+
+        // a newer pointer of a block replaces its own entry, not another block's
+        cache.put(1, 4, 1, 7, 8 * BLOCK, 9, 9);
+        assertThat(cache.get(1, 4, 1, hit)).isTrue();
+        assertThat(hit.segment).isEqualTo(7);
+        int stillFound = 0;
+        for (int block = 0; block < 5; block++) {
+            stillFound += cache.get(1, block, 1, hit) ? 1 : 0;
+        }
+        assertThat(stillFound).isEqualTo(4);
+    }
+
+    @Test
+    void pointersPastWhatASlotPacksAreNotRemembered() {
+        PointerCache cache = new PointerCache(1 << 10);
+        PointerCache.Hit hit = new PointerCache.Hit();
+        cache.put(1L << 25, 1, 1, 0, 0, 1, 1);
+        cache.put(1, 1L << 38, 1, 0, 0, 1, 1);
+        cache.put(1, 2, 1, 0, 1L << 32, 1, 1);
+        assertThat(cache.get(1L << 25, 1, 1, hit)).isFalse();
+        assertThat(cache.get(1, 1L << 38, 1, hit)).isFalse();
+        assertThat(cache.get(1, 2, 1, hit)).isFalse();
+    }
+
+    /**
+     * Threads put, clear and get colliding blocks of a tiny cache at once; every pointer is a
+     * function of its block and epoch, so a hit that mixes two entries (a torn slot) shows.
+     */
+    @Test
+    void concurrentPutsAndClearsNeverYieldAMixedEntry() throws Exception {
+        PointerCache cache = new PointerCache(16);
+        AtomicBoolean stop = new AtomicBoolean();
+        ExecutorService pool = Executors.newFixedThreadPool(4);
+        List<Future<Long>> workers = new ArrayList<>();
+        for (int t = 0; t < 4; t++) {
+            long seed = t;
+            workers.add(pool.submit(() -> {
+                SplittableRandom random = new SplittableRandom(seed);
+                PointerCache.Hit hit = new PointerCache.Hit();
+                long hits = 0;
+                while (!stop.get()) {
+                    long block = random.nextInt(64);
+                    long epoch = 1 + random.nextInt(3);
+                    switch (random.nextInt(3)) {
+                        case 0 -> cache.put(1, block, epoch, (int) (block * 3 + epoch), block * BLOCK + epoch,
+                                (int) (block ^ epoch), (int) (block + epoch));
+                        case 1 -> cache.clear(1, block);
+                        default -> {
+                            if (cache.get(1, block, epoch, hit)) {
+                                hits++;
+                                assertThat(hit.segment).isEqualTo((int) (block * 3 + epoch));
+                                assertThat(hit.position).isEqualTo(block * BLOCK + epoch);
+                                assertThat(hit.crc).isEqualTo((int) (block ^ epoch));
+                                assertThat(hit.previousCrc).isEqualTo((int) (block + epoch));
+                            }
+                        }
+                    }
+                }
+                return hits;
+            }));
+        }
+        Thread.sleep(1500);
+        stop.set(true);
+        long hits = 0;
+        for (Future<Long> worker : workers) {
+            hits += worker.get(30, TimeUnit.SECONDS);
+        }
+        pool.shutdown();
+        assertThat(hits).isPositive();
+    }
+
+    /**
+     * Random writes (single blocks, runs overwritten in place, partial blocks), zeroes, trims,
+     * cuts, releases and forced cleaner rounds, each followed by single-block reads into direct
+     * buffers (the reads the cache serves, read twice so the second hits): every read matches a
+     * plain model of the volume.
+     */
+    @Test
+    void singleBlockReadsSeeEveryChangeOfTheHead() {
+        int blocks = 128;
+        StoreOptions options = StoreOptions.defaults().withCacheBytes(64 << 20, 16 << 20).withBackgroundGc(false)
+                .withValueLogSegmentBytes(64 << 10);
+        SplittableRandom random = new SplittableRandom(42);
+        byte[] model = new byte[blocks * BLOCK];
+        try (BlockStore store = BlockStore.open(dir, options)) {
+            Volume volume = store.createVolume("vm", (long) blocks * BLOCK);
+            List<Long> retained = new ArrayList<>();
+            for (int step = 0; step < 600; step++) {
+                int b = random.nextInt(blocks);
+                int op = random.nextInt(10);
+                if (op < 3) {
+                    writeRandom(store, volume, model, random, (long) b * BLOCK, BLOCK);
+                } else if (op < 5) {
+                    int run = BlockStore.MIN_OVERWRITE_RUN_BYTES / BLOCK;
+                    int first = Math.min(b, blocks - run);
+                    writeRandom(store, volume, model, random, (long) first * BLOCK, run * BLOCK);
+                } else if (op == 5) {
+                    writeRandom(store, volume, model, random, (long) b * BLOCK + 100, 1000);
+                } else if (op == 6) {
+                    store.writeZeroes(volume, (long) b * BLOCK, BLOCK);
+                    java.util.Arrays.fill(model, b * BLOCK, (b + 1) * BLOCK, (byte) 0);
+                } else if (op == 7) {
+                    store.trim(volume, (long) b * BLOCK, BLOCK);
+                    java.util.Arrays.fill(model, b * BLOCK, (b + 1) * BLOCK, (byte) 0);
+                } else if (op == 8) {
+                    retained.add(store.cut(volume));
+                    if (retained.size() > 2) {
+                        store.release(volume, retained.remove(0));
+                    }
+                } else {
+                    store.collectGarbage();
+                }
+                for (int i = 0; i < 8; i++) {
+                    int read = i < 2 ? b : random.nextInt(blocks);
+                    for (int twice = 0; twice < 2; twice++) {
+                        ByteBuffer dst = ByteBuffer.allocateDirect(BLOCK);
+                        store.read(volume, (long) read * BLOCK, dst);
+                        byte[] got = new byte[BLOCK];
+                        dst.get(0, got);
+                        assertThat(got).as("block %d after step %d (op %d)", read, step, op)
+                                .isEqualTo(java.util.Arrays.copyOfRange(model, read * BLOCK, (read + 1) * BLOCK));
+                    }
+                }
+            }
+        }
+    }
+
+    private static void writeRandom(BlockStore store, Volume volume, byte[] model, SplittableRandom random,
+                                    long offset, int length) {
+        byte[] data = new byte[length];
+        random.nextBytes(data);
+        ByteBuffer src = ByteBuffer.allocateDirect(length).put(data).flip();
+        store.write(volume, offset, src);
+        System.arraycopy(data, 0, model, (int) offset, length);
+    }
+}
