@@ -71,10 +71,13 @@ public final class BlockStore implements AutoCloseable {
      */
     static final int HEAD_DIRTY_PAGES = 2048;
     /**
-     * Slots of the {@link PointerCache} of the whole store: 512 Ki pointers (2 GiB of 4 KiB blocks),
-     * 40 bytes each, 20 MiB of heap.
+     * Bytes of {@link StoreOptions#cacheBytes} per slot of the {@link PointerCache} (40 bytes of
+     * heap each): the default 256 MiB gives 512 Ki slots, the pointers of 2 GiB of 4 KiB blocks,
+     * in 20 MiB.
      */
-    static final int POINTER_CACHE_SLOTS = 1 << 19;
+    private static final long CACHE_BYTES_PER_POINTER_SLOT = 512;
+    private static final int MIN_POINTER_CACHE_SLOTS = 1 << 10;
+    private static final int MAX_POINTER_CACHE_SLOTS = 1 << 22;
     /** Largest block overwritten in place: a page, which a killed process never leaves half written. */
     private static final int MAX_OVERWRITE_BLOCK_BYTES = 4096;
     /** Shortest run of blocks overwritten in place (see {@link #findOverwrites}). */
@@ -105,7 +108,7 @@ public final class BlockStore implements AutoCloseable {
     private final ThreadLocal<ByteBuffer> readKeys = ThreadLocal.withInitial(() -> ByteBuffer.allocateDirect(BlockKey.LENGTH));
     private final ThreadLocal<PointerCache.Hit> cacheHits = ThreadLocal.withInitial(PointerCache.Hit::new);
     /** Pointers of head-epoch versions that reads looked up; see its invariants. */
-    private final PointerCache pointerCache = new PointerCache(POINTER_CACHE_SLOTS);
+    private final PointerCache pointerCache;
     private final Set<WriteContext> allWriteContexts = ConcurrentHashMap.newKeySet();
 
     /** Guards the catalog: the maps below, each volume's retained/pins/clones, nextVolumeId. */
@@ -136,6 +139,7 @@ public final class BlockStore implements AutoCloseable {
         this.zeros = new byte[blockSize];
         this.zeroBlock = ByteBuffer.wrap(zeros).asReadOnlyBuffer();
         this.walSync = new WalSync(rocks.db, valueLog);
+        this.pointerCache = new PointerCache(pointerCacheSlots(options.cacheBytes()));
         // room for RocksDB to flush both memtable generations and write its logs
         this.spaceGuard = new SpaceGuard(dir, 2 * options.memtableBytes() + (64L << 20));
         this.cleaner = new LogCleaner(this, rocks, valueLog, blockSize);
@@ -152,6 +156,13 @@ public final class BlockStore implements AutoCloseable {
         if (options.backgroundGc()) {
             collector.start();
         }
+    }
+
+    /** The largest power of two of slots that {@code cacheBytes} pays for, within sane bounds. */
+    static int pointerCacheSlots(long cacheBytes) {
+        long slots = Math.max(MIN_POINTER_CACHE_SLOTS, Math.min(MAX_POINTER_CACHE_SLOTS,
+                cacheBytes / CACHE_BYTES_PER_POINTER_SLOT));
+        return Integer.highestOneBit((int) slots);
     }
 
     /** Opens the store in {@code dir}, creating it when missing. */

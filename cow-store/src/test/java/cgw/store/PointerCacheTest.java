@@ -73,6 +73,15 @@ class PointerCacheTest {
     }
 
     @Test
+    void theStoresCacheBudgetSizesIt() {
+        assertThat(BlockStore.pointerCacheSlots(StoreOptions.defaults().cacheBytes())).isEqualTo(1 << 19);
+        assertThat(BlockStore.pointerCacheSlots(64L << 20)).isEqualTo(1 << 17);
+        assertThat(BlockStore.pointerCacheSlots(100L << 20)).isEqualTo(1 << 17);
+        assertThat(BlockStore.pointerCacheSlots(256L << 10)).isEqualTo(1 << 10);
+        assertThat(BlockStore.pointerCacheSlots(1L << 40)).isEqualTo(1 << 22);
+    }
+
+    @Test
     void pointersPastWhatASlotPacksAreNotRemembered() {
         PointerCache cache = new PointerCache(1 << 10);
         PointerCache.Hit hit = new PointerCache.Hit();
