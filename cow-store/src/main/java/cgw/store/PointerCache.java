@@ -8,8 +8,9 @@ import java.lang.invoke.VarHandle;
  * hot block skips RocksDB (a JNI call and a lookup through memtables, filters, indexes and a
  * data block: a third of the CPU of a random read). A mirror of exact RocksDB entries: slot
  * {@code (volume, block, epoch)} holds the value of key {@code volume block ~epoch} and nothing
- * else. Lossy and direct-mapped: a block has one slot, a newer entry evicts an older one, and a
- * slot being changed by another thread reads as a miss.
+ * else. Lossy: a block may be in one of the four slots of its bucket (never in two, since puts
+ * of one block are serialised by its stripe lock and reuse its slot), a full bucket evicts one
+ * entry, and a slot being changed by another thread reads as a miss.
  *
  * <p>Why an entry is never stale: an entry is put only by a reader holding the block's stripe
  * lock from before its RocksDB lookup until the put, and every change of a head-epoch version
