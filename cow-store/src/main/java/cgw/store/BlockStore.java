@@ -1277,6 +1277,7 @@ public final class BlockStore implements AutoCloseable {
         return true;
     }
 
+    /** The CRC32C of {@code data}'s remaining bytes; {@code data} is left as it was. */
     private static int crc32c(ByteBuffer data) {
         CRC32C crc = new CRC32C();
         crc.update(data.duplicate());
@@ -1678,7 +1679,7 @@ public final class BlockStore implements AutoCloseable {
                     appendToLog(context, reservation, src, data);
                 }
                 for (int i = 0; i < data; i++) {
-                    int crc = context.crc32c(context.values[i]);
+                    int crc = crc32c(context.values[i]);
                     context.newCrc[i] = crc;
                     ByteBuffer pointer = context.pointer.clear();
                     if (context.slot[i] >= 0) {
@@ -1817,7 +1818,7 @@ public final class BlockStore implements AutoCloseable {
         } finally {
             valueLog.readLock().unlock();
         }
-        return context.crc32c(bytes.flip()) == previous ? previous : crc;
+        return crc32c(bytes.flip()) == previous ? previous : crc;
     }
 
     /** Writes the appended data blocks to a reservation: runs contiguous in {@code src} with one call each. */
@@ -2316,7 +2317,6 @@ public final class BlockStore implements AutoCloseable {
         final ByteBuffer pointer = ByteBuffer.allocateDirect(ValueLog.Pointer.OVERWRITTEN_LENGTH);
         /** The value of a version looked up to overwrite it in place. */
         final ByteBuffer found = ByteBuffer.allocateDirect(ValueLog.Pointer.OVERWRITTEN_LENGTH);
-        final CRC32C crc = new CRC32C();
         /** The data blocks of one batch on their way to the value log. */
         final ByteBuffer[] values = new ByteBuffer[MAX_BATCH_BLOCKS];
         final int[] sourceIndex = new int[MAX_BATCH_BLOCKS];
@@ -2339,13 +2339,6 @@ public final class BlockStore implements AutoCloseable {
             block = ByteBuffer.allocateDirect(blockSize);
             lastBlock = ByteBuffer.allocateDirect(blockSize);
             scratch = ByteBuffer.allocateDirect(blockSize);
-        }
-
-        /** The CRC32C of {@code data}'s remaining bytes; {@code data} is left as it was. */
-        int crc32c(ByteBuffer data) {
-            crc.reset();
-            crc.update(data.duplicate());
-            return (int) crc.getValue();
         }
 
         ByteBuffer marker(byte kind) {
