@@ -70,14 +70,6 @@ public final class BlockStore implements AutoCloseable {
      * 4 KiB blocks rewritten between two cuts.
      */
     static final int HEAD_DIRTY_PAGES = 2048;
-    /**
-     * Bytes of {@link StoreOptions#cacheBytes} per slot of the {@link PointerCache} (40 bytes of
-     * heap each): the default 256 MiB gives 512 Ki slots, the pointers of 2 GiB of 4 KiB blocks,
-     * in 20 MiB.
-     */
-    private static final long CACHE_BYTES_PER_POINTER_SLOT = 512;
-    private static final int MIN_POINTER_CACHE_SLOTS = 1 << 10;
-    private static final int MAX_POINTER_CACHE_SLOTS = 1 << 22;
     /** Largest block overwritten in place: a page, which a killed process never leaves half written. */
     private static final int MAX_OVERWRITE_BLOCK_BYTES = 4096;
     /** Shortest run of blocks overwritten in place (see {@link #findOverwrites}). */
@@ -127,7 +119,7 @@ public final class BlockStore implements AutoCloseable {
     private final AtomicLong inFlight = new AtomicLong();
     private volatile boolean closed;
 
-    private BlockStore(Path dir, StoreOptions options, Rocks rocks, ValueLog valueLog) {
+    private BlockStore(Path dir, StoreOptions options, Rocks rocks, ValueLog valueLog, int pointerCacheSlots) {
         this.dir = dir;
         this.rocks = rocks;
         this.valueLog = valueLog;
@@ -139,7 +131,7 @@ public final class BlockStore implements AutoCloseable {
         this.zeros = new byte[blockSize];
         this.zeroBlock = ByteBuffer.wrap(zeros).asReadOnlyBuffer();
         this.walSync = new WalSync(rocks.db, valueLog);
-        this.pointerCache = new PointerCache(pointerCacheSlots(options.cacheBytes()));
+        this.pointerCache = new PointerCache(pointerCacheSlots);
         // room for RocksDB to flush both memtable generations and write its logs
         this.spaceGuard = new SpaceGuard(dir, 2 * options.memtableBytes() + (64L << 20));
         this.cleaner = new LogCleaner(this, rocks, valueLog, blockSize);
@@ -158,13 +150,6 @@ public final class BlockStore implements AutoCloseable {
         }
     }
 
-    /** The largest power of two of slots that {@code cacheBytes} pays for, within sane bounds. */
-    static int pointerCacheSlots(long cacheBytes) {
-        long slots = Math.max(MIN_POINTER_CACHE_SLOTS, Math.min(MAX_POINTER_CACHE_SLOTS,
-                cacheBytes / CACHE_BYTES_PER_POINTER_SLOT));
-        return Integer.highestOneBit((int) slots);
-    }
-
     /** Opens the store in {@code dir}, creating it when missing. */
     public static BlockStore open(Path dir, StoreOptions options) {
         try {
@@ -174,13 +159,14 @@ public final class BlockStore implements AutoCloseable {
                     ? fs.getReason() : e.toString();
             throw new StoreException("cannot create store directory " + dir + ": " + reason, e);
         }
-        Rocks rocks = Rocks.open(dir, options);
+        int pointerCacheSlots = PointerCache.slotsFor(options);
+        Rocks rocks = Rocks.open(dir, options, options.cacheBytes() - PointerCache.bytesOf(pointerCacheSlots));
         ValueLog valueLog = null;
         try {
             long segmentBytes = options.valueLogSegmentBytes() > 0 ? options.valueLogSegmentBytes()
                     : StoreOptions.defaults().valueLogSegmentBytes();
             valueLog = ValueLog.open(dir, segmentBytes);
-            BlockStore store = new BlockStore(dir, options, rocks, valueLog);
+            BlockStore store = new BlockStore(dir, options, rocks, valueLog, pointerCacheSlots);
             log.info("opened store at {} ({} volumes, block size {} bytes)", dir, store.byId.size(), store.blockSize);
             return store;
         } catch (RuntimeException e) {
@@ -628,6 +614,52 @@ public final class BlockStore implements AutoCloseable {
                     // maybe a write overwrote a block in place while this read copied it
                     readRangeExclusive(volume, epoch, offset, dst.slice(), length);
                 }
+            }
+        } finally {
+            exit();
+        }
+    }
+
+    /**
+     * Reads one whole block of the head, as {@link #read(Volume, long, ByteBuffer)} would, but only
+     * if that needs no waiting at all: the block's pointer is in the {@link PointerCache} and its
+     * bytes are in the page cache ({@link NoWaitReads}). Returns false, with {@code dst}'s bytes
+     * undefined, when the caller must call {@code read} instead, on a thread that may wait; that
+     * is also the answer for anything {@code read} would report as an error, and for requests
+     * that are not one aligned block into a direct buffer. Never takes a lock it would wait for,
+     * so a thread that must not block (an NBD event loop) may call it. {@code dst}'s position is
+     * left unchanged, as by {@code read}.
+     */
+    public boolean readNoWait(Volume volume, long offset, ByteBuffer dst) {
+        if (dst.remaining() != blockSize || (offset & (blockSize - 1)) != 0 || !dst.isDirect()) {
+            return false;
+        }
+        enter();
+        try {
+            if (volume.deleted || offset < 0 || offset > volume.sizeBytes - blockSize) {
+                return false;
+            }
+            java.util.concurrent.locks.Lock removal = valueLog.readLock();
+            if (!removal.tryLock()) {
+                return false;
+            }
+            try {
+                long block = offset >>> blockShift;
+                PointerCache.Hit hit = cacheHits.get();
+                ByteBuffer into = dst.slice();
+                if (!pointerCache.get(volume.id, block, volume.headEpoch, hit)
+                        || !valueLog.readNoWait(hit.segment, hit.position, into)) {
+                    return false;
+                }
+                int actual = crc32c(into.flip());
+                if (actual == hit.crc || actual == hit.previousCrc) {
+                    return true;
+                }
+                // a race with an overwrite in place, or damage: read() decides
+                pointerCache.clear(volume.id, block);
+                return false;
+            } finally {
+                removal.unlock();
             }
         } finally {
             exit();
@@ -1221,10 +1253,12 @@ public final class BlockStore implements AutoCloseable {
 
     /**
      * One whole block of the head by a point lookup of its head-epoch version, cheaper than an
-     * iterator's create, seek and close; false when the block has no version in the head epoch
-     * (the caller then walks the versions). Needs a direct {@code out}, as RocksDB's lookup does.
-     * The pointer comes from the {@link PointerCache} when it has it; otherwise the lookup runs
-     * under the block's stripe lock when that is free at once, and then puts the pointer there.
+     * iterator's create, seek and close. The pointer comes from the {@link PointerCache} when it
+     * has it; otherwise the lookup runs under the block's stripe lock when that is free at once,
+     * finds the newest older version when the head epoch has none, and puts the pointer into the
+     * cache under the head epoch (if it still is the head). False when the block has no version
+     * of its own at or below the head, or has none in the head epoch and the lock was busy: the
+     * caller then walks the versions. Needs a direct {@code out}, as RocksDB's lookup does.
      */
     private boolean readHeadBlock(Volume volume, long block, ByteBuffer out, int at) {
         long epoch = volume.headEpoch;
@@ -1247,7 +1281,10 @@ public final class BlockStore implements AutoCloseable {
         int size;
         try {
             size = rocks.db.get(rocks.blocks, rocks.readOptions, key, value);
-            if (locked && ValueLog.Pointer.isPointer(size)) {
+            if (size == RocksDB.NOT_FOUND && locked) {
+                size = olderVersion(key, value);
+            }
+            if (locked && ValueLog.Pointer.isPointer(size) && volume.headEpoch == epoch) {
                 pointerCache.put(volume.id, block, epoch, ValueLog.Pointer.segment(value, 0),
                         ValueLog.Pointer.position(value, 0), ValueLog.Pointer.crc(value, 0),
                         ValueLog.Pointer.previousCrc(value, 0, size));
@@ -1275,6 +1312,30 @@ public final class BlockStore implements AutoCloseable {
             throw corruptValue(size);
         }
         return true;
+    }
+
+    /**
+     * The value of the newest version of {@code key}'s block older than its epoch, into
+     * {@code value}: its size, or {@link RocksDB#NOT_FOUND} when the block has none (a clone's
+     * read then falls through to the parent). For a block not written since the last cut, whose
+     * pointer the caller then caches under the head epoch: the head sees that version until a
+     * write gives the block a newer one, and every write clears the block's slot.
+     */
+    private int olderVersion(ByteBuffer key, ByteBuffer value) {
+        try (RocksIterator it = rocks.db.newIterator(rocks.blocks, rocks.readOptions)) {
+            it.seek(key.duplicate());
+            if (!it.isValid()) {
+                it.status();
+                return RocksDB.NOT_FOUND;
+            }
+            ByteBuffer found = ByteBuffer.wrap(it.key());
+            if (BlockKey.volumeId(found) != BlockKey.volumeId(key) || BlockKey.blockIndex(found) != BlockKey.blockIndex(key)) {
+                return RocksDB.NOT_FOUND;
+            }
+            return it.value(value.clear());
+        } catch (RocksDBException e) {
+            throw storeFailure("reading an older version of a block", e);
+        }
     }
 
     /** The CRC32C of {@code data}'s remaining bytes; {@code data} is left as it was. */

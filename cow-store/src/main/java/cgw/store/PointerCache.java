@@ -20,21 +20,55 @@ import java.lang.invoke.VarHandle;
  * volume ids are never reused within a process. A hit is still checked against the block's CRC
  * like any read, and a mismatch clears the slot and reads through RocksDB.
  *
+ * <p>A slot keeps the low 32 bits of its epoch, so an entry put at epoch {@code e} would also hit
+ * at {@code e + k * 2^32}, after four billion cuts. Such a hit is still right: no write changed
+ * the block since the put (it would have cleared the slot), so the newest version at or below
+ * the head is still that of epoch {@code e}, which a head read finds anyway, and the collector
+ * keeps it because the head can see it.
+ *
  * <p>Threads: any. Each slot is a seqlock: writers (put and clear) take it with a CAS and give up
  * when another writer has it, readers validate its stamp around their reads and miss when it
  * moved.
  */
 final class PointerCache {
-    /** Longs per slot: stamp, volume and block, epoch, segment and position, CRC and previous CRC. */
-    private static final int SLOT_LONGS = 5;
+    /**
+     * Longs per slot (32 bytes): the seqlock stamp (high half) and the epoch's low 32 bits (low
+     * half, {@link #EMPTY} for none); volume and block; segment and position; CRC and previous CRC.
+     */
+    private static final int SLOT_LONGS = 4;
+    private static final long STAMP_ONE = 1L << 32;
+    private static final long STAMP_ODD = STAMP_ONE;
+    private static final long STAMP_MASK = 0xFFFF_FFFF_0000_0000L;
+    /** The epoch bits of an empty slot; an epoch whose low 32 bits are 0 is not cached. */
+    private static final int EMPTY = 0;
     /** Slots a key may be in: a bucket of four, so that two hot blocks rarely evict each other. */
     private static final int WAYS = 4;
+    static final int SLOT_BYTES = SLOT_LONGS * Long.BYTES;
+    private static final int MIN_SLOTS = 1 << 10;
+    /** 128 MiB of heap, the pointers of 16 GiB of 4 KiB blocks at one per slot. */
+    private static final int MAX_SLOTS = 1 << 22;
     private static final int MAX_VOLUME_ID_BITS = 25;
     private static final int BLOCK_BITS = 38;
     private static final VarHandle LONGS = MethodHandles.arrayElementVarHandle(long[].class);
 
     private final long[] slots;
     private final int mask;
+
+    /**
+     * Slots for a store: half of the cache budget that memtables do not take, rounded down to a
+     * power of two. The default 256 MiB, 96 of them for memtables, gives 2 Mi slots in 64 MiB,
+     * which hold the pointers of a 2 GiB volume's blocks with few collisions (of four blocks that
+     * share a bucket on average, at most four fit). RocksDB's block cache gets the rest, so the
+     * budget holds both.
+     */
+    static int slotsFor(StoreOptions options) {
+        long slots = (options.cacheBytes() - options.memtableBytes()) / 2 / SLOT_BYTES;
+        return Integer.highestOneBit((int) Math.max(MIN_SLOTS, Math.min(MAX_SLOTS, slots)));
+    }
+
+    static long bytesOf(int slots) {
+        return (long) slots * SLOT_BYTES;
+    }
 
     /** A cache of {@code slots} entries (a power of two), {@value #SLOT_LONGS} longs each. */
     PointerCache(int slotCount) {
@@ -71,24 +105,24 @@ final class PointerCache {
         return (int) (mixed >>> 32 ^ mixed) & mask & -WAYS;
     }
 
-    /** Fills {@code hit} and returns true when the slot holds exactly {@code (volume, block, epoch)}. */
+    /** Fills {@code hit} and returns true when a slot holds {@code (volume, block, epoch)} (its epoch's low bits). */
     boolean get(long volumeId, long block, long epoch, Hit hit) {
         if (!cacheable(volumeId, block)) {
             return false;
         }
         long key = key(volumeId, block);
         int first = bucket(key);
+        int epochBits = (int) epoch;
         for (int way = 0; way < WAYS; way++) {
             int at = (first + way) * SLOT_LONGS;
-            long stamp = (long) LONGS.getAcquire(slots, at);
-            if ((stamp & 1) != 0 || slots[at + 1] != key) {
+            long head = (long) LONGS.getAcquire(slots, at);
+            if ((head & STAMP_ODD) != 0 || (int) head != epochBits || slots[at + 1] != key) {
                 continue;
             }
-            long slotEpoch = slots[at + 2];
-            long location = slots[at + 3];
-            long crcs = slots[at + 4];
+            long location = slots[at + 2];
+            long crcs = slots[at + 3];
             VarHandle.loadLoadFence();
-            if ((long) LONGS.getOpaque(slots, at) != stamp || slots[at + 1] != key || slotEpoch != epoch) {
+            if ((long) LONGS.getOpaque(slots, at) != head || slots[at + 1] != key) {
                 return false;
             }
             hit.segment = (int) (location >>> 32);
@@ -106,7 +140,8 @@ final class PointerCache {
      * (segments past 2^31, positions past 4 GiB) are not remembered.
      */
     void put(long volumeId, long block, long epoch, int segment, long position, int crc, int previousCrc) {
-        if (!cacheable(volumeId, block) || segment < 0 || position < 0 || position > 0xFFFF_FFFFL || epoch <= 0) {
+        if (!cacheable(volumeId, block) || segment < 0 || position < 0 || position > 0xFFFF_FFFFL
+                || (int) epoch == EMPTY) {
             return;
         }
         long key = key(volumeId, block);
@@ -115,25 +150,23 @@ final class PointerCache {
         int victim = first + (int) ((block ^ block >>> 7) & (WAYS - 1));
         for (int way = 0; way < WAYS; way++) {
             int slot = first + way;
-            long slotKey = slots[slot * SLOT_LONGS + 1];
-            if (slotKey == key) {
+            if (slots[slot * SLOT_LONGS + 1] == key) {
                 victim = slot;
                 break;
             }
-            if (slots[slot * SLOT_LONGS + 2] == 0) {
+            if ((int) slots[slot * SLOT_LONGS] == EMPTY) {
                 victim = slot;
             }
         }
         int at = victim * SLOT_LONGS;
-        long stamp = (long) LONGS.getVolatile(slots, at);
-        if ((stamp & 1) != 0 || !LONGS.compareAndSet(slots, at, stamp, stamp + 1)) {
+        long head = (long) LONGS.getVolatile(slots, at);
+        if ((head & STAMP_ODD) != 0 || !LONGS.compareAndSet(slots, at, head, head + STAMP_ONE)) {
             return;
         }
         slots[at + 1] = key;
-        slots[at + 2] = epoch;
-        slots[at + 3] = (long) segment << 32 | position;
-        slots[at + 4] = (long) crc << 32 | (previousCrc & 0xFFFF_FFFFL);
-        LONGS.setRelease(slots, at, stamp + 2);
+        slots[at + 2] = (long) segment << 32 | position;
+        slots[at + 3] = (long) crc << 32 | (previousCrc & 0xFFFF_FFFFL);
+        LONGS.setRelease(slots, at, (head & STAMP_MASK) + 2 * STAMP_ONE | (epoch & 0xFFFF_FFFFL));
     }
 
     /**
@@ -150,13 +183,12 @@ final class PointerCache {
         int first = bucket(key);
         for (int way = 0; way < WAYS; way++) {
             int at = (first + way) * SLOT_LONGS;
-            long stamp = (long) LONGS.getVolatile(slots, at);
-            if ((stamp & 1) != 0 || slots[at + 1] != key || slots[at + 2] == 0) {
+            long head = (long) LONGS.getVolatile(slots, at);
+            if ((head & STAMP_ODD) != 0 || slots[at + 1] != key || (int) head == EMPTY) {
                 continue;
             }
-            if (LONGS.compareAndSet(slots, at, stamp, stamp + 1)) {
-                slots[at + 2] = 0;
-                LONGS.setRelease(slots, at, stamp + 2);
+            if (LONGS.compareAndSet(slots, at, head, head + STAMP_ONE)) {
+                LONGS.setRelease(slots, at, (head & STAMP_MASK) + 2 * STAMP_ONE | EMPTY);
             }
         }
     }

@@ -56,9 +56,10 @@ final class Rocks implements AutoCloseable {
     final ReadOptions scanOptions;
     static final int LONG_READ_BYTES = 64 << 10;
 
-    private Rocks(Path dir, StoreOptions options) throws RocksDBException {
+    /** {@code cacheBytes}: the block cache, memtables included (the store's budget less its pointer cache). */
+    private Rocks(Path dir, StoreOptions options, long cacheBytes) throws RocksDBException {
         RocksDB.loadLibrary();
-        Cache cache = own(new LRUCache(options.cacheBytes()));
+        Cache cache = own(new LRUCache(cacheBytes));
         WriteBufferManager writeBuffers = own(new WriteBufferManager(options.memtableBytes(), cache));
 
         DBOptions dbOptions = own(new DBOptions())
@@ -152,9 +153,9 @@ final class Rocks implements AutoCloseable {
         return table;
     }
 
-    static Rocks open(Path dir, StoreOptions options) {
+    static Rocks open(Path dir, StoreOptions options, long cacheBytes) {
         try {
-            return new Rocks(dir, options);
+            return new Rocks(dir, options, cacheBytes);
         } catch (RocksDBException e) {
             String message = e.getMessage() == null ? "" : e.getMessage();
             if (message.contains("While lock file") || message.contains("lock hold by current process")) {

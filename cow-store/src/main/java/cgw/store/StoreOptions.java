@@ -6,9 +6,9 @@ package cgw.store;
  * budget of {@code cacheBytes}.
  *
  * @param blockSizeBytes       size of a stored block; fixed when the store is created
- * @param cacheBytes           block cache, which memtables are charged to as well; the heap's
- *                             pointer cache of single-block reads gets slots for 1/512 of it
- *                             (20 MiB of heap for the default 256 MiB)
+ * @param cacheBytes           block cache, which memtables are charged to as well, and the heap's
+ *                             pointer cache of single-block reads, which gets half of what
+ *                             memtables leave (64 MiB of the default 256 MiB)
  * @param memtableBytes        memtable budget inside the cache (write buffer manager)
  * @param blobFiles            keep block data in BlobDB blob files, keys in the LSM tree
  * @param gcBlocksPerSecond    rate limit of the background collector (block versions examined)

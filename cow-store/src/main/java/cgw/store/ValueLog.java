@@ -93,7 +93,7 @@ final class ValueLog implements AutoCloseable {
                 for (Path file : files) {
                     int number = parseNumber(file, SUFFIX);
                     FileChannel channel = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE);
-                    Segment segment = new Segment(number, file, channel, channel.size());
+                    Segment segment = new Segment(number, file, channel, NoWaitReads.open(file), channel.size());
                     segment.sealed = true;
                     valueLog.segments.put(number, segment);
                     highest = Math.max(highest, number);
@@ -159,7 +159,7 @@ final class ValueLog implements AutoCloseable {
             FileChannel channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ,
                     StandardOpenOption.WRITE);
             syncDirectory();
-            active = new Segment(number, file, channel, 0);
+            active = new Segment(number, file, channel, NoWaitReads.open(file), 0);
             activeEnd = 0;
             segments.put(number, active);
         } catch (IOException e) {
@@ -209,6 +209,16 @@ final class ValueLog implements AutoCloseable {
         } catch (IOException e) {
             throw new StoreException("reading value log segment " + segment.file + ": " + e.getMessage(), e);
         }
+    }
+
+    /**
+     * {@link #read} if the page cache holds every byte now, without waiting for the disk; false
+     * (with {@code dst}'s bytes undefined) when it does not or the segment is gone. Under
+     * {@link #readLock}.
+     */
+    boolean readNoWait(int segmentNumber, long position, ByteBuffer dst) {
+        Segment segment = segments.get(segmentNumber);
+        return segment != null && NoWaitReads.read(segment.noWaitFd, position, dst);
     }
 
     /**
@@ -322,7 +332,7 @@ final class ValueLog implements AutoCloseable {
         }
         for (Segment segment : removed) {
             try {
-                segment.channel.close();
+                segment.close();
                 synchronized (this) {
                     if (free.size() < FREE_SEGMENTS && !closed) {
                         Path spare = dir.resolve(String.format("%010d%s", segment.number, FREE_SUFFIX));
@@ -348,7 +358,7 @@ final class ValueLog implements AutoCloseable {
         closed = true;
         for (Segment segment : segments.values()) {
             try {
-                segment.channel.close();
+                segment.close();
             } catch (IOException e) {
                 log.warn("closing value log segment {} failed", segment.file, e);
             }
@@ -360,15 +370,23 @@ final class ValueLog implements AutoCloseable {
         final int number;
         final Path file;
         final FileChannel channel;
+        /** A descriptor for {@link NoWaitReads}, -1 when there is none; closed with the channel. */
+        final int noWaitFd;
         final AtomicInteger writers = new AtomicInteger();
         volatile boolean sealed;
         volatile long size;
 
-        Segment(int number, Path file, FileChannel channel, long size) {
+        Segment(int number, Path file, FileChannel channel, int noWaitFd, long size) {
             this.number = number;
             this.file = file;
             this.channel = channel;
+            this.noWaitFd = noWaitFd;
             this.size = size;
+        }
+
+        void close() throws IOException {
+            NoWaitReads.close(noWaitFd);
+            channel.close();
         }
     }
 

@@ -73,12 +73,26 @@ class PointerCacheTest {
     }
 
     @Test
-    void theStoresCacheBudgetSizesIt() {
-        assertThat(BlockStore.pointerCacheSlots(StoreOptions.defaults().cacheBytes())).isEqualTo(1 << 19);
-        assertThat(BlockStore.pointerCacheSlots(64L << 20)).isEqualTo(1 << 17);
-        assertThat(BlockStore.pointerCacheSlots(100L << 20)).isEqualTo(1 << 17);
-        assertThat(BlockStore.pointerCacheSlots(256L << 10)).isEqualTo(1 << 10);
-        assertThat(BlockStore.pointerCacheSlots(1L << 40)).isEqualTo(1 << 22);
+    void halfOfTheCacheBudgetMemtablesLeaveSizesIt() {
+        StoreOptions defaults = StoreOptions.defaults();
+        assertThat(PointerCache.slotsFor(defaults)).isEqualTo(1 << 21); // 80 MiB pays for 2.5 Mi slots
+        assertThat(PointerCache.bytesOf(1 << 21)).isEqualTo(64L << 20);
+        assertThat(PointerCache.slotsFor(defaults.withCacheBytes(64L << 20, 16L << 20))).isEqualTo(1 << 19);
+        assertThat(PointerCache.slotsFor(defaults.withCacheBytes(100L << 20, 16L << 20))).isEqualTo(1 << 20);
+        assertThat(PointerCache.slotsFor(defaults.withCacheBytes(12L << 20, 4L << 20))).isEqualTo(1 << 17);
+        assertThat(PointerCache.slotsFor(defaults.withCacheBytes(1L << 40, 96L << 20))).isEqualTo(1 << 22);
+    }
+
+    @Test
+    void epochsAreTellApartByTheirLowBitsAndOnesWithoutAreNotKept() {
+        PointerCache cache = new PointerCache(1 << 10);
+        PointerCache.Hit hit = new PointerCache.Hit();
+        cache.put(1, 5, 0xFFFF_FFFFL, 2, 0, 7, 7);
+        assertThat(cache.get(1, 5, 0xFFFF_FFFFL, hit)).isTrue();
+        assertThat(cache.get(1, 5, 0xFFFF_FFFEL, hit)).isFalse();
+        cache.put(1, 5, 1L << 32, 2, 0, 7, 7); // low bits 0: what an empty slot holds
+        assertThat(cache.get(1, 5, 1L << 32, hit)).isFalse();
+        assertThat(cache.get(1, 5, 0xFFFF_FFFFL, hit)).as("the earlier entry stays").isTrue();
     }
 
     @Test
@@ -143,8 +157,8 @@ class PointerCacheTest {
     /**
      * Random writes (single blocks, runs overwritten in place, partial blocks), zeroes, trims,
      * cuts, releases and forced cleaner rounds, each followed by single-block reads into direct
-     * buffers (the reads the cache serves, read twice so the second hits): every read matches a
-     * plain model of the volume.
+     * buffers (the reads the cache serves, read twice so the second hits, then a third time by
+     * readNoWait): every read matches a plain model of the volume.
      */
     @Test
     void singleBlockReadsSeeEveryChangeOfTheHead() {
@@ -156,6 +170,7 @@ class PointerCacheTest {
         try (BlockStore store = BlockStore.open(dir, options)) {
             Volume volume = store.createVolume("vm", (long) blocks * BLOCK);
             List<Long> retained = new ArrayList<>();
+            int noWaitReads = 0;
             for (int step = 0; step < 600; step++) {
                 int b = random.nextInt(blocks);
                 int op = random.nextInt(10);
@@ -183,9 +198,13 @@ class PointerCacheTest {
                 }
                 for (int i = 0; i < 8; i++) {
                     int read = i < 2 ? b : random.nextInt(blocks);
-                    for (int twice = 0; twice < 2; twice++) {
+                    for (int twice = 0; twice < 3; twice++) {
                         ByteBuffer dst = ByteBuffer.allocateDirect(BLOCK);
-                        store.read(volume, (long) read * BLOCK, dst);
+                        if (twice < 2 || !store.readNoWait(volume, (long) read * BLOCK, dst)) {
+                            store.read(volume, (long) read * BLOCK, dst);
+                        } else {
+                            noWaitReads++;
+                        }
                         byte[] got = new byte[BLOCK];
                         dst.get(0, got);
                         assertThat(got).as("block %d after step %d (op %d)", read, step, op)
@@ -193,6 +212,7 @@ class PointerCacheTest {
                     }
                 }
             }
+            assertThat(noWaitReads).as("reads served by readNoWait").isGreaterThan(1000);
         }
     }
 

@@ -303,6 +303,7 @@ class ValueLogTest {
                 store.write(volume, (long) b * BLOCK, block(b, 0));
             }
             AtomicBoolean stop = new AtomicBoolean();
+            java.util.concurrent.atomic.AtomicLong noWaitReads = new java.util.concurrent.atomic.AtomicLong();
             long[] lastGeneration = new long[blocks]; // written by the writer only, read after it stopped
             java.util.concurrent.atomic.AtomicLongArray acknowledged = new java.util.concurrent.atomic.AtomicLongArray(blocks);
             ExecutorService pool = Executors.newFixedThreadPool(3);
@@ -341,7 +342,11 @@ class ValueLogTest {
                         } else if (random.nextBoolean()) {
                             long before = acknowledged.get(b);
                             ByteBuffer dst = ByteBuffer.allocateDirect(BLOCK);
-                            store.read(volume, (long) b * BLOCK, dst);
+                            if (random.nextBoolean() && store.readNoWait(volume, (long) b * BLOCK, dst)) {
+                                noWaitReads.incrementAndGet();
+                            } else {
+                                store.read(volume, (long) b * BLOCK, dst);
+                            }
                             long word = dst.getLong(0);
                             assertThat(word >>> 32).as("block %d", b).isEqualTo(b);
                             assertThat(word & 0xFFFFFFFFL).as("generation of block %d", b).isGreaterThanOrEqualTo(before);
@@ -382,6 +387,7 @@ class ValueLogTest {
             }
             pool.shutdown();
             assertThat(rounds).isGreaterThan(1);
+            assertThat(noWaitReads.get()).as("reads served by readNoWait").isPositive();
             // versions of the last released epoch that head writes hid after its collection ran are
             // collected with the next cut
             store.release(volume, store.cut(volume));

@@ -7,7 +7,8 @@ import java.util.concurrent.CompletableFuture;
 
 /**
  * An export opened by one NBD connection. Every operation is asynchronous: it returns at once and
- * completes its future from another thread when the data is applied (and, with {@code fua}, durable).
+ * completes its future when the data is applied (and, with {@code fua}, durable), usually from
+ * another thread; an operation that can finish without waiting may return it completed.
  * Ranges are validated by the caller against {@link ExportInfo#sizeBytes}. Buffers are owned by the
  * caller, who must not touch them until the future completes. A layer such as the group barrier's
  * epoch gate can wrap an export and delay completions.

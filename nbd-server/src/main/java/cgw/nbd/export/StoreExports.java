@@ -20,8 +20,9 @@ import java.util.function.LongConsumer;
 
 /**
  * Exports every volume of a {@link BlockStore}: {@code VOLUME} is the writable head,
- * {@code VOLUME@SNAPSHOT} a read-only epoch named through {@link SnapshotNames}. Store calls run on
- * the given executor, never on the caller's thread (an event loop).
+ * {@code VOLUME@SNAPSHOT} a read-only epoch named through {@link SnapshotNames}. Store calls that
+ * may wait run on the given executor, never on the caller's thread (an event loop); only
+ * {@link BlockStore#readNoWait}, which never waits, runs on the caller's.
  *
  * <p>Threads: any. Counts open connections per volume, so that deleting a volume can be refused
  * while it is attached.
@@ -135,15 +136,18 @@ public final class StoreExports implements ExportRegistry {
             return info;
         }
 
+        /**
+         * A read of the head that needs no waiting (one block, its pointer cached, its bytes in
+         * the page cache) runs on the caller's thread and returns completed: a 4 KiB random read
+         * then costs no hand-off to a store thread and back. Everything else runs on the executor.
+         */
         @Override
         public CompletableFuture<Void> read(long offset, ByteBuffer dst) {
-            return run(() -> {
-                if (epoch == 0) {
-                    store.read(volume, offset, dst);
-                } else {
-                    store.read(volume, epoch, offset, dst);
-                }
-            });
+            if (epoch != 0) {
+                return run(() -> store.read(volume, epoch, offset, dst));
+            }
+            return gate.submit(false, at -> store.readNoWait(volume, offset, dst) ? CompletableFuture.completedFuture(null)
+                    : CompletableFuture.runAsync(() -> store.read(volume, offset, dst), executor));
         }
 
         @Override

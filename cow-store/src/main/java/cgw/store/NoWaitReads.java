@@ -1,0 +1,123 @@
+package cgw.store;
+
+import com.kenai.jffi.MemoryIO;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import jnr.ffi.LastError;
+import jnr.ffi.LibraryLoader;
+import jnr.ffi.Memory;
+import jnr.ffi.Pointer;
+import jnr.ffi.Runtime;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Reads that never wait for the disk: {@code preadv2(2)} with {@code RWF_NOWAIT}, which copies
+ * the bytes when the page cache holds all of them and otherwise returns at once with
+ * {@code EAGAIN}. They let a caller that must not block (an NBD event loop) serve a read itself
+ * when it can, and hand it to a thread that may wait when it cannot. Each segment of the value
+ * log keeps a descriptor of its file open for them ({@link #open}); reached through jnr-ffi.
+ *
+ * <p>Where libc or the kernel lacks them (not Linux, Linux before 4.14, a file system that
+ * refuses the flag) {@link #available} turns false and every read is left to the waiting path.
+ *
+ * <p>Threads: any; each thread has its own {@code iovec}.
+ */
+final class NoWaitReads {
+    private static final Logger log = LoggerFactory.getLogger(NoWaitReads.class);
+    private static final int O_RDONLY = 0;
+    private static final int O_CLOEXEC = 02000000;
+    private static final int RWF_NOWAIT = 0x8;
+    private static final int EAGAIN = 11;
+    private static final int EINTR = 4;
+    private static final int EINVAL = 22;
+    private static final int EOPNOTSUPP = 95;
+    private static final int IOVEC_BYTES = 16;
+
+    /** The part of libc this needs. */
+    public interface LibC {
+        int open(String path, int flags);
+
+        int close(int fd);
+
+        long preadv2(int fd, Pointer iov, int iovcnt, long offset, int flags);
+
+        String strerror(int errno);
+    }
+
+    private static final LibC LIBC = load();
+    private static final Runtime RUNTIME = LIBC == null ? null : Runtime.getRuntime(LIBC);
+    private static final ThreadLocal<Pointer> IOVECS = ThreadLocal.withInitial(
+            () -> Memory.allocateDirect(RUNTIME, IOVEC_BYTES));
+    private static volatile boolean available = LIBC != null;
+
+    private NoWaitReads() {
+    }
+
+    /** Loads libc, serialised with the other jnr-ffi loads of the process (concurrent first loads can fail). */
+    private static LibC load() {
+        try {
+            synchronized (LibraryLoader.class) {
+                return LibraryLoader.create(LibC.class).failImmediately().load("c");
+            }
+        } catch (RuntimeException | LinkageError e) {
+            log.info("preadv2(2) unavailable; every read of the value log may wait for the disk", e);
+            return null;
+        }
+    }
+
+    static boolean available() {
+        return available;
+    }
+
+    /** A read-only descriptor of {@code file} for {@link #read}, or -1 when there is none. */
+    static int open(Path file) {
+        if (!available) {
+            return -1;
+        }
+        int fd = LIBC.open(file.toString(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            int errno = LastError.getLastError(RUNTIME);
+            log.warn("cannot open {} for page-cache reads ({}); its reads may wait for the disk", file, LIBC.strerror(errno));
+        }
+        return fd;
+    }
+
+    static void close(int fd) {
+        if (fd >= 0 && LIBC.close(fd) != 0) {
+            int errno = LastError.getLastError(RUNTIME);
+            log.warn("closing a value log descriptor failed: {}", LIBC.strerror(errno));
+        }
+    }
+
+    /**
+     * Fills {@code dst} (position to limit, a direct buffer) from {@code fd} at {@code position}
+     * if the page cache holds every byte now; false, with {@code dst} unchanged in position and
+     * its bytes undefined, when it does not (or the call failed: the caller then reads the way
+     * that reports errors).
+     */
+    static boolean read(int fd, long position, ByteBuffer dst) {
+        if (fd < 0 || !available) {
+            return false;
+        }
+        int length = dst.remaining();
+        Pointer iov = IOVECS.get();
+        iov.putAddress(0, MemoryIO.getInstance().getDirectBufferAddress(dst) + dst.position());
+        iov.putLong(8, length);
+        long n = LIBC.preadv2(fd, iov, 1, position, RWF_NOWAIT);
+        if (n == length) {
+            dst.position(dst.limit());
+            return true;
+        }
+        if (n < 0) {
+            int errno = LastError.getLastError(RUNTIME);
+            if (errno == EOPNOTSUPP || errno == EINVAL) {
+                // this kernel or file system does not know the flag: stop asking
+                available = false;
+                log.info("preadv2(RWF_NOWAIT) failed ({}); reads of the value log go to the store threads",
+                        LIBC.strerror(errno));
+            }
+        }
+        return false; // not all cached, or a short read past the end: the waiting read reports it
+    }
+}
