@@ -32,8 +32,8 @@ final class NbdFrontend implements AutoCloseable {
      * What fewer threads cost is parallelism for reads that go to the disk: each waits on one
      * thread, so a store much larger than memory on a fast device may want more.
      */
-    static final int STORE_THREADS = Integer.getInteger("cgw.nbd.storeThreads",
-            Math.max(4, 2 * Runtime.getRuntime().availableProcessors()));
+    static final String STORE_THREADS_PROPERTY = "cgw.nbd.storeThreads";
+    private static final int MAX_STORE_THREADS = 1024;
     static final int STORE_QUEUE_LENGTH = 1 << 16;
 
     private final ThreadPoolExecutor storeCalls;
@@ -53,7 +53,8 @@ final class NbdFrontend implements AutoCloseable {
      */
     static NbdFrontend start(ServeSettings settings, BlockStore store, GroupBarrier barrier,
             UnaryOperator<ExportRegistry> decorate, SslContext tls) {
-        ThreadPoolExecutor storeCalls = new ThreadPoolExecutor(STORE_THREADS, STORE_THREADS, 60, TimeUnit.SECONDS,
+        int threads = storeThreads(System.getProperty(STORE_THREADS_PROPERTY), Runtime.getRuntime().availableProcessors());
+        ThreadPoolExecutor storeCalls = new ThreadPoolExecutor(threads, threads, 60, TimeUnit.SECONDS,
                 new ArrayBlockingQueue<>(STORE_QUEUE_LENGTH), new DefaultThreadFactory("cgw-nbd-store", true));
         StoreExports exports = new StoreExports(store, storeCalls, barrier::epochOf, volume -> barrier.gate(volume)::submit);
         NbdServerConfig config = NbdServerConfig.defaults(settings.nbd().socketAddress())
@@ -65,6 +66,23 @@ final class NbdFrontend implements AutoCloseable {
             storeCalls.shutdownNow();
             throw new ServeException(e.getMessage(), e);
         }
+    }
+
+    /** The store threads {@code -Dcgw.nbd.storeThreads} asks for ({@code value}, null when unset), or the default. */
+    static int storeThreads(String value, int cores) {
+        if (value == null) {
+            return Math.max(4, 2 * cores);
+        }
+        try {
+            int threads = Integer.parseInt(value.trim());
+            if (threads >= 1 && threads <= MAX_STORE_THREADS) {
+                return threads;
+            }
+        } catch (NumberFormatException e) {
+            // reported below, with what was given
+        }
+        throw new ServeException("-D" + STORE_THREADS_PROPERTY + " must be a number of threads from 1 to "
+                + MAX_STORE_THREADS + ", got '" + value + "'");
     }
 
     String listeningLine() {
