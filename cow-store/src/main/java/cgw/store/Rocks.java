@@ -132,10 +132,7 @@ final class Rocks implements AutoCloseable {
         this.blocks = handles.get(1);
         this.dirty = handles.get(2);
 
-        // a batch's keys are mostly consecutive blocks: each memtable insert starts its search where
-        // the previous one of the batch ended instead of at the skip list's top
-        this.writeOptions = own(new WriteOptions()).setSync(false).setDisableWAL(false)
-                .setMemtableInsertHintPerBatch(true);
+        this.writeOptions = own(new WriteOptions()).setSync(false).setDisableWAL(false);
         this.readOptions = own(new ReadOptions()).setVerifyChecksums(true).setFillCache(true)
                 .setTotalOrderSeek(true);
         this.scanOptions = own(new ReadOptions()).setVerifyChecksums(true).setFillCache(false)
