@@ -99,6 +99,7 @@ public final class BlockStore implements AutoCloseable {
     /** Per-thread direct key buffers of {@link #readHeadBlock}. */
     private final ThreadLocal<ByteBuffer> readKeys = ThreadLocal.withInitial(() -> ByteBuffer.allocateDirect(BlockKey.LENGTH));
     private final ThreadLocal<PointerCache.Hit> cacheHits = ThreadLocal.withInitial(PointerCache.Hit::new);
+    private final ThreadLocal<ByteBuffer> tableSlots = ThreadLocal.withInitial(() -> ByteBuffer.allocate(ValueLog.TABLE_SLOT_BYTES));
     /** Pointers of head-epoch versions that reads looked up; see its invariants. */
     private final PointerCache pointerCache;
     private final Set<WriteContext> allWriteContexts = ConcurrentHashMap.newKeySet();
@@ -1285,9 +1286,15 @@ public final class BlockStore implements AutoCloseable {
                 size = olderVersion(key, value);
             }
             if (locked && ValueLog.Pointer.isPointer(size) && volume.headEpoch == epoch) {
-                pointerCache.put(volume.id, block, epoch, ValueLog.Pointer.segment(value, 0),
-                        ValueLog.Pointer.position(value, 0), ValueLog.Pointer.crc(value, 0),
-                        ValueLog.Pointer.previousCrc(value, 0, size));
+                int segment = ValueLog.Pointer.segment(value, 0);
+                long position = ValueLog.Pointer.position(value, 0);
+                if (ValueLog.Pointer.inTable(size)) {
+                    ByteBuffer slot = tableSlot(segment, position);
+                    pointerCache.put(volume.id, block, epoch, segment, position, slot.getInt(0), slot.getInt(4));
+                } else {
+                    pointerCache.put(volume.id, block, epoch, segment, position, ValueLog.Pointer.crc(value, 0),
+                            ValueLog.Pointer.previousCrc(value, 0, size));
+                }
             }
         } catch (RocksDBException e) {
             throw storeFailure("reading block " + block + " of " + volume.name, e);
@@ -1352,8 +1359,16 @@ public final class BlockStore implements AutoCloseable {
     private void readPointed(ByteBuffer pointer, int at, int size, ByteBuffer into) {
         int segment = ValueLog.Pointer.segment(pointer, at);
         long position = ValueLog.Pointer.position(pointer, at);
-        int crc = ValueLog.Pointer.crc(pointer, at);
-        int previousCrc = ValueLog.Pointer.previousCrc(pointer, at, size);
+        int crc;
+        int previousCrc;
+        if (ValueLog.Pointer.inTable(size)) {
+            ByteBuffer slot = tableSlot(segment, position);
+            crc = slot.getInt(0);
+            previousCrc = slot.getInt(4);
+        } else {
+            crc = ValueLog.Pointer.crc(pointer, at);
+            previousCrc = ValueLog.Pointer.previousCrc(pointer, at, size);
+        }
         valueLog.read(segment, position, into);
         checkCrc(into.flip(), crc, previousCrc, segment, position);
     }
@@ -1384,14 +1399,15 @@ public final class BlockStore implements AutoCloseable {
             } else if (ValueLog.Pointer.isPointer(size)) {
                 int segment = ValueLog.Pointer.segment(out, at);
                 long position = ValueLog.Pointer.position(out, at);
-                int crc = ValueLog.Pointer.crc(out, at);
-                int previousCrc = ValueLog.Pointer.previousCrc(out, at, size);
+                boolean inTable = ValueLog.Pointer.inTable(size);
+                int crc = inTable ? 0 : ValueLog.Pointer.crc(out, at);
+                int previousCrc = inTable ? 0 : ValueLog.Pointer.previousCrc(out, at, size);
                 if (run == null) {
                     run = new LogRun(out);
                 } else if (!run.continuedBy(segment, position, at)) {
                     run.read();
                 }
-                run.add(segment, position, at, crc, previousCrc);
+                run.add(segment, position, at, crc, previousCrc, inTable);
             } else if (size != blockSize) {
                 throw corruptValue(size);
             }
@@ -1514,6 +1530,8 @@ public final class BlockStore implements AutoCloseable {
         private int blocks;
         private int[] crcs = new int[16];
         private int[] previousCrcs = new int[16];
+        private boolean[] inTable = new boolean[16];
+        private int tableBlocks;
 
         LogRun(ByteBuffer out) {
             this.out = out;
@@ -1524,7 +1542,8 @@ public final class BlockStore implements AutoCloseable {
             return blocks == 0 || nextSegment == segment && nextPosition == position + length && nextAt == at + length;
         }
 
-        void add(int nextSegment, long nextPosition, int nextAt, int crc, int previousCrc) {
+        /** Adds the next block; {@code fromTable}: its CRCs are in the segment's table, not given. */
+        void add(int nextSegment, long nextPosition, int nextAt, int crc, int previousCrc, boolean fromTable) {
             if (blocks == 0) {
                 segment = nextSegment;
                 position = nextPosition;
@@ -1533,8 +1552,11 @@ public final class BlockStore implements AutoCloseable {
             if (blocks == crcs.length) {
                 crcs = java.util.Arrays.copyOf(crcs, blocks * 2);
                 previousCrcs = java.util.Arrays.copyOf(previousCrcs, blocks * 2);
+                inTable = java.util.Arrays.copyOf(inTable, blocks * 2);
             }
             previousCrcs[blocks] = previousCrc;
+            inTable[blocks] = fromTable;
+            tableBlocks += fromTable ? 1 : 0;
             crcs[blocks++] = crc;
         }
 
@@ -1542,6 +1564,27 @@ public final class BlockStore implements AutoCloseable {
         void read() {
             if (blocks == 0) {
                 return;
+            }
+            if (tableBlocks > 0) {
+                // the table slots from the first to the last block that has one, read before the
+                // bytes (see writeTables); blocks between them with their own CRCs may have none
+                int from = 0;
+                while (!inTable[from]) {
+                    from++;
+                }
+                int to = blocks - 1;
+                while (!inTable[to]) {
+                    to--;
+                }
+                ByteBuffer slots = ByteBuffer.allocate((to - from + 1) * ValueLog.TABLE_SLOT_BYTES);
+                valueLog.readTable(segment, (position >>> blockShift) + from, slots);
+                for (int i = from; i <= to; i++) {
+                    if (inTable[i]) {
+                        crcs[i] = slots.getInt((i - from) * ValueLog.TABLE_SLOT_BYTES);
+                        previousCrcs[i] = slots.getInt((i - from) * ValueLog.TABLE_SLOT_BYTES + 4);
+                    }
+                }
+                tableBlocks = 0;
             }
             valueLog.read(segment, position, out.slice(at, blocks << blockShift));
             for (int i = 0; i < blocks; i++) {
@@ -1691,11 +1734,13 @@ public final class BlockStore implements AutoCloseable {
      * locks: blocks of all zeros become ZERO markers; data blocks whose versions are already in the
      * head epoch are overwritten in place when {@link #findOverwrites} says so; the others are
      * appended to the log with one reservation. Appends are written first (one pwrite per run
-     * contiguous in {@code src}), then every pointer goes to RocksDB in one WriteBatch, then the
-     * overwrites are written (one pwrite per run contiguous in {@code src} and in the log). The
-     * order is what a crash needs: an appended block's bytes are there before its pointer, and an
-     * overwritten block's pointer names both the old and the new CRC before its bytes change. A
-     * partial first or last block is read-modify-written in its own buffer.
+     * contiguous in {@code src}), then the overwritten blocks' CRC table slots (new and old CRC,
+     * one pwrite per run), then the pointers go to RocksDB in one WriteBatch (an overwritten block
+     * needs one only the first time, to say its CRCs are in the table), then the overwrites are
+     * written (one pwrite per run contiguous in {@code src} and in the log). The order is what a
+     * crash needs: an appended block's bytes are there before its pointer, and an overwritten
+     * block's old and new CRC before its pointer leads to the table and before its bytes change.
+     * A partial first or last block is read-modify-written in its own buffer.
      */
     private void writeRangeToLog(Volume volume, long epoch, long start, long end, ByteBuffer src) {
         long first = start >>> blockShift;
@@ -1747,15 +1792,19 @@ public final class BlockStore implements AutoCloseable {
                         ValueLog.Pointer.encode(pointer, reservation.segment(),
                                 reservation.position() + ((long) context.slot[i] << blockShift), crc);
                         putVersion(context, volume, context.blocks[i], epoch, pointer.limit(ValueLog.Pointer.LENGTH));
-                    } else {
-                        ValueLog.Pointer.encodeOverwritten(pointer, context.targetSegment[i], context.targetPosition[i],
-                                crc, context.previousCrc[i], session);
+                    } else if (!context.inTable[i]) {
+                        // from now on its CRCs live in the segment's table, which is written first
+                        ValueLog.Pointer.encodeInTable(pointer, context.targetSegment[i], context.targetPosition[i]);
                         // the version, and so its dirty-index entry, is already there
-                        putValue(context, volume, context.blocks[i], epoch,
-                                pointer.limit(ValueLog.Pointer.OVERWRITTEN_LENGTH));
+                        putValue(context, volume, context.blocks[i], epoch, pointer.limit(ValueLog.Pointer.TABLE_LENGTH));
                     }
                 }
-                commit(batch);
+                if (overwrites > 0) {
+                    writeTables(context, data, session);
+                }
+                if (batch.count() > 0) {
+                    commit(batch);
+                }
                 committed(context, volume);
                 if (overwrites > 0) {
                     try {
@@ -1809,6 +1858,7 @@ public final class BlockStore implements AutoCloseable {
                     if (ValueLog.Pointer.isPointer(size) && !valueLog.isCleaning(ValueLog.Pointer.segment(value, 0))) {
                         context.targetSegment[i] = ValueLog.Pointer.segment(value, 0);
                         context.targetPosition[i] = ValueLog.Pointer.position(value, 0);
+                        context.inTable[i] = ValueLog.Pointer.inTable(size);
                         context.previousCrc[i] = currentCrc(context, value, size);
                     }
                 }
@@ -1843,21 +1893,47 @@ public final class BlockStore implements AutoCloseable {
      * added to {@code failure}.
      */
     private void forgetSession(WriteContext context, Volume volume, long epoch, int data, StoreException failure) {
-        WriteBatch batch = context.batch;
-        clearBatch(context);
         try {
-            for (int i = 0; i < data; i++) {
-                if (context.slot[i] < 0) {
-                    ByteBuffer pointer = context.pointer.clear();
-                    ValueLog.Pointer.encodeOverwritten(pointer, context.targetSegment[i], context.targetPosition[i],
-                            context.newCrc[i], context.previousCrc[i], 0);
-                    putValue(context, volume, context.blocks[i], epoch, pointer.limit(ValueLog.Pointer.OVERWRITTEN_LENGTH));
-                }
-            }
-            commit(batch);
-        } catch (RocksDBException | RuntimeException e) {
+            writeTables(context, data, 0);
+        } catch (RuntimeException e) {
             failure.addSuppressed(e);
         }
+    }
+
+    /**
+     * Writes the CRC table slots of the blocks the batch overwrites in place (new CRC, the CRC of
+     * the bytes they replace, {@code session}), one call per run contiguous in a segment. Before
+     * the batch's pointers and before the bytes: until the bytes are written, and after a crash in
+     * between, the location holds what the previous CRC describes.
+     */
+    private void writeTables(WriteContext context, int data, int session) {
+        ByteBuffer entries = context.tableEntries;
+        int i = 0;
+        while (i < data) {
+            if (context.slot[i] >= 0) {
+                i++;
+                continue;
+            }
+            int end = overwrittenRunEnd(context, data, i);
+            entries.clear();
+            for (int k = i; k < end; k++) {
+                entries.putInt(context.newCrc[k]).putInt(context.previousCrc[k]).putInt(session).putInt(0);
+            }
+            valueLog.writeTable(context.targetSegment[i], context.targetPosition[i] >>> blockShift, entries.flip());
+            i = end;
+        }
+    }
+
+    /** The end (exclusive) of the run of blocks overwritten in place from {@code i}: back to back in one segment. */
+    private int overwrittenRunEnd(WriteContext context, int data, int i) {
+        int segment = context.targetSegment[i];
+        long position = context.targetPosition[i];
+        int end = i + 1;
+        while (end < data && context.slot[end] < 0 && context.targetSegment[end] == segment
+                && context.targetPosition[end] == position + ((long) (end - i) << blockShift)) {
+            end++;
+        }
+        return end;
     }
 
     /**
@@ -1867,19 +1943,42 @@ public final class BlockStore implements AutoCloseable {
      * read once to find out. Under the block's stripe lock.
      */
     private int currentCrc(WriteContext context, ByteBuffer pointer, int size) {
-        int crc = ValueLog.Pointer.crc(pointer, 0);
-        int previous = ValueLog.Pointer.previousCrc(pointer, 0, size);
-        if (crc == previous || ValueLog.Pointer.session(pointer, 0, size) == session) {
-            return crc;
-        }
-        ByteBuffer bytes = context.scratch.clear();
+        int segment = ValueLog.Pointer.segment(pointer, 0);
+        long position = ValueLog.Pointer.position(pointer, 0);
+        int crc;
+        int previous;
+        int written;
         valueLog.readLock().lock();
         try {
-            valueLog.read(ValueLog.Pointer.segment(pointer, 0), ValueLog.Pointer.position(pointer, 0), bytes);
+            if (ValueLog.Pointer.inTable(size)) {
+                ByteBuffer slot = tableSlot(segment, position);
+                crc = slot.getInt(0);
+                previous = slot.getInt(4);
+                written = slot.getInt(8);
+            } else {
+                crc = ValueLog.Pointer.crc(pointer, 0);
+                previous = ValueLog.Pointer.previousCrc(pointer, 0, size);
+                written = ValueLog.Pointer.session(pointer, 0, size);
+            }
+            if (crc == previous || written == session) {
+                return crc;
+            }
+            ByteBuffer bytes = context.scratch.clear();
+            valueLog.read(segment, position, bytes);
+            return crc32c(bytes.flip()) == previous ? previous : crc;
         } finally {
             valueLog.readLock().unlock();
         }
-        return crc32c(bytes.flip()) == previous ? previous : crc;
+    }
+
+    /**
+     * The CRC table slot of the block at {@code position} of {@code segment} (CRC, previous CRC,
+     * session at 0, 4 and 8), in a per-thread buffer. Under the value log's read lock.
+     */
+    private ByteBuffer tableSlot(int segment, long position) {
+        ByteBuffer slot = tableSlots.get().clear();
+        valueLog.readTable(segment, position >>> blockShift, slot);
+        return slot.flip();
     }
 
     /** Writes the appended data blocks to a reservation: runs contiguous in {@code src} with one call each. */
@@ -1918,11 +2017,10 @@ public final class BlockStore implements AutoCloseable {
             int segment = context.targetSegment[i];
             long position = context.targetPosition[i];
             int sourceIndex = context.sourceIndex[i];
+            int end = overwrittenRunEnd(context, data, i);
             i++;
             if (sourceIndex >= 0) {
-                while (i < data && context.slot[i] < 0 && context.targetSegment[i] == segment
-                        && context.targetPosition[i] == position + ((long) (i - runStart) << blockShift)
-                        && context.sourceIndex[i] == sourceIndex + ((i - runStart) << blockShift)) {
+                while (i < end && context.sourceIndex[i] == sourceIndex + ((i - runStart) << blockShift)) {
                     i++;
                 }
                 valueLog.overwrite(segment, position, src.slice(sourceIndex, (i - runStart) << blockShift));
@@ -2390,6 +2488,10 @@ public final class BlockStore implements AutoCloseable {
         final int[] previousCrc = new int[MAX_BATCH_BLOCKS];
         /** Per data block: the CRC of its new bytes. */
         final int[] newCrc = new int[MAX_BATCH_BLOCKS];
+        /** Per data block overwritten in place: whether its pointer keeps its CRCs in the segment's table already. */
+        final boolean[] inTable = new boolean[MAX_BATCH_BLOCKS];
+        /** CRC table slots of the blocks overwritten in place, on their way to the tables. */
+        final ByteBuffer tableEntries = ByteBuffer.allocate(MAX_BATCH_BLOCKS * ValueLog.TABLE_SLOT_BYTES);
         /** Blocks whose head-epoch dirty entries the batch puts; see {@link #committed}. */
         final long[] dirtied = new long[MAX_BATCH_BLOCKS];
         int dirtiedCount;

@@ -198,9 +198,11 @@ final class LogCleaner {
         try {
             reservation.write(0, data.slice(0, n << blockShift));
             for (int i = 0; i < n; i++) {
-                // same form and CRCs: after a crash during an overwrite the bytes may match either
-                byte[] replacement = ValueLog.Pointer.moved(batch.pointers[i], reservation.segment(),
-                        reservation.position() + ((long) i << blockShift));
+                // same CRCs: after a crash during an overwrite the bytes may match either
+                long position = reservation.position() + ((long) i << blockShift);
+                byte[] replacement = ValueLog.Pointer.inTable(batch.pointers[i].length)
+                        ? fromTable(batch.pointers[i], reservation.segment(), position)
+                        : ValueLog.Pointer.moved(batch.pointers[i], reservation.segment(), position);
                 if (store.replaceValue(batch.keys[i], batch.pointers[i], replacement)) {
                     moved++;
                 }
@@ -210,6 +212,20 @@ final class LogCleaner {
         }
         batch.count = 0;
         return moved;
+    }
+
+    /**
+     * The long form of a pointer that keeps its CRCs in its segment's table, leading to a copy of
+     * its bytes: the new segment has no table slot for it. Overwrites stay out of segments being
+     * cleaned, so the slot is what it was when the bytes were copied.
+     */
+    private byte[] fromTable(byte[] pointer, int segment, long position) {
+        ByteBuffer old = ByteBuffer.wrap(pointer);
+        ByteBuffer slot = ByteBuffer.allocate(ValueLog.TABLE_SLOT_BYTES);
+        valueLog.readTable(ValueLog.Pointer.segment(old, 0), ValueLog.Pointer.position(old, 0) >>> blockShift, slot);
+        ByteBuffer moved = ByteBuffer.allocate(ValueLog.Pointer.OVERWRITTEN_LENGTH);
+        ValueLog.Pointer.encodeOverwritten(moved, segment, position, slot.getInt(0), slot.getInt(4), slot.getInt(8));
+        return moved.array();
     }
 
     /** Blocks on their way from a victim to the active segment. */

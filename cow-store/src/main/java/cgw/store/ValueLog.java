@@ -39,6 +39,11 @@ import org.slf4j.LoggerFactory;
  * have read its bytes; the cleaner removes a segment under the write lock, after every pointer to
  * it was relocated durably, so a reader never reads a removed segment.
  *
+ * <p>CRC tables: a block overwritten in place keeps its CRCs in its segment's table,
+ * {@code NNNNNNNNNN.crc}, a {@link #TABLE_SLOT_BYTES}-byte slot per block position, written before
+ * the bytes and synced with the segment (its pointer is then the short {@link Pointer#TABLE_LENGTH}
+ * form, and later overwrites put nothing into RocksDB). A table goes with its segment.
+ *
  * <p>Recycling: up to {@link #FREE_SEGMENTS} removed segments are kept as {@code NNNNNNNNNN.free}
  * and renamed into the next segments, as RocksDB recycles WAL files: writes then overwrite pages
  * the file already has, which spares the allocator and makes a sync cheaper (no size change to
@@ -53,6 +58,9 @@ final class ValueLog implements AutoCloseable {
     static final String DIRECTORY = "values";
     private static final String SUFFIX = ".seg";
     private static final String FREE_SUFFIX = ".free";
+    private static final String TABLE_SUFFIX = ".crc";
+    /** Bytes of a CRC table slot ({@link #writeTable}): CRC, previous CRC, session, reserved (u32 each). */
+    static final int TABLE_SLOT_BYTES = 16;
     static final int FREE_SEGMENTS = 4;
 
     private final Path dir;
@@ -97,6 +105,13 @@ final class ValueLog implements AutoCloseable {
                     segment.sealed = true;
                     valueLog.segments.put(number, segment);
                     highest = Math.max(highest, number);
+                }
+            }
+            try (DirectoryStream<Path> files = Files.newDirectoryStream(dir, "*" + TABLE_SUFFIX)) {
+                for (Path file : files) {
+                    if (!valueLog.segments.containsKey(parseNumber(file, TABLE_SUFFIX))) {
+                        Files.delete(file); // its segment was removed before a crash
+                    }
                 }
             }
             valueLog.nextNumber = highest + 1;
@@ -212,6 +227,37 @@ final class ValueLog implements AutoCloseable {
     }
 
     /**
+     * Writes slots of a segment's CRC table ({@code entries}: {@link #TABLE_SLOT_BYTES} each, from
+     * slot {@code firstSlot}), creating the table file on first use, and marks the segment for the
+     * next {@link #sync}. The caller holds the blocks' stripe locks.
+     */
+    void writeTable(int segmentNumber, long firstSlot, ByteBuffer entries) {
+        writeFully(segmentNumber, true, firstSlot * TABLE_SLOT_BYTES, entries);
+    }
+
+    /** Reads slots of a segment's CRC table into {@code into} (to its limit). Under {@link #readLock}. */
+    void readTable(int segmentNumber, long firstSlot, ByteBuffer into) {
+        Segment segment = segments.get(segmentNumber);
+        if (segment == null) {
+            throw new StoreException("block data points at value log segment " + segmentNumber + ", which does not exist");
+        }
+        try {
+            FileChannel table = segment.existingTable(dir);
+            long at = firstSlot * TABLE_SLOT_BYTES;
+            while (into.hasRemaining()) {
+                int n = table == null ? -1 : table.read(into, at);
+                if (n < 0) {
+                    throw new StoreException("a block pointer leads to slot " + at / TABLE_SLOT_BYTES + " of the CRC table of"
+                            + " value log segment " + segmentNumber + ", which " + (table == null ? "does not exist" : "ends before it"));
+                }
+                at += n;
+            }
+        } catch (IOException e) {
+            throw new StoreException("reading the CRC table of value log segment " + segmentNumber + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
      * {@link #read} if the page cache holds every byte now, without waiting for the disk; false
      * (with {@code dst}'s bytes undefined) when it does not or the segment is gone. Under
      * {@link #readLock}.
@@ -227,19 +273,25 @@ final class ValueLog implements AutoCloseable {
      * segment is not {@link #isCleaning being cleaned}.
      */
     void overwrite(int segmentNumber, long position, ByteBuffer src) {
+        writeFully(segmentNumber, false, position, src);
+    }
+
+    /** Writes all of {@code src} at {@code at} of a segment or its CRC table, and marks the segment for the next {@link #sync}. */
+    private void writeFully(int segmentNumber, boolean table, long at, ByteBuffer src) {
         removal.readLock().lock();
         try {
             Segment segment = segments.get(segmentNumber);
             if (segment == null) {
-                throw new StoreException("overwrite of value log segment " + segmentNumber + ", which does not exist");
+                throw new StoreException("overwrite of " + (table ? "the CRC table of " : "") + "value log segment "
+                        + segmentNumber + ", which does not exist");
             }
-            long at = position;
+            FileChannel channel = table ? segment.table(dir) : segment.channel;
             while (src.hasRemaining()) {
-                at += segment.channel.write(src, at);
+                at += channel.write(src, at);
             }
             unsynced.add(segment);
         } catch (IOException e) {
-            throw failure("overwriting value log segment " + segmentNumber, e);
+            throw failure("overwriting " + (table ? "the CRC table of " : "") + "value log segment " + segmentNumber, e);
         } finally {
             removal.readLock().unlock();
         }
@@ -272,6 +324,10 @@ final class ValueLog implements AutoCloseable {
             unsynced.remove(segment);
             try {
                 segment.channel.force(false);
+                FileChannel table = segment.table;
+                if (table != null) {
+                    table.force(false);
+                }
             } catch (IOException e) {
                 unsynced.add(segment);
                 throw failure("sync of value log segment " + segment.file + " failed", e);
@@ -333,6 +389,7 @@ final class ValueLog implements AutoCloseable {
         for (Segment segment : removed) {
             try {
                 segment.close();
+                Files.deleteIfExists(segment.tableFile(dir));
                 synchronized (this) {
                     if (free.size() < FREE_SEGMENTS && !closed) {
                         Path spare = dir.resolve(String.format("%010d%s", segment.number, FREE_SUFFIX));
@@ -376,6 +433,9 @@ final class ValueLog implements AutoCloseable {
         volatile boolean sealed;
         volatile long size;
 
+        /** The CRC table, opened when first needed; guarded by this segment for opening. */
+        volatile FileChannel table;
+
         Segment(int number, Path file, FileChannel channel, int noWaitFd, long size) {
             this.number = number;
             this.file = file;
@@ -384,9 +444,45 @@ final class ValueLog implements AutoCloseable {
             this.size = size;
         }
 
+        Path tableFile(Path dir) {
+            return dir.resolve(String.format("%010d%s", number, TABLE_SUFFIX));
+        }
+
+        /** The table, created (and its name made durable) when missing. */
+        FileChannel table(Path dir) throws IOException {
+            FileChannel open = table;
+            if (open == null) {
+                synchronized (this) {
+                    open = table;
+                    if (open == null) {
+                        Path path = tableFile(dir);
+                        boolean created = !Files.exists(path);
+                        open = FileChannel.open(path, StandardOpenOption.CREATE, StandardOpenOption.READ,
+                                StandardOpenOption.WRITE);
+                        if (created) {
+                            try (FileChannel directory = FileChannel.open(dir, StandardOpenOption.READ)) {
+                                directory.force(true);
+                            }
+                        }
+                        table = open;
+                    }
+                }
+            }
+            return open;
+        }
+
+        /** The table if its file exists, else null. */
+        FileChannel existingTable(Path dir) throws IOException {
+            return table != null || Files.exists(tableFile(dir)) ? table(dir) : null;
+        }
+
         void close() throws IOException {
             NoWaitReads.close(noWaitFd);
             channel.close();
+            FileChannel open = table;
+            if (open != null) {
+                open.close();
+            }
         }
     }
 
@@ -463,18 +559,33 @@ final class ValueLog implements AutoCloseable {
      *
      * Session 0 is no session: an overwrite whose bytes failed to be written puts its pointers
      * again with it. (A 20-byte long form without the session, from an earlier build, reads the
-     * same and counts as no session too.)
+     * same and counts as no session too.) The long form is now only made by the cleaner, when it
+     * moves a block of the table form: the 12-byte {@code segment | position} whose CRCs, previous
+     * CRC and session are in the segment's CRC table, which every overwrite in place writes.
      */
     static final class Pointer {
         static final int LENGTH = 16;
         static final int OVERWRITTEN_LENGTH = 24;
         private static final int SESSIONLESS_LENGTH = 20;
+        /** The table form: segment and position only; the CRCs are in the segment's table ({@link #writeTable}). */
+        static final int TABLE_LENGTH = 12;
 
         private Pointer() {
         }
 
         static boolean isPointer(int valueLength) {
-            return valueLength == LENGTH || valueLength == OVERWRITTEN_LENGTH || valueLength == SESSIONLESS_LENGTH;
+            return valueLength == LENGTH || valueLength == OVERWRITTEN_LENGTH || valueLength == SESSIONLESS_LENGTH
+                    || valueLength == TABLE_LENGTH;
+        }
+
+        /** Whether a pointer of this length keeps its CRCs in its segment's table (the others carry them). */
+        static boolean inTable(int valueLength) {
+            return valueLength == TABLE_LENGTH;
+        }
+
+        static void encodeInTable(ByteBuffer value, int segment, long position) {
+            value.putInt(0, segment);
+            value.putLong(4, position);
         }
 
         static void encode(ByteBuffer value, int segment, long position, int crc) {

@@ -219,6 +219,79 @@ class ValueLogTest {
     }
 
     /**
+     * A block overwritten in place keeps its CRCs in its segment's table ({@code NNNNNNNNNN.crc}):
+     * the first overwrite puts a pointer that says so, later ones write only the table and the
+     * bytes, nothing into RocksDB. The table is durable with the segment, read after a restart,
+     * and checked like the bytes: a damaged or missing table is an error, never wrong data.
+     */
+    @Test
+    void overwritesInPlaceKeepTheirCrcsInTheSegmentsTable() throws IOException {
+        SplittableRandom random = new SplittableRandom(6);
+        int size = 256 * BLOCK;
+        String entries = "rocksdb.num-entries-active-mem-table";
+        byte[] data = random(random, size);
+        try (BlockStore store = BlockStore.open(dir, options())) {
+            Volume volume = store.createVolume("vm", size);
+            store.write(volume, 0, ByteBuffer.wrap(data));
+            assertThat(files(".crc")).as("appends need no table").isEmpty();
+            data = random(random, size);
+            store.write(volume, 0, ByteBuffer.wrap(data));
+            long afterFirstOverwrite = store.blocksProperty(entries);
+            for (int pass = 0; pass < 3; pass++) {
+                data = random(random, size);
+                store.write(volume, 0, ByteBuffer.wrap(data));
+            }
+            assertThat(store.blocksProperty(entries)).as("later overwrites put nothing into RocksDB")
+                    .isEqualTo(afterFirstOverwrite);
+            assertThat(store.valueLogBytes()).isEqualTo(size);
+            assertThat(read(store, volume, volume.headEpoch(), 0, size)).isEqualTo(data);
+            store.flush();
+        }
+        Path table = files(".crc").get(0);
+        assertThat(table.getFileName().toString()).isEqualTo(segments().get(0).getFileName().toString().replace(".seg", ".crc"));
+        assertThat(Files.size(table)).isEqualTo(256L * ValueLog.TABLE_SLOT_BYTES);
+        try (BlockStore store = BlockStore.open(dir, options())) {
+            Volume volume = store.volume("vm");
+            assertThat(read(store, volume, volume.headEpoch(), 0, size)).isEqualTo(data);
+            long snapshot = store.cut(volume);
+            store.write(volume, 0, ByteBuffer.wrap(random(random, size)));
+            assertThat(read(store, volume, snapshot, 0, size)).as("a sealed epoch reads through the table").isEqualTo(data);
+            store.release(volume, snapshot);
+            store.write(volume, 0, ByteBuffer.wrap(data));
+            store.flush();
+        }
+        // the head's blocks were appended again: the first segment's table is the sealed copy's, now garbage;
+        // damage and loss of a live table are reported
+        try (BlockStore store = BlockStore.open(dir, options())) {
+            Volume volume = store.volume("vm");
+            store.write(volume, 0, ByteBuffer.wrap(data)); // in place again: the live blocks get a table too
+            store.flush();
+        }
+        Path liveTable = files(".crc").get(files(".crc").size() - 1);
+        try (FileChannel channel = FileChannel.open(liveTable, StandardOpenOption.WRITE, StandardOpenOption.READ)) {
+            // block 9's CRC and previous CRC (the same here: the last overwrite wrote the same bytes)
+            ByteBuffer crcs = ByteBuffer.allocate(8);
+            channel.read(crcs, 9L * ValueLog.TABLE_SLOT_BYTES);
+            crcs.put(1, (byte) (crcs.get(1) ^ 0x10)).put(5, (byte) (crcs.get(5) ^ 0x10));
+            channel.write(crcs.flip(), 9L * ValueLog.TABLE_SLOT_BYTES);
+        }
+        try (BlockStore store = BlockStore.open(dir, options())) {
+            Volume volume = store.volume("vm");
+            assertThat(read(store, volume, volume.headEpoch(), 0, 9 * BLOCK)).isEqualTo(java.util.Arrays.copyOf(data, 9 * BLOCK));
+            assertThatThrownBy(() -> read(store, volume, volume.headEpoch(), 0, size))
+                    .isInstanceOf(StoreException.class).hasMessageContaining("fails its checksum")
+                    .hasMessageContaining("value log segment");
+        }
+        Files.delete(liveTable);
+        try (BlockStore store = BlockStore.open(dir, options())) {
+            Volume volume = store.volume("vm");
+            assertThatThrownBy(() -> read(store, volume, volume.headEpoch(), 0, size))
+                    .isInstanceOf(StoreException.class).hasMessageContaining("CRC table of value log segment")
+                    .hasMessageContaining("does not exist");
+        }
+    }
+
+    /**
      * An overwrite puts its pointer (naming the old and the new CRC) before it writes the bytes: a
      * crash in between leaves the old bytes, which read back as they were; bytes that are neither
      * are a damaged block.
