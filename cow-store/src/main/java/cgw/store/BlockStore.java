@@ -1800,7 +1800,14 @@ public final class BlockStore implements AutoCloseable {
                     }
                 }
                 if (overwrites > 0) {
-                    writeTables(context, data, session);
+                    try {
+                        writeTables(context, data, session);
+                    } catch (StoreException e) {
+                        // slots may be half written while the bytes are unchanged: without this
+                        // session in them, the next overwrite reads what the bytes are
+                        forgetSession(context, data, e);
+                        throw e;
+                    }
                 }
                 if (batch.count() > 0) {
                     commit(batch);
@@ -1810,7 +1817,7 @@ public final class BlockStore implements AutoCloseable {
                     try {
                         overwriteInLog(context, src, data);
                     } catch (StoreException e) {
-                        forgetSession(context, volume, epoch, data, e);
+                        forgetSession(context, data, e);
                         throw e;
                     }
                 }
@@ -1887,12 +1894,12 @@ public final class BlockStore implements AutoCloseable {
     }
 
     /**
-     * After an overwrite's bytes failed to be written (old, new or torn now), puts its pointers
-     * again without this session, so that a later overwrite reads what the bytes really are
-     * instead of trusting that this session's overwrites finished. Best effort: a failure is
-     * added to {@code failure}.
+     * After an overwrite's bytes or table slots failed to be written (old, new or torn now),
+     * writes its table slots again without this session, so that a later overwrite reads what the
+     * bytes really are instead of trusting that this session's overwrites finished. Best effort: a
+     * failure is added to {@code failure}.
      */
-    private void forgetSession(WriteContext context, Volume volume, long epoch, int data, StoreException failure) {
+    private void forgetSession(WriteContext context, int data, StoreException failure) {
         try {
             writeTables(context, data, 0);
         } catch (RuntimeException e) {
