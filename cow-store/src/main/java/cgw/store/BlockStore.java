@@ -1280,20 +1280,17 @@ public final class BlockStore implements AutoCloseable {
         ReentrantLock stripe = blockLocks[stripeIndex(volume, block)];
         boolean locked = stripe.tryLock();
         int size;
+        long crcs = 0;
         try {
             size = rocks.db.get(rocks.blocks, rocks.readOptions, key, value);
             if (size == RocksDB.NOT_FOUND && locked) {
                 size = olderVersion(key, value);
             }
-            if (locked && ValueLog.Pointer.isPointer(size) && volume.headEpoch == epoch) {
-                int segment = ValueLog.Pointer.segment(value, 0);
-                long position = ValueLog.Pointer.position(value, 0);
-                if (ValueLog.Pointer.inTable(size)) {
-                    ByteBuffer slot = tableSlot(segment, position);
-                    pointerCache.put(volume.id, block, epoch, segment, position, slot.getInt(0), slot.getInt(4));
-                } else {
-                    pointerCache.put(volume.id, block, epoch, segment, position, ValueLog.Pointer.crc(value, 0),
-                            ValueLog.Pointer.previousCrc(value, 0, size));
+            if (ValueLog.Pointer.isPointer(size)) {
+                crcs = crcs(value, 0, size);
+                if (locked && volume.headEpoch == epoch) {
+                    pointerCache.put(volume.id, block, epoch, ValueLog.Pointer.segment(value, 0),
+                            ValueLog.Pointer.position(value, 0), (int) (crcs >>> 32), (int) crcs);
                 }
             }
         } catch (RocksDBException e) {
@@ -1310,7 +1307,7 @@ public final class BlockStore implements AutoCloseable {
             zero(out, at, blockSize);
         } else if (ValueLog.Pointer.isPointer(size)) {
             try {
-                readPointed(out, at, size, value.clear());
+                readPointed(out, at, value.clear(), crcs);
             } catch (ChecksumMismatch e) {
                 pointerCache.clear(volume.id, block);
                 throw e;
@@ -1357,20 +1354,34 @@ public final class BlockStore implements AutoCloseable {
      * into {@code into} (which may overlap the pointer) and checks it; {@code into} is flipped.
      */
     private void readPointed(ByteBuffer pointer, int at, int size, ByteBuffer into) {
+        readPointed(pointer, at, into, crcs(pointer, at, size));
+    }
+
+    /** {@link #readPointed} with the pointer's {@link #crcs} already looked up. */
+    private void readPointed(ByteBuffer pointer, int at, ByteBuffer into, long crcs) {
         int segment = ValueLog.Pointer.segment(pointer, at);
         long position = ValueLog.Pointer.position(pointer, at);
+        valueLog.read(segment, position, into);
+        checkCrc(into.flip(), (int) (crcs >>> 32), (int) crcs, segment, position);
+    }
+
+    /**
+     * The CRC (high half) and previous CRC (low half) of the block a pointer of {@code size} bytes
+     * at {@code at} leads to: the pointer's own, or its segment's table slot for the table form.
+     * Under the value log's read lock.
+     */
+    private long crcs(ByteBuffer pointer, int at, int size) {
         int crc;
         int previousCrc;
         if (ValueLog.Pointer.inTable(size)) {
-            ByteBuffer slot = tableSlot(segment, position);
+            ByteBuffer slot = tableSlot(ValueLog.Pointer.segment(pointer, at), ValueLog.Pointer.position(pointer, at));
             crc = slot.getInt(0);
             previousCrc = slot.getInt(4);
         } else {
             crc = ValueLog.Pointer.crc(pointer, at);
             previousCrc = ValueLog.Pointer.previousCrc(pointer, at, size);
         }
-        valueLog.read(segment, position, into);
-        checkCrc(into.flip(), crc, previousCrc, segment, position);
+        return (long) crc << 32 | (previousCrc & 0xFFFF_FFFFL);
     }
 
     /** A clone's unwritten range, read from its parent at the pinned epoch; past the parent's size, zeros. */

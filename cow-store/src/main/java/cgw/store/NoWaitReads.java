@@ -19,7 +19,7 @@ import org.slf4j.LoggerFactory;
  * log keeps a descriptor of its file open for them ({@link #open}); reached through jnr-ffi.
  *
  * <p>Where libc or the kernel lacks them (not Linux, Linux before 4.14, a file system that
- * refuses the flag) {@link #available} turns false and every read is left to the waiting path.
+ * refuses the flag) they switch themselves off and every read is left to the waiting path.
  *
  * <p>Threads: any; each thread has its own {@code iovec}.
  */
@@ -64,10 +64,6 @@ final class NoWaitReads {
             log.info("preadv2(2) unavailable; every read of the value log may wait for the disk", e);
             return null;
         }
-    }
-
-    static boolean available() {
-        return available;
     }
 
     /** A read-only descriptor of {@code file} for {@link #read}, or -1 when there is none. */

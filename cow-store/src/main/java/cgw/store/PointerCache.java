@@ -57,9 +57,9 @@ final class PointerCache {
     /**
      * Slots for a store: half of the cache budget that memtables do not take, rounded down to a
      * power of two. The default 256 MiB, 96 of them for memtables, gives 2 Mi slots in 64 MiB,
-     * which hold the pointers of a 2 GiB volume's blocks with few collisions (of four blocks that
-     * share a bucket on average, at most four fit). RocksDB's block cache gets the rest, so the
-     * budget holds both.
+     * which hold the pointers of a 2 GiB volume's blocks with few collisions (its 512 Ki blocks
+     * fill a quarter of the slots, one block per bucket of four on average). RocksDB's block
+     * cache gets the rest, so the budget holds both.
      */
     static int slotsFor(StoreOptions options) {
         long slots = (options.cacheBytes() - options.memtableBytes()) / 2 / SLOT_BYTES;

@@ -212,15 +212,7 @@ final class ValueLog implements AutoCloseable {
             throw new StoreException("block data points at value log segment " + segmentNumber + ", which does not exist");
         }
         try {
-            long at = position;
-            while (dst.hasRemaining()) {
-                int n = segment.channel.read(dst, at);
-                if (n < 0) {
-                    throw new StoreException("block data at " + at + " of value log segment " + segmentNumber
-                            + " lies past its end (" + segment.channel.size() + " bytes)");
-                }
-                at += n;
-            }
+            readFully(segment, false, position, dst);
         } catch (IOException e) {
             throw new StoreException("reading value log segment " + segment.file + ": " + e.getMessage(), e);
         }
@@ -242,18 +234,25 @@ final class ValueLog implements AutoCloseable {
             throw new StoreException("block data points at value log segment " + segmentNumber + ", which does not exist");
         }
         try {
-            FileChannel table = segment.existingTable(dir);
-            long at = firstSlot * TABLE_SLOT_BYTES;
-            while (into.hasRemaining()) {
-                int n = table == null ? -1 : table.read(into, at);
-                if (n < 0) {
-                    throw new StoreException("a block pointer leads to slot " + at / TABLE_SLOT_BYTES + " of the CRC table of"
-                            + " value log segment " + segmentNumber + ", which " + (table == null ? "does not exist" : "ends before it"));
-                }
-                at += n;
-            }
+            readFully(segment, true, firstSlot * TABLE_SLOT_BYTES, into);
         } catch (IOException e) {
             throw new StoreException("reading the CRC table of value log segment " + segmentNumber + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Reads all of {@code dst} at {@code at} of a segment or its CRC table; running out is an error naming where. */
+    private void readFully(Segment segment, boolean table, long at, ByteBuffer dst) throws IOException {
+        FileChannel channel = table ? segment.existingTable(dir) : segment.channel;
+        while (dst.hasRemaining()) {
+            int n = channel == null ? -1 : channel.read(dst, at);
+            if (n < 0) {
+                throw new StoreException(table
+                        ? "a block pointer leads to slot " + at / TABLE_SLOT_BYTES + " of the CRC table of value log segment "
+                                + segment.number + ", which " + (channel == null ? "does not exist" : "ends before it")
+                        : "block data at " + at + " of value log segment " + segment.number + " lies past its end ("
+                                + channel.size() + " bytes)");
+            }
+            at += n;
         }
     }
 
