@@ -99,7 +99,7 @@ public final class BlockStore implements AutoCloseable {
     /** Per-thread direct key buffers of {@link #readHeadBlock}. */
     private final ThreadLocal<ByteBuffer> readKeys = ThreadLocal.withInitial(() -> ByteBuffer.allocateDirect(BlockKey.LENGTH));
     private final ThreadLocal<PointerCache.Hit> cacheHits = ThreadLocal.withInitial(PointerCache.Hit::new);
-    private final ThreadLocal<ByteBuffer> tableSlots = ThreadLocal.withInitial(() -> ByteBuffer.allocate(ValueLog.TABLE_SLOT_BYTES));
+    private final ThreadLocal<ByteBuffer> tableSlots = ThreadLocal.withInitial(() -> ByteBuffer.allocateDirect(ValueLog.TABLE_SLOT_BYTES));
     /** Pointers of head-epoch versions that reads looked up; see its invariants. */
     private final PointerCache pointerCache;
     private final Set<WriteContext> allWriteContexts = ConcurrentHashMap.newKeySet();
@@ -1876,8 +1876,13 @@ public final class BlockStore implements AutoCloseable {
                     if (ValueLog.Pointer.isPointer(size) && !valueLog.isCleaning(ValueLog.Pointer.segment(value, 0))) {
                         context.targetSegment[i] = ValueLog.Pointer.segment(value, 0);
                         context.targetPosition[i] = ValueLog.Pointer.position(value, 0);
-                        context.inTable[i] = ValueLog.Pointer.inTable(size);
-                        context.previousCrc[i] = currentCrc(context, value, size);
+                        boolean inTable = ValueLog.Pointer.inTable(size);
+                        context.inTable[i] = inTable;
+                        if (!inTable) {
+                            context.crcNow[i] = ValueLog.Pointer.crc(value, 0);
+                            context.crcBefore[i] = ValueLog.Pointer.previousCrc(value, 0, size);
+                            context.writtenIn[i] = ValueLog.Pointer.session(value, 0, size);
+                        }
                     }
                 }
             }
@@ -1901,7 +1906,74 @@ public final class BlockStore implements AutoCloseable {
             overwrites += overwrite ? end - i : 0;
             i = end;
         }
+        if (overwrites > 0) {
+            currentCrcs(context, data);
+        }
         return overwrites;
+    }
+
+    /**
+     * Sets {@code previousCrc}, the CRC of the bytes there now, of each block overwritten in place:
+     * its pointer's CRC, or its CRC table slot's (one read per run), except for one an overwrite of
+     * an earlier session left, whose bytes may still be the ones it replaced (a crash between
+     * pointer and bytes): those are read once to find out. Under the blocks' stripe locks.
+     */
+    private void currentCrcs(WriteContext context, int data) {
+        valueLog.readLock().lock();
+        try {
+            for (int i = 0; i < data; ) {
+                if (context.slot[i] >= 0) {
+                    i++;
+                    continue;
+                }
+                int end = overwrittenRunEnd(context, data, i);
+                readTableSlots(context, i, end);
+                for (int k = i; k < end; k++) {
+                    int crc = context.crcNow[k];
+                    int previous = context.crcBefore[k];
+                    if (crc == previous || context.writtenIn[k] == session) {
+                        context.previousCrc[k] = crc;
+                    } else {
+                        ByteBuffer bytes = context.scratch.clear();
+                        valueLog.read(context.targetSegment[k], context.targetPosition[k], bytes);
+                        context.previousCrc[k] = crc32c(bytes.flip()) == previous ? previous : crc;
+                    }
+                }
+                i = end;
+            }
+        } finally {
+            valueLog.readLock().unlock();
+        }
+    }
+
+    /**
+     * Reads the CRC table slots of the blocks of the run {@code [from, end)} whose CRCs are in
+     * their segment's table, with one read from the first to the last of them (blocks between
+     * with their own CRCs may have no slot yet), into {@code crcNow}, {@code crcBefore} and
+     * {@code writtenIn}. Under the value log's read lock.
+     */
+    private void readTableSlots(WriteContext context, int from, int end) {
+        int first = from;
+        while (first < end && !context.inTable[first]) {
+            first++;
+        }
+        if (first == end) {
+            return;
+        }
+        int last = end - 1;
+        while (!context.inTable[last]) {
+            last--;
+        }
+        ByteBuffer slots = context.tableSlots.clear().limit((last - first + 1) * ValueLog.TABLE_SLOT_BYTES);
+        valueLog.readTable(context.targetSegment[first], context.targetPosition[first] >>> blockShift, slots);
+        for (int k = first; k <= last; k++) {
+            if (context.inTable[k]) {
+                int at = (k - first) * ValueLog.TABLE_SLOT_BYTES;
+                context.crcNow[k] = slots.getInt(at);
+                context.crcBefore[k] = slots.getInt(at + 4);
+                context.writtenIn[k] = slots.getInt(at + 8);
+            }
+        }
     }
 
     /**
@@ -1952,41 +2024,6 @@ public final class BlockStore implements AutoCloseable {
             end++;
         }
         return end;
-    }
-
-    /**
-     * The CRC of the bytes a pointer leads to now, which an overwrite names as the previous one.
-     * That is the pointer's CRC, except for a pointer an overwrite of an earlier session left,
-     * whose bytes may still be the ones it replaced (a crash between pointer and bytes): those are
-     * read once to find out. Under the block's stripe lock.
-     */
-    private int currentCrc(WriteContext context, ByteBuffer pointer, int size) {
-        int segment = ValueLog.Pointer.segment(pointer, 0);
-        long position = ValueLog.Pointer.position(pointer, 0);
-        int crc;
-        int previous;
-        int written;
-        valueLog.readLock().lock();
-        try {
-            if (ValueLog.Pointer.inTable(size)) {
-                ByteBuffer slot = tableSlot(segment, position);
-                crc = slot.getInt(0);
-                previous = slot.getInt(4);
-                written = slot.getInt(8);
-            } else {
-                crc = ValueLog.Pointer.crc(pointer, 0);
-                previous = ValueLog.Pointer.previousCrc(pointer, 0, size);
-                written = ValueLog.Pointer.session(pointer, 0, size);
-            }
-            if (crc == previous || written == session) {
-                return crc;
-            }
-            ByteBuffer bytes = context.scratch.clear();
-            valueLog.read(segment, position, bytes);
-            return crc32c(bytes.flip()) == previous ? previous : crc;
-        } finally {
-            valueLog.readLock().unlock();
-        }
     }
 
     /**
@@ -2504,12 +2541,18 @@ public final class BlockStore implements AutoCloseable {
         final int[] targetSegment = new int[MAX_BATCH_BLOCKS];
         final long[] targetPosition = new long[MAX_BATCH_BLOCKS];
         final int[] previousCrc = new int[MAX_BATCH_BLOCKS];
+        /** Per data block overwritten in place: its pointer's or table slot's CRC, previous CRC and session. */
+        final int[] crcNow = new int[MAX_BATCH_BLOCKS];
+        final int[] crcBefore = new int[MAX_BATCH_BLOCKS];
+        final int[] writtenIn = new int[MAX_BATCH_BLOCKS];
+        /** CRC table slots read for the blocks overwritten in place. */
+        final ByteBuffer tableSlots = ByteBuffer.allocateDirect(MAX_BATCH_BLOCKS * ValueLog.TABLE_SLOT_BYTES);
         /** Per data block: the CRC of its new bytes. */
         final int[] newCrc = new int[MAX_BATCH_BLOCKS];
         /** Per data block overwritten in place: whether its pointer keeps its CRCs in the segment's table already. */
         final boolean[] inTable = new boolean[MAX_BATCH_BLOCKS];
         /** CRC table slots of the blocks overwritten in place, on their way to the tables. */
-        final ByteBuffer tableEntries = ByteBuffer.allocate(MAX_BATCH_BLOCKS * ValueLog.TABLE_SLOT_BYTES);
+        final ByteBuffer tableEntries = ByteBuffer.allocateDirect(MAX_BATCH_BLOCKS * ValueLog.TABLE_SLOT_BYTES);
         /** Blocks whose head-epoch dirty entries the batch puts; see {@link #committed}. */
         final long[] dirtied = new long[MAX_BATCH_BLOCKS];
         int dirtiedCount;
