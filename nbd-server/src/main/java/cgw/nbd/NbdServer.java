@@ -2,6 +2,7 @@ package cgw.nbd;
 
 import cgw.nbd.export.ExportRegistry;
 import cgw.nbd.handshake.HandshakeHandler;
+import cgw.nbd.transmission.PayloadReceiver;
 import cgw.nbd.transmission.RequestDecoder;
 import cgw.nbd.transmission.TransmissionHandler;
 import io.netty.bootstrap.ServerBootstrap;
@@ -137,6 +138,7 @@ public final class NbdServer implements AutoCloseable {
             @Override
             protected void initChannel(Channel channel) {
                 channels.add(channel);
+                channel.config().setRecvByteBufAllocator(new PayloadReceiver());
                 ChannelPipeline pipeline = channel.pipeline();
                 pipeline.addLast("handshake-timeout", new ReadTimeoutHandler(config.handshakeTimeoutMs(), TimeUnit.MILLISECONDS));
                 pipeline.addLast("handshake", new HandshakeHandler(exports, config.tls(), config.maxPayloadBytes(),

@@ -13,7 +13,8 @@ import java.util.List;
  * header and (for WRITE) its whole payload have arrived. A payload that has arrived whole with its
  * header is a retained slice of the cumulation; a larger one still streaming in
  * ({@link #STREAMED_PAYLOAD_BYTES} or more) is copied into a buffer of exactly its size, allocated
- * once from the channel's allocator, as its bytes come: the cumulation would otherwise grow
+ * once from the channel's allocator, as its bytes come (received straight into it through the
+ * channel's {@link PayloadReceiver} when it has one): the cumulation would otherwise grow
  * through ever larger reallocations (a 1 MiB write, shared with the previous request's slice,
  * cost three allocations and copies of up to several MiB). A WRITE longer than the maximum
  * payload is skipped as it streams in and emitted without data, so the dispatcher can answer
@@ -36,6 +37,8 @@ public final class RequestDecoder extends ByteToMessageDecoder {
     /** A WRITE whose payload is streaming into {@link #payload}; its payload field is null. */
     private Request streaming;
     private ByteBuf payload;
+    /** The channel's receiver while {@link #payload} is received in place, else null. */
+    private PayloadReceiver receiver;
 
     public RequestDecoder(int maxPayloadBytes) {
         this.maxPayloadBytes = maxPayloadBytes;
@@ -44,13 +47,18 @@ public final class RequestDecoder extends ByteToMessageDecoder {
     @Override
     protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
         if (payload != null) {
-            payload.writeBytes(in, Math.min(payload.writableBytes(), in.readableBytes()));
+            int n = Math.min(payload.writableBytes(), in.readableBytes());
+            if (PayloadReceiver.receivedInPlace(in, payload)) {
+                payload.writerIndex(payload.writerIndex() + n);
+                in.skipBytes(n);
+            } else {
+                payload.writeBytes(in, n);
+            }
             if (!payload.isWritable()) {
                 Request header = streaming;
                 out.add(new Request(header.flags(), header.type(), header.cookie(), header.offset(), header.length(),
                         payload, false));
-                payload = null;
-                streaming = null;
+                stopStreaming();
             }
             return;
         }
@@ -96,6 +104,10 @@ public final class RequestDecoder extends ByteToMessageDecoder {
                 streaming = new Request(flags, type, cookie, offset, length, null, false);
                 payload = ctx.alloc().directBuffer((int) length, (int) length);
                 payload.writeBytes(in, in.readableBytes());
+                receiver = payload.hasMemoryAddress() ? receiverOf(ctx) : null;
+                if (receiver != null) {
+                    receiver.receiveInto(payload);
+                }
             }
             return;
         }
@@ -103,12 +115,29 @@ public final class RequestDecoder extends ByteToMessageDecoder {
         out.add(new Request(flags, type, cookie, offset, length, in.readRetainedSlice((int) length), false));
     }
 
+    /**
+     * The channel's {@link PayloadReceiver} if payloads may be received in place: this decoder
+     * sees the socket's bytes as they come (is first in the pipeline: no TLS handler before it).
+     */
+    private static PayloadReceiver receiverOf(ChannelHandlerContext ctx) {
+        return ctx.channel().config().getRecvByteBufAllocator() instanceof PayloadReceiver r
+                && ctx.pipeline().firstContext() == ctx ? r : null;
+    }
+
+    private void stopStreaming() {
+        if (receiver != null) {
+            receiver.receiveInto(null);
+            receiver = null;
+        }
+        payload = null;
+        streaming = null;
+    }
+
     @Override
     protected void handlerRemoved0(ChannelHandlerContext ctx) {
         if (payload != null) {
             payload.release();
-            payload = null;
-            streaming = null;
+            stopStreaming();
         }
     }
 }

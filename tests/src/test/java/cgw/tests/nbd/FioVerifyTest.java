@@ -38,6 +38,10 @@ class FioVerifyTest {
         assertThat(fio.stdout()).contains("verify").doesNotContain("verify: bad");
         assertThat(fio.stderr()).doesNotContain("verify: bad").doesNotContain("crc32c");
         // sizes from 512 bytes to 12 KiB at 512-byte alignment: most writes are partial blocks
+        // large writes stream in over many socket reads, most of them straight into the payload
+        run("fio", "--name=large", "--ioengine=nbd", "--uri=" + nbd.uri("disk"), "--rw=randwrite",
+                "--bssplit=192k/30:1m/40:4m/30", "--iodepth=8", "--size=64m", "--verify=crc32c",
+                "--verify_fatal=1", "--do_verify=1", "--randrepeat=0", "--verify_state_save=0").assertSuccess();
         run("fio", "--name=sectors", "--ioengine=nbd", "--uri=" + nbd.uri("disk"), "--rw=randwrite",
                 "--bsrange=512-12k", "--blockalign=512", "--iodepth=8", "--size=16m", "--offset=32m",
                 "--verify=crc32c", "--verify_fatal=1", "--do_verify=1", "--verify_state_save=0").assertSuccess();
