@@ -1763,9 +1763,10 @@ public final class BlockStore implements AutoCloseable {
             long chunkLast = Math.min(last, chunk + MAX_BATCH_BLOCKS - 1);
             int[] stripes = lockStripes(volume, chunk, chunkLast);
             ValueLog.Reservation reservation = null;
+            int data = 0;
+            boolean overwritten = false;
             try {
                 clearBatch(context);
-                int data = 0;
                 for (long block = chunk; block <= chunkLast; block++) {
                     long blockStart = block << blockShift;
                     int from = (int) Math.max(0, start - blockStart);
@@ -1831,6 +1832,7 @@ public final class BlockStore implements AutoCloseable {
                         forgetSession(context, data, e);
                         throw e;
                     }
+                    overwritten = true;
                 }
             } catch (RocksDBException e) {
                 throw storeFailure("writing " + (end - start) + " bytes at " + start + " of " + volume.name, e);
@@ -1841,6 +1843,9 @@ public final class BlockStore implements AutoCloseable {
                 }
                 java.util.Arrays.fill(context.values, null);
                 pointerCache.clear(volume.id, chunk, chunkLast);
+                if (overwritten) {
+                    rememberRuns(context, volume, epoch, data, chunk, chunkLast);
+                }
                 unlockStripes(stripes);
             }
         }
@@ -1852,9 +1857,10 @@ public final class BlockStore implements AutoCloseable {
      * least {@link #MIN_OVERWRITE_RUN_BYTES} that are back to back in the volume and in the log.
      * Shorter runs are appended: small random overwrites in place would scatter writes over the
      * log's pages (and cost the page cache more than appends), while a sequential rewrite of data
-     * scattered by them lays it out contiguously again. Sets each block's {@code slot} (-1:
-     * overwritten; else its index among the appended blocks) and, for the overwritten, where its
-     * bytes are and their current CRC. Returns how many are overwritten.
+     * scattered by them lays it out contiguously again. Where the batch's blocks are comes from
+     * the runs a previous write of them left ({@link #knownRuns}), else from RocksDB. Sets each
+     * block's {@code slot} (-1: overwritten; else its index among the appended blocks) and, for
+     * the overwritten, where its bytes are and their current CRC. Returns how many are overwritten.
      */
     private int findOverwrites(WriteContext context, Volume volume, long epoch, int data, boolean mayOverwrite)
             throws RocksDBException {
@@ -1865,27 +1871,8 @@ public final class BlockStore implements AutoCloseable {
             }
             return 0;
         }
-        ByteBuffer value = context.found;
-        try (BlockCursor cursor = new BlockCursor(rocks.db.newIterator(rocks.blocks, rocks.readOptions))) {
-            for (int i = 0; i < data; i++) {
-                cursor.seek(volume.id, context.blocks[i], epoch);
-                context.targetSegment[i] = -1;
-                if (cursor.atWanted()) {
-                    value.clear();
-                    int size = cursor.it.value(value);
-                    if (ValueLog.Pointer.isPointer(size) && !valueLog.isCleaning(ValueLog.Pointer.segment(value, 0))) {
-                        context.targetSegment[i] = ValueLog.Pointer.segment(value, 0);
-                        context.targetPosition[i] = ValueLog.Pointer.position(value, 0);
-                        boolean inTable = ValueLog.Pointer.inTable(size);
-                        context.inTable[i] = inTable;
-                        if (!inTable) {
-                            context.crcNow[i] = ValueLog.Pointer.crc(value, 0);
-                            context.crcBefore[i] = ValueLog.Pointer.previousCrc(value, 0, size);
-                            context.writtenIn[i] = ValueLog.Pointer.session(value, 0, size);
-                        }
-                    }
-                }
-            }
+        if (!knownRuns(context, volume, epoch, data)) {
+            lookUpTargets(context, volume, epoch, data);
         }
         int overwrites = 0;
         int appended = 0;
@@ -1910,6 +1897,84 @@ public final class BlockStore implements AutoCloseable {
             currentCrcs(context, data);
         }
         return overwrites;
+    }
+
+    /**
+     * Sets the targets of a batch of whole {@link PointerCache.Run} groups from the runs known
+     * for them, without a RocksDB lookup; false, with nothing set, when the batch is not such
+     * groups back to back or a group's run is not known at {@code epoch} or lies in a segment
+     * being cleaned.
+     */
+    private boolean knownRuns(WriteContext context, Volume volume, long epoch, int data) {
+        int group = PointerCache.RUN_BLOCKS;
+        long first = context.blocks[0];
+        if (first % group != 0 || data % group != 0 || context.blocks[data - 1] != first + data - 1) {
+            return false;
+        }
+        for (int i = 0; i < data; i += group) {
+            PointerCache.Run run = pointerCache.run(volume.id, (first + i) / group, epoch);
+            if (run == null || valueLog.isCleaning(run.segment())) {
+                return false;
+            }
+            context.runs[i / group] = run;
+        }
+        for (int i = 0; i < data; i++) {
+            PointerCache.Run run = context.runs[i / group];
+            context.targetSegment[i] = run.segment();
+            context.targetPosition[i] = run.position() + ((long) (i % group) << blockShift);
+            context.inTable[i] = true;
+        }
+        return true;
+    }
+
+    /**
+     * After the batch's bytes were overwritten in place: remembers the run of each whole group
+     * of its blocks that it overwrote in place back to back, for the next write of them
+     * ({@link #knownRuns}). Their pointers all lead to the CRC table now. Under their stripe
+     * locks, after the batch's blocks were cleared from the pointer cache.
+     */
+    private void rememberRuns(WriteContext context, Volume volume, long epoch, int data, long chunk, long chunkLast) {
+        int group = PointerCache.RUN_BLOCKS;
+        if (data != chunkLast - chunk + 1) {
+            return; // zero blocks among them
+        }
+        for (long g = (chunk + group - 1) / group; (g + 1) * group - 1 <= chunkLast; g++) {
+            int from = (int) (g * group - chunk);
+            if (context.slot[from] >= 0 || overwrittenRunEnd(context, data, from) < from + group) {
+                continue;
+            }
+            pointerCache.putRun(new PointerCache.Run(volume.id, g, epoch, context.targetSegment[from],
+                    context.targetPosition[from]));
+        }
+    }
+
+    /**
+     * Looks up the version at {@code epoch} of each of the batch's data blocks and sets the
+     * targets of those in the value log ({@code targetSegment} -1 for the others).
+     */
+    private void lookUpTargets(WriteContext context, Volume volume, long epoch, int data) throws RocksDBException {
+        ByteBuffer value = context.found;
+        try (BlockCursor cursor = new BlockCursor(rocks.db.newIterator(rocks.blocks, rocks.readOptions))) {
+            for (int i = 0; i < data; i++) {
+                cursor.seek(volume.id, context.blocks[i], epoch);
+                context.targetSegment[i] = -1;
+                if (cursor.atWanted()) {
+                    value.clear();
+                    int size = cursor.it.value(value);
+                    if (ValueLog.Pointer.isPointer(size) && !valueLog.isCleaning(ValueLog.Pointer.segment(value, 0))) {
+                        context.targetSegment[i] = ValueLog.Pointer.segment(value, 0);
+                        context.targetPosition[i] = ValueLog.Pointer.position(value, 0);
+                        boolean inTable = ValueLog.Pointer.inTable(size);
+                        context.inTable[i] = inTable;
+                        if (!inTable) {
+                            context.crcNow[i] = ValueLog.Pointer.crc(value, 0);
+                            context.crcBefore[i] = ValueLog.Pointer.previousCrc(value, 0, size);
+                            context.writtenIn[i] = ValueLog.Pointer.session(value, 0, size);
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /**
@@ -2545,6 +2610,8 @@ public final class BlockStore implements AutoCloseable {
         final int[] crcNow = new int[MAX_BATCH_BLOCKS];
         final int[] crcBefore = new int[MAX_BATCH_BLOCKS];
         final int[] writtenIn = new int[MAX_BATCH_BLOCKS];
+        /** The known runs of a batch's groups ({@link #knownRuns}). */
+        final PointerCache.Run[] runs = new PointerCache.Run[MAX_BATCH_BLOCKS / PointerCache.RUN_BLOCKS];
         /** CRC table slots read for the blocks overwritten in place. */
         final ByteBuffer tableSlots = ByteBuffer.allocateDirect(MAX_BATCH_BLOCKS * ValueLog.TABLE_SLOT_BYTES);
         /** Per data block: the CRC of its new bytes. */

@@ -2,6 +2,7 @@ package cgw.store;
 
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
+import java.util.concurrent.atomic.AtomicReferenceArray;
 
 /**
  * The value-log pointers of recently read head-epoch block versions, so that a 4 KiB read of a
@@ -26,6 +27,10 @@ import java.lang.invoke.VarHandle;
  * the head is still that of epoch {@code e}, which a head read finds anyway, and the collector
  * keeps it because the head can see it.
  *
+ * <p>Beside the slots it keeps {@link Run}s: where a whole group of blocks overwritten in place
+ * lies, for the next write of the group, under the same rules (put under the stripe locks, cleared
+ * by every change).
+ *
  * <p>Threads: any. Each slot is a seqlock: writers (put and clear) take it with a CAS and give up
  * when another writer has it, readers validate its stamp around their reads and miss when it
  * moved.
@@ -43,6 +48,15 @@ final class PointerCache {
     private static final int EMPTY = 0;
     /** Slots a key may be in: a bucket of four, so that two hot blocks rarely evict each other. */
     private static final int WAYS = 4;
+    /** Blocks per group of a {@link Run}: 256 KiB of 4 KiB blocks. */
+    static final int RUN_BLOCKS = 64;
+    /**
+     * Block slots per run entry: with 2 Mi slots, 256 Ki run entries (1 MiB of references), a
+     * place for each group of 64 GiB of volumes. Few enough groups share an entry (a direct-mapped
+     * table) that the runs of a 2 GiB volume rewritten in 1 MiB writes are found ninety times in
+     * a hundred, when all four of a write's groups must be.
+     */
+    private static final int RUNS_PER_SLOT = 8;
     /** Consecutive blocks whose buckets are consecutive too (see {@link #bucket}). */
     private static final int RUN_BITS = 4;
     static final int SLOT_BYTES = SLOT_LONGS * Long.BYTES;
@@ -55,6 +69,8 @@ final class PointerCache {
 
     private final long[] slots;
     private final int mask;
+    /** Runs known to be overwritten in place, one per group of {@link #RUN_BLOCKS} blocks (see {@link #run}). */
+    private final AtomicReferenceArray<Run> runs;
 
     /**
      * Slots for a store: half of the cache budget that memtables do not take, rounded down to a
@@ -82,6 +98,7 @@ final class PointerCache {
         }
         this.slots = new long[slotCount * SLOT_LONGS];
         this.mask = slotCount - 1;
+        this.runs = new AtomicReferenceArray<>(Math.max(1, slotCount / RUNS_PER_SLOT));
     }
 
     /** The pointer found by {@link #get}: where the block is and the CRCs it may have. */
@@ -184,6 +201,11 @@ final class PointerCache {
      * of this block needs its stripe lock), so the slot will not hold this block either way.
      */
     void clear(long volumeId, long block) {
+        clearSlot(volumeId, block);
+        clearRun(volumeId, block / RUN_BLOCKS);
+    }
+
+    private void clearSlot(long volumeId, long block) {
         if (!cacheable(volumeId, block)) {
             return;
         }
@@ -204,7 +226,50 @@ final class PointerCache {
     /** {@link #clear} of blocks {@code [first, last]}. */
     void clear(long volumeId, long first, long last) {
         for (long block = first; block <= last; block++) {
-            clear(volumeId, block);
+            clearSlot(volumeId, block);
         }
+        for (long group = first / RUN_BLOCKS; group <= last / RUN_BLOCKS; group++) {
+            clearRun(volumeId, group);
+        }
+    }
+
+    // ------------------------------------------------------------ runs
+
+    /**
+     * Where the blocks of group {@code group} ({@link #RUN_BLOCKS} blocks from
+     * {@code group * RUN_BLOCKS}) of a volume are, when a write overwrote all of them in place
+     * at {@code epoch} and none has changed since: back to back from {@code position} of
+     * {@code segment}, with pointers that send readers to the segment's CRC table. A write of the
+     * whole group at the same epoch may then overwrite it in place again without looking its 
+     * pointers up. Kept and cleared like the slots: put by a writer holding the stripe locks of
+     * all its blocks, cleared by every change of one of them. Unlike a slot it keeps the whole
+     * epoch, and means the version of exactly that epoch: an overwrite in place must never reach
+     * a version a cut sealed.
+     */
+    record Run(long volumeId, long group, long epoch, int segment, long position) {
+    }
+
+    /** The run of {@code group} at exactly {@code epoch}, or null. */
+    Run run(long volumeId, long group, long epoch) {
+        Run run = runs.get(runIndex(volumeId, group));
+        return run != null && run.volumeId == volumeId && run.group == group && run.epoch == epoch ? run : null;
+    }
+
+    /** Remembers a run (see {@link Run}); the caller holds the stripe locks of all its blocks. */
+    void putRun(Run run) {
+        runs.set(runIndex(run.volumeId, run.group), run);
+    }
+
+    private void clearRun(long volumeId, long group) {
+        int index = runIndex(volumeId, group);
+        Run run = runs.get(index);
+        if (run != null && run.volumeId == volumeId && run.group == group) {
+            runs.compareAndSet(index, run, null);
+        }
+    }
+
+    private int runIndex(long volumeId, long group) {
+        long mixed = (volumeId << BLOCK_BITS ^ group) * 0x9E3779B97F4A7C15L;
+        return (int) ((mixed >>> 32 ^ mixed) & 0x7FFF_FFFF) % runs.length();
     }
 }

@@ -155,7 +155,8 @@ class PointerCacheTest {
     }
 
     /**
-     * Random writes (single blocks, runs overwritten in place, partial blocks), zeroes, trims,
+     * Random writes (single blocks, runs overwritten in place, whole groups of known runs,
+     * partial blocks), zeroes, trims,
      * cuts, releases and forced cleaner rounds, each followed by single-block reads into direct
      * buffers (the reads the cache serves, read twice so the second hits, then a third time by
      * readNoWait): every read matches a plain model of the volume.
@@ -176,10 +177,14 @@ class PointerCacheTest {
                 int op = random.nextInt(10);
                 if (op < 3) {
                     writeRandom(store, volume, model, random, (long) b * BLOCK, BLOCK);
-                } else if (op < 5) {
+                } else if (op == 3) {
                     int run = BlockStore.MIN_OVERWRITE_RUN_BYTES / BLOCK;
                     int first = Math.min(b, blocks - run);
                     writeRandom(store, volume, model, random, (long) first * BLOCK, run * BLOCK);
+                } else if (op == 4) {
+                    // a whole group: rewritten in place from the run the last such write left
+                    int first = b / PointerCache.RUN_BLOCKS * PointerCache.RUN_BLOCKS;
+                    writeRandom(store, volume, model, random, (long) first * BLOCK, PointerCache.RUN_BLOCKS * BLOCK);
                 } else if (op == 5) {
                     writeRandom(store, volume, model, random, (long) b * BLOCK + 100, 1000);
                 } else if (op == 6) {

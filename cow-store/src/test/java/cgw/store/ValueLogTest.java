@@ -169,6 +169,39 @@ class ValueLogTest {
      * Runs of 64 KiB or more whose versions are in the head epoch, back to back in the log, are
      * overwritten in place; shorter runs are appended, and a cut makes the next write copy.
      */
+    /**
+     * A whole group rewritten in place is rewritten again from the run the last write left,
+     * without looking its pointers up; that run is of its epoch only: after a cut the next write
+     * copies, and the sealed epoch keeps its bytes.
+     */
+    @Test
+    void aRunKnownBeforeACutIsNotOverwrittenAfterIt() {
+        SplittableRandom random = new SplittableRandom(7);
+        int size = 2 * PointerCache.RUN_BLOCKS * BLOCK;
+        byte[] head = random(random, size);
+        try (BlockStore store = BlockStore.open(dir, options())) {
+            Volume volume = store.createVolume("vm", size);
+            for (int round = 0; round < 4; round++) {
+                head = random(random, size);
+                store.write(volume, 0, ByteBuffer.wrap(head));
+            }
+            assertThat(store.valueLogBytes()).isEqualTo(size);
+            long snapshot = store.cut(volume);
+            byte[] sealed = head;
+            head = random(random, size);
+            store.write(volume, 0, ByteBuffer.wrap(head));
+            assertThat(store.valueLogBytes()).as("the first write after a cut copies").isEqualTo(2L * size);
+            assertThat(read(store, volume, snapshot, 0, size)).isEqualTo(sealed);
+            for (int round = 0; round < 3; round++) {
+                head = random(random, size);
+                store.write(volume, 0, ByteBuffer.wrap(head));
+            }
+            assertThat(store.valueLogBytes()).isEqualTo(2L * size);
+            assertThat(read(store, volume, snapshot, 0, size)).isEqualTo(sealed);
+            assertThat(read(store, volume, volume.headEpoch(), 0, size)).isEqualTo(head);
+        }
+    }
+
     @Test
     void longRunsAreOverwrittenInPlaceUntilACutSharesThem() {
         SplittableRandom random = new SplittableRandom(4);
@@ -368,7 +401,9 @@ class ValueLogTest {
     @org.junit.jupiter.params.provider.ValueSource(booleans = {true, false})
     void readsAndWritesRunThroughCleanerRounds(boolean overwriteInPlace) throws Exception {
         int blocks = 256;
-        StoreOptions options = options().withValueLogSegmentBytes(64 << 10).withOverwriteInPlace(overwriteInPlace);
+        // segments of 64 blocks: a group fits one, when it was written back to back
+        StoreOptions options = options().withValueLogSegmentBytes(PointerCache.RUN_BLOCKS * BLOCK)
+                .withOverwriteInPlace(overwriteInPlace);
         try (BlockStore store = BlockStore.open(dir, options)) {
             Volume volume = store.createVolume("vm", (long) blocks * BLOCK);
             // every block holds its index and a generation in each 8-byte word
@@ -395,8 +430,10 @@ class ValueLogTest {
                             acknowledged.set(b, generation);
                             lastGeneration[b] = generation++;
                         } else if (writer) {
-                            // a run long enough to be overwritten in place
-                            int run = BlockStore.MIN_OVERWRITE_RUN_BYTES / BLOCK;
+                            // a run long enough to be overwritten in place, or a whole group, which
+                            // the next write of it overwrites from the run this one leaves
+                            int run = random.nextBoolean() ? BlockStore.MIN_OVERWRITE_RUN_BYTES / BLOCK
+                                    : PointerCache.RUN_BLOCKS;
                             int first = b / run * run;
                             ByteBuffer data = ByteBuffer.allocateDirect(run * BLOCK);
                             for (int i = 0; i < run; i++) {
