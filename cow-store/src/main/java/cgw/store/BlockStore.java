@@ -72,6 +72,8 @@ public final class BlockStore implements AutoCloseable {
     static final int HEAD_DIRTY_PAGES = 2048;
     /** Largest block overwritten in place: a page, which a killed process never leaves half written. */
     private static final int MAX_OVERWRITE_BLOCK_BYTES = 4096;
+    /** Misses of the pointer cache past which a long head read walks RocksDB instead ({@link #readHeadFromCache}). */
+    private static final int MAX_CACHE_MISS_PERMILLE = 125;
     /** Shortest run of blocks overwritten in place (see {@link #findOverwrites}). */
     static final int MIN_OVERWRITE_RUN_BYTES = 64 << 10;
 
@@ -99,6 +101,7 @@ public final class BlockStore implements AutoCloseable {
     /** Per-thread direct key buffers of {@link #readHeadBlock}. */
     private final ThreadLocal<ByteBuffer> readKeys = ThreadLocal.withInitial(() -> ByteBuffer.allocateDirect(BlockKey.LENGTH));
     private final ThreadLocal<PointerCache.Hit> cacheHits = ThreadLocal.withInitial(PointerCache.Hit::new);
+    private final ThreadLocal<CachedRange> cachedRanges = ThreadLocal.withInitial(CachedRange::new);
     private final ThreadLocal<ByteBuffer> tableSlots = ThreadLocal.withInitial(() -> ByteBuffer.allocateDirect(ValueLog.TABLE_SLOT_BYTES));
     /** Pointers of head-epoch versions that reads looked up; see its invariants. */
     private final PointerCache pointerCache;
@@ -865,7 +868,17 @@ public final class BlockStore implements AutoCloseable {
                     return false;
                 }
                 rocks.db.put(rocks.blocks, rocks.writeOptions, key, replacement);
-                pointerCache.clear(volume.id, BlockKey.blockIndex(keyBuffer));
+                long block = BlockKey.blockIndex(keyBuffer);
+                pointerCache.clear(volume.id, block);
+                long epoch = BlockKey.epoch(keyBuffer);
+                if (epoch == volume.headEpoch && ValueLog.Pointer.isPointer(replacement.length)
+                        && !ValueLog.Pointer.inTable(replacement.length)) {
+                    // the relocated block's pointer, as a write puts its own: reads keep skipping RocksDB
+                    ByteBuffer pointer = ByteBuffer.wrap(replacement);
+                    pointerCache.put(volume.id, block, epoch, ValueLog.Pointer.segment(pointer, 0),
+                            ValueLog.Pointer.position(pointer, 0), ValueLog.Pointer.crc(pointer, 0),
+                            ValueLog.Pointer.previousCrc(pointer, 0, replacement.length));
+                }
                 return true;
             } catch (RocksDBException e) {
                 throw storeFailure("relocating a block of " + volume.name, e);
@@ -1217,8 +1230,13 @@ public final class BlockStore implements AutoCloseable {
     private void readRangeLocked(Volume volume, long epoch, long offset, ByteBuffer out, int outPos, int length) {
         long first = offset >>> blockShift;
         long last = (offset + length - 1) >>> blockShift;
-        if (length == blockSize && first == last && out.isDirect() && (epoch == HEAD || epoch == volume.headEpoch)
+        boolean head = epoch == HEAD || epoch == volume.headEpoch;
+        if (length == blockSize && first == last && out.isDirect() && head
                 && readHeadBlock(volume, first, out, outPos)) {
+            return;
+        }
+        if (head && first != last && ((offset | length) & (blockSize - 1)) == 0
+                && readHeadFromCache(volume, first, last, out, outPos)) {
             return;
         }
         Gaps gaps = null;
@@ -1249,6 +1267,115 @@ public final class BlockStore implements AutoCloseable {
         }
         for (int i = 0; gaps != null && i < gaps.count; i++) {
             readParent(volume, gaps.offset[i], out, gaps.at[i], gaps.length[i]);
+        }
+    }
+
+    /**
+     * Whole blocks of the head by their pointers in the {@link PointerCache} (writes put the
+     * pointers they write, reads those they look up), without an iterator: the few blocks it
+     * misses are looked up one by one in the head epoch. False, with nothing read, when more than
+     * {@link #MAX_CACHE_MISS_PERMILLE} per mille miss or a missed block has no version in the head
+     * epoch (the caller walks the versions). Read as the walk reads them: one pread per run of
+     * blocks next to each other in a segment, every block checked against its CRCs. A block that
+     * fails them clears the range from the cache and the read is repeated through RocksDB, which
+     * decides (a race with an overwrite in place, or damage).
+     */
+    private boolean readHeadFromCache(Volume volume, long first, long last, ByteBuffer out, int outPos) {
+        long epoch = volume.headEpoch;
+        int count = (int) (last - first + 1);
+        CachedRange range = cachedRanges.get().ensure(count);
+        PointerCache.Hit hit = cacheHits.get();
+        int misses = 0;
+        for (int i = 0; i < count; i++) {
+            if (pointerCache.get(volume.id, first + i, epoch, hit)) {
+                range.segment[i] = hit.segment;
+                range.position[i] = hit.position;
+                range.crc[i] = hit.crc;
+                range.previousCrc[i] = hit.previousCrc;
+            } else if (++misses * 1000L > (long) count * MAX_CACHE_MISS_PERMILLE) {
+                return false;
+            } else {
+                range.segment[i] = CachedRange.MISSED;
+            }
+        }
+        for (int i = 0; misses > 0 && i < count; i++) {
+            if (range.segment[i] == CachedRange.MISSED && !lookUpHead(volume, first + i, epoch, range, i)) {
+                return false;
+            }
+        }
+        LogRun run = new LogRun(out);
+        try {
+            for (int i = 0; i < count; i++) {
+                int at = outPos + (i << blockShift);
+                if (range.segment[i] == CachedRange.ZEROES) {
+                    zero(out, at, blockSize);
+                    continue;
+                }
+                if (!run.continuedBy(range.segment[i], range.position[i], at)) {
+                    run.read();
+                }
+                run.add(range.segment[i], range.position[i], at, range.crc[i], range.previousCrc[i], false);
+            }
+            run.read();
+            return true;
+        } catch (ChecksumMismatch e) {
+            for (long block = first; block <= last; block++) {
+                pointerCache.clear(volume.id, block);
+            }
+            return false;
+        }
+    }
+
+    /**
+     * Looks up a block's version in the head epoch into entry {@code i} of {@code range}: its
+     * pointer and CRCs, or {@link CachedRange#ZEROES} for a marker. False when it has none in
+     * that epoch.
+     */
+    private boolean lookUpHead(Volume volume, long block, long epoch, CachedRange range, int i) {
+        ByteBuffer key = readKeys.get().clear();
+        BlockKey.encode(key, volume.id, block, epoch);
+        ByteBuffer value = range.value.clear();
+        int size;
+        try {
+            size = rocks.db.get(rocks.blocks, rocks.readOptions, key, value);
+        } catch (RocksDBException e) {
+            throw storeFailure("reading block " + block + " of " + volume.name, e);
+        }
+        if (size == BlockValue.MARKER_LENGTH) {
+            range.segment[i] = CachedRange.ZEROES;
+            return true;
+        }
+        if (!ValueLog.Pointer.isPointer(size)) {
+            return false; // none, or a block kept inline: the walk reads it
+        }
+        long crcs = crcs(value, 0, size);
+        range.segment[i] = ValueLog.Pointer.segment(value, 0);
+        range.position[i] = ValueLog.Pointer.position(value, 0);
+        range.crc[i] = (int) (crcs >>> 32);
+        range.previousCrc[i] = (int) crcs;
+        return true;
+    }
+
+    /** Per thread: the pointers {@link #readHeadFromCache} found, grown to the longest read. */
+    private static final class CachedRange {
+        /** A block the cache missed, to be looked up. */
+        static final int MISSED = -1;
+        /** A block that reads as zeros (a marker). */
+        static final int ZEROES = -2;
+        final ByteBuffer value = ByteBuffer.allocateDirect(ValueLog.Pointer.OVERWRITTEN_LENGTH);
+        int[] segment = new int[0];
+        long[] position = new long[0];
+        int[] crc = new int[0];
+        int[] previousCrc = new int[0];
+
+        CachedRange ensure(int count) {
+            if (segment.length < count) {
+                segment = new int[count];
+                position = new long[count];
+                crc = new int[count];
+                previousCrc = new int[count];
+            }
+            return this;
         }
     }
 
@@ -1765,6 +1892,7 @@ public final class BlockStore implements AutoCloseable {
             ValueLog.Reservation reservation = null;
             int data = 0;
             boolean overwritten = false;
+            boolean written = false;
             try {
                 clearBatch(context);
                 for (long block = chunk; block <= chunkLast; block++) {
@@ -1834,6 +1962,7 @@ public final class BlockStore implements AutoCloseable {
                     }
                     overwritten = true;
                 }
+                written = true;
             } catch (RocksDBException e) {
                 throw storeFailure("writing " + (end - start) + " bytes at " + start + " of " + volume.name, e);
             } finally {
@@ -1843,6 +1972,9 @@ public final class BlockStore implements AutoCloseable {
                 }
                 java.util.Arrays.fill(context.values, null);
                 pointerCache.clear(volume.id, chunk, chunkLast);
+                if (written && epoch == volume.headEpoch) {
+                    cacheWritten(context, volume, epoch, data, reservation);
+                }
                 if (overwritten) {
                     rememberRuns(context, volume, epoch, data, chunk, chunkLast);
                 }
@@ -1925,6 +2057,24 @@ public final class BlockStore implements AutoCloseable {
             context.inTable[i] = true;
         }
         return true;
+    }
+
+    /**
+     * After a batch of the head epoch is written (pointers committed, bytes in place): puts the
+     * pointers of its data blocks into the {@link PointerCache}, so that reads of them, 4 KiB or
+     * long, skip RocksDB. Under their stripe locks, after the batch's blocks were cleared.
+     */
+    private void cacheWritten(WriteContext context, Volume volume, long epoch, int data, ValueLog.Reservation reservation) {
+        for (int i = 0; i < data; i++) {
+            int crc = context.newCrc[i];
+            if (context.slot[i] >= 0) {
+                pointerCache.put(volume.id, context.blocks[i], epoch, reservation.segment(),
+                        reservation.position() + ((long) context.slot[i] << blockShift), crc, crc);
+            } else {
+                pointerCache.put(volume.id, context.blocks[i], epoch, context.targetSegment[i],
+                        context.targetPosition[i], crc, context.previousCrc[i]);
+            }
+        }
     }
 
     /**

@@ -14,7 +14,8 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
  * entry, and a slot being changed by another thread reads as a miss.
  *
  * <p>Why an entry is never stale: an entry is put only by a reader holding the block's stripe
- * lock from before its RocksDB lookup until the put, and every change of a head-epoch version
+ * lock from before its RocksDB lookup until the put, or by a writer holding it, after its batch
+ * is committed and its bytes are written (the pointers it just wrote), and every change of a head-epoch version
  * (writes, trims, zeroes, an overwrite's forgotten session, the cleaner's relocation) clears the
  * block's slot after its batch is committed and before it releases the stripe lock. The
  * collector never deletes a head-epoch version; a cut moves the head to an epoch no entry has;

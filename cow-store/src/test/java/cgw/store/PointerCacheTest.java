@@ -159,7 +159,7 @@ class PointerCacheTest {
      * partial blocks), zeroes, trims,
      * cuts, releases and forced cleaner rounds, each followed by single-block reads into direct
      * buffers (the reads the cache serves, read twice so the second hits, then a third time by
-     * readNoWait): every read matches a plain model of the volume.
+     * readNoWait) and a 16-block read: every read matches a plain model of the volume.
      */
     @Test
     void singleBlockReadsSeeEveryChangeOfTheHead() {
@@ -172,6 +172,7 @@ class PointerCacheTest {
             Volume volume = store.createVolume("vm", (long) blocks * BLOCK);
             List<Long> retained = new ArrayList<>();
             int noWaitReads = 0;
+            int rangeReads = 0;
             for (int step = 0; step < 600; step++) {
                 int b = random.nextInt(blocks);
                 int op = random.nextInt(10);
@@ -201,6 +202,19 @@ class PointerCacheTest {
                 } else {
                     store.collectGarbage();
                 }
+                // a long read: its pointers from the cache, the few it misses (zeroes, trims) looked up
+                int from = b / 16 * 16;
+                ByteBuffer range = random.nextBoolean() ? ByteBuffer.allocateDirect(16 * BLOCK) : ByteBuffer.allocate(16 * BLOCK);
+                while (range.hasRemaining()) {
+                    range.put((byte) 0x5A); // as a reused buffer holds old bytes
+                }
+                range.clear();
+                store.read(volume, (long) from * BLOCK, range);
+                byte[] got16 = new byte[16 * BLOCK];
+                range.get(0, got16);
+                assertThat(got16).as("blocks %d-%d after step %d (op %d)", from, from + 15, step, op)
+                        .isEqualTo(java.util.Arrays.copyOfRange(model, from * BLOCK, (from + 16) * BLOCK));
+                rangeReads++;
                 for (int i = 0; i < 8; i++) {
                     int read = i < 2 ? b : random.nextInt(blocks);
                     for (int twice = 0; twice < 3; twice++) {
@@ -218,6 +232,7 @@ class PointerCacheTest {
                 }
             }
             assertThat(noWaitReads).as("reads served by readNoWait").isGreaterThan(1000);
+            assertThat(rangeReads).as("long reads").isEqualTo(600);
         }
     }
 
