@@ -91,6 +91,8 @@ public final class BlockStore implements AutoCloseable {
     private final int blockShift;
     private final byte[] zeros;
     private final ByteBuffer zeroBlock;
+    /** The CRC of {@link #zeroBlock}: a block with another CRC is not all zeros. */
+    private final int zeroBlockCrc;
     private final WalSync walSync;
     private final SpaceGuard spaceGuard;
     private final ReentrantLock[] blockLocks = new ReentrantLock[LOCK_STRIPES];
@@ -134,6 +136,7 @@ public final class BlockStore implements AutoCloseable {
         this.blockShift = Integer.numberOfTrailingZeros(blockSize);
         this.zeros = new byte[blockSize];
         this.zeroBlock = ByteBuffer.wrap(zeros).asReadOnlyBuffer();
+        this.zeroBlockCrc = crc32c(zeroBlock);
         this.walSync = new WalSync(rocks.db, valueLog);
         this.pointerCache = new PointerCache(pointerCacheSlots);
         // room for RocksDB to flush both memtable generations and write its logs
@@ -1910,9 +1913,12 @@ public final class BlockStore implements AutoCloseable {
                         value.put(from, src, srcIndex, to - from);
                         srcIndex = -1;
                     }
-                    if (value.mismatch(zeroBlock) == -1) {
+                    // the CRC first: only a block with the zero block's CRC can be all zeros
+                    int crc = crc32c(value);
+                    if (crc == zeroBlockCrc && value.mismatch(zeroBlock) == -1) {
                         putVersion(context, volume, block, epoch, context.marker(BlockValue.ZERO));
                     } else {
+                        context.newCrc[data] = crc;
                         context.values[data] = value;
                         context.sourceIndex[data] = srcIndex;
                         context.blocks[data] = block;
@@ -1925,8 +1931,7 @@ public final class BlockStore implements AutoCloseable {
                     appendToLog(context, reservation, src, data);
                 }
                 for (int i = 0; i < data; i++) {
-                    int crc = crc32c(context.values[i]);
-                    context.newCrc[i] = crc;
+                    int crc = context.newCrc[i];
                     ByteBuffer pointer = context.pointer.clear();
                     if (context.slot[i] >= 0) {
                         ValueLog.Pointer.encode(pointer, reservation.segment(),
