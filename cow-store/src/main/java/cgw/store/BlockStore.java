@@ -1233,13 +1233,15 @@ public final class BlockStore implements AutoCloseable {
     private void readRangeLocked(Volume volume, long epoch, long offset, ByteBuffer out, int outPos, int length) {
         long first = offset >>> blockShift;
         long last = (offset + length - 1) >>> blockShift;
-        boolean head = epoch == HEAD || epoch == volume.headEpoch;
+        // the head epoch this read sees: a cut meanwhile must not make an explicit epoch read a newer one
+        long headEpoch = epoch == HEAD ? volume.headEpoch : epoch;
+        boolean head = headEpoch == volume.headEpoch;
         if (length == blockSize && first == last && out.isDirect() && head
-                && readHeadBlock(volume, first, out, outPos)) {
+                && readHeadBlock(volume, headEpoch, first, out, outPos)) {
             return;
         }
         if (head && first != last && ((offset | length) & (blockSize - 1)) == 0
-                && readHeadFromCache(volume, first, last, out, outPos)) {
+                && readHeadFromCache(volume, headEpoch, first, last, out, outPos)) {
             return;
         }
         Gaps gaps = null;
@@ -1283,8 +1285,7 @@ public final class BlockStore implements AutoCloseable {
      * fails them clears the range from the cache and the read is repeated through RocksDB, which
      * decides (a race with an overwrite in place, or damage).
      */
-    private boolean readHeadFromCache(Volume volume, long first, long last, ByteBuffer out, int outPos) {
-        long epoch = volume.headEpoch;
+    private boolean readHeadFromCache(Volume volume, long epoch, long first, long last, ByteBuffer out, int outPos) {
         int count = (int) (last - first + 1);
         CachedRange range = cachedRanges.get().ensure(count);
         PointerCache.Hit hit = cacheHits.get();
@@ -1383,16 +1384,16 @@ public final class BlockStore implements AutoCloseable {
     }
 
     /**
-     * One whole block of the head by a point lookup of its head-epoch version, cheaper than an
-     * iterator's create, seek and close. The pointer comes from the {@link PointerCache} when it
+     * One whole block of the head ({@code epoch}: the head epoch when the read began) by a point
+     * lookup of its version in that epoch, cheaper than an iterator's create, seek and close.
+     * The pointer comes from the {@link PointerCache} when it
      * has it; otherwise the lookup runs under the block's stripe lock when that is free at once,
      * finds the newest older version when the head epoch has none, and puts the pointer into the
      * cache under the head epoch (if it still is the head). False when the block has no version
      * of its own at or below the head, or has none in the head epoch and the lock was busy: the
      * caller then walks the versions. Needs a direct {@code out}, as RocksDB's lookup does.
      */
-    private boolean readHeadBlock(Volume volume, long block, ByteBuffer out, int at) {
-        long epoch = volume.headEpoch;
+    private boolean readHeadBlock(Volume volume, long epoch, long block, ByteBuffer out, int at) {
         PointerCache.Hit hit = cacheHits.get();
         if (pointerCache.get(volume.id, block, epoch, hit)) {
             ByteBuffer into = out.slice(at, blockSize);
