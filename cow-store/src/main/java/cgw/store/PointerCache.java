@@ -5,22 +5,23 @@ import java.lang.invoke.VarHandle;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 
 /**
- * The value-log pointers of recently read head-epoch block versions, so that a 4 KiB read of a
- * hot block skips RocksDB (a JNI call and a lookup through memtables, filters, indexes and a
- * data block: a third of the CPU of a random read). A mirror of exact RocksDB entries: slot
- * {@code (volume, block, epoch)} holds the value of key {@code volume block ~epoch} and nothing
- * else. Lossy: a block may be in one of the four slots of its bucket (never in two, since puts
- * of one block are serialised by its stripe lock and reuse its slot), a full bucket evicts one
- * entry, and a slot being changed by another thread reads as a miss.
+ * The value-log pointers of recently read or written head-epoch block versions, so that a 4 KiB
+ * read of a hot block (and a long read of cached blocks) skips RocksDB (a JNI call and a lookup
+ * through memtables, filters, indexes and a data block: a third of the CPU of a random read). A
+ * mirror of exact RocksDB entries: slot {@code (volume, block, epoch)} holds the value of key
+ * {@code volume block ~epoch} and nothing else. Lossy: a block may be in one of the four slots of
+ * its bucket (never in two, since puts of one block are serialised by its stripe lock and reuse
+ * its slot), a full bucket evicts one entry, and a slot being changed by another thread reads as a
+ * miss.
  *
- * <p>Why an entry is never stale: an entry is put only by a reader holding the block's stripe
- * lock from before its RocksDB lookup until the put, or by a writer holding it, after its batch
- * is committed and its bytes are written (the pointers it just wrote), and every change of a head-epoch version
- * (writes, trims, zeroes, an overwrite's forgotten session, the cleaner's relocation) clears the
- * block's slot after its batch is committed and before it releases the stripe lock. The
- * collector never deletes a head-epoch version; a cut moves the head to an epoch no entry has;
- * volume ids are never reused within a process. A hit is still checked against the block's CRC
- * like any read, and a mismatch clears the slot and reads through RocksDB.
+ * <p>Why an entry is never stale: an entry is put only by a reader holding the block's stripe lock
+ * from before its RocksDB lookup until the put, or by a writer holding it, after its batch is
+ * committed and its bytes are written (the pointers it just wrote), and every change of a
+ * head-epoch version (writes, trims, zeroes, an overwrite's forgotten session, the cleaner's
+ * relocation) clears the block's slot after its batch is committed and before it releases the
+ * stripe lock. The collector never deletes a head-epoch version; a cut moves the head to an epoch
+ * no entry has; volume ids are never reused within a process. A hit is still checked against the
+ * block's CRC like any read, and a mismatch clears the slot and reads through RocksDB.
  *
  * <p>A slot keeps the low 32 bits of its epoch, so an entry put at epoch {@code e} would also hit
  * at {@code e + k * 2^32}, after four billion cuts. Such a hit is still right: no write changed
@@ -241,7 +242,7 @@ final class PointerCache {
      * {@code group * RUN_BLOCKS}) of a volume are, when a write overwrote all of them in place
      * at {@code epoch} and none has changed since: back to back from {@code position} of
      * {@code segment}, with pointers that send readers to the segment's CRC table. A write of the
-     * whole group at the same epoch may then overwrite it in place again without looking its 
+     * whole group at the same epoch may then overwrite it in place again without looking its
      * pointers up. Kept and cleared like the slots: put by a writer holding the stripe locks of
      * all its blocks, cleared by every change of one of them. Unlike a slot it keeps the whole
      * epoch, and means the version of exactly that epoch: an overwrite in place must never reach
