@@ -878,9 +878,9 @@ public final class BlockStore implements AutoCloseable {
                         && !ValueLog.Pointer.inTable(replacement.length)) {
                     // the relocated block's pointer, as a write puts its own: reads keep skipping RocksDB
                     ByteBuffer pointer = ByteBuffer.wrap(replacement);
+                    long crcs = crcs(pointer, 0, replacement.length);
                     pointerCache.put(volume.id, block, epoch, ValueLog.Pointer.segment(pointer, 0),
-                            ValueLog.Pointer.position(pointer, 0), ValueLog.Pointer.crc(pointer, 0),
-                            ValueLog.Pointer.previousCrc(pointer, 0, replacement.length));
+                            ValueLog.Pointer.position(pointer, 0), (int) (crcs >>> 32), (int) crcs);
                 }
                 return true;
             } catch (RocksDBException e) {
@@ -1315,9 +1315,6 @@ public final class BlockStore implements AutoCloseable {
                     zero(out, at, blockSize);
                     continue;
                 }
-                if (!run.continuedBy(range.segment[i], range.position[i], at)) {
-                    run.read();
-                }
                 run.add(range.segment[i], range.position[i], at, range.crc[i], range.previousCrc[i], false);
             }
             run.read();
@@ -1546,8 +1543,6 @@ public final class BlockStore implements AutoCloseable {
                 int previousCrc = inTable ? 0 : ValueLog.Pointer.previousCrc(out, at, size);
                 if (run == null) {
                     run = new LogRun(out);
-                } else if (!run.continuedBy(segment, position, at)) {
-                    run.read();
                 }
                 run.add(segment, position, at, crc, previousCrc, inTable);
             } else if (size != blockSize) {
@@ -1679,13 +1674,19 @@ public final class BlockStore implements AutoCloseable {
             this.out = out;
         }
 
-        boolean continuedBy(int nextSegment, long nextPosition, int nextAt) {
+        private boolean continuedBy(int nextSegment, long nextPosition, int nextAt) {
             long length = (long) blocks << blockShift;
             return blocks == 0 || nextSegment == segment && nextPosition == position + length && nextAt == at + length;
         }
 
-        /** Adds the next block; {@code fromTable}: its CRCs are in the segment's table, not given. */
+        /**
+         * Adds the next block, reading the run so far first when the block does not continue it;
+         * {@code fromTable}: its CRCs are in the segment's table, not given.
+         */
         void add(int nextSegment, long nextPosition, int nextAt, int crc, int previousCrc, boolean fromTable) {
+            if (!continuedBy(nextSegment, nextPosition, nextAt)) {
+                read();
+            }
             if (blocks == 0) {
                 segment = nextSegment;
                 position = nextPosition;
@@ -1708,22 +1709,13 @@ public final class BlockStore implements AutoCloseable {
                 return;
             }
             if (tableBlocks > 0) {
-                // the table slots from the first to the last block that has one, read before the
-                // bytes (see writeTables); blocks between them with their own CRCs may have none
-                int from = 0;
-                while (!inTable[from]) {
-                    from++;
-                }
-                int to = blocks - 1;
-                while (!inTable[to]) {
-                    to--;
-                }
-                ByteBuffer slots = ByteBuffer.allocate((to - from + 1) * ValueLog.TABLE_SLOT_BYTES);
-                valueLog.readTable(segment, (position >>> blockShift) + from, slots);
-                for (int i = from; i <= to; i++) {
+                // the table slots, read before the bytes (see writeTables)
+                ByteBuffer slots = ByteBuffer.allocate(blocks * ValueLog.TABLE_SLOT_BYTES);
+                int first = readTableSpan(segment, position >>> blockShift, inTable, 0, blocks, slots);
+                for (int i = first; i < blocks; i++) {
                     if (inTable[i]) {
-                        crcs[i] = slots.getInt((i - from) * ValueLog.TABLE_SLOT_BYTES);
-                        previousCrcs[i] = slots.getInt((i - from) * ValueLog.TABLE_SLOT_BYTES + 4);
+                        crcs[i] = slots.getInt((i - first) * ValueLog.TABLE_SLOT_BYTES);
+                        previousCrcs[i] = slots.getInt((i - first) * ValueLog.TABLE_SLOT_BYTES + 4);
                     }
                 }
                 tableBlocks = 0;
@@ -1895,7 +1887,7 @@ public final class BlockStore implements AutoCloseable {
             int[] stripes = lockStripes(volume, chunk, chunkLast);
             ValueLog.Reservation reservation = null;
             int data = 0;
-            boolean overwritten = false;
+            int overwrites = 0;
             boolean written = false;
             try {
                 clearBatch(context);
@@ -1926,7 +1918,7 @@ public final class BlockStore implements AutoCloseable {
                         data++;
                     }
                 }
-                int overwrites = findOverwrites(context, volume, epoch, data, mayOverwrite);
+                overwrites = findOverwrites(context, volume, epoch, data, mayOverwrite);
                 if (overwrites < data) {
                     reservation = valueLog.reserve((data - overwrites) << blockShift);
                     appendToLog(context, reservation, src, data);
@@ -1966,7 +1958,6 @@ public final class BlockStore implements AutoCloseable {
                         forgetSession(context, data, e);
                         throw e;
                     }
-                    overwritten = true;
                 }
                 written = true;
             } catch (RocksDBException e) {
@@ -1981,7 +1972,7 @@ public final class BlockStore implements AutoCloseable {
                 if (written && epoch == volume.headEpoch) {
                     cacheWritten(context, volume, epoch, data, reservation);
                 }
-                if (overwritten) {
+                if (written && overwrites > 0) {
                     rememberRuns(context, volume, epoch, data, chunk, chunkLast);
                 }
                 unlockStripes(stripes);
@@ -2169,25 +2160,17 @@ public final class BlockStore implements AutoCloseable {
 
     /**
      * Reads the CRC table slots of the blocks of the run {@code [from, end)} whose CRCs are in
-     * their segment's table, with one read from the first to the last of them (blocks between
-     * with their own CRCs may have no slot yet), into {@code crcNow}, {@code crcBefore} and
+     * their segment's table ({@link #readTableSpan}) into {@code crcNow}, {@code crcBefore} and
      * {@code writtenIn}. Under the value log's read lock.
      */
     private void readTableSlots(WriteContext context, int from, int end) {
-        int first = from;
-        while (first < end && !context.inTable[first]) {
-            first++;
-        }
-        if (first == end) {
+        ByteBuffer slots = context.tableSlots;
+        int first = readTableSpan(context.targetSegment[from], context.targetPosition[from] >>> blockShift,
+                context.inTable, from, end, slots);
+        if (first < 0) {
             return;
         }
-        int last = end - 1;
-        while (!context.inTable[last]) {
-            last--;
-        }
-        ByteBuffer slots = context.tableSlots.clear().limit((last - first + 1) * ValueLog.TABLE_SLOT_BYTES);
-        valueLog.readTable(context.targetSegment[first], context.targetPosition[first] >>> blockShift, slots);
-        for (int k = first; k <= last; k++) {
+        for (int k = first; k < end; k++) {
             if (context.inTable[k]) {
                 int at = (k - first) * ValueLog.TABLE_SLOT_BYTES;
                 context.crcNow[k] = slots.getInt(at);
@@ -2195,6 +2178,32 @@ public final class BlockStore implements AutoCloseable {
                 context.writtenIn[k] = slots.getInt(at + 8);
             }
         }
+    }
+
+    /**
+     * Reads into {@code slots}, with one read, the CRC table slots of the blocks of a run
+     * {@code [from, end)} that lie back to back in {@code segment} from slot {@code firstSlot}
+     * (block {@code from}'s), from the first to the last block whose CRCs are in the table
+     * ({@code inTable}): blocks between them with their own CRCs may have no slot yet, and the
+     * table may end before blocks past the last. Block {@code k}'s slot is then at
+     * {@code (k - first) * TABLE_SLOT_BYTES}; returns {@code first}, or -1 (nothing read) when no
+     * block has one. Under the value log's read lock.
+     */
+    private int readTableSpan(int segment, long firstSlot, boolean[] inTable, int from, int end, ByteBuffer slots) {
+        int first = from;
+        while (first < end && !inTable[first]) {
+            first++;
+        }
+        if (first == end) {
+            return -1;
+        }
+        int last = end - 1;
+        while (!inTable[last]) {
+            last--;
+        }
+        slots.clear().limit((last - first + 1) * ValueLog.TABLE_SLOT_BYTES);
+        valueLog.readTable(segment, firstSlot + (first - from), slots);
+        return first;
     }
 
     /**

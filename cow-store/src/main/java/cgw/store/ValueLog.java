@@ -207,10 +207,7 @@ final class ValueLog implements AutoCloseable {
 
     /** Reads {@code dst.remaining()} bytes at a position of a segment. Under {@link #readLock}. */
     void read(int segmentNumber, long position, ByteBuffer dst) {
-        Segment segment = segments.get(segmentNumber);
-        if (segment == null) {
-            throw new StoreException("block data points at value log segment " + segmentNumber + ", which does not exist");
-        }
+        Segment segment = pointedAt(segmentNumber);
         try {
             readFully(segment, false, position, dst);
         } catch (IOException e) {
@@ -229,15 +226,21 @@ final class ValueLog implements AutoCloseable {
 
     /** Reads slots of a segment's CRC table into {@code into} (to its limit). Under {@link #readLock}. */
     void readTable(int segmentNumber, long firstSlot, ByteBuffer into) {
-        Segment segment = segments.get(segmentNumber);
-        if (segment == null) {
-            throw new StoreException("block data points at value log segment " + segmentNumber + ", which does not exist");
-        }
+        Segment segment = pointedAt(segmentNumber);
         try {
             readFully(segment, true, firstSlot * TABLE_SLOT_BYTES, into);
         } catch (IOException e) {
             throw new StoreException("reading the CRC table of value log segment " + segmentNumber + ": " + e.getMessage(), e);
         }
+    }
+
+    /** The segment a block pointer names; its absence is an error. */
+    private Segment pointedAt(int segmentNumber) {
+        Segment segment = segments.get(segmentNumber);
+        if (segment == null) {
+            throw new StoreException("block data points at value log segment " + segmentNumber + ", which does not exist");
+        }
+        return segment;
     }
 
     /** Reads all of {@code dst} at {@code at} of a segment or its CRC table; running out is an error naming where. */
