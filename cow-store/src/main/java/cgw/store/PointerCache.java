@@ -54,13 +54,10 @@ final class PointerCache {
     static final int RUN_BLOCKS = 64;
     /**
      * Block slots per run entry: with 2 Mi slots, 256 Ki run entries (1 MiB of references), a
-     * place for each group of 64 GiB of volumes. Few enough groups share an entry (a direct-mapped
-     * table) that the runs of a 2 GiB volume rewritten in 1 MiB writes are found ninety times in
-     * a hundred, when all four of a write's groups must be.
+     * place for each group of 64 GiB of volumes. A direct-mapped table, in which a volume's groups
+     * take consecutive entries: those of a volume of up to 64 GiB never evict each other.
      */
     private static final int RUNS_PER_SLOT = 8;
-    /** Consecutive blocks whose buckets are consecutive too (see {@link #bucket}). */
-    private static final int RUN_BITS = 4;
     static final int SLOT_BYTES = SLOT_LONGS * Long.BYTES;
     private static final int MIN_SLOTS = 1 << 10;
     /** 128 MiB of heap, the pointers of 16 GiB of 4 KiB blocks at one per slot. */
@@ -121,15 +118,21 @@ final class PointerCache {
     }
 
     /**
-     * The first slot of the block's bucket of {@link #WAYS} slots. Blocks of a volume go to
-     * buckets by runs of {@code 2^RUN_BITS}: one hash picks where a run's buckets start and they
-     * lie next to each other, so that clearing the blocks of a large write walks memory in order
-     * instead of missing the CPU cache once per block.
+     * The first slot of the block's bucket of {@link #WAYS} slots: the volume's blocks take
+     * consecutive buckets from a place its id's hash picks. A volume of up to a quarter of the
+     * slots' blocks then has a bucket per block, with no two of its blocks in one (a hash per block
+     * or per run of blocks put one in a hundred of a 2 GiB volume's blocks into full buckets, and
+     * a long read looked each of those up in RocksDB on every pass); four such volumes fill every
+     * way. A large write's clears walk memory in order.
      */
     private int bucket(long volumeId, long block) {
-        long mixed = key(volumeId, block >>> RUN_BITS) * 0x9E3779B97F4A7C15L;
-        int run = (int) (mixed >>> 32 ^ mixed);
-        return (run << RUN_BITS | (int) block & ((1 << RUN_BITS) - 1)) * WAYS & mask;
+        return (int) (placeOf(volumeId) + block) * WAYS & mask;
+    }
+
+    /** Where a volume's first block (and group of a {@link Run}) goes: its id, hashed. */
+    private static long placeOf(long volumeId) {
+        long mixed = (volumeId + 1) * 0x9E3779B97F4A7C15L;
+        return mixed >>> 32 ^ mixed;
     }
 
     /** Fills {@code hit} and returns true when a slot holds {@code (volume, block, epoch)} (its epoch's low bits). */
@@ -270,8 +273,8 @@ final class PointerCache {
         }
     }
 
+    /** Like the slots, a volume's groups take consecutive entries (see {@link #bucket}). */
     private int runIndex(long volumeId, long group) {
-        long mixed = (volumeId << BLOCK_BITS ^ group) * 0x9E3779B97F4A7C15L;
-        return (int) ((mixed >>> 32 ^ mixed) & 0x7FFF_FFFF) % runs.length();
+        return (int) (placeOf(volumeId) + group) & runs.length() - 1;
     }
 }

@@ -73,6 +73,34 @@ class PointerCacheTest {
     }
 
     @Test
+    void fourVolumesOfAQuarterOfTheSlotsEachAreKeptWhole() {
+        PointerCache cache = new PointerCache(1 << 12);
+        PointerCache.Hit hit = new PointerCache.Hit();
+        int blocks = (1 << 12) / 4;
+        long[] volumes = {1, 2, 3, 1000};
+        for (long volume : volumes) {
+            for (int block = 0; block < blocks; block++) {
+                cache.put(volume, block, 1, (int) volume, (long) block * BLOCK, block, block);
+            }
+        }
+        for (long volume : volumes) {
+            int found = 0;
+            for (int block = 0; block < blocks; block++) {
+                found += cache.get(volume, block, 1, hit) && hit.segment == volume && hit.position == (long) block * BLOCK ? 1 : 0;
+            }
+            assertThat(found).as("blocks of volume %d still cached", volume).isEqualTo(blocks);
+        }
+        // runs too: a group per entry for a volume of up to 8 groups per slot
+        int groups = (1 << 12) / 8;
+        for (int group = 0; group < groups; group++) {
+            cache.putRun(new PointerCache.Run(5, group, 1, 3, (long) group * BLOCK * PointerCache.RUN_BLOCKS));
+        }
+        for (int group = 0; group < groups; group++) {
+            assertThat(cache.run(5, group, 1)).as("run of group %d", group).isNotNull();
+        }
+    }
+
+    @Test
     void halfOfTheCacheBudgetMemtablesLeaveSizesIt() {
         StoreOptions defaults = StoreOptions.defaults();
         assertThat(PointerCache.slotsFor(defaults)).isEqualTo(1 << 21); // 80 MiB pays for 2.5 Mi slots
