@@ -118,6 +118,7 @@ public final class BlockStore implements AutoCloseable {
     /** Serialises collector passes (background thread and explicit calls). */
     private final ReentrantLock gcLock = new ReentrantLock();
     private final GarbageCollector collector;
+    private final Defragmenter defragmenter;
     private volatile GcStats gcTotals = new GcStats(0, 0, 0); // written under gcLock
     /** Collections to run, mirrored by the catalog's 'G' keys. Guarded by the catalog lock. */
     private final List<GcTask> gcTasks = new ArrayList<>();
@@ -152,8 +153,10 @@ public final class BlockStore implements AutoCloseable {
         });
         loadCatalog();
         this.collector = new GarbageCollector(this, options.gcBlocksPerSecond());
+        this.defragmenter = new Defragmenter(this, new LogMover(this, valueLog, blockSize));
         if (options.backgroundGc()) {
             collector.start();
+            defragmenter.start();
         }
     }
 
@@ -831,6 +834,97 @@ public final class BlockStore implements AutoCloseable {
         }
     }
 
+    /**
+     * Lays the blocks of a {@link Defragmenter.Request} out in block order: copies the head's
+     * versions of them (those whose pointer holds its own CRCs) to the active segment, for
+     * {@link #defragmentSwap} to swap their pointers where they did not change meanwhile. Only versions of the head epoch move:
+     * the collector never deletes those, so a swap cannot bring back a version it deleted, without
+     * its lock (which the cleaner holds for whole rounds). Nothing when the store is short of space
+     * or the blocks are not scattered any more. Returns the blocks copied.
+     */
+    long defragment(Defragmenter.Request request, LogMover mover) {
+        Volume volume = byId.get(request.volumeId());
+        if (volume == null || volume.deleted || volume.headEpoch != request.epoch()) {
+            return 0;
+        }
+        enter();
+        try {
+            return defragmentHead(volume, request, mover);
+        } catch (RuntimeException e) {
+            mover.clear();
+            throw e;
+        } finally {
+            exit();
+        }
+    }
+
+    private long defragmentHead(Volume volume, Defragmenter.Request request, LogMover mover) {
+        long copied = 0;
+        try (BlockCursor cursor = new BlockCursor(rocks.db.newIterator(rocks.blocks, rocks.readOptions))) {
+            // a batch's worth of blocks at a time, each judged on its own
+            for (long first = request.first(); first <= request.last(); first += LogMover.BATCH_BLOCKS) {
+                long last = Math.min(request.last(), first + LogMover.BATCH_BLOCKS - 1);
+                int runs = collectHeadPointers(volume, request.epoch(), first, last, cursor, mover);
+                int count = mover.count();
+                if (Defragmenter.worthMoving(count, runs) && spaceGuard.tryAdmit((long) count << blockShift)) {
+                    mover.copy();
+                    copied += count;
+                } else {
+                    mover.clear();
+                }
+            }
+        }
+        return copied;
+    }
+
+    /**
+     * Adds the versions of blocks {@code [first, last]} in head epoch {@code epoch} whose pointers
+     * hold their own CRCs to the mover; returns in how many runs they lie in the log.
+     */
+    private int collectHeadPointers(Volume volume, long epoch, long first, long last, BlockCursor cursor, LogMover mover) {
+        int runs = 0;
+        int previousSegment = -1;
+        long previousPosition = 0;
+        for (long block = first; block <= last; block++) {
+            cursor.seek(volume.id, block, epoch);
+            if (!cursor.at(volume.id, block) || BlockKey.epoch(ByteBuffer.wrap(cursor.current)) != epoch) {
+                continue;
+            }
+            byte[] value = cursor.it.value();
+            if (!ValueLog.Pointer.isPointer(value.length) || ValueLog.Pointer.inTable(value.length)) {
+                continue;
+            }
+            ByteBuffer pointer = ByteBuffer.wrap(value);
+            int segment = ValueLog.Pointer.segment(pointer, 0);
+            long position = ValueLog.Pointer.position(pointer, 0);
+            runs += segment == previousSegment && position == previousPosition + blockSize ? 0 : 1;
+            previousSegment = segment;
+            previousPosition = position;
+            mover.add(cursor.it.key(), value);
+        }
+        return runs;
+    }
+
+    /** Swaps the pointers of what {@link #defragment} copied (see {@link LogMover#swap}); returns how many moved. */
+    long defragmentSwap(LogMover mover) {
+        enter();
+        try {
+            return mover.swap(true);
+        } finally {
+            exit();
+        }
+    }
+
+    /** Runs the defragmentation requests waiting now on the calling thread (tests); returns the blocks moved. */
+    long defragmentPending() {
+        return defragmenter.runPending();
+    }
+
+    /** Blocks moved by the defragmenter since the store was opened. */
+    public long defragmentedBlocks() {
+        return defragmenter.movedBlocks();
+    }
+
     /** Bytes in the value log's segments, live or not. */
     public long valueLogBytes() {
         return valueLog.totalBytes();
@@ -848,48 +942,77 @@ public final class BlockStore implements AutoCloseable {
     }
 
     /**
-     * Replaces the value of a block version with {@code replacement} if it is still
-     * {@code expected}, under the block's stripe lock and its volume's head lock (writes and
-     * deletion of the volume cannot interleave); for the value log's cleaner.
+     * Replaces the values of block versions {@code keys[from, to)} (all of one volume) with
+     * {@code replacements} where they are still {@code expected}, in one batch under the blocks'
+     * stripe locks and the volume's head lock (writes and deletion of the volume cannot
+     * interleave); for the value log's cleaner and the defragmenter. {@code headOnly}: only
+     * versions of the head epoch (checked under the head lock, so no cut moves it meanwhile). Sets
+     * {@code replaced[i]} for each that was; returns how many.
      */
-    boolean replaceValue(byte[] key, byte[] expected, byte[] replacement) {
-        ByteBuffer keyBuffer = ByteBuffer.wrap(key);
-        Volume volume = byId.get(BlockKey.volumeId(keyBuffer));
+    int replaceValues(byte[][] keys, byte[][] expected, byte[][] replacements, boolean[] replaced, int from, int to,
+            boolean headOnly) {
+        java.util.Arrays.fill(replaced, from, to, false);
+        Volume volume = byId.get(BlockKey.volumeId(ByteBuffer.wrap(keys[from])));
         if (volume == null) {
-            return false;
+            return 0;
         }
         volume.headLock.readLock().lock();
         try {
             if (volume.deleted) {
-                return false;
+                return 0;
             }
-            ReentrantLock stripe = blockLocks[stripeIndex(volume, BlockKey.blockIndex(keyBuffer))];
-            stripe.lock();
+            int[] stripes = new int[to - from];
+            for (int i = from; i < to; i++) {
+                stripes[i - from] = stripeIndex(volume, BlockKey.blockIndex(ByteBuffer.wrap(keys[i])));
+            }
+            stripes = java.util.Arrays.stream(stripes).sorted().distinct().toArray();
+            for (int stripe : stripes) {
+                blockLocks[stripe].lock();
+            }
             try {
-                byte[] current = rocks.db.get(rocks.blocks, rocks.scanOptions, key);
-                if (!java.util.Arrays.equals(current, expected)) {
-                    return false;
+                List<byte[]> current = rocks.db.multiGetAsList(rocks.scanOptions,
+                        java.util.Collections.nCopies(to - from, rocks.blocks), java.util.Arrays.asList(keys).subList(from, to));
+                int count = 0;
+                try (WriteBatch batch = new WriteBatch()) {
+                    for (int i = from; i < to; i++) {
+                        if (java.util.Arrays.equals(current.get(i - from), expected[i])
+                                && (!headOnly || BlockKey.epoch(ByteBuffer.wrap(keys[i])) == volume.headEpoch)) {
+                            batch.put(rocks.blocks, keys[i], replacements[i]);
+                            replaced[i] = true;
+                            count++;
+                        }
+                    }
+                    if (count > 0) {
+                        commit(batch);
+                    }
                 }
-                rocks.db.put(rocks.blocks, rocks.writeOptions, key, replacement);
-                long block = BlockKey.blockIndex(keyBuffer);
-                pointerCache.clear(volume.id, block);
-                long epoch = BlockKey.epoch(keyBuffer);
-                if (epoch == volume.headEpoch && ValueLog.Pointer.isPointer(replacement.length)
-                        && !ValueLog.Pointer.inTable(replacement.length)) {
-                    // the relocated block's pointer, as a write puts its own: reads keep skipping RocksDB
-                    ByteBuffer pointer = ByteBuffer.wrap(replacement);
-                    long crcs = crcs(pointer, 0, replacement.length);
-                    pointerCache.put(volume.id, block, epoch, ValueLog.Pointer.segment(pointer, 0),
-                            ValueLog.Pointer.position(pointer, 0), (int) (crcs >>> 32), (int) crcs);
+                for (int i = from; i < to; i++) {
+                    if (replaced[i]) {
+                        cacheReplaced(volume, keys[i], replacements[i]);
+                    }
                 }
-                return true;
+                return count;
             } catch (RocksDBException e) {
-                throw storeFailure("relocating a block of " + volume.name, e);
+                throw storeFailure("relocating blocks of " + volume.name, e);
             } finally {
-                stripe.unlock();
+                unlockStripes(stripes);
             }
         } finally {
             volume.headLock.readLock().unlock();
+        }
+    }
+
+    /** After a relocation: the block's new pointer replaces what the cache held, as a write puts its own. */
+    private void cacheReplaced(Volume volume, byte[] key, byte[] replacement) {
+        ByteBuffer keyBuffer = ByteBuffer.wrap(key);
+        long block = BlockKey.blockIndex(keyBuffer);
+        pointerCache.clear(volume.id, block);
+        if (BlockKey.epoch(keyBuffer) == volume.headEpoch && ValueLog.Pointer.isPointer(replacement.length)
+                && !ValueLog.Pointer.inTable(replacement.length)) {
+            ByteBuffer pointer = ByteBuffer.wrap(replacement);
+            long crcs = crcs(pointer, 0, replacement.length);
+            pointerCache.put(volume.id, block, volume.headEpoch, ValueLog.Pointer.segment(pointer, 0),
+                    ValueLog.Pointer.position(pointer, 0), (int) (crcs >>> 32), (int) crcs);
         }
     }
 
@@ -1159,6 +1282,7 @@ public final class BlockStore implements AutoCloseable {
             closed = true;
         }
         collector.stop();
+        defragmenter.stop();
         long waitingSince = System.nanoTime();
         long nextWarning = waitingSince + 5_000_000_000L;
         while (inFlight.get() > 0) {
@@ -1268,6 +1392,9 @@ public final class BlockStore implements AutoCloseable {
             }
             if (run != null) {
                 run.read();
+                if (head && Defragmenter.isScattered((int) (last - first + 1), run.reads)) {
+                    defragmenter.request(volume.id, headEpoch, first, last);
+                }
             }
         }
         for (int i = 0; gaps != null && i < gaps.count; i++) {
@@ -1318,6 +1445,9 @@ public final class BlockStore implements AutoCloseable {
                 run.add(range.segment[i], range.position[i], at, range.crc[i], range.previousCrc[i], false);
             }
             run.read();
+            if (Defragmenter.isScattered(count, run.reads)) {
+                defragmenter.request(volume.id, epoch, first, last);
+            }
             return true;
         } catch (ChecksumMismatch e) {
             for (long block = first; block <= last; block++) {
@@ -1669,6 +1799,8 @@ public final class BlockStore implements AutoCloseable {
         private int[] previousCrcs = new int[16];
         private boolean[] inTable = new boolean[16];
         private int tableBlocks;
+        /** Runs read so far: one {@code pread} each. */
+        int reads;
 
         LogRun(ByteBuffer out) {
             this.out = out;
@@ -1721,6 +1853,7 @@ public final class BlockStore implements AutoCloseable {
                 tableBlocks = 0;
             }
             valueLog.read(segment, position, out.slice(at, blocks << blockShift));
+            reads++;
             for (int i = 0; i < blocks; i++) {
                 checkCrc(out.slice(at + (i << blockShift), blockSize), crcs[i], previousCrcs[i], segment,
                         position + ((long) i << blockShift));

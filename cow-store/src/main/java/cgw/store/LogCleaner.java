@@ -21,9 +21,9 @@ import org.slf4j.LoggerFactory;
  *   <li>note the settled segments (no pointer to them can appear any more);
  *   <li>scan every pointer and add up the live bytes of each settled segment;
  *   <li>segments with nothing live are deleted; those less than half live are <em>victims</em>:
- *       a second scan copies every block still pointing into a victim to the active segment and
- *       swaps its pointer, under the block's stripe lock and only if the pointer did not change
- *       meanwhile (a write that replaced it wins);
+ *       a second scan copies every block still pointing into a victim to the active segment,
+ *       syncs the copies, and swaps their pointers, under the blocks' stripe locks and only where
+ *       a pointer did not change meanwhile (a write that replaced it wins; {@link LogMover});
  *   <li>the copies and new pointers are made durable (value log, then WAL), and only then are the
  *       victims removed, under the value log's removal lock, so no reader ever follows a pointer
  *       into a deleted file and a crash at any point leaves every pointer valid.
@@ -44,13 +44,12 @@ final class LogCleaner {
     /** Segments with less than this share of live bytes are cleaned. */
     static final double LIVE_SHARE_TO_CLEAN = 0.5;
     static final int MIN_GROWTH_SEGMENTS = 4;
-    private static final int RELOCATION_BATCH_BLOCKS = 256;
 
     private final BlockStore store;
     private final Rocks rocks;
     private final ValueLog valueLog;
     private final int blockSize;
-    private final int blockShift;
+    private final LogMover mover;
     private final ReentrantLock lock = new ReentrantLock();
     private long appendedAtLastRound; // guarded by lock
     private volatile boolean garbageHint = true; // a restart may leave garbage behind
@@ -65,7 +64,7 @@ final class LogCleaner {
         this.rocks = rocks;
         this.valueLog = valueLog;
         this.blockSize = blockSize;
-        this.blockShift = Integer.numberOfTrailingZeros(blockSize);
+        this.mover = new LogMover(store, valueLog, blockSize);
     }
 
     /** Something made garbage: the next round runs even if the log did not grow. */
@@ -159,86 +158,24 @@ final class LogCleaner {
 
     /** Moves every block still pointing into a victim to the active segment; returns how many moved. */
     private long relocate(Set<Integer> victims, BlockStore.Pacer pacer) {
-        Batch batch = new Batch();
         long relocated = 0;
         try (RocksIterator it = rocks.db.newIterator(rocks.blocks, rocks.scanOptions)) {
             ByteBuffer value = ByteBuffer.allocate(ValueLog.Pointer.OVERWRITTEN_LENGTH);
             for (it.seekToFirst(); it.isValid(); it.next()) {
                 int length = it.value(value.array());
                 if (ValueLog.Pointer.isPointer(length) && victims.contains(ValueLog.Pointer.segment(value, 0))) {
-                    batch.add(it.key(), java.util.Arrays.copyOf(value.array(), length));
-                    if (batch.count == RELOCATION_BATCH_BLOCKS) {
-                        relocated += move(batch);
+                    mover.add(it.key(), java.util.Arrays.copyOf(value.array(), length));
+                    if (mover.isFull()) {
+                        relocated += mover.move(false);
                     }
                 }
                 pacer.pace(1);
             }
             BlockStore.checkStatus(it);
+        } catch (RuntimeException e) {
+            mover.clear();
+            throw e;
         }
-        if (batch.count > 0) {
-            relocated += move(batch);
-        }
-        return relocated;
-    }
-
-    /**
-     * Copies a batch of blocks to the active segment and swaps their pointers, each only if no
-     * write replaced it meanwhile (a write that replaced it wins).
-     */
-    private long move(Batch batch) {
-        int n = batch.count;
-        ByteBuffer data = batch.data;
-        for (int i = 0; i < n; i++) {
-            ByteBuffer pointer = ByteBuffer.wrap(batch.pointers[i]);
-            valueLog.read(ValueLog.Pointer.segment(pointer, 0), ValueLog.Pointer.position(pointer, 0),
-                    data.slice(i << blockShift, blockSize));
-        }
-        long moved = 0;
-        ValueLog.Reservation reservation = valueLog.reserve(n << blockShift);
-        try {
-            reservation.write(0, data.slice(0, n << blockShift));
-            for (int i = 0; i < n; i++) {
-                // same CRCs: after a crash during an overwrite the bytes may match either
-                long position = reservation.position() + ((long) i << blockShift);
-                byte[] replacement = ValueLog.Pointer.inTable(batch.pointers[i].length)
-                        ? fromTable(batch.pointers[i], reservation.segment(), position)
-                        : ValueLog.Pointer.moved(batch.pointers[i], reservation.segment(), position);
-                if (store.replaceValue(batch.keys[i], batch.pointers[i], replacement)) {
-                    moved++;
-                }
-            }
-        } finally {
-            reservation.finish();
-        }
-        batch.count = 0;
-        return moved;
-    }
-
-    /**
-     * The long form of a pointer that keeps its CRCs in its segment's table, leading to a copy of
-     * its bytes: the new segment has no table slot for it. Overwrites stay out of segments being
-     * cleaned, so the slot is what it was when the bytes were copied.
-     */
-    private byte[] fromTable(byte[] pointer, int segment, long position) {
-        ByteBuffer old = ByteBuffer.wrap(pointer);
-        ByteBuffer slot = ByteBuffer.allocate(ValueLog.TABLE_SLOT_BYTES);
-        valueLog.readTable(ValueLog.Pointer.segment(old, 0), ValueLog.Pointer.position(old, 0) >>> blockShift, slot);
-        ByteBuffer moved = ByteBuffer.allocate(ValueLog.Pointer.OVERWRITTEN_LENGTH);
-        ValueLog.Pointer.encodeOverwritten(moved, segment, position, slot.getInt(0), slot.getInt(4), slot.getInt(8));
-        return moved.array();
-    }
-
-    /** Blocks on their way from a victim to the active segment. */
-    private final class Batch {
-        final byte[][] keys = new byte[RELOCATION_BATCH_BLOCKS][];
-        final byte[][] pointers = new byte[RELOCATION_BATCH_BLOCKS][];
-        final ByteBuffer data = ByteBuffer.allocateDirect(RELOCATION_BATCH_BLOCKS * blockSize);
-        int count;
-
-        void add(byte[] key, byte[] pointer) {
-            keys[count] = key;
-            pointers[count] = pointer;
-            count++;
-        }
+        return relocated + mover.move(false);
     }
 }

@@ -42,6 +42,15 @@ final class SpaceGuard {
 
     /** Admits a write of {@code bytes}, or throws {@link StoreFullException} when the reserve would be touched. */
     void admit(long bytes) {
+        if (!tryAdmit(bytes)) {
+            throw new StoreFullException("the store's file system (" + dir + ") has " + (available >> 20)
+                    + " MiB free, and the last " + (reserveBytes >> 20) + " MiB are kept for the store's own"
+                    + " metadata: free space on it, or delete volumes or snapshots", null);
+        }
+    }
+
+    /** Admits a write of {@code bytes} and returns true, or returns false when the reserve would be touched. */
+    boolean tryAdmit(long bytes) {
         long written = writtenSinceCheck.addAndGet(bytes);
         long headroom = available - reserveBytes;
         if (System.nanoTime() - checkedAtNanos > RECHECK_NANOS || written > headroom / 2) {
@@ -49,11 +58,7 @@ final class SpaceGuard {
             written = writtenSinceCheck.get();
             headroom = available - reserveBytes;
         }
-        if (written > headroom) {
-            throw new StoreFullException("the store's file system (" + dir + ") has " + (available >> 20)
-                    + " MiB free, and the last " + (reserveBytes >> 20) + " MiB are kept for the store's own"
-                    + " metadata: free space on it, or delete volumes or snapshots", null);
-        }
+        return written <= headroom;
     }
 
     private synchronized void refresh() {

@@ -528,6 +528,19 @@ final class ValueLog implements AutoCloseable {
         }
 
         /**
+         * Makes what was written to the reservation durable now (fdatasync of its segment), for a
+         * copy whose pointer replaces one to bytes that already were: the new pointer may reach
+         * the disk with the WAL at any time, and must never lead to bytes that did not.
+         */
+        void force() {
+            try {
+                segment.channel.force(false);
+            } catch (IOException e) {
+                throw failure("sync of value log segment " + segment.file + " failed", e);
+            }
+        }
+
+        /**
          * Ends the reservation once its writes are done. Only now is the segment marked for the
          * next {@link #sync}: marked at reservation time, a sync running between the reservation
          * and the write would unmark it without covering the write, and a later flush would

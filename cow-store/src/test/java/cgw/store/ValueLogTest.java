@@ -412,6 +412,7 @@ class ValueLogTest {
             }
             AtomicBoolean stop = new AtomicBoolean();
             java.util.concurrent.atomic.AtomicLong noWaitReads = new java.util.concurrent.atomic.AtomicLong();
+            java.util.concurrent.atomic.AtomicLong defragmented = new java.util.concurrent.atomic.AtomicLong();
             long[] lastGeneration = new long[blocks]; // written by the writer only, read after it stopped
             java.util.concurrent.atomic.AtomicLongArray acknowledged = new java.util.concurrent.atomic.AtomicLongArray(blocks);
             ExecutorService pool = Executors.newFixedThreadPool(3);
@@ -466,10 +467,14 @@ class ValueLogTest {
                                 }
                             }
                         } else {
-                            ByteBuffer dst = ByteBuffer.allocate(4 * BLOCK);
-                            int first = Math.min(b, blocks - 4);
+                            // 4 blocks, or a whole group, which asks for it to be defragmented
+                            int length = random.nextBoolean() ? 4 : PointerCache.RUN_BLOCKS;
+                            ByteBuffer dst = ByteBuffer.allocate(length * BLOCK);
+                            int first = Math.min(b, blocks - length);
                             store.read(volume, (long) first * BLOCK, dst);
-                            for (int i = 0; i < 4; i++) {
+                            // at once, before the next cut makes the request stale, while writes run
+                            defragmented.addAndGet(store.defragmentPending());
+                            for (int i = 0; i < length; i++) {
                                 long word = dst.getLong(i * BLOCK);
                                 assertThat(word >>> 32).as("block %d", first + i).isEqualTo(first + i);
                                 for (int at = 8; at < BLOCK; at += 8) {
@@ -498,6 +503,9 @@ class ValueLogTest {
             pool.shutdown();
             assertThat(rounds).isGreaterThan(1);
             assertThat(noWaitReads.get()).as("reads served by readNoWait").isPositive();
+            if (!overwriteInPlace) { // else whole groups are mostly in place, which never moves
+                assertThat(defragmented.get()).as("blocks moved by the defragmenter").isPositive();
+            }
             // versions of the last released epoch that head writes hid after its collection ran are
             // collected with the next cut
             store.release(volume, store.cut(volume));
@@ -508,6 +516,62 @@ class ValueLogTest {
             for (int b = 0; b < blocks; b++) {
                 assertThat(head.getLong(b * BLOCK) & 0xFFFFFFFFL).as("generation of block %d", b)
                         .isEqualTo(lastGeneration[b] & 0xFFFFFFFFL);
+            }
+        }
+    }
+
+    @Test
+    void aRandomlyWrittenRangeReadInOrderIsLaidOutInOrderAndReadsTheSame() throws Exception {
+        int blocks = 512;
+        List<Integer> order = new java.util.ArrayList<>(java.util.stream.IntStream.range(0, blocks).boxed().toList());
+        java.util.Collections.shuffle(order, new java.util.Random(7));
+        List<Integer> rewritten = order.subList(0, blocks / 4);
+        try (BlockStore store = BlockStore.open(dir, options())) {
+            Volume volume = store.createVolume("vm", (long) blocks * BLOCK);
+            for (int b : order) {
+                store.write(volume, (long) b * BLOCK, block(b, 1));
+            }
+            store.cut(volume); // the head epoch starts empty: reads see the sealed epoch's versions
+            for (int b : order.subList(0, blocks / 2)) {
+                store.write(volume, (long) b * BLOCK, block(b, 2)); // half of them in the head epoch
+            }
+            ByteBuffer whole = ByteBuffer.allocateDirect(blocks * BLOCK);
+            store.read(volume, 0, whole);
+            // only the head epoch's versions move (the collector never deletes those)
+            assertThat(store.defragmentPending()).isEqualTo(blocks / 2);
+            store.cut(volume);
+            for (int b = 0; b < blocks; b++) {
+                store.write(volume, (long) b * BLOCK, block(b, 3)); // in block order, one at a time
+            }
+            store.read(volume, 0, whole.clear());
+            assertThat(store.defragmentPending()).as("blocks already in order").isZero();
+            for (int b : rewritten) {
+                store.write(volume, (long) b * BLOCK, block(b, 4));
+            }
+            store.read(volume, 0, whole.clear());
+            // each 1 MiB of the read, scattered by the rewrites, is laid out again whole
+            assertThat(store.defragmentPending()).as("scattered again").isEqualTo(blocks);
+            store.read(volume, 0, whole.clear());
+            assertThat(store.defragmentPending()).as("in order after the move").isZero();
+            assertThat(store.defragmentedBlocks()).isEqualTo(blocks / 2 + blocks);
+            expectGenerations(store, volume, rewritten, blocks);
+            store.collectGarbage();
+            expectGenerations(store, volume, rewritten, blocks);
+        }
+        try (BlockStore store = BlockStore.open(dir, options())) {
+            expectGenerations(store, store.volume("vm"), rewritten, blocks);
+        }
+    }
+
+    private static void expectGenerations(BlockStore store, Volume volume, List<Integer> rewritten, int blocks) {
+        ByteBuffer whole = ByteBuffer.allocateDirect(blocks * BLOCK);
+        store.read(volume, 0, whole);
+        for (int b = 0; b < blocks; b++) {
+            long word = ((long) b << 32) | (rewritten.contains(b) ? 4 : 3);
+            for (int at = 0; at < BLOCK; at += 8) {
+                if (whole.getLong(b * BLOCK + at) != word) {
+                    assertThat(whole.getLong(b * BLOCK + at)).as("word %d of block %d", at / 8, b).isEqualTo(word);
+                }
             }
         }
     }

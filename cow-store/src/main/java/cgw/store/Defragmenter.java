@@ -1,0 +1,172 @@
+package cgw.store;
+
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Lays scattered ranges of volumes out in block order again. The value log keeps blocks in the
+ * order they were written, so a volume written randomly in small blocks reads back sequentially
+ * at a {@code pread} per block where an in-place file needs one per request. When a long read
+ * finds its blocks scattered ({@link #isScattered}), it asks for its range here; a background
+ * thread copies the versions that read saw to the active segment in block order and swaps their
+ * pointers ({@link LogMover}, as the cleaner moves live blocks), so the next read of the range is
+ * one {@code pread}. The old copies become garbage for the cleaner.
+ *
+ * <p>Only blocks whose pointer holds its own CRCs move (appended blocks, which is what random
+ * writes leave): a pointer to a segment's CRC table does not change when its bytes are
+ * overwritten in place, so swapping it would not see such a write; such blocks lie in runs of at
+ * least 64 KiB anyway. The work runs under the collector's lock, taken only if free (the collector
+ * and the cleaner exclude it, and the other way round), and only while the store's file system
+ * has room to spare. A request that finds the lock taken, the queue full or the range laid out
+ * well is dropped: the next scattered read of the range asks again.
+ *
+ * <p>Threads: readers call {@link #request} (never blocks); the work runs on the defragmenter's
+ * own daemon thread, or on the caller of {@link #runPending} (tests), one at a time (the monitor).
+ */
+final class Defragmenter {
+    private static final Logger log = LoggerFactory.getLogger(Defragmenter.class);
+    /** Ranges waiting; a sequential read at queue depth 8 asks for one per request. */
+    private static final int QUEUE_RANGES = 64;
+    /**
+     * Blocks copied before their pointers are swapped: the copies are synced first, one sync for
+     * all of them (32 MiB of 4 KiB blocks; a sync per 1 MiB request held the thread to 40 MiB/s).
+     */
+    static final int SWAP_BLOCKS = 8192;
+    /** Reads shorter than this are not worth a request (a 256 KiB group and more). */
+    static final int MIN_BLOCKS = 64;
+    /** Scattered: more than one break in the log per this many blocks (runs under 64 KiB on average). */
+    static final int BLOCKS_PER_BREAK = 16;
+
+    /** The blocks {@code [first, last]} of a volume as a read at {@code epoch} saw them. */
+    record Request(long volumeId, long epoch, long first, long last) {
+    }
+
+    private static final Request STOP = new Request(-1, 0, 0, -1);
+
+    private final BlockStore store;
+    private final LogMover mover;
+    private final ArrayBlockingQueue<Request> queue = new ArrayBlockingQueue<>(QUEUE_RANGES);
+    private final AtomicLong movedBlocks = new AtomicLong();
+    private final Object lifecycle = new Object();
+    private volatile boolean stopping;
+    private Thread thread; // guarded by lifecycle
+
+    Defragmenter(BlockStore store, LogMover mover) {
+        this.store = store;
+        this.mover = mover;
+    }
+
+    /** Whether {@code blocks} read as {@code reads} separate runs are worth laying out again. */
+    static boolean isScattered(int blocks, int reads) {
+        return blocks >= MIN_BLOCKS && (long) reads * BLOCKS_PER_BREAK > blocks;
+    }
+
+    /** Whether {@code blocks} that lie in {@code runs} separate runs are worth moving into one. */
+    static boolean worthMoving(int blocks, int runs) {
+        return blocks >= BLOCKS_PER_BREAK && (long) runs * BLOCKS_PER_BREAK > blocks;
+    }
+
+    /** Asks for a range to be laid out again; dropped when too many are waiting. */
+    void request(long volumeId, long epoch, long first, long last) {
+        queue.offer(new Request(volumeId, epoch, first, last));
+    }
+
+    /** Blocks moved since the store was opened. */
+    long movedBlocks() {
+        return movedBlocks.get();
+    }
+
+    void start() {
+        synchronized (lifecycle) {
+            thread = new Thread(this::run, "cgw-store-defrag");
+            thread.setDaemon(true);
+            thread.start();
+        }
+    }
+
+    /**
+     * Stops the thread and waits for it; idempotent. Never by an interrupt: one landing in a
+     * file channel's read or write would close the channel, a segment every thread uses.
+     */
+    void stop() {
+        synchronized (lifecycle) { // not the monitor, which the thread takes to finish
+            stopping = true;
+            if (thread != null) {
+                queue.clear();
+                queue.offer(STOP); // else the poll's timeout sees stopping
+                try {
+                    thread.join();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                thread = null;
+            }
+        }
+    }
+
+    /** Runs every waiting request on the calling thread; returns the blocks moved. */
+    synchronized long runPending() {
+        long moved = 0;
+        for (Request request = queue.poll(); request != null; request = queue.poll()) {
+            moved += run(request);
+        }
+        return moved + swap();
+    }
+
+    private void run() {
+        try {
+            serve();
+        } finally {
+            synchronized (this) {
+                mover.abandon(); // copies not swapped yet stay garbage; their reservations end
+            }
+        }
+    }
+
+    private void serve() {
+        while (!stopping) {
+            Request request;
+            try {
+                request = queue.poll(1, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+            if (request == null || request == STOP) {
+                continue;
+            }
+            try {
+                synchronized (this) { // the mover is one thread's at a time
+                    run(request);
+                    if (queue.isEmpty()) {
+                        swap();
+                    }
+                }
+            } catch (RuntimeException e) {
+                if (stopping) {
+                    return;
+                }
+                log.warn("defragmenting blocks {}-{} of volume id {} failed", request.first, request.last,
+                        request.volumeId, e);
+            }
+        }
+    }
+
+    /** Copies the request's blocks; swaps what was copied once {@link #SWAP_BLOCKS} wait. Returns the blocks moved. */
+    private long run(Request request) {
+        long copied = store.defragment(request, mover);
+        if (copied > 0) {
+            log.debug("copied {} blocks of {}-{} of volume id {}", copied, request.first, request.last, request.volumeId);
+        }
+        return mover.copiedBlocks() >= SWAP_BLOCKS ? swap() : 0;
+    }
+
+    private long swap() {
+        long moved = store.defragmentSwap(mover);
+        movedBlocks.addAndGet(moved);
+        return moved;
+    }
+}

@@ -1,0 +1,193 @@
+package cgw.store;
+
+import cgw.store.key.BlockKey;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Moves block versions to the active segment of the {@link ValueLog}: copies their bytes there in
+ * the order they were added (batches of {@link #BATCH_BLOCKS}, each one write), makes the copies
+ * durable (one sync for as many batches as the caller copied), and then swaps each version's
+ * pointer to its copy, only where the pointer did not change meanwhile (a write that replaced it, or
+ * overwrote it in place, wins). The value log's cleaner moves the live blocks out of its victims
+ * with it, the defragmenter the blocks of a scattered range.
+ *
+ * <p>A pointer keeps its form and CRCs (the bytes are the same); one whose CRCs live in its
+ * segment's table takes the long form, since the new segment has no slot for it. The copies are
+ * synced before the new pointers are committed: those may reach the disk with the WAL at any time,
+ * and the bytes they replace were durable, so a power loss must find the copies there too.
+ *
+ * <p>Threads: one at a time per instance (it owns its buffers). A version the collector may delete
+ * meanwhile must not come back: the cleaner moves under the collector's lock, the defragmenter
+ * only versions of the head epoch, which the collector never deletes. The bytes are read under the
+ * value log's removal lock, so the cleaner removes no segment in the middle of a copy (a pointer
+ * that led there has changed by then, and its swap does not happen).
+ */
+final class LogMover {
+    static final int BATCH_BLOCKS = 256;
+
+    private final BlockStore store;
+    private final ValueLog valueLog;
+    private final int blockSize;
+    private final int blockShift;
+    private final byte[][] keys = new byte[BATCH_BLOCKS][];
+    private final byte[][] pointers = new byte[BATCH_BLOCKS][];
+    private final List<byte[]> copiedKeys = new ArrayList<>();
+    private final List<byte[]> copiedPointers = new ArrayList<>();
+    private final List<byte[]> copiedReplacements = new ArrayList<>();
+    private final List<ValueLog.Reservation> reservations = new ArrayList<>();
+    private final ByteBuffer data;
+    private int count;
+
+    LogMover(BlockStore store, ValueLog valueLog, int blockSize) {
+        this.store = store;
+        this.valueLog = valueLog;
+        this.blockSize = blockSize;
+        this.blockShift = Integer.numberOfTrailingZeros(blockSize);
+        this.data = ByteBuffer.allocateDirect(BATCH_BLOCKS * blockSize);
+    }
+
+    /** Adds a version to move (its key and current pointer); the caller moves a full batch first. */
+    void add(byte[] key, byte[] pointer) {
+        if (count == BATCH_BLOCKS) {
+            throw new IllegalStateException("a full batch of " + BATCH_BLOCKS + " blocks; move it first");
+        }
+        keys[count] = key;
+        pointers[count] = pointer;
+        count++;
+    }
+
+    int count() {
+        return count;
+    }
+
+    boolean isFull() {
+        return count == BATCH_BLOCKS;
+    }
+
+    /** Forgets the versions added since the last move. */
+    void clear() {
+        java.util.Arrays.fill(keys, 0, count, null);
+        java.util.Arrays.fill(pointers, 0, count, null);
+        count = 0;
+    }
+
+    /**
+     * Moves the versions added since the last move; returns how many were swapped.
+     * {@code headOnly}: only versions of their volume's head epoch (see {@link BlockStore#replaceValues}).
+     */
+    long move(boolean headOnly) {
+        copy();
+        return swap(headOnly);
+    }
+
+    /** Blocks copied and waiting for their {@link #swap}. */
+    int copiedBlocks() {
+        return copiedKeys.size();
+    }
+
+    /**
+     * Copies the versions added since the last copy to the active segment (one reservation, one
+     * write) and keeps them for the next {@link #swap}; the batch is empty after.
+     */
+    void copy() {
+        int n = count;
+        if (n == 0) {
+            return;
+        }
+        try {
+            valueLog.readLock().lock(); // the cleaner removes no segment meanwhile
+            try {
+                for (int i = 0; i < n; i++) {
+                    ByteBuffer pointer = ByteBuffer.wrap(pointers[i]);
+                    valueLog.read(ValueLog.Pointer.segment(pointer, 0), ValueLog.Pointer.position(pointer, 0),
+                            data.slice(i << blockShift, blockSize));
+                }
+            } finally {
+                valueLog.readLock().unlock();
+            }
+            ValueLog.Reservation reservation = valueLog.reserve(n << blockShift);
+            reservations.add(reservation);
+            reservation.write(0, data.slice(0, n << blockShift));
+            for (int i = 0; i < n; i++) {
+                long position = reservation.position() + ((long) i << blockShift);
+                copiedKeys.add(keys[i]);
+                copiedPointers.add(pointers[i]);
+                copiedReplacements.add(ValueLog.Pointer.inTable(pointers[i].length)
+                        ? fromTable(pointers[i], reservation.segment(), position)
+                        : ValueLog.Pointer.moved(pointers[i], reservation.segment(), position));
+            }
+        } catch (RuntimeException e) {
+            abandon();
+            throw e;
+        } finally {
+            clear();
+        }
+    }
+
+    /**
+     * Makes the copies durable (one sync per segment they are in) and then swaps the pointers of
+     * those whose versions did not change meanwhile; returns how many were swapped.
+     */
+    long swap(boolean headOnly) {
+        if (reservations.isEmpty()) {
+            return 0;
+        }
+        try {
+            java.util.Set<Integer> synced = new java.util.HashSet<>();
+            for (ValueLog.Reservation reservation : reservations) {
+                if (synced.add(reservation.segment())) {
+                    reservation.force();
+                }
+            }
+            byte[][] keys = copiedKeys.toArray(new byte[0][]);
+            byte[][] expected = copiedPointers.toArray(new byte[0][]);
+            byte[][] replacement = copiedReplacements.toArray(new byte[0][]);
+            boolean[] done = new boolean[keys.length];
+            long moved = 0;
+            // per volume, and at most a batch under one set of stripe locks
+            for (int from = 0; from < keys.length; ) {
+                long volumeId = volumeOf(keys[from]);
+                int to = from + 1;
+                while (to < keys.length && to - from < BATCH_BLOCKS && volumeOf(keys[to]) == volumeId) {
+                    to++;
+                }
+                moved += store.replaceValues(keys, expected, replacement, done, from, to, headOnly);
+                from = to;
+            }
+            return moved;
+        } finally {
+            abandon();
+        }
+    }
+
+    /** Ends the reservations of the copies and forgets them (their bytes become garbage unless swapped). */
+    void abandon() {
+        for (ValueLog.Reservation reservation : reservations) {
+            reservation.finish();
+        }
+        reservations.clear();
+        copiedKeys.clear();
+        copiedPointers.clear();
+        copiedReplacements.clear();
+    }
+
+    /**
+     * The long form of a pointer that keeps its CRCs in its segment's table, leading to a copy of
+     * its bytes: the new segment has no table slot for it. Overwrites stay out of segments being
+     * cleaned, so the slot is what it was when the bytes were copied.
+     */
+    private byte[] fromTable(byte[] pointer, int segment, long position) {
+        ByteBuffer old = ByteBuffer.wrap(pointer);
+        ByteBuffer slot = ByteBuffer.allocate(ValueLog.TABLE_SLOT_BYTES);
+        valueLog.readTable(ValueLog.Pointer.segment(old, 0), ValueLog.Pointer.position(old, 0) >>> blockShift, slot);
+        ByteBuffer moved = ByteBuffer.allocate(ValueLog.Pointer.OVERWRITTEN_LENGTH);
+        ValueLog.Pointer.encodeOverwritten(moved, segment, position, slot.getInt(0), slot.getInt(4), slot.getInt(8));
+        return moved.array();
+    }
+
+    private static long volumeOf(byte[] key) {
+        return BlockKey.volumeId(ByteBuffer.wrap(key));
+    }
+}
