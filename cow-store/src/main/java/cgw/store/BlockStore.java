@@ -835,12 +835,11 @@ public final class BlockStore implements AutoCloseable {
     }
 
     /**
-     * Lays the blocks of a {@link Defragmenter.Request} out in block order: copies the head's
-     * versions of them (those whose pointer holds its own CRCs) to the active segment, for
-     * {@link #defragmentSwap} to swap their pointers where they did not change meanwhile. Only versions of the head epoch move:
-     * the collector never deletes those, so a swap cannot bring back a version it deleted, without
-     * its lock (which the cleaner holds for whole rounds). Nothing when the store is short of space
-     * or the blocks are not scattered any more. Returns the blocks copied.
+     * Lays the blocks of a {@link Defragmenter.Request} out in block order: copies the versions a
+     * read of the head sees there (those whose pointer holds its own CRCs, of whatever epoch) to
+     * the active segment, for {@link #defragmentSwap} to swap their pointers where they did not
+     * change meanwhile. Nothing when the store is short of space or the blocks are not scattered
+     * any more. Returns the blocks copied.
      */
     long defragment(Defragmenter.Request request, LogMover mover) {
         Volume volume = byId.get(request.volumeId());
@@ -860,11 +859,14 @@ public final class BlockStore implements AutoCloseable {
 
     private long defragmentHead(Volume volume, Defragmenter.Request request, LogMover mover) {
         long copied = 0;
+        // as a read: from the iterator's creation until the bytes are copied, the cleaner removes
+        // no segment (the iterator's view could show a pointer into one removed before it)
+        valueLog.readLock().lock();
         try (BlockCursor cursor = new BlockCursor(rocks.db.newIterator(rocks.blocks, rocks.readOptions))) {
             // a batch's worth of blocks at a time, each judged on its own
             for (long first = request.first(); first <= request.last(); first += LogMover.BATCH_BLOCKS) {
                 long last = Math.min(request.last(), first + LogMover.BATCH_BLOCKS - 1);
-                int runs = collectHeadPointers(volume, request.epoch(), first, last, cursor, mover);
+                int runs = collectPointers(volume, request.epoch(), first, last, cursor, mover);
                 int count = mover.count();
                 if (Defragmenter.worthMoving(count, runs) && spaceGuard.tryAdmit((long) count << blockShift)) {
                     mover.copy();
@@ -873,21 +875,23 @@ public final class BlockStore implements AutoCloseable {
                     mover.clear();
                 }
             }
+        } finally {
+            valueLog.readLock().unlock();
         }
         return copied;
     }
 
     /**
-     * Adds the versions of blocks {@code [first, last]} in head epoch {@code epoch} whose pointers
+     * Adds the versions a read at {@code epoch} sees of blocks {@code [first, last]} whose pointers
      * hold their own CRCs to the mover; returns in how many runs they lie in the log.
      */
-    private int collectHeadPointers(Volume volume, long epoch, long first, long last, BlockCursor cursor, LogMover mover) {
+    private int collectPointers(Volume volume, long epoch, long first, long last, BlockCursor cursor, LogMover mover) {
         int runs = 0;
         int previousSegment = -1;
         long previousPosition = 0;
         for (long block = first; block <= last; block++) {
             cursor.seek(volume.id, block, epoch);
-            if (!cursor.at(volume.id, block) || BlockKey.epoch(ByteBuffer.wrap(cursor.current)) != epoch) {
+            if (!cursor.at(volume.id, block)) {
                 continue;
             }
             byte[] value = cursor.it.value();
@@ -905,11 +909,16 @@ public final class BlockStore implements AutoCloseable {
         return runs;
     }
 
-    /** Swaps the pointers of what {@link #defragment} copied (see {@link LogMover#swap}); returns how many moved. */
+    /**
+     * Swaps the pointers of what {@link #defragment} copied (see {@link LogMover#swap}): those of
+     * the head epoch at once, the others under the collector's lock if it is free (a collector
+     * pass or cleaner round holds it for long; their copies are then left as garbage). Returns how
+     * many moved.
+     */
     long defragmentSwap(LogMover mover) {
         enter();
         try {
-            return mover.swap(true);
+            return mover.swap(gcLock);
         } finally {
             exit();
         }
@@ -945,9 +954,10 @@ public final class BlockStore implements AutoCloseable {
      * Replaces the values of block versions {@code keys[from, to)} (all of one volume) with
      * {@code replacements} where they are still {@code expected}, in one batch under the blocks'
      * stripe locks and the volume's head lock (writes and deletion of the volume cannot
-     * interleave); for the value log's cleaner and the defragmenter. {@code headOnly}: only
-     * versions of the head epoch (checked under the head lock, so no cut moves it meanwhile). Sets
-     * {@code replaced[i]} for each that was; returns how many.
+     * interleave); for the value log's cleaner and the defragmenter. A version the collector
+     * deleted must not come back: the caller holds the collector's lock, or asks for
+     * {@code headOnly}, versions of the head epoch (checked under the head lock), which the
+     * collector never deletes. Sets {@code replaced[i]} for each that was; returns how many.
      */
     int replaceValues(byte[][] keys, byte[][] expected, byte[][] replacements, boolean[] replaced, int from, int to,
             boolean headOnly) {

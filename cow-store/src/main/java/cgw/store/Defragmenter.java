@@ -15,13 +15,16 @@ import org.slf4j.LoggerFactory;
  * pointers ({@link LogMover}, as the cleaner moves live blocks), so the next read of the range is
  * one {@code pread}. The old copies become garbage for the cleaner.
  *
- * <p>Only blocks whose pointer holds its own CRCs move (appended blocks, which is what random
- * writes leave): a pointer to a segment's CRC table does not change when its bytes are
- * overwritten in place, so swapping it would not see such a write; such blocks lie in runs of at
- * least 64 KiB anyway. The work runs under the collector's lock, taken only if free (the collector
- * and the cleaner exclude it, and the other way round), and only while the store's file system
- * has room to spare. A request that finds the lock taken, the queue full or the range laid out
- * well is dropped: the next scattered read of the range asks again.
+ * <p>Versions of any epoch move (after a cut, the head reads the sealed epoch's blocks until they
+ * are rewritten), but only those whose pointer holds its own CRCs (appended blocks, which is what
+ * random writes leave): a pointer to a segment's CRC table does not change when its bytes are
+ * overwritten in place, so a swap could not see such a write; those lie in runs of at least
+ * 64 KiB anyway. Copies are made without the collector's lock and swapped in batches of up to
+ * {@link #SWAP_BLOCKS} after one sync: versions of the head epoch at once (the collector never
+ * deletes those), others only if the collector's lock is free at once (else their copies stay
+ * garbage); nothing is copied while the store's file system is short
+ * of its write reserve. A request that finds the queue full, the head cut since the read or its
+ * range laid out well is dropped: the next scattered read of the range asks again.
  *
  * <p>Threads: readers call {@link #request} (never blocks); the work runs on the defragmenter's
  * own daemon thread, or on the caller of {@link #runPending} (tests), one at a time (the monitor).

@@ -166,7 +166,7 @@ final class LogCleaner {
                 if (ValueLog.Pointer.isPointer(length) && victims.contains(ValueLog.Pointer.segment(value, 0))) {
                     mover.add(it.key(), java.util.Arrays.copyOf(value.array(), length));
                     if (mover.isFull()) {
-                        relocated += mover.move(false);
+                        relocated += mover.move();
                     }
                 }
                 pacer.pace(1);
@@ -176,6 +176,6 @@ final class LogCleaner {
             mover.clear();
             throw e;
         }
-        return relocated + mover.move(false);
+        return relocated + mover.move();
     }
 }

@@ -4,6 +4,7 @@ import cgw.store.key.BlockKey;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.locks.Lock;
 
 /**
  * Moves block versions to the active segment of the {@link ValueLog}: copies their bytes there in
@@ -18,11 +19,12 @@ import java.util.List;
  * synced before the new pointers are committed: those may reach the disk with the WAL at any time,
  * and the bytes they replace were durable, so a power loss must find the copies there too.
  *
- * <p>Threads: one at a time per instance (it owns its buffers). A version the collector may delete
- * meanwhile must not come back: the cleaner moves under the collector's lock, the defragmenter
- * only versions of the head epoch, which the collector never deletes. The bytes are read under the
- * value log's removal lock, so the cleaner removes no segment in the middle of a copy (a pointer
- * that led there has changed by then, and its swap does not happen).
+ * <p>Threads: one at a time per instance (it owns its buffers). A version the collector deletes
+ * must never come back: the cleaner swaps under the collector's lock (it holds it for its whole
+ * round); the defragmenter swaps versions of the head epoch without it (the collector never
+ * deletes those) and others only when it gets the lock at once. The bytes are read under
+ * the value log's removal lock, so the cleaner removes no segment in the middle of a copy (a
+ * pointer that led there has changed by then, and its swap does not happen).
  */
 final class LogMover {
     static final int BATCH_BLOCKS = 256;
@@ -74,12 +76,12 @@ final class LogMover {
     }
 
     /**
-     * Moves the versions added since the last move; returns how many were swapped.
-     * {@code headOnly}: only versions of their volume's head epoch (see {@link BlockStore#replaceValues}).
+     * Moves the versions added since the last move; returns how many were swapped. The caller
+     * holds the collector's lock.
      */
-    long move(boolean headOnly) {
+    long move() {
         copy();
-        return swap(headOnly);
+        return swap(null);
     }
 
     /** Blocks copied and waiting for their {@link #swap}. */
@@ -128,9 +130,11 @@ final class LogMover {
 
     /**
      * Makes the copies durable (one sync per segment they are in) and then swaps the pointers of
-     * those whose versions did not change meanwhile; returns how many were swapped.
+     * those whose versions did not change meanwhile; returns how many were swapped. With
+     * {@code collectorLock} null the caller holds the collector's lock; else versions of the head
+     * epoch are swapped without it and the others only if it is free at once.
      */
-    long swap(boolean headOnly) {
+    long swap(Lock collectorLock) {
         if (reservations.isEmpty()) {
             return 0;
         }
@@ -145,21 +149,42 @@ final class LogMover {
             byte[][] expected = copiedPointers.toArray(new byte[0][]);
             byte[][] replacement = copiedReplacements.toArray(new byte[0][]);
             boolean[] done = new boolean[keys.length];
-            long moved = 0;
-            // per volume, and at most a batch under one set of stripe locks
-            for (int from = 0; from < keys.length; ) {
-                long volumeId = volumeOf(keys[from]);
-                int to = from + 1;
-                while (to < keys.length && to - from < BATCH_BLOCKS && volumeOf(keys[to]) == volumeId) {
-                    to++;
+            long moved = replace(keys, expected, replacement, done, keys.length, collectorLock != null);
+            if (collectorLock != null && moved < keys.length && collectorLock.tryLock()) {
+                try {
+                    int left = 0;
+                    for (int i = 0; i < keys.length; i++) {
+                        if (!done[i]) {
+                            keys[left] = keys[i];
+                            expected[left] = expected[i];
+                            replacement[left] = replacement[i];
+                            left++;
+                        }
+                    }
+                    moved += replace(keys, expected, replacement, done, left, false);
+                } finally {
+                    collectorLock.unlock();
                 }
-                moved += store.replaceValues(keys, expected, replacement, done, from, to, headOnly);
-                from = to;
             }
             return moved;
         } finally {
             abandon();
         }
+    }
+
+    /** {@link BlockStore#replaceValues} of entries {@code [0, n)}, per volume, at most a batch under one set of stripe locks. */
+    private long replace(byte[][] keys, byte[][] expected, byte[][] replacement, boolean[] done, int n, boolean headOnly) {
+        long moved = 0;
+        for (int from = 0; from < n; ) {
+            long volumeId = volumeOf(keys[from]);
+            int to = from + 1;
+            while (to < n && to - from < BATCH_BLOCKS && volumeOf(keys[to]) == volumeId) {
+                to++;
+            }
+            moved += store.replaceValues(keys, expected, replacement, done, from, to, headOnly);
+            from = to;
+        }
+        return moved;
     }
 
     /** Ends the reservations of the copies and forgets them (their bytes become garbage unless swapped). */
