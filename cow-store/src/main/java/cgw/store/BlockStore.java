@@ -1285,6 +1285,9 @@ public final class BlockStore implements AutoCloseable {
      */
     @Override
     public void close() {
+        // first, while the store is open: a request it is in the middle of finishes (or its
+        // copies are dropped) instead of failing on a closed store; idempotent
+        defragmenter.stop();
         synchronized (this) {
             if (closed) {
                 return;
@@ -1292,7 +1295,6 @@ public final class BlockStore implements AutoCloseable {
             closed = true;
         }
         collector.stop();
-        defragmenter.stop();
         long waitingSince = System.nanoTime();
         long nextWarning = waitingSince + 5_000_000_000L;
         while (inFlight.get() > 0) {
