@@ -975,10 +975,7 @@ public final class BlockStore implements AutoCloseable {
             for (int i = from; i < to; i++) {
                 stripes[i - from] = stripeIndex(volume, BlockKey.blockIndex(ByteBuffer.wrap(keys[i])));
             }
-            stripes = java.util.Arrays.stream(stripes).sorted().distinct().toArray();
-            for (int stripe : stripes) {
-                blockLocks[stripe].lock();
-            }
+            stripes = lockInOrder(stripes);
             try {
                 List<byte[]> current = rocks.db.multiGetAsList(rocks.scanOptions,
                         java.util.Collections.nCopies(to - from, rocks.blocks), java.util.Arrays.asList(keys).subList(from, to));
@@ -2569,6 +2566,15 @@ public final class BlockStore implements AutoCloseable {
         for (int i = 0; i < count; i++) {
             stripes[i] = stripeIndex(volume, (firstRegion + i) << STRIPE_REGION_SHIFT);
         }
+        return lockInOrder(stripes);
+    }
+
+    /**
+     * Locks the given stripes, each once, in ascending order (so that no two lockers wait on
+     * each other in a cycle); returns them sorted and without repeats, for {@link #unlockStripes}.
+     */
+    private int[] lockInOrder(int[] stripes) {
+        int count = stripes.length;
         if (count > 1) {
             java.util.Arrays.sort(stripes);
             int unique = 1;
