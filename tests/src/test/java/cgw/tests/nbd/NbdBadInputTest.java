@@ -187,12 +187,7 @@ class NbdBadInputTest {
     void writeOverTheMaximumIsDiscardedAndRefused() throws IOException {
         try (RawNbdClient client = connected()) {
             int length = (32 << 20) + 4096;
-            client.out.writeInt(RawNbdClient.REQUEST_MAGIC);
-            client.out.writeShort(0);
-            client.out.writeShort(CMD_WRITE);
-            client.out.writeLong(1);
-            client.out.writeLong(0);
-            client.out.writeInt(length);
+            client.header(0, CMD_WRITE, 1, 0, length);
             byte[] chunk = new byte[1 << 20];
             for (int sent = 0; sent < length; sent += chunk.length) {
                 client.out.write(chunk, 0, Math.min(chunk.length, length - sent));
@@ -217,7 +212,7 @@ class NbdBadInputTest {
         }
         java.util.Random random = new java.util.Random(7);
         try (RawNbdClient client = connected()) {
-            client.request(0, CMD_WRITE, 1, 0, SIZE, null);
+            client.header(0, CMD_WRITE, 1, 0, SIZE);
             for (int sent = 0; sent < SIZE; ) {
                 int piece = Math.min(SIZE - sent, random.nextBoolean() ? 1 + random.nextInt(7) : random.nextInt(200_000));
                 client.out.write(inverted, sent, piece);
@@ -241,12 +236,7 @@ class NbdBadInputTest {
             assertThat(client.readSimpleReply(SIZE).data()).isEqualTo(inverted);
 
             // a streamed payload whose last byte comes alone, long after the rest
-            client.out.writeInt(RawNbdClient.REQUEST_MAGIC);
-            client.out.writeShort(0);
-            client.out.writeShort(CMD_WRITE);
-            client.out.writeLong(4);
-            client.out.writeLong(0);
-            client.out.writeInt(SIZE);
+            client.header(0, CMD_WRITE, 4, 0, SIZE);
             client.out.write(pattern, 0, SIZE - 1);
             client.out.flush();
             Thread.sleep(100);
@@ -274,12 +264,7 @@ class NbdBadInputTest {
     @Test
     void clientThatDiesMidWriteChangesNothing() throws IOException {
         try (RawNbdClient client = connected()) {
-            client.out.writeInt(RawNbdClient.REQUEST_MAGIC);
-            client.out.writeShort(0);
-            client.out.writeShort(CMD_WRITE);
-            client.out.writeLong(1);
-            client.out.writeLong(0);
-            client.out.writeInt(65536);
+            client.header(0, CMD_WRITE, 1, 0, 65536);
             client.out.write(new byte[30000]);
             client.out.flush();
         }

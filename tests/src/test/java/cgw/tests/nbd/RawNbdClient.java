@@ -125,16 +125,21 @@ final class RawNbdClient implements AutoCloseable {
     }
 
     void request(int flags, int type, long cookie, long offset, long length, byte[] payload) throws IOException {
+        header(flags, type, cookie, offset, length);
+        if (payload != null) {
+            out.write(payload);
+        }
+        out.flush();
+    }
+
+    /** Writes a request header, unflushed: its payload, if any, is the caller's to send. */
+    void header(int flags, int type, long cookie, long offset, long length) throws IOException {
         out.writeInt(REQUEST_MAGIC);
         out.writeShort(flags);
         out.writeShort(type);
         out.writeLong(cookie);
         out.writeLong(offset);
         out.writeInt((int) length);
-        if (payload != null) {
-            out.write(payload);
-        }
-        out.flush();
     }
 
     /** A simple reply; {@code dataBytes} of data follow it on success (reads). */
