@@ -76,6 +76,11 @@ public final class BlockStore implements AutoCloseable {
     private static final int MAX_CACHE_MISS_PERMILLE = 125;
     /** Shortest run of blocks overwritten in place (see {@link #findOverwrites}). */
     static final int MIN_OVERWRITE_RUN_BYTES = 64 << 10;
+    /**
+     * Longest read {@link #readNoWait} serves on its caller's thread: the NBD server's 1 MiB
+     * reads, whose copy (a few hundred microseconds) is then sent while it is still in the cache.
+     */
+    static final int MAX_NO_WAIT_READ_BYTES = 1 << 20;
 
     private final Path dir;
     private final Rocks rocks;
@@ -631,22 +636,26 @@ public final class BlockStore implements AutoCloseable {
     }
 
     /**
-     * Reads one whole block of the head, as {@link #read(Volume, long, ByteBuffer)} would, but only
-     * if that needs no waiting at all: the block's pointer is in the {@link PointerCache} and its
+     * Reads whole blocks of the head, as {@link #read(Volume, long, ByteBuffer)} would, but only if
+     * that needs no waiting at all: every block's pointer is in the {@link PointerCache}, the blocks
+     * lie in few runs in the log (at most one per 16 blocks, as a laid-out volume does) and their
      * bytes are in the page cache ({@link NoWaitReads}). Returns false, with {@code dst}'s bytes
      * undefined, when the caller must call {@code read} instead, on a thread that may wait; that
      * is also the answer for anything {@code read} would report as an error, and for requests
-     * that are not one aligned block into a direct buffer. Never takes a lock it would wait for,
-     * so a thread that must not block (an NBD event loop) may call it. {@code dst}'s position is
-     * left unchanged, as by {@code read}.
+     * that are not whole aligned blocks into a direct buffer, or longer than
+     * {@link #MAX_NO_WAIT_READ_BYTES}. Never takes a lock it would wait for, so a thread that must
+     * not block (an NBD event loop) may call it; it then copies and checks the bytes itself,
+     * right before it sends them. {@code dst}'s position is left unchanged, as by {@code read}.
      */
     public boolean readNoWait(Volume volume, long offset, ByteBuffer dst) {
-        if (dst.remaining() != blockSize || (offset & (blockSize - 1)) != 0 || !dst.isDirect()) {
+        int length = dst.remaining();
+        if (length == 0 || length > MAX_NO_WAIT_READ_BYTES || ((offset | length) & (blockSize - 1)) != 0
+                || !dst.isDirect()) {
             return false;
         }
         enter();
         try {
-            if (volume.deleted || offset < 0 || offset > volume.sizeBytes - blockSize) {
+            if (volume.deleted || offset < 0 || offset > volume.sizeBytes - length) {
                 return false;
             }
             java.util.concurrent.locks.Lock removal = valueLog.readLock();
@@ -654,26 +663,71 @@ public final class BlockStore implements AutoCloseable {
                 return false;
             }
             try {
-                long block = offset >>> blockShift;
-                PointerCache.Hit hit = cacheHits.get();
-                ByteBuffer into = dst.slice();
-                if (!pointerCache.get(volume.id, block, volume.headEpoch, hit)
-                        || !valueLog.readNoWait(hit.segment, hit.position, into)) {
-                    return false;
-                }
-                int actual = crc32c(into.flip());
-                if (actual == hit.crc || actual == hit.previousCrc) {
-                    return true;
-                }
-                // a race with an overwrite in place, or damage: read() decides
-                pointerCache.clear(volume.id, block);
-                return false;
+                return length == blockSize ? readHeadBlockNoWait(volume, offset >>> blockShift, dst.slice())
+                        : readHeadNoWait(volume, volume.headEpoch, offset >>> blockShift, length >>> blockShift, dst.slice());
             } finally {
                 removal.unlock();
             }
         } finally {
             exit();
         }
+    }
+
+    /** {@link #readNoWait} of one block (the 4 KiB random read), under the value log's read lock. */
+    private boolean readHeadBlockNoWait(Volume volume, long block, ByteBuffer into) {
+        PointerCache.Hit hit = cacheHits.get();
+        if (!pointerCache.get(volume.id, block, volume.headEpoch, hit)
+                || !valueLog.readNoWait(hit.segment, hit.position, into)) {
+            return false;
+        }
+        int actual = crc32c(into.flip());
+        if (actual == hit.crc || actual == hit.previousCrc) {
+            return true;
+        }
+        // a race with an overwrite in place, or damage: read() decides
+        pointerCache.clear(volume.id, block);
+        return false;
+    }
+
+    /** {@link #readNoWait} of {@code count} blocks from {@code first}, under the value log's read lock. */
+    private boolean readHeadNoWait(Volume volume, long epoch, long first, int count, ByteBuffer out) {
+        CachedRange range = cachedRanges.get().ensure(count);
+        PointerCache.Hit hit = cacheHits.get();
+        int runs = 0;
+        for (int i = 0; i < count; i++) {
+            if (!pointerCache.get(volume.id, first + i, epoch, hit)) {
+                return false;
+            }
+            range.segment[i] = hit.segment;
+            range.position[i] = hit.position;
+            range.crc[i] = hit.crc;
+            range.previousCrc[i] = hit.previousCrc;
+            if ((i == 0 || !range.follows(i, blockSize)) && ++runs > Math.max(1, count / Defragmenter.BLOCKS_PER_BREAK)) {
+                return false; // scattered: the waiting read asks for the range to be laid out again
+            }
+        }
+        for (int i = 0; i < count; ) {
+            int end = i + 1;
+            while (end < count && range.follows(end, blockSize)) {
+                end++;
+            }
+            if (!valueLog.readNoWait(range.segment[i], range.position[i], out.slice(i << blockShift, (end - i) << blockShift))) {
+                return false;
+            }
+            i = end;
+        }
+        CRC32C crc = new CRC32C();
+        for (int i = 0; i < count; i++) {
+            crc.reset();
+            crc.update(out.slice(i << blockShift, blockSize));
+            int actual = (int) crc.getValue();
+            if (actual != range.crc[i] && actual != range.previousCrc[i]) {
+                // a race with an overwrite in place, or damage: read() decides
+                pointerCache.clear(volume.id, first + i);
+                return false;
+            }
+        }
+        return true;
     }
 
     /**
@@ -1507,6 +1561,11 @@ public final class BlockStore implements AutoCloseable {
         long[] position = new long[0];
         int[] crc = new int[0];
         int[] previousCrc = new int[0];
+
+        /** Whether block {@code i} lies right after block {@code i - 1} in the same segment. */
+        boolean follows(int i, int blockSize) {
+            return segment[i] == segment[i - 1] && position[i] == position[i - 1] + blockSize;
+        }
 
         CachedRange ensure(int count) {
             if (segment.length < count) {

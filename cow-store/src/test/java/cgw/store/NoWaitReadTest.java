@@ -45,7 +45,7 @@ class NoWaitReadTest {
 
             assertThat(store.readNoWait(volume, 3L * BLOCK, ByteBuffer.allocate(BLOCK))).as("heap buffer").isFalse();
             assertThat(store.readNoWait(volume, 3L * BLOCK + 512, ByteBuffer.allocateDirect(BLOCK))).as("unaligned").isFalse();
-            assertThat(store.readNoWait(volume, 2L * BLOCK, ByteBuffer.allocateDirect(2 * BLOCK))).as("two blocks").isFalse();
+            assertThat(store.readNoWait(volume, 2L * BLOCK, ByteBuffer.allocateDirect(2 * BLOCK))).as("one of two never written").isFalse();
             assertThat(store.readNoWait(volume, 3L * BLOCK, ByteBuffer.allocateDirect(512))).as("part of a block").isFalse();
             assertThat(store.readNoWait(volume, 64L * BLOCK, ByteBuffer.allocateDirect(BLOCK))).as("past the end").isFalse();
             assertThat(store.readNoWait(volume, -BLOCK, ByteBuffer.allocateDirect(BLOCK))).as("before the start").isFalse();
@@ -78,6 +78,65 @@ class NoWaitReadTest {
         }
     }
 
+    /**
+     * A read of many blocks is served when every pointer is cached and the blocks lie in at most
+     * one run per 16 blocks in the log (as a volume written sequentially does), up to 1 MiB; a
+     * scattered range, a missing pointer, a damaged block and anything longer are declined.
+     */
+    @Test
+    void manyBlocksInFewRunsAreReadAndScatteredOrDamagedOnesAreDeclined() throws IOException {
+        try (BlockStore store = BlockStore.open(dir, StoreOptions.defaults().withBackgroundGc(false))) {
+            Volume volume = store.createVolume("vm", 1024L * BLOCK);
+            byte[] run = random(300 * BLOCK, 1);
+            store.write(volume, 0, ByteBuffer.allocateDirect(run.length).put(run).flip());
+            ByteBuffer dst = ByteBuffer.allocateDirect(256 * BLOCK);
+            assertThat(store.readNoWait(volume, 0, dst)).as("1 MiB in one run").isTrue();
+            assertThat(bytes(dst)).isEqualTo(java.util.Arrays.copyOf(run, 256 * BLOCK));
+            assertThat(dst.position()).isZero();
+            ByteBuffer part = ByteBuffer.allocateDirect(40 * BLOCK);
+            assertThat(store.readNoWait(volume, 7L * BLOCK, part)).as("a part of it").isTrue();
+            assertThat(bytes(part)).isEqualTo(java.util.Arrays.copyOfRange(run, 7 * BLOCK, 47 * BLOCK));
+            assertThat(store.readNoWait(volume, 0, ByteBuffer.allocateDirect(257 * BLOCK))).as("longer than 1 MiB").isFalse();
+            assertThat(store.readNoWait(volume, 0, ByteBuffer.allocateDirect(40 * BLOCK + 512))).as("not whole blocks").isFalse();
+            assertThat(store.readNoWait(volume, 280L * BLOCK, ByteBuffer.allocateDirect(40 * BLOCK))).as("partly never written").isFalse();
+
+            // blocks 400-431 in two runs (another write between them): served; written one by one backwards: declined
+            byte[] two = random(32 * BLOCK, 2);
+            store.write(volume, 400L * BLOCK, ByteBuffer.allocateDirect(16 * BLOCK).put(two, 0, 16 * BLOCK).flip());
+            write(store, volume, 900, 9);
+            store.write(volume, 416L * BLOCK, ByteBuffer.allocateDirect(16 * BLOCK).put(two, 16 * BLOCK, 16 * BLOCK).flip());
+            ByteBuffer range = ByteBuffer.allocateDirect(32 * BLOCK);
+            assertThat(store.readNoWait(volume, 400L * BLOCK, range)).as("two runs in 32 blocks").isTrue();
+            assertThat(bytes(range)).isEqualTo(two);
+            byte[] scattered = new byte[32 * BLOCK];
+            for (int block = 31; block >= 0; block--) {
+                System.arraycopy(write(store, volume, 500 + block, 100 + block), 0, scattered, block * BLOCK, BLOCK);
+            }
+            assertThat(store.readNoWait(volume, 500L * BLOCK, range.clear())).as("32 blocks in 32 runs").isFalse();
+            assertThat(read(store, volume, 500, 32)).isEqualTo(scattered);
+
+            store.writeZeroes(volume, 100L * BLOCK, BLOCK);
+            assertThat(store.readNoWait(volume, 90L * BLOCK, range.clear())).as("a marker in the range").isFalse();
+            ByteBuffer before = ByteBuffer.allocateDirect(64 * BLOCK);
+            assertThat(store.readNoWait(volume, 0, before)).as("the range damaged below, before").isTrue();
+
+            // damage in block 10 of the first run: declined, and the waiting read reports it
+            Path segment;
+            try (Stream<Path> list = Files.list(dir.resolve(ValueLog.DIRECTORY))) {
+                segment = list.filter(f -> f.toString().endsWith(".seg")).sorted().findFirst().orElseThrow();
+            }
+            try (java.nio.channels.FileChannel channel = java.nio.channels.FileChannel.open(segment,
+                    java.nio.file.StandardOpenOption.WRITE)) {
+                channel.write(ByteBuffer.wrap(new byte[] {(byte) ~run[10 * BLOCK + 5]}), 10L * BLOCK + 5);
+            }
+            ByteBuffer damaged = ByteBuffer.allocateDirect(64 * BLOCK);
+            assertThat(store.readNoWait(volume, 0, damaged)).as("a damaged block").isFalse();
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> read(store, volume, 0, 64))
+                    .isInstanceOf(StoreException.class).hasMessageContaining("fails its checksum");
+            assertThat(read(store, volume, 11, 40)).as("the blocks after it").isEqualTo(java.util.Arrays.copyOfRange(run, 11 * BLOCK, 51 * BLOCK));
+        }
+    }
+
     @Test
     void aBlockThePageCacheDoesNotHoldIsLeftToTheWaitingRead() throws IOException {
         try (BlockStore store = BlockStore.open(dir, StoreOptions.defaults().withBackgroundGc(false))) {
@@ -86,10 +145,18 @@ class NoWaitReadTest {
             read(store, volume, 7);
             ByteBuffer dst = ByteBuffer.allocateDirect(BLOCK);
             assertThat(store.readNoWait(volume, 7L * BLOCK, dst)).isTrue();
+            byte[] run = random(32 * BLOCK, 8);
+            store.write(volume, 32L * BLOCK, ByteBuffer.allocateDirect(run.length).put(run).flip());
+            ByteBuffer range = ByteBuffer.allocateDirect(run.length);
+            assertThat(store.readNoWait(volume, 32L * BLOCK, range)).isTrue();
 
             store.flush(); // clean pages can be dropped
             dropPageCache(dir.resolve(ValueLog.DIRECTORY));
             assertThat(store.readNoWait(volume, 7L * BLOCK, dst)).as("bytes on disk only").isFalse();
+            assertThat(store.readNoWait(volume, 32L * BLOCK, range)).as("many blocks on disk only").isFalse();
+            assertThat(read(store, volume, 32, 32)).isEqualTo(run);
+            assertThat(store.readNoWait(volume, 32L * BLOCK, range)).isTrue();
+            assertThat(bytes(range)).isEqualTo(run);
 
             assertThat(read(store, volume, 7)).isEqualTo(data);
             assertThat(store.readNoWait(volume, 7L * BLOCK, dst)).as("read back into the page cache").isTrue();
@@ -97,15 +164,24 @@ class NoWaitReadTest {
         }
     }
 
-    private static byte[] write(BlockStore store, Volume volume, long block, long seed) {
-        byte[] data = new byte[BLOCK];
+    private static byte[] random(int length, long seed) {
+        byte[] data = new byte[length];
         new SplittableRandom(seed).nextBytes(data);
+        return data;
+    }
+
+    private static byte[] write(BlockStore store, Volume volume, long block, long seed) {
+        byte[] data = random(BLOCK, seed);
         store.write(volume, block * BLOCK, ByteBuffer.allocateDirect(BLOCK).put(data).flip());
         return data;
     }
 
     private static byte[] read(BlockStore store, Volume volume, long block) {
-        ByteBuffer dst = ByteBuffer.allocateDirect(BLOCK);
+        return read(store, volume, block, 1);
+    }
+
+    private static byte[] read(BlockStore store, Volume volume, long block, int blocks) {
+        ByteBuffer dst = ByteBuffer.allocateDirect(blocks * BLOCK);
         store.read(volume, block * BLOCK, dst);
         return bytes(dst);
     }

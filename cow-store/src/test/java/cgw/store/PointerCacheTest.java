@@ -187,7 +187,8 @@ class PointerCacheTest {
      * partial blocks), zeroes, trims,
      * cuts, releases and forced cleaner rounds, each followed by single-block reads into direct
      * buffers (the reads the cache serves, read twice so the second hits, then a third time by
-     * readNoWait) and a 16-block read: every read matches a plain model of the volume.
+     * readNoWait) and a 16-block read (by read, then by readNoWait when it serves it): every read
+     * matches a plain model of the volume.
      */
     @Test
     void singleBlockReadsSeeEveryChangeOfTheHead() {
@@ -201,6 +202,7 @@ class PointerCacheTest {
             List<Long> retained = new ArrayList<>();
             int noWaitReads = 0;
             int rangeReads = 0;
+            int rangeNoWaitReads = 0;
             for (int step = 0; step < 600; step++) {
                 int b = random.nextInt(blocks);
                 int op = random.nextInt(10);
@@ -243,6 +245,16 @@ class PointerCacheTest {
                 assertThat(got16).as("blocks %d-%d after step %d (op %d)", from, from + 15, step, op)
                         .isEqualTo(java.util.Arrays.copyOfRange(model, from * BLOCK, (from + 16) * BLOCK));
                 rangeReads++;
+                ByteBuffer noWait = ByteBuffer.allocateDirect(16 * BLOCK);
+                while (noWait.hasRemaining()) {
+                    noWait.put((byte) 0x5A);
+                }
+                if (store.readNoWait(volume, (long) from * BLOCK, noWait.clear())) {
+                    noWait.get(0, got16);
+                    assertThat(got16).as("blocks %d-%d by readNoWait after step %d (op %d)", from, from + 15, step, op)
+                            .isEqualTo(java.util.Arrays.copyOfRange(model, from * BLOCK, (from + 16) * BLOCK));
+                    rangeNoWaitReads++;
+                }
                 for (int i = 0; i < 8; i++) {
                     int read = i < 2 ? b : random.nextInt(blocks);
                     for (int twice = 0; twice < 3; twice++) {
@@ -261,6 +273,7 @@ class PointerCacheTest {
             }
             assertThat(noWaitReads).as("reads served by readNoWait").isGreaterThan(1000);
             assertThat(rangeReads).as("long reads").isEqualTo(600);
+            assertThat(rangeNoWaitReads).as("long reads served by readNoWait").isGreaterThan(50);
         }
     }
 

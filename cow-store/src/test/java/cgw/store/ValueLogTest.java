@@ -412,6 +412,7 @@ class ValueLogTest {
             }
             AtomicBoolean stop = new AtomicBoolean();
             java.util.concurrent.atomic.AtomicLong noWaitReads = new java.util.concurrent.atomic.AtomicLong();
+            java.util.concurrent.atomic.AtomicLong longNoWaitReads = new java.util.concurrent.atomic.AtomicLong();
             java.util.concurrent.atomic.AtomicLong defragmented = new java.util.concurrent.atomic.AtomicLong();
             long[] lastGeneration = new long[blocks]; // written by the writer only, read after it stopped
             java.util.concurrent.atomic.AtomicLongArray acknowledged = new java.util.concurrent.atomic.AtomicLongArray(blocks);
@@ -468,10 +469,16 @@ class ValueLogTest {
                             }
                         } else {
                             // 4 blocks, or a whole group, which asks for it to be defragmented
+                            // (read, or readNoWait when it serves it, into a direct buffer)
                             int length = random.nextBoolean() ? 4 : PointerCache.RUN_BLOCKS;
-                            ByteBuffer dst = ByteBuffer.allocate(length * BLOCK);
+                            boolean direct = random.nextBoolean();
+                            ByteBuffer dst = direct ? ByteBuffer.allocateDirect(length * BLOCK) : ByteBuffer.allocate(length * BLOCK);
                             int first = Math.min(b, blocks - length);
-                            store.read(volume, (long) first * BLOCK, dst);
+                            if (direct && store.readNoWait(volume, (long) first * BLOCK, dst)) {
+                                longNoWaitReads.incrementAndGet();
+                            } else {
+                                store.read(volume, (long) first * BLOCK, dst);
+                            }
                             // at once, before the next cut makes the request stale, while writes run
                             defragmented.addAndGet(store.defragmentPending());
                             for (int i = 0; i < length; i++) {
@@ -503,6 +510,7 @@ class ValueLogTest {
             pool.shutdown();
             assertThat(rounds).isGreaterThan(1);
             assertThat(noWaitReads.get()).as("reads served by readNoWait").isPositive();
+            assertThat(longNoWaitReads.get()).as("long reads served by readNoWait").isPositive();
             if (!overwriteInPlace) { // else whole groups are mostly in place, which never moves
                 assertThat(defragmented.get()).as("blocks moved by the defragmenter").isPositive();
             }
