@@ -171,13 +171,18 @@ public final class StoreExports implements ExportRegistry {
                     return CompletableFuture.runAsync(() -> store.read(volume, offset, dst), executor);
                 }
                 longReadsAway.incrementAndGet();
-                return CompletableFuture.runAsync(() -> {
-                    try {
-                        store.read(volume, offset, dst);
-                    } finally {
-                        longReadsAway.decrementAndGet();
-                    }
-                }, executor);
+                try {
+                    return CompletableFuture.runAsync(() -> {
+                        try {
+                            store.read(volume, offset, dst);
+                        } finally {
+                            longReadsAway.decrementAndGet();
+                        }
+                    }, executor);
+                } catch (RuntimeException e) { // not taken: it will not come back to count itself out
+                    longReadsAway.decrementAndGet();
+                    throw e;
+                }
             });
         }
 
