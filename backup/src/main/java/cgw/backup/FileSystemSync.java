@@ -33,6 +33,8 @@ final class FileSystemSync implements AutoCloseable {
     }
 
     private static final LibC LIBC = load();
+    /** Why {@link #load} gave up, null when it did not: for the warning's reader and the tests. */
+    private static Throwable loadFailure;
 
     private final Path dir;
     private int fd;
@@ -66,12 +68,18 @@ final class FileSystemSync implements AutoCloseable {
                 break;
             }
         }
+        loadFailure = last;
         LOG.warn("syncfs(2) unavailable; directory repositories fsync each chunk (slower)", last);
         return null;
     }
 
     static boolean available() {
         return LIBC != null;
+    }
+
+    /** Why libc's syncfs could not be loaded, or null. */
+    static Throwable loadFailure() {
+        return loadFailure;
     }
 
     /** Opens {@code dir} for syncs of its file system; only when {@link #available}. */

@@ -29,7 +29,8 @@ class DirectoryObjectStoreTest {
 
     @Test
     void objectsPutLaterAreAllThereByteForByteOnceSyncReturnsAndLeaveNoTemporaryFile() throws IOException {
-        assertThat(FileSystemSync.available()).as("syncfs(2) through jnr-ffi on Linux").isTrue();
+        assertThat(FileSystemSync.available()).as("syncfs(2) through jnr-ffi on Linux; the load failed with %s",
+                FileSystemSync.loadFailure() == null ? "nothing" : stackTrace(FileSystemSync.loadFailure())).isTrue();
         int count = (int) (3 * DirectoryObjectStore.BATCH_BYTES / (1 << 20)) + 5;
         try (DirectoryObjectStore store = new DirectoryObjectStore(dir)) {
             for (int i = 0; i < count; i++) {
@@ -59,5 +60,11 @@ class DirectoryObjectStoreTest {
             assertThat(store.list("")).containsExactly("config");
             assertThat(store.get("config")).isEqualTo(bytes(100, 1));
         }
+    }
+
+    private static String stackTrace(Throwable failure) {
+        java.io.StringWriter out = new java.io.StringWriter();
+        failure.printStackTrace(new java.io.PrintWriter(out));
+        return out.toString();
     }
 }
