@@ -716,11 +716,8 @@ public final class BlockStore implements AutoCloseable {
             }
             i = end;
         }
-        CRC32C crc = new CRC32C();
         for (int i = 0; i < count; i++) {
-            crc.reset();
-            crc.update(out.slice(i << blockShift, blockSize));
-            int actual = (int) crc.getValue();
+            int actual = crc32c(out.slice(i << blockShift, blockSize));
             if (actual != range.crc[i] && actual != range.previousCrc[i]) {
                 // a race with an overwrite in place, or damage: read() decides
                 pointerCache.clear(volume.id, first + i);

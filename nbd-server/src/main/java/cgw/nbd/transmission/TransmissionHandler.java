@@ -41,6 +41,8 @@ public final class TransmissionHandler extends ChannelInboundHandlerAdapter {
     static final int HOLE_GRANULE_BYTES = 4096;
     /** One BLOCK_STATUS answers for at most this much; the client asks again for the rest. */
     static final long MAX_STATUS_BYTES = 1L << 30;
+    /** A reply at least this long, completed on the event loop, is flushed at once ({@link #onLoop}). */
+    static final int FLUSH_AT_ONCE_BYTES = 64 << 10;
 
     private static final ByteBuffer ZEROS = ByteBuffer.allocateDirect(HOLE_GRANULE_BYTES).asReadOnlyBuffer();
 
@@ -385,7 +387,7 @@ public final class TransmissionHandler extends ChannelInboundHandlerAdapter {
     private void onLoop(ChannelHandlerContext ctx, Runnable task, ByteBuf owned) {
         if (ctx.executor().inEventLoop()) {
             task.run();
-            if (owned != null && owned.capacity() >= SPARSE_READ_MIN_BYTES) {
+            if (owned != null && owned.capacity() >= FLUSH_AT_ONCE_BYTES) {
                 ctx.flush();
             }
             return;
