@@ -137,6 +137,32 @@ class ValueLogTest {
         }
     }
 
+    /**
+     * One write longer than a batch ({@link BlockStore#MAX_BATCH_BLOCKS} blocks), starting and
+     * ending inside blocks, is written whole: appended, then again in place, and reads back the
+     * same after a restart.
+     */
+    @Test
+    void aWriteOfSeveralBatchesIsWrittenWhole() {
+        SplittableRandom random = new SplittableRandom(13);
+        int length = (2 * BlockStore.MAX_BATCH_BLOCKS + 3) * BLOCK + 1000;
+        long offset = 3 * BLOCK + 100;
+        byte[] expected = new byte[(2 * BlockStore.MAX_BATCH_BLOCKS + 8) * BLOCK];
+        try (BlockStore store = BlockStore.open(dir, options())) {
+            Volume volume = store.createVolume("vm", expected.length);
+            for (int pass = 0; pass < 2; pass++) {
+                byte[] data = random(random, length);
+                store.write(volume, offset, ByteBuffer.wrap(data));
+                System.arraycopy(data, 0, expected, (int) offset, length);
+                assertThat(read(store, volume, volume.headEpoch(), 0, expected.length)).isEqualTo(expected);
+            }
+        }
+        try (BlockStore store = BlockStore.open(dir, options())) {
+            Volume volume = store.volume("vm");
+            assertThat(read(store, volume, volume.headEpoch(), 0, expected.length)).isEqualTo(expected);
+        }
+    }
+
     @Test
     void dataWrittenIntoRocksDbAndIntoTheLogReadsTheSameEitherWay() {
         SplittableRandom random = new SplittableRandom(3);

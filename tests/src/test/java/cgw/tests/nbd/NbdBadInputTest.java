@@ -202,7 +202,8 @@ class NbdBadInputTest {
     /**
      * A payload that trickles in (pieces of 1 byte to 200 KiB, with pauses) is answered, and so
      * are the requests right behind it: the server must not wait for more of a payload than the
-     * client still owes (its socket's receive low-water mark follows what is missing).
+     * client still owes (its socket's receive low-water mark follows what is missing), whether the
+     * payload starts and ends on block boundaries or not.
      */
     @Test
     void writePayloadTricklingInIsAnsweredAndSoAreTheRequestsBehindIt() throws Exception {
@@ -212,41 +213,56 @@ class NbdBadInputTest {
         }
         java.util.Random random = new java.util.Random(7);
         try (RawNbdClient client = connected()) {
-            client.header(0, CMD_WRITE, 1, 0, SIZE);
-            for (int sent = 0; sent < SIZE; ) {
-                int piece = Math.min(SIZE - sent, random.nextBoolean() ? 1 + random.nextInt(7) : random.nextInt(200_000));
-                client.out.write(inverted, sent, piece);
-                sent += piece;
-                if (sent == SIZE) {
-                    // the next request in the same segment as the payload's last bytes
-                    client.request(0, CMD_FLUSH, 2, 0, 0, null);
-                } else {
-                    client.out.flush();
-                    Thread.sleep(random.nextInt(3));
-                }
-            }
-            java.util.Set<Long> answered = new java.util.HashSet<>();
-            for (int i = 0; i < 2; i++) {
-                RawNbdClient.Reply reply = client.readSimpleReply(0);
-                assertThat(reply.error()).isZero();
-                answered.add(reply.cookie());
-            }
-            assertThat(answered).containsExactlyInAnyOrder(1L, 2L);
+            trickle(client, 1, 0, inverted, random);
             client.request(0, CMD_READ, 3, 0, SIZE, null);
             assertThat(client.readSimpleReply(SIZE).data()).isEqualTo(inverted);
 
+            // neither end on a block boundary: partial blocks at both ends
+            int from = 5000;
+            int to = SIZE - 4000;
+            trickle(client, 5, from, java.util.Arrays.copyOfRange(pattern, from, to), random);
+            byte[] expected = inverted.clone();
+            System.arraycopy(pattern, from, expected, from, to - from);
+            client.request(0, CMD_READ, 7, 0, SIZE, null);
+            assertThat(client.readSimpleReply(SIZE).data()).isEqualTo(expected);
+
             // a streamed payload whose last byte comes alone, long after the rest
-            client.header(0, CMD_WRITE, 4, 0, SIZE);
+            client.header(0, CMD_WRITE, 8, 0, SIZE);
             client.out.write(pattern, 0, SIZE - 1);
             client.out.flush();
             Thread.sleep(100);
             client.out.write(pattern, SIZE - 1, 1);
             client.out.flush();
             RawNbdClient.Reply last = client.readSimpleReply(0);
-            assertThat(last.cookie()).isEqualTo(4);
+            assertThat(last.cookie()).isEqualTo(8);
             assertThat(last.error()).isZero();
         }
         // @AfterEach reads the pattern back
+    }
+
+    /** Sends a WRITE of {@code data} in random pieces with pauses, a FLUSH right behind it, and reads both replies. */
+    private static void trickle(RawNbdClient client, long cookie, long offset, byte[] data, java.util.Random random)
+            throws Exception {
+        client.header(0, CMD_WRITE, cookie, offset, data.length);
+        for (int sent = 0; sent < data.length; ) {
+            int piece = Math.min(data.length - sent, random.nextBoolean() ? 1 + random.nextInt(7) : random.nextInt(200_000));
+            client.out.write(data, sent, piece);
+            sent += piece;
+            if (sent == data.length) {
+                // the next request in the same segment as the payload's last bytes
+                client.request(0, CMD_FLUSH, cookie + 1, 0, 0, null);
+            } else {
+                client.out.flush();
+                Thread.sleep(random.nextInt(3));
+            }
+        }
+        java.util.Set<Long> answered = new java.util.HashSet<>();
+        for (int i = 0; i < 2; i++) {
+            RawNbdClient.Reply reply = client.readSimpleReply(0);
+            assertThat(reply.error()).isZero();
+            answered.add(reply.cookie());
+        }
+        assertThat(answered).containsExactlyInAnyOrder(cookie, cookie + 1);
     }
 
     @Test
