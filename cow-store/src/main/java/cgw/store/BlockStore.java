@@ -2973,7 +2973,6 @@ public final class BlockStore implements AutoCloseable {
         final ByteBuffer found = ByteBuffer.allocateDirect(ValueLog.Pointer.OVERWRITTEN_LENGTH);
         /** The partial blocks of one batch on their way to the value log (whole ones are read from the source). */
         final ByteBuffer[] values = new ByteBuffer[MAX_BATCH_BLOCKS];
-        private final CRC32C crc = new CRC32C();
         final int[] sourceIndex = new int[MAX_BATCH_BLOCKS];
         final long[] blocks = new long[MAX_BATCH_BLOCKS];
         /** Per data block: its index among the appended blocks, or -1 when overwritten in place ... */
@@ -3000,6 +2999,7 @@ public final class BlockStore implements AutoCloseable {
         final long[] dirtied = new long[MAX_BATCH_BLOCKS];
         int dirtiedCount;
         private final ByteBuffer zeroMarker = ByteBuffer.allocateDirect(1).put(0, BlockValue.ZERO);
+        private final CRC32C crc = new CRC32C();
         private final ByteBuffer holeMarker = ByteBuffer.allocateDirect(1).put(0, BlockValue.HOLE);
 
         WriteContext(int blockSize) {
