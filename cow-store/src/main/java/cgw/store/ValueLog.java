@@ -289,10 +289,7 @@ final class ValueLog implements AutoCloseable {
                         + segmentNumber + ", which does not exist");
             }
             if (table) {
-                FileChannel channel = segment.table(dir);
-                while (src.hasRemaining()) {
-                    at += channel.write(src, at);
-                }
+                writeAll(segment.table(dir), src, at);
             } else {
                 segment.write(src, at);
             }
@@ -301,6 +298,13 @@ final class ValueLog implements AutoCloseable {
             throw failure("overwriting " + (table ? "the CRC table of " : "") + "value log segment " + segmentNumber, e);
         } finally {
             removal.readLock().unlock();
+        }
+    }
+
+    /** Writes all of {@code src} at {@code at} of {@code channel}. */
+    private static void writeAll(FileChannel channel, ByteBuffer src, long at) throws IOException {
+        while (src.hasRemaining()) {
+            at += channel.write(src, at);
         }
     }
 
@@ -464,9 +468,7 @@ final class ValueLog implements AutoCloseable {
         void write(ByteBuffer src, long at) throws IOException {
             writing.lock();
             try {
-                while (src.hasRemaining()) {
-                    at += channel.write(src, at);
-                }
+                writeAll(channel, src, at);
             } finally {
                 writing.unlock();
             }
