@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """NBD benchmark: fio's nbd engine and nbdcopy against cgw, qemu-nbd and nbdkit's file plugin.
 
-All three servers run in the same invocation on the same disk, one after the other, with the
-same jobs; every figure is reported next to its peers as a ratio. Each job runs --runs times and
-the median is reported (the machines here are shared and noisy). Server CPU is the server
+All three servers run in the same invocation on the same disk with the same jobs, interleaved
+(run 1 of a job on each server in turn, then run 2, ...: see measure()); every figure is reported
+next to its peers as a ratio. Each job runs --runs times and the median is reported (the machines
+here are shared and noisy). Server CPU is the server
 process's user+system time over the job's wall time; peak RSS is the server's VmHWM.
 
 Usage: bench/nbd_bench.py [--quick] [--runs N] [--runtime S] [--out bench/results]
@@ -163,44 +164,77 @@ def fill(uri, size):
 
 def nbdcopy(src, dst):
     start = time.time()
-    subprocess.run(["nbdcopy", src, dst], check=True, capture_output=True)
+    done = subprocess.run(["nbdcopy", src, dst], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"nbdcopy {src} {dst} failed ({done.returncode}): {done.stderr.strip()}")
     return time.time() - start
 
 
-def measure(server_cls, workdir, args):
-    server = server_cls(server_cls.__name__, workdir, args.size)
-    uri = server.start()
-    results = {}
+def settle(servers, idle_pct=5, timeout=120):
+    """Waits until no server is busy (all of them together under idle_pct of a core for a second),
+    so that one server's background work (cgw's defragmenter after random writes) does not run
+    during another's measurement. Returns the seconds waited."""
+    start = time.time()
+    while time.time() - start < timeout:
+        cpu0 = sum(proc_cpu_seconds(s.pid) for s in servers)
+        time.sleep(1)
+        if 100 * (sum(proc_cpu_seconds(s.pid) for s in servers) - cpu0) < idle_pct:
+            return time.time() - start
+    print(f"servers still busy after {timeout}s; measuring anyway", file=sys.stderr)
+    return time.time() - start
+
+
+def measure(servers, args):
+    """Runs every job on every server, interleaved: run 1 of a job on each server in turn, then
+    run 2, and so on (then nbdcopy in and out the same way). On a shared host whose speed drifts
+    over minutes, each server's runs are then spread over the same stretch of time, so the ratios
+    compare like with like. All servers stay up (idle) while one is measured."""
+    uris = {}
+    results = {s.name: {} for s in servers}
     try:
-        fill(uri, args.size)
+        for s in servers:
+            uris[s.name] = s.start()
+        for s in servers:
+            fill(uris[s.name], args.size)
         for name, fio_args, _ in args.jobs:
-            runs = []
+            runs = {s.name: [] for s in servers}
             for _ in range(args.runs):
-                cpu0, t0 = proc_cpu_seconds(server.pid), time.time()
-                r = fio(uri, name, fio_args, args.size, args.runtime)
-                r["server_cpu_pct"] = 100 * (proc_cpu_seconds(server.pid) - cpu0) / (time.time() - t0)
-                runs.append(r)
-            results[name] = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
-            results[name]["runs"] = runs
-        copy_src = workdir / "copy.raw"
-        if not args.copy:
-            results["peak_rss_mib"] = proc_peak_rss_mib(server.pid)
-            return results
-        if not copy_src.exists():
-            subprocess.run(["dd", "if=/dev/urandom", f"of={copy_src}", "bs=1M", f"count={args.copy_mib}",
-                            "status=none"], check=True)
-        copy_in = [nbdcopy(str(copy_src), uri) for _ in range(args.runs)]
-        out = workdir / "copy-out.raw"
-        copy_out = []
-        for _ in range(args.runs):
+                for s in servers:
+                    waited = settle(servers)
+                    cpu0, t0 = proc_cpu_seconds(s.pid), time.time()
+                    r = fio(uris[s.name], name, fio_args, args.size, args.runtime)
+                    r["server_cpu_pct"] = 100 * (proc_cpu_seconds(s.pid) - cpu0) / (time.time() - t0)
+                    r["settle_s"] = waited
+                    runs[s.name].append(r)
+            for s in servers:
+                results[s.name][name] = {k: statistics.median(r[k] for r in runs[s.name]) for k in runs[s.name][0]}
+                results[s.name][name]["runs"] = runs[s.name]
+        if args.copy:
+            workdir = servers[0].workdir
+            copy_src = workdir / "copy.raw"
+            if not copy_src.exists() or copy_src.stat().st_size != args.copy_mib << 20:
+                subprocess.run(["dd", "if=/dev/urandom", f"of={copy_src}", "bs=1M", f"count={args.copy_mib}",
+                                "status=none"], check=True)
+            out = workdir / "copy-out.raw"
+            seconds = {s.name: {"nbdcopy-in": [], "nbdcopy-out": []} for s in servers}
+            for direction in ("nbdcopy-in", "nbdcopy-out"):
+                for _ in range(args.runs):
+                    for s in servers:
+                        settle(servers)
+                        if direction == "nbdcopy-in":
+                            seconds[s.name][direction].append(nbdcopy(str(copy_src), uris[s.name]))
+                        else:
+                            out.unlink(missing_ok=True)
+                            seconds[s.name][direction].append(nbdcopy(uris[s.name], str(out)))
             out.unlink(missing_ok=True)
-            copy_out.append(nbdcopy(uri, str(out)))
-        mib = args.copy_mib
-        results["nbdcopy-in"] = {"bw_mib_s": mib / statistics.median(copy_in)}
-        results["nbdcopy-out"] = {"bw_mib_s": mib / statistics.median(copy_out)}
-        results["peak_rss_mib"] = proc_peak_rss_mib(server.pid)
+            for s in servers:
+                for direction, taken in seconds[s.name].items():
+                    results[s.name][direction] = {"bw_mib_s": args.copy_mib / statistics.median(taken), "seconds": taken}
+        for s in servers:
+            results[s.name]["peak_rss_mib"] = proc_peak_rss_mib(s.pid)
     finally:
-        server.stop()
+        for s in servers:
+            s.stop()
     return results
 
 
@@ -227,13 +261,11 @@ def main():
     workdir.mkdir(parents=True, exist_ok=True)
     subprocess.run([str(ROOT / "cgw"), "--help"], check=True, capture_output=True)  # build first, untimed
 
-    results = {}
-    for cls in (Cgw, QemuNbd, NbdkitFile):
-        print(f"measuring {cls.__name__} ...", file=sys.stderr)
-        results[cls.__name__] = measure(cls, workdir, args)
+    results = measure([cls(cls.__name__, workdir, args.size) for cls in (Cgw, QemuNbd, NbdkitFile)], args)
 
     lines = [f"# NBD benchmark ({time.strftime('%Y-%m-%d %H:%M')}, {'quick' if args.quick else 'full'}: "
-             f"{args.runs} runs x {args.runtime} s, {args.size >> 20} MiB export, median of runs)", "",
+             f"{args.runs} runs x {args.runtime} s, {args.size >> 20} MiB export, median of runs, "
+             "the servers interleaved run by run)", "",
              "| job | metric | cgw | qemu-nbd | nbdkit file | cgw/qemu-nbd | cgw/nbdkit |", "|---|---|---|---|---|---|---|"]
     for name, _, metric in args.jobs:
         c, q, n = (results[s][name] for s in ("Cgw", "QemuNbd", "NbdkitFile"))
