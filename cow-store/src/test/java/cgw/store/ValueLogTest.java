@@ -192,10 +192,6 @@ class ValueLogTest {
     }
 
     /**
-     * Runs of 64 KiB or more whose versions are in the head epoch, back to back in the log, are
-     * overwritten in place; shorter runs are appended, and a cut makes the next write copy.
-     */
-    /**
      * A whole group rewritten in place is rewritten again from the run the last write left,
      * without looking its pointers up; that run is of its epoch only: after a cut the next write
      * copies, and the sealed epoch keeps its bytes.
@@ -228,6 +224,10 @@ class ValueLogTest {
         }
     }
 
+    /**
+     * Runs of 64 KiB or more whose versions are in the head epoch, back to back in the log, are
+     * overwritten in place; shorter runs are appended, and a cut makes the next write copy.
+     */
     @Test
     void longRunsAreOverwrittenInPlaceUntilACutSharesThem() {
         SplittableRandom random = new SplittableRandom(4);
@@ -274,6 +274,49 @@ class ValueLogTest {
             assertThat(read(store, volume, volume.headEpoch(), 0, size)).isEqualTo(head);
             store.write(volume, 0, ByteBuffer.wrap(head));
             assertThat(store.valueLogBytes()).as("without overwrites every write appends").isEqualTo(3L * size + 9 * BLOCK);
+        }
+    }
+
+    /**
+     * A range scattered by small writes and rewritten whole is appended whole, laid out again
+     * (the pointer cache shows that no run is long enough), and overwritten in place from then
+     * on, also after a restart, when the cache is empty and the pointers come from RocksDB.
+     */
+    @Test
+    void aScatteredRangeRewrittenWholeIsAppendedThenOverwrittenInPlace() {
+        SplittableRandom random = new SplittableRandom(9);
+        int blocks = 64;
+        int size = blocks * BLOCK;
+        byte[] head = random(random, size);
+        try (BlockStore store = BlockStore.open(dir, options())) {
+            Volume volume = store.createVolume("vm", size);
+            store.write(volume, 0, ByteBuffer.wrap(head));
+            for (int block = 0; block < blocks; block += 2) {
+                byte[] one = random(random, BLOCK);
+                store.write(volume, (long) block * BLOCK, ByteBuffer.wrap(one));
+                System.arraycopy(one, 0, head, block * BLOCK, BLOCK);
+            }
+            assertThat(store.valueLogBytes()).isEqualTo(size + (blocks / 2) * BLOCK);
+            assertThat(read(store, volume, volume.headEpoch(), 0, size)).isEqualTo(head);
+
+            head = random(random, size);
+            store.write(volume, 0, ByteBuffer.wrap(head));
+            assertThat(store.valueLogBytes()).as("no run of the scattered range is long enough: all appended")
+                    .isEqualTo(2L * size + (blocks / 2) * BLOCK);
+            assertThat(read(store, volume, volume.headEpoch(), 0, size)).isEqualTo(head);
+            head = random(random, size);
+            store.write(volume, 0, ByteBuffer.wrap(head));
+            assertThat(store.valueLogBytes()).as("laid out again: overwritten in place")
+                    .isEqualTo(2L * size + (blocks / 2) * BLOCK);
+            assertThat(read(store, volume, volume.headEpoch(), 0, size)).isEqualTo(head);
+            store.flush();
+        }
+        try (BlockStore store = BlockStore.open(dir, options())) {
+            Volume volume = store.volume("vm");
+            head = random(random, size);
+            store.write(volume, 0, ByteBuffer.wrap(head));
+            assertThat(store.valueLogBytes()).as("in place after a restart too").isEqualTo(2L * size + (blocks / 2) * BLOCK);
+            assertThat(read(store, volume, volume.headEpoch(), 0, size)).isEqualTo(head);
         }
     }
 
