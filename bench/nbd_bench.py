@@ -171,10 +171,12 @@ def nbdcopy(src, dst):
 
 
 def settle(servers, idle_pct=5, timeout=120):
-    """Waits until no server is busy (all of them together under idle_pct of a core for a second),
-    so that one server's background work (cgw's defragmenter after random writes) does not run
-    during another's measurement. Returns the seconds waited."""
+    """Writes back all dirty pages (sync) and waits until no server is busy (all of them together
+    under idle_pct of a core for a second), so that neither the writeback of what one server wrote
+    nor its background work (cgw's defragmenter after random writes) runs during another's
+    measurement. Returns the seconds waited."""
     start = time.time()
+    os.sync()
     while time.time() - start < timeout:
         cpu0 = sum(proc_cpu_seconds(s.pid) for s in servers)
         time.sleep(1)
@@ -184,11 +186,19 @@ def settle(servers, idle_pct=5, timeout=120):
     return time.time() - start
 
 
+def rotated(servers, run):
+    """The order of the servers in run number run: each goes first in turn, so that none always
+    follows the same peer."""
+    shift = run % len(servers)
+    return servers[shift:] + servers[:shift]
+
+
 def measure(servers, args):
     """Runs every job on every server, interleaved: run 1 of a job on each server in turn, then
-    run 2, and so on (then nbdcopy in and out the same way). On a shared host whose speed drifts
-    over minutes, each server's runs are then spread over the same stretch of time, so the ratios
-    compare like with like. All servers stay up (idle) while one is measured."""
+    run 2 in a rotated order, and so on (then nbdcopy in and out the same way). On a shared host
+    whose speed drifts over minutes, each server's runs are then spread over the same stretch of
+    time, so the ratios compare like with like. All servers stay up (idle) while one is measured;
+    each run starts after settle()."""
     uris = {}
     results = {s.name: {} for s in servers}
     try:
@@ -198,8 +208,8 @@ def measure(servers, args):
             fill(uris[s.name], args.size)
         for name, fio_args, _ in args.jobs:
             runs = {s.name: [] for s in servers}
-            for _ in range(args.runs):
-                for s in servers:
+            for run in range(args.runs):
+                for s in rotated(servers, run):
                     waited = settle(servers)
                     cpu0, t0 = proc_cpu_seconds(s.pid), time.time()
                     r = fio(uris[s.name], name, fio_args, args.size, args.runtime)
@@ -218,8 +228,8 @@ def measure(servers, args):
             out = workdir / "copy-out.raw"
             seconds = {s.name: {"nbdcopy-in": [], "nbdcopy-out": []} for s in servers}
             for direction in ("nbdcopy-in", "nbdcopy-out"):
-                for _ in range(args.runs):
-                    for s in servers:
+                for run in range(args.runs):
+                    for s in rotated(servers, run):
                         settle(servers)
                         if direction == "nbdcopy-in":
                             seconds[s.name][direction].append(nbdcopy(str(copy_src), uris[s.name]))
