@@ -2278,10 +2278,13 @@ public final class BlockStore implements AutoCloseable {
 
     /**
      * Sets the targets of the batch's data blocks from the {@link PointerCache} (-1 for one in a
-     * segment being cleaned), as {@link #lookUpTargets} would from RocksDB but without their table
-     * flags, CRCs and sessions: enough to tell where the runs are, not to overwrite. False when a
-     * block is not cached. Its entries are exact under the blocks' stripe locks, which the caller
-     * holds.
+     * segment being cleaned), without their table flags, CRCs and sessions: enough to tell that no
+     * run is long enough to overwrite, never to overwrite. A slot holds the newest version at or
+     * below the head, which may be a sealed epoch's that {@link #lookUpTargets} would not count
+     * (-1 there); such a block can only lengthen a run, so when no run is long enough here, none
+     * is in RocksDB's view either, and appending all is what the lookups would have decided.
+     * False when a block is not cached. The caller holds the blocks' stripe locks, so no entry
+     * changes meanwhile.
      */
     private boolean cachedTargets(WriteContext context, Volume volume, long epoch, int data) {
         PointerCache.Hit hit = cacheHits.get();
