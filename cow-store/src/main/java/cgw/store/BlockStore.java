@@ -680,7 +680,7 @@ public final class BlockStore implements AutoCloseable {
                 || !valueLog.readNoWait(hit.segment, hit.position, into)) {
             return false;
         }
-        int actual = crc32c(into.flip());
+        int actual = crc32c(CRCS.get(), into.flip());
         if (actual == hit.crc || actual == hit.previousCrc) {
             return true;
         }
@@ -1591,7 +1591,7 @@ public final class BlockStore implements AutoCloseable {
         if (pointerCache.get(volume.id, block, epoch, hit)) {
             ByteBuffer into = out.slice(at, blockSize);
             valueLog.read(hit.segment, hit.position, into);
-            int actual = crc32c(into.flip());
+            int actual = crc32c(CRCS.get(), into.flip());
             if (actual == hit.crc || actual == hit.previousCrc) {
                 return true;
             }
@@ -1666,7 +1666,11 @@ public final class BlockStore implements AutoCloseable {
         }
     }
 
-    /** The CRC32C of {@code data}'s remaining bytes; {@code data} is left as it was. */
+    /**
+     * The CRC32C of {@code data}'s remaining bytes, through a duplicate, so that {@code data} may be
+     * shared with other threads (the zero block); reads and writes use the allocation-free
+     * {@link #crc32c(CRC32C, ByteBuffer, int, int)} on their own buffers.
+     */
     private static int crc32c(ByteBuffer data) {
         CRC32C crc = new CRC32C();
         crc.update(data.duplicate());
@@ -1690,6 +1694,11 @@ public final class BlockStore implements AutoCloseable {
         crc.update(data.limit(at + length).position(at));
         data.limit(limit).position(position);
         return (int) crc.getValue();
+    }
+
+    /** {@link #crc32c(CRC32C, ByteBuffer, int, int)} of {@code data}'s remaining bytes. */
+    private static int crc32c(CRC32C crc, ByteBuffer data) {
+        return crc32c(crc, data, data.position(), data.remaining());
     }
 
     /**
@@ -2418,7 +2427,7 @@ public final class BlockStore implements AutoCloseable {
                     } else {
                         ByteBuffer bytes = context.scratch.clear();
                         valueLog.read(context.targetSegment[k], context.targetPosition[k], bytes);
-                        context.previousCrc[k] = crc32c(bytes.flip()) == previous ? previous : crc;
+                        context.previousCrc[k] = context.crc32c(bytes.flip()) == previous ? previous : crc;
                     }
                 }
                 i = end;
@@ -3079,7 +3088,7 @@ public final class BlockStore implements AutoCloseable {
 
         /** The CRC32C of {@code data}'s remaining bytes, which are left as they were; allocates nothing. */
         int crc32c(ByteBuffer data) {
-            return BlockStore.crc32c(crc, data, data.position(), data.remaining());
+            return BlockStore.crc32c(crc, data);
         }
 
         ByteBuffer marker(byte kind) {
