@@ -3,8 +3,9 @@
 
 All three servers run in the same invocation on the same disk with the same jobs, interleaved
 (run 1 of a job on each server in turn, then run 2, ...: see measure()); every figure is reported
-next to its peers as a ratio. Each job runs --runs times and the median is reported (the machines
-here are shared and noisy). Server CPU is the server
+next to its peers as a ratio. Each job runs --runs times (5 by default) and the median is
+reported: the machines here are shared and noisy, and one server's 1 MiB figures swing by a quarter
+from one run to the next. Server CPU is the server
 process's user+system time over the job's wall time; peak RSS is the server's VmHWM.
 
 Usage: bench/nbd_bench.py [--quick] [--runs N] [--runtime S] [--out bench/results]
@@ -251,7 +252,7 @@ def measure(servers, args):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="smoke run: 1 run of 5 s per job")
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--runtime", type=int, default=20)
     parser.add_argument("--size", type=int, default=2 * GiB)
     parser.add_argument("--copy-mib", type=int, default=2048)
