@@ -102,6 +102,9 @@ public final class BlockStore implements AutoCloseable {
     private final SpaceGuard spaceGuard;
     private final ReentrantLock[] blockLocks = new ReentrantLock[LOCK_STRIPES];
     private final ThreadLocal<WriteContext> writeContexts;
+    /** Whether {@link #writeNoWait} may dirty pages now; replaced only by tests. */
+    private volatile WriteBackRoom writeBackRoom = WriteBackRoom.ofThisMachine();
+    private final java.util.concurrent.atomic.LongAdder noWaitWrites = new java.util.concurrent.atomic.LongAdder();
     /** What is left of {@link #HEAD_DIRTY_PAGES}. */
     private final java.util.concurrent.atomic.AtomicInteger headDirtyPages =
             new java.util.concurrent.atomic.AtomicInteger(HEAD_DIRTY_PAGES);
@@ -780,6 +783,142 @@ public final class BlockStore implements AutoCloseable {
     }
 
     /**
+     * Writes at the head as {@link #write(Volume, long, long, ByteBuffer)} would, but only if that
+     * needs no waiting: whole {@link PointerCache#RUN_BLOCKS}-block groups of data (no block all
+     * zeros), at most {@link #MAX_BATCH_BLOCKS} blocks, each group overwriting in place the run a
+     * previous write of it left ({@link #knownRuns}), their CRC table slots in the page cache and
+     * written by this session, no lock held by anyone else, and room for dirty pages in the page
+     * cache ({@link WriteBackRoom}). That is the steady state of a sequential rewrite, the one
+     * where a write is nothing but copies into the page cache. Returns false, with nothing
+     * changed, when the caller must call {@code write} instead, on a thread that may wait; that is
+     * also the answer for anything {@code write} would report as an error. Overwrites allocate
+     * nothing, so no free space is checked. {@code epoch} is as for {@code write}; only the head
+     * epoch is overwritten in place.
+     */
+    public boolean writeNoWait(Volume volume, long epoch, long offset, ByteBuffer src) {
+        int length = src.remaining();
+        int groupBytes = PointerCache.RUN_BLOCKS << blockShift;
+        if (!overwriteInPlace || length == 0 || length > MAX_BATCH_BLOCKS << blockShift || !src.isDirect()
+                || offset % groupBytes != 0 || length % groupBytes != 0 || !writeBackRoom.hasRoom(length)) {
+            return false;
+        }
+        enter();
+        try {
+            java.util.concurrent.locks.Lock head = volume.headLock.readLock();
+            if (!head.tryLock()) {
+                return false;
+            }
+            try {
+                if (volume.deleted || offset < 0 || offset > volume.sizeBytes - length
+                        || (epoch != HEAD && epoch != volume.headEpoch)) {
+                    return false;
+                }
+                return overwriteNoWait(volume, volume.headEpoch, offset >>> blockShift, length >>> blockShift, src.slice());
+            } finally {
+                head.unlock();
+            }
+        } finally {
+            exit();
+        }
+    }
+
+    /** For tests: where {@link #writeNoWait} learns whether the page cache has room. */
+    void useWriteBackRoom(WriteBackRoom room) {
+        this.writeBackRoom = room;
+    }
+
+    /**
+     * {@link #writeNoWait} of {@code count} blocks from {@code first}, under the head lock: the
+     * steps of {@link #writeRangeToLog} for a batch that is all overwrites of known runs (CRCs,
+     * current CRCs from the table, table slots, bytes; no pointer changes), after every check
+     * that may refuse it and before anything is changed.
+     */
+    private boolean overwriteNoWait(Volume volume, long epoch, long first, int count, ByteBuffer src) {
+        WriteContext context = writeContexts.get();
+        for (int i = 0; i < count; i++) {
+            context.blocks[i] = first + i;
+        }
+        int[] stripes = tryLockStripes(volume, first, first + count - 1);
+        if (stripes == null) {
+            return false;
+        }
+        boolean changing = false;
+        boolean written = false;
+        try {
+            if (!knownRuns(context, volume, epoch, count)
+                    || assignSlots(context, count, Math.max(1, MIN_OVERWRITE_RUN_BYTES >> blockShift)) < count) {
+                return false;
+            }
+            for (int i = 0; i < count; i++) {
+                int at = i << blockShift;
+                int crc = crc32c(context.crc, src, at, blockSize);
+                if (crc == zeroBlockCrc && src.slice(at, blockSize).mismatch(zeroBlock) == -1) {
+                    return false; // becomes a ZERO marker, which goes to RocksDB
+                }
+                context.newCrc[i] = crc;
+                context.sourceIndex[i] = at;
+            }
+            if (!currentCrcsNoWait(context, count)) {
+                return false;
+            }
+            changing = true;
+            try {
+                writeTables(context, count, session);
+                overwriteInLog(context, src, count);
+            } catch (StoreException e) {
+                forgetSession(context, count, e);
+                throw e;
+            }
+            written = true;
+            noWaitWrites.increment();
+            return true;
+        } finally {
+            if (changing) {
+                pointerCache.clear(volume.id, first, first + count - 1);
+            }
+            if (written) {
+                cacheWritten(context, volume, epoch, count, null);
+                rememberRuns(context, volume, epoch, count, first, first + count - 1);
+            }
+            unlockStripes(stripes);
+        }
+    }
+
+    /**
+     * {@link #currentCrcs} for a batch of known runs (all overwritten, all in the table) when the
+     * table slots are in the page cache and every block's CRCs can be trusted without reading its
+     * bytes: false otherwise, with nothing waited for.
+     */
+    private boolean currentCrcsNoWait(WriteContext context, int data) {
+        java.util.concurrent.locks.Lock removal = valueLog.readLock();
+        if (!removal.tryLock()) {
+            return false;
+        }
+        try {
+            ByteBuffer slots = context.tableSlots;
+            for (int i = 0; i < data; ) {
+                int end = overwrittenRunEnd(context, data, i);
+                slots.clear().limit((end - i) * ValueLog.TABLE_SLOT_BYTES);
+                if (!valueLog.readTableNoWait(context.targetSegment[i], context.targetPosition[i] >>> blockShift, slots)) {
+                    return false;
+                }
+                for (int k = i; k < end; k++) {
+                    int at = (k - i) * ValueLog.TABLE_SLOT_BYTES;
+                    int crc = slots.getInt(at);
+                    if (crc != slots.getInt(at + 4) && slots.getInt(at + 8) != session) {
+                        return false; // its bytes may be what it replaced: only reading them tells
+                    }
+                    context.previousCrc[k] = crc;
+                }
+                i = end;
+            }
+            return true;
+        } finally {
+            removal.unlock();
+        }
+    }
+
+    /**
      * Makes a range read as zeros. Blocks that already read as holes stay holes; the store is
      * thin and never allocates to write zeros.
      */
@@ -981,6 +1120,11 @@ public final class BlockStore implements AutoCloseable {
         return defragmenter.runPending();
     }
 
+    /** Writes {@link #writeNoWait} did (rather than declined) since the store was opened. */
+    public long noWaitWrites() {
+        return noWaitWrites.sum();
+    }
+
     /** Blocks moved by the defragmenter since the store was opened. */
     public long defragmentedBlocks() {
         return defragmenter.movedBlocks();
@@ -1150,6 +1294,8 @@ public final class BlockStore implements AutoCloseable {
                         throw storeFailure("finishing collection " + task, e);
                     }
                     gcTasks.remove(task);
+                    // counted as the task leaves: once pendingReleases() shows it gone, the totals have it
+                    gcTotals = gcTotals.plus(new GcStats(counts[0], counts[1], 1));
                 }
                 done++;
             }
@@ -1157,9 +1303,7 @@ public final class BlockStore implements AutoCloseable {
                 log.debug("collector: examined {} versions, deleted {}, tasks {}", examined, deleted, done);
                 cleaner.hintGarbage();
             }
-            GcStats stats = new GcStats(examined, deleted, done);
-            gcTotals = gcTotals.plus(stats);
-            return stats;
+            return new GcStats(examined, deleted, done);
         } finally {
             gcLock.unlock();
             exit();
@@ -2697,13 +2841,32 @@ public final class BlockStore implements AutoCloseable {
      * locked stripes for {@link #unlockStripes}.
      */
     private int[] lockStripes(Volume volume, long first, long last) {
+        return lockInOrder(stripesOf(volume, first, last));
+    }
+
+    /** {@link #lockStripes} if no stripe is held by another thread now; null, with none held, otherwise. */
+    private int[] tryLockStripes(Volume volume, long first, long last) {
+        int[] stripes = sortedUnique(stripesOf(volume, first, last));
+        for (int i = 0; i < stripes.length; i++) {
+            if (!blockLocks[stripes[i]].tryLock()) {
+                for (int k = i - 1; k >= 0; k--) {
+                    blockLocks[stripes[k]].unlock();
+                }
+                return null;
+            }
+        }
+        return stripes;
+    }
+
+    /** The stripes of blocks {@code [first, last]}, one per stripe region, unsorted. */
+    private int[] stripesOf(Volume volume, long first, long last) {
         long firstRegion = first >>> STRIPE_REGION_SHIFT;
         int count = (int) ((last >>> STRIPE_REGION_SHIFT) - firstRegion + 1);
         int[] stripes = new int[count];
         for (int i = 0; i < count; i++) {
             stripes[i] = stripeIndex(volume, (firstRegion + i) << STRIPE_REGION_SHIFT);
         }
-        return lockInOrder(stripes);
+        return stripes;
     }
 
     /**
@@ -2711,6 +2874,15 @@ public final class BlockStore implements AutoCloseable {
      * each other in a cycle); returns them sorted and without repeats, for {@link #unlockStripes}.
      */
     private int[] lockInOrder(int[] stripes) {
+        stripes = sortedUnique(stripes);
+        for (int stripe : stripes) {
+            blockLocks[stripe].lock();
+        }
+        return stripes;
+    }
+
+    /** {@code stripes} sorted, each once (in place when there are no repeats). */
+    private static int[] sortedUnique(int[] stripes) {
         int count = stripes.length;
         if (count > 1) {
             java.util.Arrays.sort(stripes);
@@ -2721,9 +2893,6 @@ public final class BlockStore implements AutoCloseable {
                 }
             }
             stripes = unique == count ? stripes : java.util.Arrays.copyOf(stripes, unique);
-        }
-        for (int stripe : stripes) {
-            blockLocks[stripe].lock();
         }
         return stripes;
     }

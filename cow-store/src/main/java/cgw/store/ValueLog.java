@@ -235,6 +235,17 @@ final class ValueLog implements AutoCloseable {
         }
     }
 
+    /**
+     * {@link #readTable} if the table is open and the page cache holds every byte of the slots
+     * now; false (with {@code into}'s bytes undefined) otherwise, without waiting. Under
+     * {@link #readLock}.
+     */
+    boolean readTableNoWait(int segmentNumber, long firstSlot, ByteBuffer into) {
+        Segment segment = segments.get(segmentNumber);
+        return segment != null && segment.table != null
+                && NoWaitReads.read(segment.tableNoWaitFd, firstSlot * TABLE_SLOT_BYTES, into);
+    }
+
     /** The segment a block pointer names; its absence is an error. */
     private Segment pointedAt(int segmentNumber) {
         Segment segment = segments.get(segmentNumber);
@@ -446,6 +457,8 @@ final class ValueLog implements AutoCloseable {
 
         /** The CRC table, opened when first needed; guarded by this segment for opening. */
         volatile FileChannel table;
+        /** A descriptor of the table for {@link NoWaitReads}, opened with it; -1 when there is none. */
+        volatile int tableNoWaitFd = -1;
         /** Held while writing to {@link #channel}; see {@link #write}. */
         private final ReentrantLock writing = new ReentrantLock();
 
@@ -494,6 +507,7 @@ final class ValueLog implements AutoCloseable {
                                 directory.force(true);
                             }
                         }
+                        tableNoWaitFd = NoWaitReads.open(path);
                         table = open;
                     }
                 }
@@ -508,6 +522,7 @@ final class ValueLog implements AutoCloseable {
 
         void close() throws IOException {
             NoWaitReads.close(noWaitFd);
+            NoWaitReads.close(tableNoWaitFd);
             channel.close();
             FileChannel open = table;
             if (open != null) {

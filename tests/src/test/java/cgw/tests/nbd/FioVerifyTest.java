@@ -46,4 +46,20 @@ class FioVerifyTest {
                 "--bsrange=512-12k", "--blockalign=512", "--iodepth=8", "--size=16m", "--offset=32m",
                 "--verify=crc32c", "--verify_fatal=1", "--do_verify=1", "--verify_state_save=0").assertSuccess();
     }
+
+    /**
+     * Sequential 1 MiB rewrites at queue depth 8: from the second pass on they overwrite in place,
+     * and while one is at a store thread the event loop does the next ones itself
+     * ({@code BlockStore.writeNoWait}). Every pass is verified.
+     */
+    @Test
+    void sequentialRewritesDoneOnTheEventLoopVerify() {
+        nbd.createVolume("disk", 32L << 20);
+        for (int pass = 0; pass < 4; pass++) {
+            run("fio", "--name=rewrite" + pass, "--ioengine=nbd", "--uri=" + nbd.uri("disk"), "--rw=write",
+                    "--bs=1m", "--iodepth=8", "--size=32m", "--verify=crc32c", "--verify_fatal=1", "--do_verify=1",
+                    "--verify_state_save=0", "--randseed=" + (pass + 1)).assertSuccess();
+        }
+        assertThat(nbd.store.noWaitWrites()).as("rewrites done on the event loop").isPositive();
+    }
 }
