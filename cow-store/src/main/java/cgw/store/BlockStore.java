@@ -842,6 +842,13 @@ public final class BlockStore implements AutoCloseable {
         if (stripes == null) {
             return false;
         }
+        // held through the writes too: their own read lock on the value log is then taken
+        // reentrantly, which never waits behind a segment removal queued meanwhile
+        java.util.concurrent.locks.Lock removal = valueLog.readLock();
+        if (!removal.tryLock()) {
+            unlockStripes(stripes);
+            return false;
+        }
         boolean changing = false;
         boolean written = false;
         try {
@@ -880,6 +887,7 @@ public final class BlockStore implements AutoCloseable {
                 cacheWritten(context, volume, epoch, count, null);
                 rememberRuns(context, volume, epoch, count, first, first + count - 1);
             }
+            removal.unlock();
             unlockStripes(stripes);
         }
     }
@@ -887,35 +895,27 @@ public final class BlockStore implements AutoCloseable {
     /**
      * {@link #currentCrcs} for a batch of known runs (all overwritten, all in the table) when the
      * table slots are in the page cache and every block's CRCs can be trusted without reading its
-     * bytes: false otherwise, with nothing waited for.
+     * bytes: false otherwise, with nothing waited for. Under the value log's read lock.
      */
     private boolean currentCrcsNoWait(WriteContext context, int data) {
-        java.util.concurrent.locks.Lock removal = valueLog.readLock();
-        if (!removal.tryLock()) {
-            return false;
-        }
-        try {
-            ByteBuffer slots = context.tableSlots;
-            for (int i = 0; i < data; ) {
-                int end = overwrittenRunEnd(context, data, i);
-                slots.clear().limit((end - i) * ValueLog.TABLE_SLOT_BYTES);
-                if (!valueLog.readTableNoWait(context.targetSegment[i], context.targetPosition[i] >>> blockShift, slots)) {
-                    return false;
-                }
-                for (int k = i; k < end; k++) {
-                    int at = (k - i) * ValueLog.TABLE_SLOT_BYTES;
-                    int crc = slots.getInt(at);
-                    if (crc != slots.getInt(at + 4) && slots.getInt(at + 8) != session) {
-                        return false; // its bytes may be what it replaced: only reading them tells
-                    }
-                    context.previousCrc[k] = crc;
-                }
-                i = end;
+        ByteBuffer slots = context.tableSlots;
+        for (int i = 0; i < data; ) {
+            int end = overwrittenRunEnd(context, data, i);
+            slots.clear().limit((end - i) * ValueLog.TABLE_SLOT_BYTES);
+            if (!valueLog.readTableNoWait(context.targetSegment[i], context.targetPosition[i] >>> blockShift, slots)) {
+                return false;
             }
-            return true;
-        } finally {
-            removal.unlock();
+            for (int k = i; k < end; k++) {
+                int at = (k - i) * ValueLog.TABLE_SLOT_BYTES;
+                int crc = slots.getInt(at);
+                if (crc != slots.getInt(at + 4) && slots.getInt(at + 8) != session) {
+                    return false; // its bytes may be what it replaced: only reading them tells
+                }
+                context.previousCrc[k] = crc;
+            }
+            i = end;
         }
+        return true;
     }
 
     /**
