@@ -201,9 +201,9 @@ public final class StoreExports implements ExportRegistry {
          * ({@link BlockStore#writeNoWait}: an overwrite in place of a sequential rewrite, with room
          * in the page cache). An event loop then takes the next payloads off the socket while one
          * write is copied at a store thread, with one hand-off where there were eight; the host sat
-         * idle a quarter of the time with every write handed off (1 MiB writes at QD8, here: 2290
-         * MiB/s all handed off, 2873 with one away; medians of 3 back-to-back pairs). A write with
-         * FUA waits for the disk and is always handed off.
+         * idle a quarter of the time with every write handed off (1 MiB writes at QD8, here: 2546,
+         * 2641, 2848 MiB/s all handed off, 3144, 3127, 3474 with one away, back-to-back pairs). A
+         * write with FUA waits for the disk and is always handed off.
          */
         @Override
         public CompletableFuture<Void> write(long offset, ByteBuffer src, boolean fua) {
