@@ -214,8 +214,14 @@ public final class StoreExports implements ExportRegistry {
                 return CompletableFuture.failedFuture(new ReadOnlyExportException(info.name() + " is read-only"));
             }
             return gate.submit(true, at -> {
-                if (longWritesAway.get() >= LONG_WRITES_AWAY && writeNoWait(at, offset, src)) {
-                    return CompletableFuture.completedFuture(null);
+                if (longWritesAway.get() >= LONG_WRITES_AWAY) {
+                    try {
+                        if (writeNoWait(at, offset, src)) {
+                            return CompletableFuture.completedFuture(null);
+                        }
+                    } catch (RuntimeException e) { // failed on the caller's thread: answered as if away
+                        return CompletableFuture.failedFuture(e);
+                    }
                 }
                 return away(longWritesAway, () -> store.write(volume, at, offset, src));
             });
