@@ -1,9 +1,9 @@
 package cgw.backup;
 
+import cgw.store.NativeLibc;
 import java.io.IOException;
 import java.nio.file.Path;
 import jnr.ffi.LastError;
-import jnr.ffi.LibraryLoader;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -47,17 +47,15 @@ final class FileSystemSync implements AutoCloseable {
     }
 
     /**
-     * Loads libc's syncfs. Serialised with the other jnr-ffi loads of the gateway (the barrier's
-     * coordinator thread loads libc at the same time; concurrent first loads can fail) and tried
-     * three times: a failure here only costs speed, but it lasts for the life of the process.
+     * Loads libc's syncfs through {@link NativeLibc} (serialised with the other jnr-ffi loads of
+     * the gateway, on a thread no interrupt reaches) and tried three times: a failure here only
+     * costs speed, but it lasts for the life of the process.
      */
     private static LibC load() {
         Throwable last = null;
         for (int attempt = 1; attempt <= 3; attempt++) {
             try {
-                synchronized (LibraryLoader.class) {
-                    return LibraryLoader.create(LibC.class).failImmediately().load("c");
-                }
+                return NativeLibc.load(LibC.class);
             } catch (RuntimeException | LinkageError e) {
                 last = e;
             }

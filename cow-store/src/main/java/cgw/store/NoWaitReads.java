@@ -4,7 +4,6 @@ import com.kenai.jffi.MemoryIO;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import jnr.ffi.LastError;
-import jnr.ffi.LibraryLoader;
 import jnr.ffi.Memory;
 import jnr.ffi.Pointer;
 import jnr.ffi.Runtime;
@@ -54,12 +53,10 @@ final class NoWaitReads {
     private NoWaitReads() {
     }
 
-    /** Loads libc, serialised with the other jnr-ffi loads of the process (concurrent first loads can fail). */
+    /** Loads libc through {@link NativeLibc}: serialised with the other jnr-ffi loads, on a thread no interrupt reaches. */
     private static LibC load() {
         try {
-            synchronized (LibraryLoader.class) {
-                return LibraryLoader.create(LibC.class).failImmediately().load("c");
-            }
+            return NativeLibc.load(LibC.class);
         } catch (RuntimeException | LinkageError e) {
             log.info("preadv2(2) unavailable; every read of the value log may wait for the disk", e);
             return null;

@@ -1,12 +1,12 @@
 package cgw.barrier;
 
+import cgw.store.NativeLibc;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import jnr.ffi.LastError;
-import jnr.ffi.LibraryLoader;
 import jnr.ffi.annotations.In;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -57,10 +57,7 @@ final class CoordinatorThread implements AutoCloseable {
 
     private static void raisePriority() {
         try {
-            LibC libc;
-            synchronized (LibraryLoader.class) { // concurrent first loads of jnr-ffi can fail
-                libc = LibraryLoader.create(LibC.class).load("c");
-            }
+            LibC libc = NativeLibc.load(LibC.class);
             if (libc.sched_setscheduler(0, SCHED_FIFO, new int[] {PRIORITY}) == 0) {
                 log.info("barrier coordinator runs with SCHED_FIFO priority {}", PRIORITY);
             } else {
