@@ -9,7 +9,6 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.SplittableRandom;
 import java.util.stream.Stream;
-import jnr.ffi.LibraryLoader;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -212,7 +211,7 @@ class NoWaitReadTest {
      * them (tmpfs).
      */
     private static void dropPageCache(Path dir) throws IOException {
-        LibC libc = LibraryLoader.create(LibC.class).load("c");
+        LibC libc = NativeLibc.load(LibC.class);
         List<Path> files;
         try (Stream<Path> list = Files.list(dir)) {
             files = list.toList();

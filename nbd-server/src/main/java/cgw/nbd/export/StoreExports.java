@@ -17,6 +17,7 @@ import java.util.concurrent.Executor;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Function;
 import java.util.function.LongConsumer;
+import java.util.function.LongFunction;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -210,10 +211,7 @@ public final class StoreExports implements ExportRegistry {
             if (fua || src.remaining() <= store.blockSizeBytes()) {
                 return mutate(fua, at -> store.write(volume, at, offset, src));
             }
-            if (info.readOnly()) {
-                return CompletableFuture.failedFuture(new ReadOnlyExportException(info.name() + " is read-only"));
-            }
-            return gate.submit(true, at -> {
+            return startChange(at -> {
                 if (longWritesAway.get() >= LONG_WRITES_AWAY) {
                     try {
                         if (writeNoWait(at, offset, src)) {
@@ -309,15 +307,20 @@ public final class StoreExports implements ExportRegistry {
 
         /** A change at the epoch the gate admits it in, durable before its reply with {@code fua}. */
         private CompletableFuture<Void> mutate(boolean fua, LongConsumer change) {
-            if (info.readOnly()) {
-                return CompletableFuture.failedFuture(new ReadOnlyExportException(info.name() + " is read-only"));
-            }
-            return gate.submit(true, at -> CompletableFuture.runAsync(() -> {
+            return startChange(at -> CompletableFuture.runAsync(() -> {
                 change.accept(at);
                 if (fua) {
                     store.flush();
                 }
             }, executor));
+        }
+
+        /** Starts a change through the gate, given the epoch it is admitted in; refused on a read-only export. */
+        private CompletableFuture<Void> startChange(LongFunction<CompletableFuture<Void>> start) {
+            if (info.readOnly()) {
+                return CompletableFuture.failedFuture(new ReadOnlyExportException(info.name() + " is read-only"));
+            }
+            return gate.submit(true, start);
         }
 
         /** Anything but a change: through the gate too, since its reply may have to wait for a barrier. */
