@@ -43,6 +43,8 @@ class NbdshEdgeCaseTest {
                 import nbd
                 h.pwrite(b'\\x01' * 65536, 0)
                 h.pwrite(b'\\x02' * 65536, 1048576 + 65536)
+                # a block of data that starts with zeros
+                h.pwrite(bytes(100) + b'\\x03' * 3996, 1048576 + 131072)
                 chunks = []
                 def chunk(buf, offset, status, err):
                     chunks.append((offset, len(buf), status))
@@ -51,6 +53,7 @@ class NbdshEdgeCaseTest {
                 assert buf[:65536] == b'\\x01' * 65536
                 assert buf[65536:1048576 + 65536] == bytes(1048576)
                 assert buf[1048576 + 65536:1048576 + 131072] == b'\\x02' * 65536
+                assert buf[1048576 + 131072:1048576 + 135168] == bytes(100) + b'\\x03' * 3996
                 holes = [c for c in chunks if c[2] == nbd.READ_HOLE]
                 data = [c for c in chunks if c[2] == nbd.READ_DATA]
                 assert (65536, 1048576, nbd.READ_HOLE) in holes, chunks
