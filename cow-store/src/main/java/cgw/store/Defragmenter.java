@@ -1,8 +1,10 @@
 package cgw.store;
 
+import java.nio.ByteBuffer;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.Lock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -35,7 +37,7 @@ final class Defragmenter {
     private static final int QUEUE_RANGES = 64;
     /**
      * Blocks copied before their pointers are swapped: the copies are synced first, one sync for
-     * all of them (32 MiB of 4 KiB blocks; a sync per 1 MiB request held the thread to 40 MiB/s).
+     * all of them (32 MiB of 4 KiB blocks), since a sync per request would pace the thread.
      */
     static final int SWAP_BLOCKS = 8192;
     /** Reads shorter than this are not worth a request (a 256 KiB group and more). */
@@ -49,17 +51,32 @@ final class Defragmenter {
 
     private static final Request STOP = new Request(-1, 0, 0, -1);
 
-    private final BlockStore store;
     private final LogMover mover;
+    private final Catalog catalog;
+    private final Rocks rocks;
+    private final ValueLog valueLog;
+    private final SpaceGuard spaceGuard;
+    private final InFlightCalls calls;
+    private final Lock collectorLock;
+    private final int blockSize;
+    private final int blockShift;
     private final ArrayBlockingQueue<Request> queue = new ArrayBlockingQueue<>(QUEUE_RANGES);
     private final AtomicLong movedBlocks = new AtomicLong();
     private final Object lifecycle = new Object();
     private volatile boolean stopping;
     private Thread thread; // guarded by lifecycle
 
-    Defragmenter(BlockStore store, LogMover mover) {
-        this.store = store;
+    Defragmenter(LogMover mover, Catalog catalog, Rocks rocks, ValueLog valueLog, SpaceGuard spaceGuard,
+            InFlightCalls calls, Lock collectorLock, BlockGeometry geometry) {
         this.mover = mover;
+        this.catalog = catalog;
+        this.rocks = rocks;
+        this.valueLog = valueLog;
+        this.spaceGuard = spaceGuard;
+        this.calls = calls;
+        this.collectorLock = collectorLock;
+        this.blockSize = geometry.blockSize;
+        this.blockShift = geometry.blockShift;
     }
 
     /** Whether {@code blocks} read as {@code reads} separate runs are worth laying out again. */
@@ -160,16 +177,101 @@ final class Defragmenter {
 
     /** Copies the request's blocks; swaps what was copied once {@link #SWAP_BLOCKS} wait. Returns the blocks moved. */
     private long run(Request request) {
-        long copied = store.defragment(request, mover);
+        long copied = copy(request);
         if (copied > 0) {
             log.debug("copied {} blocks of {}-{} of volume id {}", copied, request.first, request.last, request.volumeId);
         }
         return mover.copiedBlocks() >= SWAP_BLOCKS ? swap() : 0;
     }
 
+    /**
+     * Swaps the pointers of what was copied (see {@link LogMover#swap}): those of the head epoch
+     * at once, the others under the collector's lock if it is free (a collector pass or cleaner
+     * round holds it for long; their copies are then left as garbage). Returns how many moved.
+     */
     private long swap() {
-        long moved = store.defragmentSwap(mover);
-        movedBlocks.addAndGet(moved);
-        return moved;
+        calls.enter();
+        try {
+            long moved = mover.swap(collectorLock);
+            movedBlocks.addAndGet(moved);
+            return moved;
+        } finally {
+            calls.exit();
+        }
+    }
+
+    /**
+     * Lays the blocks of a request out in block order: copies the versions a read of the head
+     * sees there (those whose pointer holds its own CRCs, of whatever epoch) to the active
+     * segment, for {@link #swap} to swap their pointers where they did not change meanwhile.
+     * Nothing when the store is short of space or the blocks are not scattered any more. Returns
+     * the blocks copied.
+     */
+    private long copy(Request request) {
+        Volume volume = catalog.byId(request.volumeId());
+        if (volume == null || volume.deleted || volume.headEpoch != request.epoch()) {
+            return 0;
+        }
+        calls.enter();
+        try {
+            return copyHead(volume, request);
+        } catch (RuntimeException e) {
+            mover.clear();
+            throw e;
+        } finally {
+            calls.exit();
+        }
+    }
+
+    private long copyHead(Volume volume, Request request) {
+        long copied = 0;
+        // as a read: from the iterator's creation until the bytes are copied, the cleaner removes
+        // no segment (the iterator's view could show a pointer into one removed before it)
+        valueLog.readLock().lock();
+        try (BlockCursor cursor = new BlockCursor(rocks.db.newIterator(rocks.blocks, rocks.readOptions))) {
+            // a batch's worth of blocks at a time, each judged on its own
+            for (long first = request.first(); first <= request.last(); first += LogMover.BATCH_BLOCKS) {
+                long last = Math.min(request.last(), first + LogMover.BATCH_BLOCKS - 1);
+                int runs = collectPointers(volume, request.epoch(), first, last, cursor);
+                int count = mover.count();
+                if (worthMoving(count, runs) && spaceGuard.tryAdmit((long) count << blockShift)) {
+                    mover.copy();
+                    copied += count;
+                } else {
+                    mover.clear();
+                }
+            }
+        } finally {
+            valueLog.readLock().unlock();
+        }
+        return copied;
+    }
+
+    /**
+     * Adds the versions a read at {@code epoch} sees of blocks {@code [first, last]} whose pointers
+     * hold their own CRCs to the mover; returns in how many runs they lie in the log.
+     */
+    private int collectPointers(Volume volume, long epoch, long first, long last, BlockCursor cursor) {
+        int runs = 0;
+        int previousSegment = -1;
+        long previousPosition = 0;
+        for (long block = first; block <= last; block++) {
+            cursor.seek(volume.id, block, epoch);
+            if (!cursor.at(volume.id, block)) {
+                continue;
+            }
+            byte[] value = cursor.it.value();
+            if (!ValueLog.Pointer.isPointer(value.length) || ValueLog.Pointer.inTable(value.length)) {
+                continue;
+            }
+            ByteBuffer pointer = ByteBuffer.wrap(value);
+            int segment = ValueLog.Pointer.segment(pointer, 0);
+            long position = ValueLog.Pointer.position(pointer, 0);
+            runs += segment == previousSegment && position == previousPosition + blockSize ? 0 : 1;
+            previousSegment = segment;
+            previousPosition = position;
+            mover.add(cursor.it.key(), value);
+        }
+        return runs;
     }
 }

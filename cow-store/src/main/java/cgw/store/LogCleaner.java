@@ -45,8 +45,9 @@ final class LogCleaner {
     static final double LIVE_SHARE_TO_CLEAN = 0.5;
     static final int MIN_GROWTH_SEGMENTS = 4;
 
-    private final BlockStore store;
     private final Rocks rocks;
+    private final StripeLocks stripes;
+    private final WalSync walSync;
     private final ValueLog valueLog;
     private final int blockSize;
     private final LogMover mover;
@@ -59,12 +60,13 @@ final class LogCleaner {
         static final Stats NOTHING = new Stats(0, 0, 0, 0);
     }
 
-    LogCleaner(BlockStore store, Rocks rocks, ValueLog valueLog, int blockSize) {
-        this.store = store;
+    LogCleaner(Rocks rocks, ValueLog valueLog, StripeLocks stripes, WalSync walSync, Relocation relocation, int blockSize) {
         this.rocks = rocks;
+        this.stripes = stripes;
+        this.walSync = walSync;
         this.valueLog = valueLog;
         this.blockSize = blockSize;
-        this.mover = new LogMover(store, valueLog, blockSize);
+        this.mover = new LogMover(relocation, valueLog, blockSize);
     }
 
     /** Something made garbage: the next round runs even if the log did not grow. */
@@ -91,13 +93,13 @@ final class LogCleaner {
             if (force) {
                 valueLog.sealActive();
             }
-            return round(new BlockStore.Pacer(entriesPerSecond), force ? 1.0 : LIVE_SHARE_TO_CLEAN);
+            return round(new Pacer(entriesPerSecond), force ? 1.0 : LIVE_SHARE_TO_CLEAN);
         } finally {
             lock.unlock();
         }
     }
 
-    private Stats round(BlockStore.Pacer pacer, double liveShare) {
+    private Stats round(Pacer pacer, double liveShare) {
         Map<Integer, Long> settled = valueLog.settledSegments(); // before the scan: see the class comment
         if (settled.isEmpty()) {
             return Stats.NOTHING;
@@ -124,10 +126,10 @@ final class LogCleaner {
         removed.addAll(victims);
         valueLog.markCleaning(victims);
         try {
-            store.awaitOverwrites(); // none in flight into a victim from before the mark
+            stripes.awaitHolders(); // none in flight into a victim from before the mark
             relocated = victims.isEmpty() ? 0 : relocate(victims, pacer);
             // copies and swapped pointers durable before anything they replace disappears
-            store.syncAll();
+            walSync.sync();
             valueLog.remove(removed);
         } finally {
             valueLog.unmarkCleaning(victims);
@@ -138,7 +140,7 @@ final class LogCleaner {
     }
 
     /** Live bytes of each of the given segments, from a scan of every pointer. */
-    Map<Integer, Long> liveBytes(Set<Integer> segments, BlockStore.Pacer pacer) {
+    Map<Integer, Long> liveBytes(Set<Integer> segments, Pacer pacer) {
         Map<Integer, Long> live = new HashMap<>();
         ByteBuffer value = ByteBuffer.allocate(ValueLog.Pointer.OVERWRITTEN_LENGTH);
         try (RocksIterator it = rocks.db.newIterator(rocks.blocks, rocks.scanOptions)) {
@@ -151,13 +153,13 @@ final class LogCleaner {
                 }
                 pacer.pace(1);
             }
-            BlockStore.checkStatus(it);
+            Rocks.checkStatus(it);
         }
         return live;
     }
 
     /** Moves every block still pointing into a victim to the active segment; returns how many moved. */
-    private long relocate(Set<Integer> victims, BlockStore.Pacer pacer) {
+    private long relocate(Set<Integer> victims, Pacer pacer) {
         long relocated = 0;
         try (RocksIterator it = rocks.db.newIterator(rocks.blocks, rocks.scanOptions)) {
             ByteBuffer value = ByteBuffer.allocate(ValueLog.Pointer.OVERWRITTEN_LENGTH);
@@ -171,7 +173,7 @@ final class LogCleaner {
                 }
                 pacer.pace(1);
             }
-            BlockStore.checkStatus(it);
+            Rocks.checkStatus(it);
         } catch (RuntimeException e) {
             mover.clear();
             throw e;

@@ -1,6 +1,7 @@
 package cgw.store;
 
 import cgw.store.key.BlockKey;
+import cgw.store.key.CrcSlot;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
@@ -29,7 +30,7 @@ import java.util.concurrent.locks.Lock;
 final class LogMover {
     static final int BATCH_BLOCKS = 256;
 
-    private final BlockStore store;
+    private final Relocation relocation;
     private final ValueLog valueLog;
     private final int blockSize;
     private final int blockShift;
@@ -42,8 +43,8 @@ final class LogMover {
     private final ByteBuffer data;
     private int count;
 
-    LogMover(BlockStore store, ValueLog valueLog, int blockSize) {
-        this.store = store;
+    LogMover(Relocation relocation, ValueLog valueLog, int blockSize) {
+        this.relocation = relocation;
         this.valueLog = valueLog;
         this.blockSize = blockSize;
         this.blockShift = Integer.numberOfTrailingZeros(blockSize);
@@ -172,7 +173,7 @@ final class LogMover {
         }
     }
 
-    /** {@link BlockStore#replaceValues} of entries {@code [0, n)}, per volume, at most a batch under one set of stripe locks. */
+    /** {@link Relocation#replaceValues} of entries {@code [0, n)}, per volume, at most a batch under one set of stripe locks. */
     private long replace(byte[][] keys, byte[][] expected, byte[][] replacement, boolean[] done, int n, boolean headOnly) {
         long moved = 0;
         for (int from = 0; from < n; ) {
@@ -181,7 +182,7 @@ final class LogMover {
             while (to < n && to - from < BATCH_BLOCKS && volumeOf(keys[to]) == volumeId) {
                 to++;
             }
-            moved += store.replaceValues(keys, expected, replacement, done, from, to, headOnly);
+            moved += relocation.replaceValues(keys, expected, replacement, done, from, to, headOnly);
             from = to;
         }
         return moved;
@@ -205,10 +206,11 @@ final class LogMover {
      */
     private byte[] fromTable(byte[] pointer, int segment, long position) {
         ByteBuffer old = ByteBuffer.wrap(pointer);
-        ByteBuffer slot = ByteBuffer.allocate(ValueLog.TABLE_SLOT_BYTES);
+        ByteBuffer slot = ByteBuffer.allocate(CrcSlot.LENGTH);
         valueLog.readTable(ValueLog.Pointer.segment(old, 0), ValueLog.Pointer.position(old, 0) >>> blockShift, slot);
         ByteBuffer moved = ByteBuffer.allocate(ValueLog.Pointer.OVERWRITTEN_LENGTH);
-        ValueLog.Pointer.encodeOverwritten(moved, segment, position, slot.getInt(0), slot.getInt(4), slot.getInt(8));
+        ValueLog.Pointer.encodeOverwritten(moved, segment, position, CrcSlot.crc(slot, 0), CrcSlot.previousCrc(slot, 0),
+                CrcSlot.session(slot, 0));
         return moved.array();
     }
 

@@ -7,27 +7,17 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
 /**
  * The value-log pointers of recently read or written head-epoch block versions, so that a 4 KiB
  * read of a hot block (and a long read of cached blocks) skips RocksDB (a JNI call and a lookup
- * through memtables, filters, indexes and a data block: a third of the CPU of a random read). A
+ * through memtables, filters, indexes and a data block). A
  * mirror of exact RocksDB entries: slot {@code (volume, block, epoch)} holds the value of key
  * {@code volume block ~epoch} and nothing else. Lossy: a block may be in one of the four slots of
  * its bucket (never in two, since puts of one block are serialised by its stripe lock and reuse
  * its slot), a full bucket evicts one entry, and a slot being changed by another thread reads as a
  * miss.
  *
- * <p>Why an entry is never stale: an entry is put only by a reader holding the block's stripe lock
- * from before its RocksDB lookup until the put, or by a writer holding it, after its batch is
- * committed and its bytes are written (the pointers it just wrote), and every change of a
- * head-epoch version (writes, trims, zeroes, an overwrite's forgotten session, the cleaner's
- * relocation) clears the block's slot after its batch is committed and before it releases the
- * stripe lock. The collector never deletes a head-epoch version; a cut moves the head to an epoch
- * no entry has; volume ids are never reused within a process. A hit is still checked against the
- * block's CRC like any read, and a mismatch clears the slot and reads through RocksDB.
- *
- * <p>A slot keeps the low 32 bits of its epoch, so an entry put at epoch {@code e} would also hit
- * at {@code e + k * 2^32}, after four billion cuts. Such a hit is still right: no write changed
- * the block since the put (it would have cleared the slot), so the newest version at or below
- * the head is still that of epoch {@code e}, which a head read finds anyway, and the collector
- * keeps it because the head can see it.
+ * <p>An entry is never stale because it is put and cleared only under the block's stripe lock,
+ * around committed batches; the rules, and why a slot keeps only the low 32 bits of its epoch,
+ * are in docs/store.md ("The pointer cache"). A hit is still checked against the block's CRC
+ * like any read.
  *
  * <p>Beside the slots it keeps {@link Run}s: where a whole group of blocks overwritten in place
  * lies, for the next write of the group, under the same rules (put under the stripe locks, cleared

@@ -17,7 +17,9 @@ import org.rocksdb.LRUCache;
 import org.rocksdb.ReadOptions;
 import org.rocksdb.RocksDB;
 import org.rocksdb.RocksDBException;
+import org.rocksdb.RocksIterator;
 import org.rocksdb.WALRecoveryMode;
+import org.rocksdb.WriteBatch;
 import org.rocksdb.WriteBufferManager;
 import org.rocksdb.WriteOptions;
 
@@ -35,6 +37,8 @@ final class Rocks implements AutoCloseable {
 
     /** Native objects in creation order; closed from the end. */
     private final List<AutoCloseable> owned = new ArrayList<>();
+    /** The store's directory, named in every failure. */
+    private final Path dir;
 
     final RocksDB db;
     final ColumnFamilyHandle catalog;
@@ -49,15 +53,15 @@ final class Rocks implements AutoCloseable {
      * {@link #LONG_READ_BYTES}: checksums verified, cache not filled. Long reads are mostly scans
      * too (copies, a backup reading 64 KiB chunks, a guest reading a big file) whose blocks would
      * push the hot blocks of small random reads out of the cache, and inserting and evicting them
-     * cost more than the read: 1 MiB reads of a volume larger than the cache went 25-30% faster
-     * without (an explicit read-ahead of 256 KiB or 1 MiB was measured too, and made them slower).
-     * The files' pages stay in the kernel's page cache either way.
+     * costs more than it saves. The files' pages stay in the kernel's page cache
+     * either way.
      */
     final ReadOptions scanOptions;
     static final int LONG_READ_BYTES = 64 << 10;
 
     /** {@code cacheBytes}: the block cache, memtables included (the store's budget less its pointer cache). */
     private Rocks(Path dir, StoreOptions options, long cacheBytes) throws RocksDBException {
+        this.dir = dir;
         RocksDB.loadLibrary();
         Cache cache = own(new LRUCache(cacheBytes));
         WriteBufferManager writeBuffers = own(new WriteBufferManager(options.memtableBytes(), cache));
@@ -69,9 +73,8 @@ final class Rocks implements AutoCloseable {
                 .setWalRecoveryMode(WALRecoveryMode.PointInTimeRecovery)
                 .setWriteBufferManager(writeBuffers)
                 .setMaxTotalWalSize(2 * options.memtableBytes())
-                // reuse obsolete WAL files: a sync of an overwritten file has no size to persist
-                // (write + flush of 4 KiB at queue depth 1: 300 -> 200 us here); point-in-time
-                // recovery handles recycled files since RocksDB 9.x (facebook/rocksdb#12403)
+                // reuse obsolete WAL files: a sync of an overwritten file has no size to persist,
+                // which makes a small write + flush cheaper; point-in-time recovery handles recycled files since RocksDB 9.x (facebook/rocksdb#12403)
                 .setRecycleLogFileNum(4)
                 .setMaxBackgroundJobs(4)
                 .setBytesPerSync(1 << 20)
@@ -99,8 +102,8 @@ final class Rocks implements AutoCloseable {
                 .setMemtablePrefixBloomSizeRatio(0.05)
                 .setCompressionType(CompressionType.LZ4_COMPRESSION)
                 // values are 16-byte pointers (the value log holds the data): an 8 MiB memtable holds
-                // about 100k versions, and larger ones made random inserts slower (skip list
-                // splices; 4 KiB random writes, quick JMH: 62k -> 84k/s at 1 thread, 41k -> 49k at 8)
+                // about 100k versions, and larger ones make random inserts slower (longer skip
+                // list splices)
                 .setWriteBufferSize(options.valueLogSegmentBytes() > 0 ? Math.min(8L << 20, options.memtableBytes() / 2)
                         : Math.max(8L << 20, options.memtableBytes() / 2))
                 .setMaxWriteBufferNumber(4)
@@ -162,6 +165,29 @@ final class Rocks implements AutoCloseable {
                 throw new StoreException("store at " + dir + " is in use by another process (" + message + ")", e);
             }
             throw new StoreException("cannot open store at " + dir + ": " + message, e);
+        }
+    }
+
+    Path dir() {
+        return dir;
+    }
+
+    /** Writes a batch with {@link #writeOptions}: in the WAL, not synced. */
+    void commit(WriteBatch batch) throws RocksDBException {
+        db.write(writeOptions, batch);
+    }
+
+    /** The store's exception for a RocksDB error while doing {@code what}. */
+    StoreException failure(String what, RocksDBException e) {
+        return StoreFullException.failure(what + " failed in " + dir + ": " + e.getMessage(), e);
+    }
+
+    /** Throws the iterator's error, if it met one, as a {@link StoreException}. */
+    static void checkStatus(RocksIterator it) {
+        try {
+            it.status();
+        } catch (RocksDBException e) {
+            throw new StoreException("RocksDB iterator failed: " + e.getMessage(), e);
         }
     }
 

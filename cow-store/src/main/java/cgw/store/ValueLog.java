@@ -1,5 +1,6 @@
 package cgw.store;
 
+import cgw.store.key.CrcSlot;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -41,14 +42,14 @@ import org.slf4j.LoggerFactory;
  * it was relocated durably, so a reader never reads a removed segment.
  *
  * <p>CRC tables: a block overwritten in place keeps its CRCs in its segment's table,
- * {@code NNNNNNNNNN.crc}, a {@link #TABLE_SLOT_BYTES}-byte slot per block position, written before
+ * {@code NNNNNNNNNN.crc}, a {@link CrcSlot#LENGTH}-byte slot per block position, written before
  * the bytes and synced with the segment (its pointer is then the short {@link Pointer#TABLE_LENGTH}
  * form, and later overwrites put nothing into RocksDB). A table goes with its segment.
  *
  * <p>Recycling: up to {@link #FREE_SEGMENTS} removed segments are kept as {@code NNNNNNNNNN.free}
  * and renamed into the next segments, as RocksDB recycles WAL files: writes then overwrite pages
  * the file already has, which spares the allocator and makes a sync cheaper (no size change to
- * persist; 150 vs 230 us per 4 KiB write and fdatasync here). Their old bytes are never read:
+ * persist). Their old bytes are never read:
  * pointers only lead to bytes written since. A new or renamed segment's name is made durable
  * (directory sync) before any pointer to it can be.
  *
@@ -60,8 +61,6 @@ final class ValueLog implements AutoCloseable {
     private static final String SUFFIX = ".seg";
     private static final String FREE_SUFFIX = ".free";
     private static final String TABLE_SUFFIX = ".crc";
-    /** Bytes of a CRC table slot ({@link #writeTable}): CRC, previous CRC, session, reserved (u32 each). */
-    static final int TABLE_SLOT_BYTES = 16;
     static final int FREE_SEGMENTS = 4;
 
     private final Path dir;
@@ -217,19 +216,19 @@ final class ValueLog implements AutoCloseable {
     }
 
     /**
-     * Writes slots of a segment's CRC table ({@code entries}: {@link #TABLE_SLOT_BYTES} each, from
+     * Writes slots of a segment's CRC table ({@code entries}: {@link CrcSlot#LENGTH} each, from
      * slot {@code firstSlot}), creating the table file on first use, and marks the segment for the
      * next {@link #sync}. The caller holds the blocks' stripe locks.
      */
     void writeTable(int segmentNumber, long firstSlot, ByteBuffer entries) {
-        writeFully(segmentNumber, true, firstSlot * TABLE_SLOT_BYTES, entries);
+        writeFully(segmentNumber, true, firstSlot * CrcSlot.LENGTH, entries);
     }
 
     /** Reads slots of a segment's CRC table into {@code into} (to its limit). Under {@link #readLock}. */
     void readTable(int segmentNumber, long firstSlot, ByteBuffer into) {
         Segment segment = pointedAt(segmentNumber);
         try {
-            readFully(segment, true, firstSlot * TABLE_SLOT_BYTES, into);
+            readFully(segment, true, firstSlot * CrcSlot.LENGTH, into);
         } catch (IOException e) {
             throw new StoreException("reading the CRC table of value log segment " + segmentNumber + ": " + e.getMessage(), e);
         }
@@ -243,7 +242,7 @@ final class ValueLog implements AutoCloseable {
     boolean readTableNoWait(int segmentNumber, long firstSlot, ByteBuffer into) {
         Segment segment = segments.get(segmentNumber);
         return segment != null && segment.table != null
-                && NoWaitReads.read(segment.tableNoWaitFd, firstSlot * TABLE_SLOT_BYTES, into);
+                && NoWaitReads.read(segment.tableNoWaitFd, firstSlot * CrcSlot.LENGTH, into);
     }
 
     /** The segment a block pointer names; its absence is an error. */
@@ -262,7 +261,7 @@ final class ValueLog implements AutoCloseable {
             int n = channel == null ? -1 : channel.read(dst, at);
             if (n < 0) {
                 throw new StoreException(table
-                        ? "a block pointer leads to slot " + at / TABLE_SLOT_BYTES + " of the CRC table of value log segment "
+                        ? "a block pointer leads to slot " + at / CrcSlot.LENGTH + " of the CRC table of value log segment "
                                 + segment.number + ", which " + (channel == null ? "does not exist" : "ends before it")
                         : "block data at " + at + " of value log segment " + segment.number + " lies past its end ("
                                 + channel.size() + " bytes)");

@@ -69,6 +69,37 @@ public final class Volume {
         return headEpoch;
     }
 
+    /** Throws {@link VolumeNotFoundException} when this volume was deleted. */
+    void checkAlive() {
+        if (deleted) {
+            throw new VolumeNotFoundException("volume " + name + " was deleted");
+        }
+    }
+
+    /** Throws {@link OutOfRangeException} unless {@code [offset, offset + length)} lies within {@code sizeBytes}. */
+    void checkRange(long offset, long length, long sizeBytes) {
+        if (offset < 0 || length < 0 || offset > sizeBytes || length > sizeBytes - offset) {
+            throw new OutOfRangeException("range [" + offset + ", +" + length + ") is outside " + name
+                    + " (" + sizeBytes + " bytes)");
+        }
+    }
+
+    /**
+     * The epoch a write asked for {@code epoch} goes to: the head for {@link BlockStore#HEAD}, else
+     * {@code epoch} if it is not newer than the head. Under the read side of the head lock.
+     */
+    long writableEpoch(long epoch) {
+        long head = headEpoch;
+        if (epoch == BlockStore.HEAD) {
+            return head;
+        }
+        if (epoch < 1 || epoch > head) {
+            throw new InvalidRequestException("cannot write " + name + " at epoch " + epoch
+                    + " (head is " + head + ")");
+        }
+        return epoch;
+    }
+
     VolumeRecord record() {
         return new VolumeRecord(id, name, sizeBytes, headEpoch, createdAtMillis,
                 parent == null ? 0 : parent.id, parentEpoch, parentSizeBytes);

@@ -209,7 +209,7 @@ class PointerCacheTest {
                 if (op < 3) {
                     writeRandom(store, volume, model, random, (long) b * BLOCK, BLOCK);
                 } else if (op == 3) {
-                    int run = BlockStore.MIN_OVERWRITE_RUN_BYTES / BLOCK;
+                    int run = InPlaceOverwrites.MIN_RUN_BYTES / BLOCK;
                     int first = Math.min(b, blocks - run);
                     writeRandom(store, volume, model, random, (long) first * BLOCK, run * BLOCK);
                 } else if (op == 4) {

@@ -357,7 +357,7 @@ class ValueLogTest {
         }
         Path table = files(".crc").get(0);
         assertThat(table.getFileName().toString()).isEqualTo(segments().get(0).getFileName().toString().replace(".seg", ".crc"));
-        assertThat(Files.size(table)).isEqualTo(256L * ValueLog.TABLE_SLOT_BYTES);
+        assertThat(Files.size(table)).isEqualTo(256L * cgw.store.key.CrcSlot.LENGTH);
         try (BlockStore store = BlockStore.open(dir, options())) {
             Volume volume = store.volume("vm");
             assertThat(read(store, volume, volume.headEpoch(), 0, size)).isEqualTo(data);
@@ -379,9 +379,9 @@ class ValueLogTest {
         try (FileChannel channel = FileChannel.open(liveTable, StandardOpenOption.WRITE, StandardOpenOption.READ)) {
             // block 9's CRC and previous CRC (the same here: the last overwrite wrote the same bytes)
             ByteBuffer crcs = ByteBuffer.allocate(8);
-            channel.read(crcs, 9L * ValueLog.TABLE_SLOT_BYTES);
+            channel.read(crcs, 9L * cgw.store.key.CrcSlot.LENGTH);
             crcs.put(1, (byte) (crcs.get(1) ^ 0x10)).put(5, (byte) (crcs.get(5) ^ 0x10));
-            channel.write(crcs.flip(), 9L * ValueLog.TABLE_SLOT_BYTES);
+            channel.write(crcs.flip(), 9L * cgw.store.key.CrcSlot.LENGTH);
         }
         try (BlockStore store = BlockStore.open(dir, options())) {
             Volume volume = store.volume("vm");
@@ -407,7 +407,7 @@ class ValueLogTest {
     @Test
     void aCrashBetweenAnOverwritesPointerAndItsBytesLeavesTheOldBytes() throws IOException {
         SplittableRandom random = new SplittableRandom(5);
-        int run = BlockStore.MIN_OVERWRITE_RUN_BYTES;
+        int run = InPlaceOverwrites.MIN_RUN_BYTES;
         byte[] old = random(random, run);
         byte[] replacement = random(random, run);
         try (BlockStore store = BlockStore.open(dir, options())) {
@@ -509,7 +509,7 @@ class ValueLogTest {
                         } else if (writer) {
                             // a run long enough to be overwritten in place, or a whole group, which
                             // the next write of it overwrites from the run this one leaves
-                            int run = random.nextBoolean() ? BlockStore.MIN_OVERWRITE_RUN_BYTES / BLOCK
+                            int run = random.nextBoolean() ? InPlaceOverwrites.MIN_RUN_BYTES / BLOCK
                                     : PointerCache.RUN_BLOCKS;
                             int first = b / run * run;
                             ByteBuffer data = ByteBuffer.allocateDirect(run * BLOCK);

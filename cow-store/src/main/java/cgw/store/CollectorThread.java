@@ -4,7 +4,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The store's background collector: one daemon thread that runs rate-limited passes over the
+ * The thread of the store's {@link Collector}: one daemon thread that runs rate-limited passes over the
  * releases pending in the catalog. Woken by releases and deletions, and every few seconds in case
  * a pass failed. Pending work is in the catalog, so a restart resumes it. After each pass it
  * runs a round of the value log's cleaner when one is due ({@link LogCleaner}).
@@ -12,20 +12,20 @@ import org.slf4j.LoggerFactory;
  * <p>Threads: its own thread runs the passes; {@link #wake} and {@link #stop} may be called from
  * any thread. It never holds the catalog lock while it touches RocksDB.
  */
-final class GarbageCollector {
-    private static final Logger log = LoggerFactory.getLogger(GarbageCollector.class);
+final class CollectorThread {
+    private static final Logger log = LoggerFactory.getLogger(CollectorThread.class);
     private static final long IDLE_WAIT_MS = 5_000;
     private static final long FAILURE_BACKOFF_MS = 10_000;
 
-    private final BlockStore store;
+    private final Collector collector;
     private final long blocksPerSecond;
     private final Object signal = new Object();
     private boolean woken; // guarded by signal
     private volatile boolean stopping;
     private Thread thread;
 
-    GarbageCollector(BlockStore store, long blocksPerSecond) {
-        this.store = store;
+    CollectorThread(Collector collector, long blocksPerSecond) {
+        this.collector = collector;
         this.blocksPerSecond = blocksPerSecond;
     }
 
@@ -59,8 +59,8 @@ final class GarbageCollector {
     private void run() {
         while (!stopping) {
             try {
-                store.collectPending(blocksPerSecond);
-                store.cleanValueLog(blocksPerSecond, false);
+                collector.collectPending(blocksPerSecond);
+                collector.cleanValueLog(blocksPerSecond, false);
                 waitForWork(IDLE_WAIT_MS);
             } catch (RuntimeException e) {
                 if (stopping) {

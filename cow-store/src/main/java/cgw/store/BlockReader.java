@@ -1,0 +1,225 @@
+package cgw.store;
+
+import cgw.store.key.BlockValue;
+import java.nio.ByteBuffer;
+import java.util.Arrays;
+import org.rocksdb.ReadOptions;
+import org.rocksdb.RocksIterator;
+
+/**
+ * Reads a range of a volume at an epoch: one iterator walks the versions of its blocks, whole
+ * blocks in the value log are read in runs (one {@code pread} each) and checked against their
+ * CRCs, and blocks a clone never wrote fall through to its parent. Reads of the head take the
+ * shortcuts of {@link HeadReads} first. A range found scattered in the log is handed to the
+ * {@link Defragmenter}.
+ *
+ * <p>Threads: any. Holds the value log's read lock while it follows pointers; takes stripe locks
+ * only to repeat a read that met a checksum mismatch.
+ */
+final class BlockReader {
+    private final Rocks rocks;
+    private final ValueLog valueLog;
+    private final PointerReads pointers;
+    private final HeadReads headReads;
+    private final StripeLocks stripes;
+    private final Defragmenter defragmenter;
+    private final BlockGeometry geometry;
+    private final int blockSize;
+    private final int blockShift;
+    /** Whether writes overwrite blocks in place, so that a read may race one. */
+    private final boolean overwriteInPlace;
+
+    BlockReader(Rocks rocks, PointerReads pointers, HeadReads headReads, StripeLocks stripes, Defragmenter defragmenter,
+            BlockGeometry geometry, boolean overwriteInPlace) {
+        this.rocks = rocks;
+        this.valueLog = pointers.valueLog();
+        this.pointers = pointers;
+        this.headReads = headReads;
+        this.stripes = stripes;
+        this.defragmenter = defragmenter;
+        this.geometry = geometry;
+        this.blockSize = geometry.blockSize;
+        this.blockShift = geometry.blockShift;
+        this.overwriteInPlace = overwriteInPlace;
+    }
+
+    /** {@link BlockStore#read(Volume, long, long, ByteBuffer)} of a checked, non-empty range. */
+    void read(Volume volume, long epoch, long offset, ByteBuffer dst) {
+        int length = dst.remaining();
+        try {
+            readRange(volume, epoch, offset, dst.slice(), 0, length);
+        } catch (ChecksumMismatch e) {
+            if (!overwriteInPlace) {
+                throw e;
+            }
+            // maybe a write overwrote a block in place while this read copied it
+            readRangeExclusive(volume, epoch, offset, dst.slice(), length);
+        }
+    }
+
+    /**
+     * {@link #readRange} under the stripe locks of the blocks read, which writes that overwrite in
+     * place hold until their bytes are written: a checksum that fails here is a damaged block.
+     */
+    private void readRangeExclusive(Volume volume, long epoch, long offset, ByteBuffer out, int length) {
+        long end = offset + length;
+        for (long from = offset; from < end; ) {
+            long next = Math.min(end, ((from >>> blockShift) + BlockStore.MAX_BATCH_BLOCKS) << blockShift);
+            int[] locked = stripes.lock(volume, from >>> blockShift, (next - 1) >>> blockShift);
+            try {
+                readRange(volume, epoch, from, out, (int) (from - offset), (int) (next - from));
+            } finally {
+                stripes.unlock(locked);
+            }
+            from = next;
+        }
+    }
+
+    /**
+     * Fills {@code out[outPos, outPos + length)} with the volume's bytes at {@code offset} as of
+     * {@code epoch}. One iterator walks the range: the newest version at or below the epoch of
+     * each block is found by a seek, or by {@code next()} when the previous block's key leads
+     * straight to it (the common case of a range written in one epoch). Blocks with no version
+     * fall through to the parent after the walk.
+     */
+    void readRange(Volume volume, long epoch, long offset, ByteBuffer out, int outPos, int length) {
+        valueLog.readLock().lock();
+        try {
+            readRangeLocked(volume, epoch, offset, out, outPos, length);
+        } finally {
+            valueLog.readLock().unlock();
+        }
+    }
+
+    private void readRangeLocked(Volume volume, long epoch, long offset, ByteBuffer out, int outPos, int length) {
+        long first = offset >>> blockShift;
+        long last = (offset + length - 1) >>> blockShift;
+        // the head epoch this read sees: a cut meanwhile must not make an explicit epoch read a newer one
+        long headEpoch = epoch == BlockStore.HEAD ? volume.headEpoch : epoch;
+        boolean head = headEpoch == volume.headEpoch;
+        if (length == blockSize && first == last && out.isDirect() && head
+                && headReads.readBlock(volume, headEpoch, first, out, outPos)) {
+            return;
+        }
+        if (head && first != last && ((offset | length) & (blockSize - 1)) == 0
+                && headReads.readFromCache(volume, headEpoch, first, last, out, outPos)) {
+            return;
+        }
+        Gaps gaps = null;
+        ReadOptions options = length >= Rocks.LONG_READ_BYTES ? rocks.scanOptions : rocks.readOptions;
+        LogRun run = null;
+        try (BlockCursor cursor = new BlockCursor(rocks.db.newIterator(rocks.blocks, options))) {
+            for (long block = first; block <= last; block++) {
+                long blockStart = block << blockShift;
+                int from = (int) Math.max(0, offset - blockStart);
+                int to = (int) Math.min(blockSize, offset + length - blockStart);
+                int at = outPos + (int) (blockStart + from - offset);
+                cursor.seek(volume.id, block, epoch);
+                if (cursor.at(volume.id, block)) {
+                    run = copyValue(cursor.it, out, at, from, to - from, run);
+                    if (block == last) {
+                        break;
+                    }
+                    cursor.next();
+                } else if (volume.parent == null) {
+                    geometry.zero(out, at, to - from);
+                } else {
+                    gaps = Gaps.add(gaps, blockStart + from, at, to - from);
+                }
+            }
+            if (run != null) {
+                run.read();
+                if (head && Defragmenter.isScattered((int) (last - first + 1), run.reads)) {
+                    defragmenter.request(volume.id, headEpoch, first, last);
+                }
+            }
+        }
+        for (int i = 0; gaps != null && i < gaps.count; i++) {
+            readParent(volume, gaps.offset[i], out, gaps.at[i], gaps.length[i]);
+        }
+    }
+
+    /** A clone's unwritten range, read from its parent at the pinned epoch; past the parent's size, zeros. */
+    private void readParent(Volume volume, long offset, ByteBuffer out, int at, int length) {
+        long inParent = Math.max(0, Math.min(length, volume.parentSizeBytes - offset));
+        if (inParent > 0) {
+            readRange(volume.parent, volume.parentEpoch, offset, out, at, (int) inParent);
+        }
+        for (int done = (int) inParent; done < length; ) {
+            int n = Math.min(blockSize, length - done);
+            geometry.zero(out, at + done, n);
+            done += n;
+        }
+    }
+
+    /**
+     * Copies the part {@code [from, from + length)} of the block under the iterator to {@code at}.
+     * Whole blocks in the value log join {@code run} (returned, maybe new), read later with one
+     * pread per run of blocks that lie next to each other in a segment and in {@code out}.
+     */
+    private LogRun copyValue(RocksIterator it, ByteBuffer out, int at, int from, int length, LogRun run) {
+        if (from == 0 && length == blockSize) {
+            int size = it.value(out.slice(at, blockSize));
+            if (size == BlockValue.MARKER_LENGTH) {
+                geometry.zero(out, at, length);
+            } else if (ValueLog.Pointer.isPointer(size)) {
+                int segment = ValueLog.Pointer.segment(out, at);
+                long position = ValueLog.Pointer.position(out, at);
+                boolean inTable = ValueLog.Pointer.inTable(size);
+                int crc = inTable ? 0 : ValueLog.Pointer.crc(out, at);
+                int previousCrc = inTable ? 0 : ValueLog.Pointer.previousCrc(out, at, size);
+                if (run == null) {
+                    run = pointers.newRun(out);
+                }
+                run.add(segment, position, at, crc, previousCrc, inTable);
+            } else if (size != blockSize) {
+                throw geometry.corruptValue(size);
+            }
+            return run;
+        }
+        byte[] block = new byte[blockSize];
+        int size = it.value(block);
+        if (size == blockSize) {
+            out.put(at, block, from, length);
+        } else if (size == BlockValue.MARKER_LENGTH) {
+            geometry.zero(out, at, length);
+        } else if (ValueLog.Pointer.isPointer(size)) {
+            ByteBuffer data = ByteBuffer.allocate(blockSize);
+            pointers.readPointed(ByteBuffer.wrap(block, 0, size), 0, size, data);
+            out.put(at, data, from, length);
+        } else {
+            throw geometry.corruptValue(size);
+        }
+        return run;
+    }
+
+    /** Gaps of a clone's read that fall through to its parent: volume offset, out index, length. */
+    private static final class Gaps {
+        long[] offset = new long[8];
+        int[] at = new int[8];
+        int[] length = new int[8];
+        int count;
+
+        static Gaps add(Gaps gaps, long volumeOffset, int outIndex, int n) {
+            if (gaps == null) {
+                gaps = new Gaps();
+            }
+            int last = gaps.count - 1;
+            if (last >= 0 && gaps.offset[last] + gaps.length[last] == volumeOffset
+                    && gaps.at[last] + gaps.length[last] == outIndex) {
+                gaps.length[last] += n;
+                return gaps;
+            }
+            if (gaps.count == gaps.offset.length) {
+                gaps.offset = Arrays.copyOf(gaps.offset, gaps.count * 2);
+                gaps.at = Arrays.copyOf(gaps.at, gaps.count * 2);
+                gaps.length = Arrays.copyOf(gaps.length, gaps.count * 2);
+            }
+            gaps.offset[gaps.count] = volumeOffset;
+            gaps.at[gaps.count] = outIndex;
+            gaps.length[gaps.count] = n;
+            gaps.count++;
+            return gaps;
+        }
+    }
+}

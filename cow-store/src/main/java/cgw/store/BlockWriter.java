@@ -1,0 +1,354 @@
+package cgw.store;
+
+import cgw.store.key.BlockKey;
+import cgw.store.key.BlockValue;
+import cgw.store.key.DirtyKey;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import org.rocksdb.RocksDBException;
+
+/**
+ * Writes, write-zeroes and trims of a volume at an epoch. Per batch of up to
+ * {@link BlockStore#MAX_BATCH_BLOCKS} blocks, under their stripe locks: data goes to the value log
+ * (appended, or overwritten in place by {@link InPlaceOverwrites}), then the pointers and dirty
+ * entries go to RocksDB in one batch; zeros become markers. The order is what a crash needs: a
+ * block's bytes are there before its pointer.
+ *
+ * <p>Threads: any, each with its own {@link WriteContext}; callers hold the read side of the
+ * volume's head lock. Never moves the caller's buffer positions.
+ */
+final class BlockWriter {
+    private final Rocks rocks;
+    private final ValueLog valueLog;
+    private final BlockReader reader;
+    private final InPlaceOverwrites overwrites;
+    private final ExtentMap extents;
+    private final PointerCache pointerCache;
+    private final StripeLocks stripes;
+    private final BlockGeometry geometry;
+    private final int blockSize;
+    private final int blockShift;
+    /** Whether new block data goes to the value log (pointers in RocksDB) or into RocksDB. */
+    private final boolean logWrites;
+    /** Whether data writes to blocks already in the head epoch may overwrite their bytes in the log. */
+    private final boolean overwriteInPlace;
+    private final Set<WriteContext> allContexts = ConcurrentHashMap.newKeySet();
+    private final ThreadLocal<WriteContext> contexts;
+
+    BlockWriter(Rocks rocks, BlockReader reader, InPlaceOverwrites overwrites, ExtentMap extents, ValueLog valueLog,
+            PointerCache pointerCache, StripeLocks stripes, BlockGeometry geometry, boolean logWrites,
+            boolean overwriteInPlace) {
+        this.rocks = rocks;
+        this.valueLog = valueLog;
+        this.reader = reader;
+        this.overwrites = overwrites;
+        this.extents = extents;
+        this.pointerCache = pointerCache;
+        this.stripes = stripes;
+        this.geometry = geometry;
+        this.blockSize = geometry.blockSize;
+        this.blockShift = geometry.blockShift;
+        this.logWrites = logWrites;
+        this.overwriteInPlace = overwriteInPlace;
+        this.contexts = ThreadLocal.withInitial(() -> {
+            WriteContext context = new WriteContext(blockSize);
+            allContexts.add(context);
+            return context;
+        });
+    }
+
+    /** This thread's write context. */
+    WriteContext context() {
+        return contexts.get();
+    }
+
+    /** Closes every thread's context; the store is closed and no write runs. */
+    void close() {
+        for (WriteContext context : allContexts) {
+            context.close();
+        }
+    }
+
+    /**
+     * Write-zeroes ({@code kind} ZERO) and trim (HOLE) of a checked, non-empty range at a writable
+     * epoch. Only ranges that do not already read as holes are touched, so zeroing a thin volume
+     * costs what was written there, not its size. Whole blocks get a marker; partial blocks are
+     * read-modify-written. Not atomic across {@link BlockStore#MAX_BATCH_BLOCKS} blocks, which NBD
+     * does not ask for.
+     */
+    void zero(Volume volume, long epoch, long offset, long length, byte kind) {
+        List<Extent> found = new ArrayList<>();
+        extents.collect(volume, epoch, offset, length, found);
+        for (Extent extent : found) {
+            if (extent.type() == ExtentType.HOLE || extent.type() == ExtentType.ZERO && kind == BlockValue.ZERO) {
+                continue;
+            }
+            write(volume, epoch, extent.offset(), extent.end(), null, kind);
+        }
+    }
+
+    /**
+     * Writes {@code [start, end)} of a volume at {@code epoch}: the bytes of {@code src} (read from
+     * index 0), or zeros stored as {@code marker} blocks when {@code src} is null. Whole blocks are put
+     * as they are (all-zero data becomes a ZERO marker); partial first and last blocks are
+     * read-modify-written. Every block's stripe lock is held from before its read until its batch is
+     * in RocksDB, so a read-modify-write never puts back a block another write replaced meanwhile.
+     * Up to {@link BlockStore#MAX_BATCH_BLOCKS} blocks go in one atomic WriteBatch.
+     */
+    void write(Volume volume, long epoch, long start, long end, ByteBuffer src, byte marker) {
+        if (logWrites && src != null) {
+            writeToLog(volume, epoch, start, end, src);
+            return;
+        }
+        long first = start >>> blockShift;
+        long last = (end - 1) >>> blockShift;
+        WriteContext context = contexts.get();
+        for (long chunk = first; chunk <= last; chunk += BlockStore.MAX_BATCH_BLOCKS) {
+            long chunkLast = Math.min(last, chunk + BlockStore.MAX_BATCH_BLOCKS - 1);
+            int[] locked = stripes.lock(volume, chunk, chunkLast);
+            try {
+                context.clearBatch();
+                for (long block = chunk; block <= chunkLast; block++) {
+                    long blockStart = block << blockShift;
+                    int from = (int) Math.max(0, start - blockStart);
+                    int to = (int) Math.min(blockSize, end - blockStart);
+                    boolean whole = from == 0 && to == blockSize;
+                    int srcIndex = (int) (blockStart + from - start);
+                    if (whole && src == null) {
+                        putVersion(context, volume, block, epoch, context.marker(marker));
+                    } else if (whole && src.isDirect()) {
+                        putBlock(context, volume, block, epoch, src.slice(srcIndex, blockSize));
+                    } else {
+                        ByteBuffer value = context.block;
+                        value.clear();
+                        if (!whole) {
+                            reader.readRange(volume, epoch, blockStart, value, 0, blockSize);
+                        }
+                        if (src == null) {
+                            geometry.zero(value, from, to - from);
+                        } else {
+                            value.put(from, src, srcIndex, to - from);
+                        }
+                        putBlock(context, volume, block, epoch, value);
+                    }
+                }
+                rocks.commit(context.batch);
+                committed(context, volume);
+            } catch (RocksDBException e) {
+                throw rocks.failure("writing " + (end - start) + " bytes at " + start + " of " + volume.name, e);
+            } finally {
+                context.clearBatch();
+                pointerCache.clear(volume.id, chunk, chunkLast);
+                stripes.unlock(locked);
+            }
+        }
+    }
+
+    /**
+     * {@link #write} of data with the value log on. Per batch of blocks, under their stripe
+     * locks: blocks of all zeros become ZERO markers; data blocks whose versions are already in the
+     * head epoch are overwritten in place when {@link InPlaceOverwrites#find} says so; the others
+     * are appended to the log with one reservation. Appends are written first (one pwrite per run
+     * contiguous in {@code src}), then the overwritten blocks' CRC table slots (new and old CRC,
+     * one pwrite per run), then the pointers go to RocksDB in one WriteBatch (an overwritten block
+     * needs one only the first time, to say its CRCs are in the table), then the overwrites are
+     * written (one pwrite per run contiguous in {@code src} and in the log). The order is what a
+     * crash needs: an appended block's bytes are there before its pointer, and an overwritten
+     * block's old and new CRC before its pointer leads to the table and before its bytes change.
+     * A partial first or last block is read-modify-written in its own buffer.
+     */
+    private void writeToLog(Volume volume, long epoch, long start, long end, ByteBuffer src) {
+        long first = start >>> blockShift;
+        long last = (end - 1) >>> blockShift;
+        WriteContext context = contexts.get();
+        ByteBuffer source = src.duplicate();
+        boolean mayOverwrite = overwriteInPlace && epoch == volume.headEpoch;
+        for (long chunk = first; chunk <= last; chunk += BlockStore.MAX_BATCH_BLOCKS) {
+            long chunkLast = Math.min(last, chunk + BlockStore.MAX_BATCH_BLOCKS - 1);
+            int[] locked = stripes.lock(volume, chunk, chunkLast);
+            ValueLog.Reservation reservation = null;
+            int data = 0;
+            int overwritten = 0;
+            boolean written = false;
+            try {
+                context.clearBatch();
+                for (long block = chunk; block <= chunkLast; block++) {
+                    long blockStart = block << blockShift;
+                    int from = (int) Math.max(0, start - blockStart);
+                    int to = (int) Math.min(blockSize, end - blockStart);
+                    int srcIndex = (int) (blockStart + from - start);
+                    // a whole block is read where it is in src: no buffer object per block
+                    ByteBuffer value;
+                    if (from == 0 && to == blockSize) {
+                        value = source.limit(srcIndex + blockSize).position(srcIndex);
+                    } else {
+                        value = block == first ? context.block : context.lastBlock;
+                        value.clear();
+                        reader.readRange(volume, epoch, blockStart, value, 0, blockSize);
+                        value.put(from, src, srcIndex, to - from);
+                        srcIndex = -1;
+                    }
+                    // the CRC first: only a block with the zero block's CRC can be all zeros
+                    int crc = context.crc32c(value);
+                    if (crc == geometry.zeroBlockCrc && value.mismatch(geometry.zeroBlock) == -1) {
+                        putVersion(context, volume, block, epoch, context.marker(BlockValue.ZERO));
+                    } else {
+                        context.newCrc[data] = crc;
+                        context.values[data] = srcIndex < 0 ? value : null;
+                        context.sourceIndex[data] = srcIndex;
+                        context.blocks[data] = block;
+                        data++;
+                    }
+                }
+                overwritten = overwrites.find(context, volume, epoch, data, mayOverwrite);
+                if (overwritten < data) {
+                    reservation = valueLog.reserve((data - overwritten) << blockShift);
+                    append(context, reservation, src, data);
+                }
+                for (int i = 0; i < data; i++) {
+                    int crc = context.newCrc[i];
+                    ByteBuffer pointer = context.pointer.clear();
+                    if (context.slot[i] >= 0) {
+                        ValueLog.Pointer.encode(pointer, reservation.segment(),
+                                reservation.position() + ((long) context.slot[i] << blockShift), crc);
+                        putVersion(context, volume, context.blocks[i], epoch, pointer.limit(ValueLog.Pointer.LENGTH));
+                    } else if (!context.inTable[i]) {
+                        // from now on its CRCs live in the segment's table, which is written first
+                        ValueLog.Pointer.encodeInTable(pointer, context.targetSegment[i], context.targetPosition[i]);
+                        // the version, and so its dirty-index entry, is already there
+                        putValue(context, volume, context.blocks[i], epoch, pointer.limit(ValueLog.Pointer.TABLE_LENGTH));
+                    }
+                }
+                if (overwritten > 0) {
+                    try {
+                        overwrites.writeTables(context, data);
+                    } catch (StoreException e) {
+                        // slots may be half written while the bytes are unchanged: without this
+                        // session in them, the next overwrite reads what the bytes are
+                        overwrites.forgetSession(context, data, e);
+                        throw e;
+                    }
+                }
+                if (context.batch.count() > 0) {
+                    rocks.commit(context.batch);
+                }
+                committed(context, volume);
+                if (overwritten > 0) {
+                    try {
+                        overwrites.overwrite(context, src, data);
+                    } catch (StoreException e) {
+                        overwrites.forgetSession(context, data, e);
+                        throw e;
+                    }
+                }
+                written = true;
+            } catch (RocksDBException e) {
+                throw rocks.failure("writing " + (end - start) + " bytes at " + start + " of " + volume.name, e);
+            } finally {
+                context.clearBatch();
+                if (reservation != null) {
+                    reservation.finish();
+                }
+                Arrays.fill(context.values, null);
+                pointerCache.clear(volume.id, chunk, chunkLast);
+                if (written && epoch == volume.headEpoch) {
+                    cacheWritten(context, volume, epoch, data, reservation);
+                }
+                if (written && overwritten > 0) {
+                    overwrites.rememberRuns(context, volume, epoch, data, chunk, chunkLast);
+                }
+                stripes.unlock(locked);
+            }
+        }
+    }
+
+    /** Writes the appended data blocks to a reservation: runs contiguous in {@code src} with one call each. */
+    private void append(WriteContext context, ValueLog.Reservation reservation, ByteBuffer src, int data) {
+        int i = 0;
+        while (i < data) {
+            int slot = context.slot[i];
+            if (slot < 0) {
+                i++;
+                continue;
+            }
+            int runStart = i;
+            int sourceIndex = context.sourceIndex[i];
+            i++;
+            if (sourceIndex >= 0) {
+                while (i < data && context.slot[i] == slot + (i - runStart)
+                        && context.sourceIndex[i] == sourceIndex + ((i - runStart) << blockShift)) {
+                    i++;
+                }
+                reservation.write((long) slot << blockShift, src.slice(sourceIndex, (i - runStart) << blockShift));
+            } else {
+                reservation.write((long) slot << blockShift, context.values[runStart].duplicate());
+            }
+        }
+    }
+
+    /**
+     * After a batch of the head epoch is written (pointers committed, bytes in place): puts the
+     * pointers of its data blocks into the {@link PointerCache}, so that reads of them, 4 KiB or
+     * long, skip RocksDB. Under their stripe locks, after the batch's blocks were cleared.
+     */
+    void cacheWritten(WriteContext context, Volume volume, long epoch, int data, ValueLog.Reservation reservation) {
+        for (int i = 0; i < data; i++) {
+            int crc = context.newCrc[i];
+            if (context.slot[i] >= 0) {
+                pointerCache.put(volume.id, context.blocks[i], epoch, reservation.segment(),
+                        reservation.position() + ((long) context.slot[i] << blockShift), crc, crc);
+            } else {
+                pointerCache.put(volume.id, context.blocks[i], epoch, context.targetSegment[i],
+                        context.targetPosition[i], crc, context.previousCrc[i]);
+            }
+        }
+    }
+
+    /**
+     * After the context's batch is in RocksDB: the head-epoch dirty entries it put are known to be
+     * there, so rewrites of those blocks before the next cut put none. Called under the volume's
+     * head lock, as the writes are.
+     */
+    static void committed(WriteContext context, Volume volume) {
+        HeadDirtyBlocks known = volume.headDirty;
+        for (int i = 0; i < context.dirtiedCount; i++) {
+            known.add(context.dirtied[i]);
+        }
+        context.dirtiedCount = 0;
+    }
+
+    /** Puts one block's version and its dirty-index entry into the context's batch. */
+    private void putBlock(WriteContext context, Volume volume, long block, long epoch, ByteBuffer value)
+            throws RocksDBException {
+        ByteBuffer stored = value.mismatch(geometry.zeroBlock) == -1 ? context.marker(BlockValue.ZERO) : value;
+        putVersion(context, volume, block, epoch, stored);
+    }
+
+    private void putVersion(WriteContext context, Volume volume, long block, long epoch, ByteBuffer value)
+            throws RocksDBException {
+        putValue(context, volume, block, epoch, value);
+        HeadDirtyBlocks known = volume.headDirty;
+        if (known.epoch == epoch) {
+            if (known.contains(block)) {
+                return;
+            }
+            context.dirtied[context.dirtiedCount++] = block;
+        }
+        context.dirtyKey.clear();
+        DirtyKey.encode(context.dirtyKey, volume.id, epoch, block);
+        context.empty.clear();
+        context.batch.put(rocks.dirty, context.dirtyKey, context.empty);
+    }
+
+    /** Puts one block's version without touching the dirty index (the version exists already). */
+    private void putValue(WriteContext context, Volume volume, long block, long epoch, ByteBuffer value)
+            throws RocksDBException {
+        context.blockKey.clear();
+        BlockKey.encode(context.blockKey, volume.id, block, epoch);
+        context.batch.put(rocks.blocks, context.blockKey, value);
+    }
+}
