@@ -1,10 +1,12 @@
 package cgw.store;
 
+import cgw.store.key.BlockPointer;
 import cgw.store.key.BlockValue;
 import java.nio.ByteBuffer;
 import java.util.Arrays;
 import org.rocksdb.ReadOptions;
 import org.rocksdb.RocksIterator;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Reads a range of a volume at an epoch: one iterator walks the versions of its blocks, whole
@@ -105,9 +107,9 @@ final class BlockReader {
                 && headReads.readFromCache(volume, headEpoch, first, last, out, outPos)) {
             return;
         }
-        Gaps gaps = null;
+        @Nullable Gaps gaps = null;
         ReadOptions options = length >= Rocks.LONG_READ_BYTES ? rocks.scanOptions : rocks.readOptions;
-        LogRun run = null;
+        @Nullable LogRun run = null;
         try (BlockCursor cursor = new BlockCursor(rocks.db.newIterator(rocks.blocks, options))) {
             for (long block = first; block <= last; block++) {
                 long blockStart = block << blockShift;
@@ -141,9 +143,13 @@ final class BlockReader {
 
     /** A clone's unwritten range, read from its parent at the pinned epoch; past the parent's size, zeros. */
     private void readParent(Volume volume, long offset, ByteBuffer out, int at, int length) {
+        Volume parent = volume.parent;
+        if (parent == null) {
+            throw new IllegalStateException(volume + " has no parent to read through to");
+        }
         long inParent = Math.max(0, Math.min(length, volume.parentSizeBytes - offset));
         if (inParent > 0) {
-            readRange(volume.parent, volume.parentEpoch, offset, out, at, (int) inParent);
+            readRange(parent, volume.parentEpoch, offset, out, at, (int) inParent);
         }
         for (int done = (int) inParent; done < length; ) {
             int n = Math.min(blockSize, length - done);
@@ -157,17 +163,18 @@ final class BlockReader {
      * Whole blocks in the value log join {@code run} (returned, maybe new), read later with one
      * pread per run of blocks that lie next to each other in a segment and in {@code out}.
      */
-    private LogRun copyValue(RocksIterator it, ByteBuffer out, int at, int from, int length, LogRun run) {
+    private @Nullable LogRun copyValue(RocksIterator it, ByteBuffer out, int at, int from, int length,
+            @Nullable LogRun run) {
         if (from == 0 && length == blockSize) {
             int size = it.value(out.slice(at, blockSize));
             if (size == BlockValue.MARKER_LENGTH) {
                 geometry.zero(out, at, length);
-            } else if (ValueLog.Pointer.isPointer(size)) {
-                int segment = ValueLog.Pointer.segment(out, at);
-                long position = ValueLog.Pointer.position(out, at);
-                boolean inTable = ValueLog.Pointer.inTable(size);
-                int crc = inTable ? 0 : ValueLog.Pointer.crc(out, at);
-                int previousCrc = inTable ? 0 : ValueLog.Pointer.previousCrc(out, at, size);
+            } else if (BlockPointer.isPointer(size)) {
+                int segment = BlockPointer.segment(out, at);
+                long position = BlockPointer.position(out, at);
+                boolean inTable = BlockPointer.inTable(size);
+                int crc = inTable ? 0 : BlockPointer.crc(out, at);
+                int previousCrc = inTable ? 0 : BlockPointer.previousCrc(out, at, size);
                 if (run == null) {
                     run = pointers.newRun(out);
                 }
@@ -183,7 +190,7 @@ final class BlockReader {
             out.put(at, block, from, length);
         } else if (size == BlockValue.MARKER_LENGTH) {
             geometry.zero(out, at, length);
-        } else if (ValueLog.Pointer.isPointer(size)) {
+        } else if (BlockPointer.isPointer(size)) {
             ByteBuffer data = ByteBuffer.allocate(blockSize);
             pointers.readPointed(ByteBuffer.wrap(block, 0, size), 0, size, data);
             out.put(at, data, from, length);
@@ -200,7 +207,7 @@ final class BlockReader {
         int[] length = new int[8];
         int count;
 
-        static Gaps add(Gaps gaps, long volumeOffset, int outIndex, int n) {
+        static Gaps add(@Nullable Gaps gaps, long volumeOffset, int outIndex, int n) {
             if (gaps == null) {
                 gaps = new Gaps();
             }

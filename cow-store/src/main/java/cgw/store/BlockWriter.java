@@ -1,15 +1,18 @@
 package cgw.store;
 
 import cgw.store.key.BlockKey;
+import cgw.store.key.BlockPointer;
 import cgw.store.key.BlockValue;
 import cgw.store.key.DirtyKey;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import org.rocksdb.RocksDBException;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Writes, write-zeroes and trims of a volume at an epoch. Per batch of up to
@@ -99,7 +102,7 @@ final class BlockWriter {
      * in RocksDB, so a read-modify-write never puts back a block another write replaced meanwhile.
      * Up to {@link BlockStore#MAX_BATCH_BLOCKS} blocks go in one atomic WriteBatch.
      */
-    void write(Volume volume, long epoch, long start, long end, ByteBuffer src, byte marker) {
+    void write(Volume volume, long epoch, long start, long end, @Nullable ByteBuffer src, byte marker) {
         if (logWrites && src != null) {
             writeToLog(volume, epoch, start, end, src);
             return;
@@ -120,7 +123,7 @@ final class BlockWriter {
                     int srcIndex = (int) (blockStart + from - start);
                     if (whole && src == null) {
                         putVersion(context, volume, block, epoch, context.marker(marker));
-                    } else if (whole && src.isDirect()) {
+                    } else if (whole && src != null && src.isDirect()) {
                         putBlock(context, volume, block, epoch, src.slice(srcIndex, blockSize));
                     } else {
                         ByteBuffer value = context.block;
@@ -170,7 +173,7 @@ final class BlockWriter {
         for (long chunk = first; chunk <= last; chunk += BlockStore.MAX_BATCH_BLOCKS) {
             long chunkLast = Math.min(last, chunk + BlockStore.MAX_BATCH_BLOCKS - 1);
             int[] locked = stripes.lock(volume, chunk, chunkLast);
-            ValueLog.Reservation reservation = null;
+            ValueLog.@Nullable Reservation reservation = null;
             int data = 0;
             int overwritten = 0;
             boolean written = false;
@@ -213,14 +216,16 @@ final class BlockWriter {
                     int crc = context.newCrc[i];
                     ByteBuffer pointer = context.pointer.clear();
                     if (context.slot[i] >= 0) {
-                        ValueLog.Pointer.encode(pointer, reservation.segment(),
-                                reservation.position() + ((long) context.slot[i] << blockShift), crc);
-                        putVersion(context, volume, context.blocks[i], epoch, pointer.limit(ValueLog.Pointer.LENGTH));
+                        ValueLog.Reservation appended =
+                                Objects.requireNonNull(reservation, "appended blocks without a reservation");
+                        BlockPointer.encode(pointer, appended.segment(),
+                                appended.position() + ((long) context.slot[i] << blockShift), crc);
+                        putVersion(context, volume, context.blocks[i], epoch, pointer.limit(BlockPointer.LENGTH));
                     } else if (!context.inTable[i]) {
                         // from now on its CRCs live in the segment's table, which is written first
-                        ValueLog.Pointer.encodeInTable(pointer, context.targetSegment[i], context.targetPosition[i]);
+                        BlockPointer.encodeInTable(pointer, context.targetSegment[i], context.targetPosition[i]);
                         // the version, and so its dirty-index entry, is already there
-                        putValue(context, volume, context.blocks[i], epoch, pointer.limit(ValueLog.Pointer.TABLE_LENGTH));
+                        putValue(context, volume, context.blocks[i], epoch, pointer.limit(BlockPointer.TABLE_LENGTH));
                     }
                 }
                 if (overwritten > 0) {
@@ -295,12 +300,15 @@ final class BlockWriter {
      * pointers of its data blocks into the {@link PointerCache}, so that reads of them, 4 KiB or
      * long, skip RocksDB. Under their stripe locks, after the batch's blocks were cleared.
      */
-    void cacheWritten(WriteContext context, Volume volume, long epoch, int data, ValueLog.Reservation reservation) {
+    void cacheWritten(WriteContext context, Volume volume, long epoch, int data,
+            ValueLog.@Nullable Reservation reservation) {
         for (int i = 0; i < data; i++) {
             int crc = context.newCrc[i];
             if (context.slot[i] >= 0) {
-                pointerCache.put(volume.id, context.blocks[i], epoch, reservation.segment(),
-                        reservation.position() + ((long) context.slot[i] << blockShift), crc, crc);
+                ValueLog.Reservation appended =
+                        Objects.requireNonNull(reservation, "appended blocks without a reservation");
+                pointerCache.put(volume.id, context.blocks[i], epoch, appended.segment(),
+                        appended.position() + ((long) context.slot[i] << blockShift), crc, crc);
             } else {
                 pointerCache.put(volume.id, context.blocks[i], epoch, context.targetSegment[i],
                         context.targetPosition[i], crc, context.previousCrc[i]);

@@ -19,6 +19,7 @@ import org.rocksdb.RocksIterator;
 import org.rocksdb.WriteBatch;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The volumes of a store and their epochs: creation, growth, cuts, releases, clones, deletion,
@@ -99,7 +100,7 @@ final class Catalog {
     }
 
     /** The volume with that id, or null when there is none (any more). */
-    Volume byId(long id) {
+    @Nullable Volume byId(long id) {
         return byId.get(id);
     }
 
@@ -419,7 +420,7 @@ final class Catalog {
         return key.length >= prefix.length && Arrays.equals(key, 0, prefix.length, prefix, 0, prefix.length);
     }
 
-    private void addChanges(WriteBatch batch, CatalogChanges changes) throws RocksDBException {
+    private void addChanges(WriteBatch batch, @Nullable CatalogChanges changes) throws RocksDBException {
         if (changes == null) {
             return;
         }
@@ -465,7 +466,7 @@ final class Catalog {
     }
 
     /** Retained and pinned epochs and the head, sorted; null when the volume was deleted. */
-    long[] keptEpochs(Volume volume) {
+    long @Nullable [] keptEpochs(Volume volume) {
         synchronized (lock) {
             if (volume.deleted) {
                 return null;
@@ -485,7 +486,7 @@ final class Catalog {
     }
 
     /** The collection a parent epoch needs when it loses its last clone and is not retained, or null. */
-    private static GcTask unpinTask(Volume parent, long epoch) {
+    private static @Nullable GcTask unpinTask(Volume parent, long epoch) {
         if (parent.pins.getOrDefault(epoch, 0) == 1 && !parent.retained.containsKey(epoch)) {
             return releaseTask(parent, epoch);
         }
@@ -507,13 +508,13 @@ final class Catalog {
      * span held released epochs, writes in it may have left older versions behind: they sit in
      * blocks written in [K + 2, sealed]. Null when there is nothing to do.
      */
-    private static GcTask cutTask(Volume volume, long sealed) {
+    private static @Nullable GcTask cutTask(Volume volume, long sealed) {
         long newestKept = Math.max(orElse(volume.retained.lowerKey(sealed), 0),
                 orElse(volume.pins.lowerKey(sealed), 0));
         return sealed - newestKept >= 2 ? new GcTask(volume.id, newestKept + 2, sealed) : null;
     }
 
-    private static long orElse(Long epoch, long none) {
+    private static long orElse(@Nullable Long epoch, long none) {
         return epoch == null ? none : epoch;
     }
 
@@ -545,7 +546,7 @@ final class Catalog {
                 // clones always have larger ids than their parents
                 records.sort(Comparator.comparingLong(VolumeRecord::id));
                 for (VolumeRecord record : records) {
-                    Volume parent = null;
+                    @Nullable Volume parent = null;
                     if (record.parentId() != 0) {
                         parent = byId.get(record.parentId());
                         if (parent == null) {

@@ -4,6 +4,7 @@ import cgw.store.key.CatalogKey;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Records of a layer above the store (the snapshot catalog, groups) to put or delete in the same
@@ -14,7 +15,7 @@ import java.util.List;
  */
 public final class CatalogChanges {
     /** One change; a null value deletes the key. */
-    record Change(byte[] key, byte[] value) {
+    record Change(byte[] key, byte @Nullable [] value) {
     }
 
     private final List<Change> changes = new ArrayList<>();

@@ -2,6 +2,7 @@ package cgw.store;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The thread of the store's {@link Collector}: one daemon thread that runs rate-limited passes over the
@@ -22,7 +23,7 @@ final class CollectorThread {
     private final Object signal = new Object();
     private boolean woken; // guarded by signal
     private volatile boolean stopping;
-    private Thread thread;
+    private @Nullable Thread thread;
 
     CollectorThread(Collector collector, long blocksPerSecond) {
         this.collector = collector;

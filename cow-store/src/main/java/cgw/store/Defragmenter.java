@@ -1,5 +1,6 @@
 package cgw.store;
 
+import cgw.store.key.BlockPointer;
 import java.nio.ByteBuffer;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.TimeUnit;
@@ -7,6 +8,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.Lock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Lays scattered ranges of volumes out in block order again. The value log keeps blocks in the
@@ -64,7 +66,7 @@ final class Defragmenter {
     private final AtomicLong movedBlocks = new AtomicLong();
     private final Object lifecycle = new Object();
     private volatile boolean stopping;
-    private Thread thread; // guarded by lifecycle
+    private @Nullable Thread thread; // guarded by lifecycle
 
     Defragmenter(LogMover mover, Catalog catalog, Rocks rocks, ValueLog valueLog, SpaceGuard spaceGuard,
             InFlightCalls calls, Lock collectorLock, BlockGeometry geometry) {
@@ -261,12 +263,12 @@ final class Defragmenter {
                 continue;
             }
             byte[] value = cursor.it.value();
-            if (!ValueLog.Pointer.isPointer(value.length) || ValueLog.Pointer.inTable(value.length)) {
+            if (!BlockPointer.isPointer(value.length) || BlockPointer.inTable(value.length)) {
                 continue;
             }
             ByteBuffer pointer = ByteBuffer.wrap(value);
-            int segment = ValueLog.Pointer.segment(pointer, 0);
-            long position = ValueLog.Pointer.position(pointer, 0);
+            int segment = BlockPointer.segment(pointer, 0);
+            long position = BlockPointer.position(pointer, 0);
             runs += segment == previousSegment && position == previousPosition + blockSize ? 0 : 1;
             previousSegment = segment;
             previousPosition = position;

@@ -7,6 +7,7 @@ import java.util.ArrayList;
 import java.util.List;
 import org.roaringbitmap.longlong.Roaring64Bitmap;
 import org.rocksdb.RocksIterator;
+import org.jspecify.annotations.Nullable;
 
 /**
  * What a volume holds where, without reading data: the extents of a range (data, zeros, holes,
@@ -33,7 +34,7 @@ final class ExtentMap {
         long last = (offset + length - 1) >>> blockShift;
         long end = offset + length;
         byte[] marker = new byte[1];
-        List<Extent> own = new ArrayList<>();
+        List<Span> own = new ArrayList<>();
         try (BlockCursor cursor = new BlockCursor(rocks.db.newIterator(rocks.blocks, rocks.readOptions))) {
             long block = first;
             while (block <= last) {
@@ -44,20 +45,21 @@ final class ExtentMap {
                     int size = cursor.it.value(marker);
                     ExtentType type = size != BlockValue.MARKER_LENGTH ? ExtentType.DATA
                             : marker[0] == BlockValue.HOLE ? ExtentType.HOLE : ExtentType.ZERO;
-                    appendExtent(own, block << blockShift, blockSize, type, offset, end);
+                    appendSpan(own, block << blockShift, blockSize, type, offset, end);
                     block++;
                     cursor.next();
                 } else {
                     // no version at or below the epoch in [block, found): one gap, however long
                     long gapEnd = Math.min(found, last + 1);
-                    appendExtent(own, block << blockShift, (gapEnd - block) << blockShift, null, offset, end);
+                    appendSpan(own, block << blockShift, (gapEnd - block) << blockShift, null, offset, end);
                     block = gapEnd;
                 }
             }
         }
-        for (Extent extent : own) {
-            if (extent.type() != null) {
-                merge(out, extent);
+        for (Span extent : own) {
+            ExtentType type = extent.type();
+            if (type != null) {
+                merge(out, new Extent(extent.offset(), extent.length(), type));
             } else if (volume.parent == null) {
                 merge(out, new Extent(extent.offset(), extent.length(), ExtentType.HOLE));
             } else {
@@ -74,13 +76,26 @@ final class ExtentMap {
         }
     }
 
-    /** Appends a range clipped to {@code [from, to)}; a null type marks a gap to resolve later. */
-    private static void appendExtent(List<Extent> out, long start, long length, ExtentType type, long from, long to) {
+    /** A range of a volume's own versions; a null type is a gap with none, to resolve in the parent. */
+    private record Span(long offset, long length, @Nullable ExtentType type) {
+    }
+
+    /** Appends a range clipped to {@code [from, to)}, merged with the last one when that continues it. */
+    private static void appendSpan(List<Span> out, long start, long length, @Nullable ExtentType type, long from,
+            long to) {
         long clippedStart = Math.max(start, from);
         long clippedEnd = Math.min(start + length, to);
-        if (clippedEnd > clippedStart) {
-            merge(out, new Extent(clippedStart, clippedEnd - clippedStart, type));
+        if (clippedEnd <= clippedStart) {
+            return;
         }
+        if (!out.isEmpty()) {
+            Span previous = out.get(out.size() - 1);
+            if (previous.type() == type && previous.offset() + previous.length() == clippedStart) {
+                out.set(out.size() - 1, new Span(previous.offset(), clippedEnd - previous.offset(), type));
+                return;
+            }
+        }
+        out.add(new Span(clippedStart, clippedEnd - clippedStart, type));
     }
 
     private static void merge(List<Extent> out, Extent extent) {

@@ -3,6 +3,7 @@ package cgw.store;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLongArray;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The blocks of a volume known to have an entry in the dirty index at one epoch, its head, so
@@ -75,7 +76,7 @@ final class HeadDirtyBlocks {
         return pages.size();
     }
 
-    private AtomicLongArray newPage(long index) {
+    private @Nullable AtomicLongArray newPage(long index) {
         if (pagesLeft.getAndDecrement() <= 0) {
             pagesLeft.incrementAndGet();
             return null;

@@ -1,6 +1,7 @@
 package cgw.store;
 
 import cgw.store.key.BlockKey;
+import cgw.store.key.BlockPointer;
 import cgw.store.key.BlockValue;
 import java.nio.ByteBuffer;
 import java.util.concurrent.locks.Lock;
@@ -195,12 +196,12 @@ final class HeadReads {
             range.segment[i] = CachedRange.ZEROES;
             return true;
         }
-        if (!ValueLog.Pointer.isPointer(size)) {
+        if (!BlockPointer.isPointer(size)) {
             return false; // none, or a block kept inline: the walk reads it
         }
         long crcs = pointers.crcs(value, 0, size);
-        range.segment[i] = ValueLog.Pointer.segment(value, 0);
-        range.position[i] = ValueLog.Pointer.position(value, 0);
+        range.segment[i] = BlockPointer.segment(value, 0);
+        range.position[i] = BlockPointer.position(value, 0);
         range.crc[i] = (int) (crcs >>> 32);
         range.previousCrc[i] = (int) crcs;
         return true;
@@ -240,11 +241,11 @@ final class HeadReads {
             if (size == RocksDB.NOT_FOUND && locked) {
                 size = olderVersion(key, value);
             }
-            if (ValueLog.Pointer.isPointer(size)) {
+            if (BlockPointer.isPointer(size)) {
                 crcs = pointers.crcs(value, 0, size);
                 if (locked && volume.headEpoch == epoch) {
-                    pointerCache.put(volume.id, block, epoch, ValueLog.Pointer.segment(value, 0),
-                            ValueLog.Pointer.position(value, 0), (int) (crcs >>> 32), (int) crcs);
+                    pointerCache.put(volume.id, block, epoch, BlockPointer.segment(value, 0),
+                            BlockPointer.position(value, 0), (int) (crcs >>> 32), (int) crcs);
                 }
             }
         } catch (RocksDBException e) {
@@ -259,7 +260,7 @@ final class HeadReads {
         }
         if (size == BlockValue.MARKER_LENGTH) {
             geometry.zero(out, at, blockSize);
-        } else if (ValueLog.Pointer.isPointer(size)) {
+        } else if (BlockPointer.isPointer(size)) {
             try {
                 pointers.readPointed(out, at, value.clear(), crcs);
             } catch (ChecksumMismatch e) {
@@ -302,7 +303,7 @@ final class HeadReads {
         static final int MISSED = -1;
         /** A block that reads as zeros (a marker). */
         static final int ZEROES = -2;
-        final ByteBuffer value = ByteBuffer.allocateDirect(ValueLog.Pointer.OVERWRITTEN_LENGTH);
+        final ByteBuffer value = ByteBuffer.allocateDirect(BlockPointer.OVERWRITTEN_LENGTH);
         int[] segment = new int[0];
         long[] position = new long[0];
         int[] crc = new int[0];

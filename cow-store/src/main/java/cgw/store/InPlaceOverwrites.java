@@ -1,5 +1,6 @@
 package cgw.store;
 
+import cgw.store.key.BlockPointer;
 import cgw.store.key.CrcSlot;
 import java.nio.ByteBuffer;
 
@@ -193,15 +194,15 @@ final class InPlaceOverwrites {
                 if (cursor.atWanted()) {
                     value.clear();
                     int size = cursor.it.value(value);
-                    if (ValueLog.Pointer.isPointer(size) && !valueLog.isCleaning(ValueLog.Pointer.segment(value, 0))) {
-                        context.targetSegment[i] = ValueLog.Pointer.segment(value, 0);
-                        context.targetPosition[i] = ValueLog.Pointer.position(value, 0);
-                        boolean inTable = ValueLog.Pointer.inTable(size);
+                    if (BlockPointer.isPointer(size) && !valueLog.isCleaning(BlockPointer.segment(value, 0))) {
+                        context.targetSegment[i] = BlockPointer.segment(value, 0);
+                        context.targetPosition[i] = BlockPointer.position(value, 0);
+                        boolean inTable = BlockPointer.inTable(size);
                         context.inTable[i] = inTable;
                         if (!inTable) {
-                            context.crcNow[i] = ValueLog.Pointer.crc(value, 0);
-                            context.crcBefore[i] = ValueLog.Pointer.previousCrc(value, 0, size);
-                            context.writtenIn[i] = ValueLog.Pointer.session(value, 0, size);
+                            context.crcNow[i] = BlockPointer.crc(value, 0);
+                            context.crcBefore[i] = BlockPointer.previousCrc(value, 0, size);
+                            context.writtenIn[i] = BlockPointer.session(value, 0, size);
                         }
                     }
                 }

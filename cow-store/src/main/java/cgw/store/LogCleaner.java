@@ -1,5 +1,6 @@
 package cgw.store;
 
+import cgw.store.key.BlockPointer;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -142,11 +143,11 @@ final class LogCleaner {
     /** Live bytes of each of the given segments, from a scan of every pointer. */
     Map<Integer, Long> liveBytes(Set<Integer> segments, Pacer pacer) {
         Map<Integer, Long> live = new HashMap<>();
-        ByteBuffer value = ByteBuffer.allocate(ValueLog.Pointer.OVERWRITTEN_LENGTH);
+        ByteBuffer value = ByteBuffer.allocate(BlockPointer.OVERWRITTEN_LENGTH);
         try (RocksIterator it = rocks.db.newIterator(rocks.blocks, rocks.scanOptions)) {
             for (it.seekToFirst(); it.isValid(); it.next()) {
-                if (ValueLog.Pointer.isPointer(it.value(value.array()))) {
-                    int segment = ValueLog.Pointer.segment(value, 0);
+                if (BlockPointer.isPointer(it.value(value.array()))) {
+                    int segment = BlockPointer.segment(value, 0);
                     if (segments.contains(segment)) {
                         live.merge(segment, (long) blockSize, Long::sum);
                     }
@@ -162,10 +163,10 @@ final class LogCleaner {
     private long relocate(Set<Integer> victims, Pacer pacer) {
         long relocated = 0;
         try (RocksIterator it = rocks.db.newIterator(rocks.blocks, rocks.scanOptions)) {
-            ByteBuffer value = ByteBuffer.allocate(ValueLog.Pointer.OVERWRITTEN_LENGTH);
+            ByteBuffer value = ByteBuffer.allocate(BlockPointer.OVERWRITTEN_LENGTH);
             for (it.seekToFirst(); it.isValid(); it.next()) {
                 int length = it.value(value.array());
-                if (ValueLog.Pointer.isPointer(length) && victims.contains(ValueLog.Pointer.segment(value, 0))) {
+                if (BlockPointer.isPointer(length) && victims.contains(BlockPointer.segment(value, 0))) {
                     mover.add(it.key(), java.util.Arrays.copyOf(value.array(), length));
                     if (mover.isFull()) {
                         relocated += mover.move();

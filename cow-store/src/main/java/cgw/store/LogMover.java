@@ -1,11 +1,13 @@
 package cgw.store;
 
 import cgw.store.key.BlockKey;
+import cgw.store.key.BlockPointer;
 import cgw.store.key.CrcSlot;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.locks.Lock;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Moves block versions to the active segment of the {@link ValueLog}: copies their bytes there in
@@ -104,7 +106,7 @@ final class LogMover {
             try {
                 for (int i = 0; i < n; i++) {
                     ByteBuffer pointer = ByteBuffer.wrap(pointers[i]);
-                    valueLog.read(ValueLog.Pointer.segment(pointer, 0), ValueLog.Pointer.position(pointer, 0),
+                    valueLog.read(BlockPointer.segment(pointer, 0), BlockPointer.position(pointer, 0),
                             data.slice(i << blockShift, blockSize));
                 }
             } finally {
@@ -117,9 +119,9 @@ final class LogMover {
                 long position = reservation.position() + ((long) i << blockShift);
                 copiedKeys.add(keys[i]);
                 copiedPointers.add(pointers[i]);
-                copiedReplacements.add(ValueLog.Pointer.inTable(pointers[i].length)
+                copiedReplacements.add(BlockPointer.inTable(pointers[i].length)
                         ? fromTable(pointers[i], reservation.segment(), position)
-                        : ValueLog.Pointer.moved(pointers[i], reservation.segment(), position));
+                        : BlockPointer.moved(pointers[i], reservation.segment(), position));
             }
         } catch (RuntimeException e) {
             abandon();
@@ -135,7 +137,7 @@ final class LogMover {
      * {@code collectorLock} null the caller holds the collector's lock; else versions of the head
      * epoch are swapped without it and the others only if it is free at once.
      */
-    long swap(Lock collectorLock) {
+    long swap(@Nullable Lock collectorLock) {
         if (reservations.isEmpty()) {
             return 0;
         }
@@ -207,9 +209,9 @@ final class LogMover {
     private byte[] fromTable(byte[] pointer, int segment, long position) {
         ByteBuffer old = ByteBuffer.wrap(pointer);
         ByteBuffer slot = ByteBuffer.allocate(CrcSlot.LENGTH);
-        valueLog.readTable(ValueLog.Pointer.segment(old, 0), ValueLog.Pointer.position(old, 0) >>> blockShift, slot);
-        ByteBuffer moved = ByteBuffer.allocate(ValueLog.Pointer.OVERWRITTEN_LENGTH);
-        ValueLog.Pointer.encodeOverwritten(moved, segment, position, CrcSlot.crc(slot, 0), CrcSlot.previousCrc(slot, 0),
+        valueLog.readTable(BlockPointer.segment(old, 0), BlockPointer.position(old, 0) >>> blockShift, slot);
+        ByteBuffer moved = ByteBuffer.allocate(BlockPointer.OVERWRITTEN_LENGTH);
+        BlockPointer.encodeOverwritten(moved, segment, position, CrcSlot.crc(slot, 0), CrcSlot.previousCrc(slot, 0),
                 CrcSlot.session(slot, 0));
         return moved.array();
     }

@@ -3,6 +3,7 @@ package cgw.store;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.util.concurrent.atomic.AtomicReferenceArray;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The value-log pointers of recently read or written head-epoch block versions, so that a 4 KiB
@@ -245,7 +246,7 @@ final class PointerCache {
     }
 
     /** The run of {@code group} at exactly {@code epoch}, or null. */
-    Run run(long volumeId, long group, long epoch) {
+    @Nullable Run run(long volumeId, long group, long epoch) {
         Run run = runs.get(runIndex(volumeId, group));
         return run != null && run.volumeId == volumeId && run.group == group && run.epoch == epoch ? run : null;
     }

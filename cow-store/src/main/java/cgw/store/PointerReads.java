@@ -1,5 +1,6 @@
 package cgw.store;
 
+import cgw.store.key.BlockPointer;
 import cgw.store.key.CrcSlot;
 import java.nio.ByteBuffer;
 
@@ -32,8 +33,8 @@ final class PointerReads {
 
     /** {@link #readPointed} with the pointer's {@link #crcs} already looked up. */
     void readPointed(ByteBuffer pointer, int at, ByteBuffer into, long crcs) {
-        int segment = ValueLog.Pointer.segment(pointer, at);
-        long position = ValueLog.Pointer.position(pointer, at);
+        int segment = BlockPointer.segment(pointer, at);
+        long position = BlockPointer.position(pointer, at);
         valueLog.read(segment, position, into);
         into.flip();
         Checksums.checkCrc(Checksums.threadCrc(), into, into.position(), into.remaining(), (int) (crcs >>> 32),
@@ -47,15 +48,15 @@ final class PointerReads {
     long crcs(ByteBuffer pointer, int at, int size) {
         int crc;
         int previousCrc;
-        if (ValueLog.Pointer.inTable(size)) {
+        if (BlockPointer.inTable(size)) {
             ByteBuffer slot = tableSlots.get().clear();
-            valueLog.readTable(ValueLog.Pointer.segment(pointer, at), ValueLog.Pointer.position(pointer, at) >>> blockShift,
+            valueLog.readTable(BlockPointer.segment(pointer, at), BlockPointer.position(pointer, at) >>> blockShift,
                     slot);
             crc = CrcSlot.crc(slot, 0);
             previousCrc = CrcSlot.previousCrc(slot, 0);
         } else {
-            crc = ValueLog.Pointer.crc(pointer, at);
-            previousCrc = ValueLog.Pointer.previousCrc(pointer, at, size);
+            crc = BlockPointer.crc(pointer, at);
+            previousCrc = BlockPointer.previousCrc(pointer, at, size);
         }
         return (long) crc << 32 | (previousCrc & 0xFFFF_FFFFL);
     }

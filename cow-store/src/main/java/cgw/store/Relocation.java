@@ -1,6 +1,7 @@
 package cgw.store;
 
 import cgw.store.key.BlockKey;
+import cgw.store.key.BlockPointer;
 import java.nio.ByteBuffer;
 import java.util.Arrays;
 import java.util.Collections;
@@ -95,12 +96,12 @@ final class Relocation {
         ByteBuffer keyBuffer = ByteBuffer.wrap(key);
         long block = BlockKey.blockIndex(keyBuffer);
         pointerCache.clear(volume.id, block);
-        if (BlockKey.epoch(keyBuffer) == volume.headEpoch && ValueLog.Pointer.isPointer(replacement.length)
-                && !ValueLog.Pointer.inTable(replacement.length)) {
+        if (BlockKey.epoch(keyBuffer) == volume.headEpoch && BlockPointer.isPointer(replacement.length)
+                && !BlockPointer.inTable(replacement.length)) {
             ByteBuffer pointer = ByteBuffer.wrap(replacement);
             long crcs = pointers.crcs(pointer, 0, replacement.length);
-            pointerCache.put(volume.id, block, volume.headEpoch, ValueLog.Pointer.segment(pointer, 0),
-                    ValueLog.Pointer.position(pointer, 0), (int) (crcs >>> 32), (int) crcs);
+            pointerCache.put(volume.id, block, volume.headEpoch, BlockPointer.segment(pointer, 0),
+                    BlockPointer.position(pointer, 0), (int) (crcs >>> 32), (int) crcs);
         }
     }
 }

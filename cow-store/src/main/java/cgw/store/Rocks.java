@@ -22,6 +22,7 @@ import org.rocksdb.WALRecoveryMode;
 import org.rocksdb.WriteBatch;
 import org.rocksdb.WriteBufferManager;
 import org.rocksdb.WriteOptions;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Owns every native RocksDB object of a store and is the one place where RocksDB options are
@@ -143,7 +144,7 @@ final class Rocks implements AutoCloseable {
     }
 
     /** A table config on the shared cache; {@code prefixBloom} null means no filter. */
-    private static BlockBasedTableConfig table(Cache cache, long blockSizeBytes, BloomFilter prefixBloom) {
+    private static BlockBasedTableConfig table(Cache cache, long blockSizeBytes, @Nullable BloomFilter prefixBloom) {
         BlockBasedTableConfig table = new BlockBasedTableConfig()
                 .setBlockCache(cache)
                 .setBlockSize(blockSizeBytes)

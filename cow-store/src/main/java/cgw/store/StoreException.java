@@ -1,5 +1,7 @@
 package cgw.store;
 
+import org.jspecify.annotations.Nullable;
+
 /**
  * Base of the store's failures. Subclasses name what the caller got wrong; a bare
  * {@code StoreException} means the store itself failed (RocksDB I/O, a full disk) and carries the
@@ -10,7 +12,7 @@ public class StoreException extends RuntimeException {
         super(message);
     }
 
-    public StoreException(String message, Throwable cause) {
+    public StoreException(String message, @Nullable Throwable cause) {
         super(message, cause);
     }
 }

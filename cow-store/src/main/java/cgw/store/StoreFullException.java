@@ -2,6 +2,7 @@ package cgw.store;
 
 import org.rocksdb.RocksDBException;
 import org.rocksdb.Status;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The file system under the store is full (or over its quota): the write that met it did not
@@ -10,7 +11,7 @@ import org.rocksdb.Status;
  * on the file system).
  */
 public final class StoreFullException extends StoreException {
-    public StoreFullException(String message, Throwable cause) {
+    public StoreFullException(String message, @Nullable Throwable cause) {
         super(message, cause);
     }
 

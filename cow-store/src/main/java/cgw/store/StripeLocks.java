@@ -2,6 +2,7 @@ package cgw.store;
 
 import java.util.Arrays;
 import java.util.concurrent.locks.ReentrantLock;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The block locks of a store: 4096 stripes, each guarding the blocks of aligned 16-block regions
@@ -64,7 +65,7 @@ final class StripeLocks {
     }
 
     /** {@link #lock} if no stripe is held by another thread now; null, with none held, otherwise. */
-    int[] tryLock(Volume volume, long first, long last) {
+    int @Nullable [] tryLock(Volume volume, long first, long last) {
         int[] stripes = sortedUnique(stripesOf(volume, first, last));
         for (int i = 0; i < stripes.length; i++) {
             if (!locks[stripes[i]].tryLock()) {

@@ -1,5 +1,6 @@
 package cgw.store;
 
+import cgw.store.key.BlockPointer;
 import cgw.store.key.CrcSlot;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -21,11 +22,12 @@ import java.util.concurrent.locks.ReentrantLock;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Block data kept out of RocksDB: segment files of raw block payloads under
  * {@code STORE/values/}, named by a rising number ({@code 0000000042.seg}). The {@code blocks}
- * column family then holds a {@link Pointer} per version instead of the block, so the WAL,
+ * column family then holds a {@link BlockPointer} per version instead of the block, so the WAL,
  * memtables, flushes and compactions move pointers, not data, and every block is written to disk
  * once (plus the cleaner's relocations).
  *
@@ -43,7 +45,7 @@ import org.slf4j.LoggerFactory;
  *
  * <p>CRC tables: a block overwritten in place keeps its CRCs in its segment's table,
  * {@code NNNNNNNNNN.crc}, a {@link CrcSlot#LENGTH}-byte slot per block position, written before
- * the bytes and synced with the segment (its pointer is then the short {@link Pointer#TABLE_LENGTH}
+ * the bytes and synced with the segment (its pointer is then the short {@link BlockPointer#TABLE_LENGTH}
  * form, and later overwrites put nothing into RocksDB). A table goes with its segment.
  *
  * <p>Recycling: up to {@link #FREE_SEGMENTS} removed segments are kept as {@code NNNNNNNNNN.free}
@@ -74,7 +76,7 @@ final class ValueLog implements AutoCloseable {
     private final AtomicLong appended = new AtomicLong();
     /** Removed segment files waiting to be reused, oldest first. */
     private final java.util.ArrayDeque<Path> free = new java.util.ArrayDeque<>(); // guarded by this
-    private Segment active; // guarded by this
+    private @Nullable Segment active; // guarded by this
     private long activeEnd; // guarded by this
     private int nextNumber; // guarded by this
     private volatile boolean closed;
@@ -149,20 +151,23 @@ final class ValueLog implements AutoCloseable {
         if (closed) {
             throw new StoreException("value log is closed");
         }
-        if (active == null || activeEnd > 0 && activeEnd + bytes > segmentBytes) {
-            roll();
+        Segment segment = active;
+        if (segment == null || activeEnd > 0 && activeEnd + bytes > segmentBytes) {
+            segment = roll();
         }
         long position = activeEnd;
         activeEnd += bytes;
-        active.writers.incrementAndGet();
-        active.size = Math.max(active.size, activeEnd);
+        segment.writers.incrementAndGet();
+        segment.size = Math.max(segment.size, activeEnd);
         appended.addAndGet(bytes);
-        return new Reservation(this, active, position, bytes);
+        return new Reservation(this, segment, position, bytes);
     }
 
-    private void roll() {
-        if (active != null) {
-            active.sealed = true;
+    /** Seals the active segment and starts the next one, which it returns. Under the monitor. */
+    private Segment roll() {
+        Segment sealed = active;
+        if (sealed != null) {
+            sealed.sealed = true;
         }
         int number = nextNumber++;
         Path file = dir.resolve(String.format("%010d%s", number, SUFFIX));
@@ -174,9 +179,11 @@ final class ValueLog implements AutoCloseable {
             FileChannel channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ,
                     StandardOpenOption.WRITE);
             syncDirectory();
-            active = new Segment(number, file, channel, NoWaitReads.open(file), 0);
+            Segment started = new Segment(number, file, channel, NoWaitReads.open(file), 0);
+            active = started;
             activeEnd = 0;
-            segments.put(number, active);
+            segments.put(number, started);
+            return started;
         } catch (IOException e) {
             throw failure("cannot create value log segment " + file, e);
         }
@@ -264,7 +271,7 @@ final class ValueLog implements AutoCloseable {
                         ? "a block pointer leads to slot " + at / CrcSlot.LENGTH + " of the CRC table of value log segment "
                                 + segment.number + ", which " + (channel == null ? "does not exist" : "ends before it")
                         : "block data at " + at + " of value log segment " + segment.number + " lies past its end ("
-                                + channel.size() + " bytes)");
+                                + segment.channel.size() + " bytes)");
             }
             at += n;
         }
@@ -455,7 +462,7 @@ final class ValueLog implements AutoCloseable {
         volatile long size;
 
         /** The CRC table, opened when first needed; guarded by this segment for opening. */
-        volatile FileChannel table;
+        volatile @Nullable FileChannel table;
         /** A descriptor of the table for {@link NoWaitReads}, opened with it; -1 when there is none. */
         volatile int tableNoWaitFd = -1;
         /** Held while writing to {@link #channel}; see {@link #write}. */
@@ -515,7 +522,7 @@ final class ValueLog implements AutoCloseable {
         }
 
         /** The table if its file exists, else null. */
-        FileChannel existingTable(Path dir) throws IOException {
+        @Nullable FileChannel existingTable(Path dir) throws IOException {
             return table != null || Files.exists(tableFile(dir)) ? table(dir) : null;
         }
 
@@ -591,99 +598,6 @@ final class ValueLog implements AutoCloseable {
                 log.unsynced.add(segment);
                 segment.writers.decrementAndGet();
             }
-        }
-    }
-
-    /**
-     * The value of a block version kept in the log: where its bytes are and their CRC32C, which
-     * every read checks (a power loss can make a pointer durable before the bytes it points at).
-     * A block overwritten in place has the long form, which also names the CRC of the bytes it
-     * replaced: the pointer is put before the bytes are overwritten, so until they are (and after
-     * a crash in between) the old bytes are what the location holds, and both are valid. It also
-     * names the store session (a random number per open) that wrote it: within the session the
-     * overwrite has finished once its stripe lock is free, so the bytes match the first CRC; a
-     * pointer from an earlier session may be a crash's leftover whose bytes match the second.
-     *
-     * <pre>
-     *   0             4                            12            16                20            24
-     *   +-------------+----------------------------+-------------+-----------------+-------------+
-     *   | segment u32 | position in segment (u64)  | crc32c      | previous crc32c | session u32 |  (long form)
-     *   +-------------+----------------------------+-------------+-----------------+-------------+
-     * </pre>
-     *
-     * Session 0 is no session: an overwrite whose bytes failed to be written puts its pointers
-     * again with it. (A 20-byte long form without the session, from an earlier build, reads the
-     * same and counts as no session too.) The long form is now only made by the cleaner, when it
-     * moves a block of the table form: the 12-byte {@code segment | position} whose CRCs, previous
-     * CRC and session are in the segment's CRC table, which every overwrite in place writes.
-     */
-    static final class Pointer {
-        static final int LENGTH = 16;
-        static final int OVERWRITTEN_LENGTH = 24;
-        private static final int SESSIONLESS_LENGTH = 20;
-        /** The table form: segment and position only; the CRCs are in the segment's table ({@link #writeTable}). */
-        static final int TABLE_LENGTH = 12;
-
-        private Pointer() {
-        }
-
-        static boolean isPointer(int valueLength) {
-            return valueLength == LENGTH || valueLength == OVERWRITTEN_LENGTH || valueLength == SESSIONLESS_LENGTH
-                    || valueLength == TABLE_LENGTH;
-        }
-
-        /** Whether a pointer of this length keeps its CRCs in its segment's table (the others carry them). */
-        static boolean inTable(int valueLength) {
-            return valueLength == TABLE_LENGTH;
-        }
-
-        static void encodeInTable(ByteBuffer value, int segment, long position) {
-            value.putInt(0, segment);
-            value.putLong(4, position);
-        }
-
-        static void encode(ByteBuffer value, int segment, long position, int crc) {
-            value.putInt(0, segment);
-            value.putLong(4, position);
-            value.putInt(12, crc);
-        }
-
-        static void encodeOverwritten(ByteBuffer value, int segment, long position, int crc, int previousCrc,
-                int session) {
-            encode(value, segment, position, crc);
-            value.putInt(16, previousCrc);
-            value.putInt(20, session);
-        }
-
-        /** A copy of {@code pointer} (either form) leading to another location of the same bytes. */
-        static byte[] moved(byte[] pointer, int segment, long position) {
-            byte[] moved = pointer.clone();
-            ByteBuffer value = ByteBuffer.wrap(moved);
-            value.putInt(0, segment);
-            value.putLong(4, position);
-            return moved;
-        }
-
-        static int segment(ByteBuffer value, int at) {
-            return value.getInt(at);
-        }
-
-        static long position(ByteBuffer value, int at) {
-            return value.getLong(at + 4);
-        }
-
-        static int crc(ByteBuffer value, int at) {
-            return value.getInt(at + 12);
-        }
-
-        /** The CRC the location may still hold instead of {@link #crc}: the same for the short form. */
-        static int previousCrc(ByteBuffer value, int at, int length) {
-            return length > LENGTH ? value.getInt(at + 16) : crc(value, at);
-        }
-
-        /** The session that overwrote the block, 0 when not known (short form, sessionless long form). */
-        static int session(ByteBuffer value, int at, int length) {
-            return length == OVERWRITTEN_LENGTH ? value.getInt(at + 20) : 0;
         }
     }
 }

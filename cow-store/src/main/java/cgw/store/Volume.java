@@ -5,6 +5,7 @@ import java.util.List;
 import java.util.TreeMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A handle on one volume of a {@link BlockStore}. Look it up once by name at the edge, then pass
@@ -19,7 +20,7 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
 public final class Volume {
     final long id;
     final String name;
-    final Volume parent;
+    final @Nullable Volume parent;
     final long parentEpoch;
     final long parentSizeBytes;
     final long createdAtMillis;
@@ -40,7 +41,7 @@ public final class Volume {
     /** Clones whose parent is this volume. Guarded by the catalog lock. */
     final List<Volume> clones = new ArrayList<>();
 
-    Volume(VolumeRecord record, Volume parent, AtomicInteger headDirtyPages) {
+    Volume(VolumeRecord record, @Nullable Volume parent, AtomicInteger headDirtyPages) {
         this.id = record.id();
         this.name = record.name();
         this.parent = parent;

@@ -1,6 +1,7 @@
 package cgw.store;
 
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 
 /**
  * An immutable description of a volume at one moment, for listing and the API.
@@ -15,7 +16,7 @@ public record VolumeInfo(
         long id,
         long sizeBytes,
         long createdAtMillis,
-        String parent,
+        @Nullable String parent,
         long parentEpoch,
         long headEpoch,
         List<Long> retainedEpochs) {

@@ -1,6 +1,7 @@
 package cgw.store;
 
 import cgw.store.key.BlockKey;
+import cgw.store.key.BlockPointer;
 import cgw.store.key.BlockValue;
 import cgw.store.key.CrcSlot;
 import cgw.store.key.DirtyKey;
@@ -25,9 +26,9 @@ final class WriteContext {
     final ByteBuffer lastBlock;
     /** A block read to learn what an overwrite replaces. */
     final ByteBuffer scratch;
-    final ByteBuffer pointer = ByteBuffer.allocateDirect(ValueLog.Pointer.OVERWRITTEN_LENGTH);
+    final ByteBuffer pointer = ByteBuffer.allocateDirect(BlockPointer.OVERWRITTEN_LENGTH);
     /** The value of a version looked up to overwrite it in place. */
-    final ByteBuffer found = ByteBuffer.allocateDirect(ValueLog.Pointer.OVERWRITTEN_LENGTH);
+    final ByteBuffer found = ByteBuffer.allocateDirect(BlockPointer.OVERWRITTEN_LENGTH);
     /** The partial blocks of one batch on their way to the value log (whole ones are read from the source). */
     final ByteBuffer[] values = new ByteBuffer[MAX];
     final int[] sourceIndex = new int[MAX];
