@@ -1,9 +1,9 @@
 package cgw.store;
 
+import cgw.host.Libc;
 import com.kenai.jffi.MemoryIO;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
-import jnr.ffi.LastError;
 import jnr.ffi.Memory;
 import jnr.ffi.Pointer;
 import jnr.ffi.Runtime;
@@ -33,18 +33,7 @@ final class NoWaitReads {
     private static final int EOPNOTSUPP = 95;
     private static final int IOVEC_BYTES = 16;
 
-    /** The part of libc this needs. */
-    public interface LibC {
-        int open(String path, int flags);
-
-        int close(int fd);
-
-        long preadv2(int fd, Pointer iov, int iovcnt, long offset, int flags);
-
-        String strerror(int errno);
-    }
-
-    private static final LibC LIBC = load();
+    private static final Libc LIBC = load();
     private static final Runtime RUNTIME = LIBC == null ? null : Runtime.getRuntime(LIBC);
     private static final ThreadLocal<Pointer> IOVECS = ThreadLocal.withInitial(
             () -> Memory.allocateDirect(RUNTIME, IOVEC_BYTES));
@@ -53,10 +42,9 @@ final class NoWaitReads {
     private NoWaitReads() {
     }
 
-    /** Loads libc through {@link NativeLibc}: serialised with the other jnr-ffi loads, on a thread no interrupt reaches. */
-    private static LibC load() {
+    private static Libc load() {
         try {
-            return NativeLibc.load(LibC.class);
+            return Libc.load();
         } catch (RuntimeException | LinkageError e) {
             log.info("preadv2(2) unavailable; every read of the value log may wait for the disk", e);
             return null;
@@ -70,7 +58,7 @@ final class NoWaitReads {
         }
         int fd = LIBC.open(file.toString(), O_RDONLY | O_CLOEXEC);
         if (fd < 0) {
-            int errno = LastError.getLastError(RUNTIME);
+            int errno = Libc.errno();
             log.warn("cannot open {} for page-cache reads ({}); its reads may wait for the disk", file, LIBC.strerror(errno));
         }
         return fd;
@@ -78,7 +66,7 @@ final class NoWaitReads {
 
     static void close(int fd) {
         if (fd >= 0 && LIBC.close(fd) != 0) {
-            int errno = LastError.getLastError(RUNTIME);
+            int errno = Libc.errno();
             log.warn("closing a value log descriptor failed: {}", LIBC.strerror(errno));
         }
     }
@@ -103,7 +91,7 @@ final class NoWaitReads {
             return true;
         }
         if (n < 0) {
-            int errno = LastError.getLastError(RUNTIME);
+            int errno = Libc.errno();
             if (errno == EOPNOTSUPP || errno == EINVAL) {
                 // this kernel or file system does not know the flag: stop asking
                 available = false;

@@ -2,6 +2,7 @@ package cgw.store;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import cgw.host.Libc;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
@@ -24,23 +25,6 @@ class NoWaitReadTest {
     private static final int PAGE = 4096;
     /** Tries of {@link #dropPageCache}, 10 ms apart. */
     private static final int DROP_TRIES = 100;
-
-    /** For dropping a file's pages from the page cache. */
-    public interface LibC {
-        int open(String path, int flags);
-
-        int posix_fadvise(int fd, long offset, long length, int advice);
-
-        int fdatasync(int fd);
-
-        jnr.ffi.Pointer mmap(jnr.ffi.Pointer address, long length, int protection, int flags, int fd, long offset);
-
-        int mincore(jnr.ffi.Pointer address, long length, byte[] resident);
-
-        int munmap(jnr.ffi.Pointer address, long length);
-
-        int close(int fd);
-    }
 
     @TempDir
     Path dir;
@@ -211,7 +195,7 @@ class NoWaitReadTest {
      * them (tmpfs).
      */
     private static void dropPageCache(Path dir) throws IOException {
-        LibC libc = NativeLibc.load(LibC.class);
+        Libc libc = Libc.load();
         List<Path> files;
         try (Stream<Path> list = Files.list(dir)) {
             files = list.toList();
@@ -237,7 +221,7 @@ class NoWaitReadTest {
     }
 
     /** How many of the first {@code length} bytes' pages of {@code fd} the page cache holds. */
-    private static int residentPages(LibC libc, int fd, long length) {
+    private static int residentPages(Libc libc, int fd, long length) {
         if (length == 0) {
             return 0;
         }

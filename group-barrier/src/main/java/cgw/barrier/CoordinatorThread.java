@@ -1,13 +1,12 @@
 package cgw.barrier;
 
-import cgw.store.NativeLibc;
+import cgw.host.Libc;
+import cgw.host.NamedThreads;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import jnr.ffi.LastError;
-import jnr.ffi.annotations.In;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -24,16 +23,8 @@ final class CoordinatorThread implements AutoCloseable {
     private static final int SCHED_FIFO = 1;
     private static final int PRIORITY = 10;
 
-    /** The part of libc this needs. */
-    public interface LibC {
-        int sched_setscheduler(int pid, int policy, @In int[] param);
-    }
-
-    private final ExecutorService executor = Executors.newSingleThreadExecutor(runnable -> {
-        Thread thread = new Thread(runnable, "cgw-barrier-coordinator");
-        thread.setDaemon(true);
-        return thread;
-    });
+    private final ExecutorService executor =
+            Executors.newSingleThreadExecutor(NamedThreads.single("cgw-barrier-coordinator", true));
 
     CoordinatorThread() {
         executor.execute(CoordinatorThread::raisePriority);
@@ -57,13 +48,12 @@ final class CoordinatorThread implements AutoCloseable {
 
     private static void raisePriority() {
         try {
-            LibC libc = NativeLibc.load(LibC.class);
-            if (libc.sched_setscheduler(0, SCHED_FIFO, new int[] {PRIORITY}) == 0) {
+            if (Libc.load().sched_setscheduler(0, SCHED_FIFO, new int[] {PRIORITY}) == 0) {
                 log.info("barrier coordinator runs with SCHED_FIFO priority {}", PRIORITY);
             } else {
                 log.info("barrier coordinator runs at normal priority: sched_setscheduler failed with errno {}"
                         + " (needs CAP_SYS_NICE); freeze tails will follow the host's CPU load",
-                        LastError.getLastError(jnr.ffi.Runtime.getRuntime(libc)));
+                        Libc.errno());
             }
         } catch (LinkageError | RuntimeException e) {
             log.info("barrier coordinator runs at normal priority: {}", e.toString());
