@@ -1,5 +1,6 @@
 package cgw.backup;
 
+import cgw.host.NamedThreads;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Semaphore;
@@ -35,13 +36,8 @@ final class ChunkWorkers implements AutoCloseable {
         this.bytesTotal = bytesTotal;
         this.slotCount = 2 * options.threads();
         this.slots = new Semaphore(slotCount);
-        String name = "backup-" + job + "-" + POOLS.incrementAndGet() + "-";
-        AtomicInteger threads = new AtomicInteger();
-        this.pool = Executors.newFixedThreadPool(options.threads(), r -> {
-            Thread t = new Thread(r, name + threads.incrementAndGet());
-            t.setDaemon(true);
-            return t;
-        });
+        this.pool = Executors.newFixedThreadPool(options.threads(),
+                NamedThreads.numbered("backup-" + job + "-" + POOLS.incrementAndGet(), true));
     }
 
     /**

@@ -1,5 +1,6 @@
 package cgw.store;
 
+import cgw.host.NamedThreads;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.jspecify.annotations.Nullable;
@@ -31,8 +32,7 @@ final class CollectorThread {
     }
 
     synchronized void start() {
-        thread = new Thread(this::run, "cgw-store-gc");
-        thread.setDaemon(true);
+        thread = NamedThreads.thread("cgw-store-gc", true, this::run);
         thread.start();
     }
 

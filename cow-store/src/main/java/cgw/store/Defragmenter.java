@@ -1,5 +1,6 @@
 package cgw.store;
 
+import cgw.host.NamedThreads;
 import cgw.store.key.BlockPointer;
 import java.nio.ByteBuffer;
 import java.util.concurrent.ArrayBlockingQueue;
@@ -103,8 +104,7 @@ final class Defragmenter {
 
     void start() {
         synchronized (lifecycle) {
-            thread = new Thread(this::run, "cgw-store-defrag");
-            thread.setDaemon(true);
+            thread = NamedThreads.thread("cgw-store-defrag", true, this::run);
             thread.start();
         }
     }

@@ -1,5 +1,6 @@
 package cgw.store;
 
+import cgw.host.NamedThreads;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -26,11 +27,8 @@ import org.rocksdb.RocksDBException;
 final class WalSync implements AutoCloseable {
     private final RocksDB db;
     private final ValueLog valueLog;
-    private final ExecutorService dataSyncs = Executors.newSingleThreadExecutor(runnable -> {
-        Thread thread = new Thread(runnable, "cgw-store-data-sync");
-        thread.setDaemon(true);
-        return thread;
-    });
+    private final ExecutorService dataSyncs =
+            Executors.newSingleThreadExecutor(NamedThreads.single("cgw-store-data-sync", true));
     private final AtomicLong issuedTicket = new AtomicLong();
     private long coveredTicket; // guarded by this
 

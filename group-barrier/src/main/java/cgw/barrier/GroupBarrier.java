@@ -1,6 +1,7 @@
 package cgw.barrier;
 
 import cgw.barrier.CatalogRecords.StoredSnapshot;
+import cgw.host.NamedThreads;
 import cgw.store.BlockStore;
 import cgw.store.CatalogChanges;
 import cgw.store.StoreException;
@@ -80,11 +81,7 @@ public final class GroupBarrier implements AutoCloseable {
     private GroupBarrier(BlockStore store) {
         this.store = store;
         java.util.concurrent.ScheduledThreadPoolExecutor timer = new java.util.concurrent.ScheduledThreadPoolExecutor(1,
-                runnable -> {
-                    Thread thread = new Thread(runnable, "cgw-barrier-lease");
-                    thread.setDaemon(true);
-                    return thread;
-                });
+                NamedThreads.single("cgw-barrier-lease", true));
         // started here, so that it does not inherit the coordinator thread's real-time policy
         timer.prestartCoreThread();
         this.leaseTimer = timer;

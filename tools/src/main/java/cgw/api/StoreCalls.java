@@ -1,6 +1,6 @@
 package cgw.api;
 
-import io.netty.util.concurrent.DefaultThreadFactory;
+import cgw.host.NamedThreads;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
@@ -21,7 +21,7 @@ final class StoreCalls implements Executor {
 
     StoreCalls(int threads, int queueLength) {
         this.executor = new ThreadPoolExecutor(threads, threads, 0, TimeUnit.MILLISECONDS,
-                new ArrayBlockingQueue<>(queueLength), new DefaultThreadFactory("cgw-api-store"),
+                new ArrayBlockingQueue<>(queueLength), NamedThreads.numbered("cgw-api-store", false),
                 new ThreadPoolExecutor.AbortPolicy());
     }
 

@@ -5,9 +5,9 @@ import cgw.nbd.NbdServerConfig;
 import cgw.nbd.export.ExportRegistry;
 import cgw.nbd.export.StoreExports;
 import cgw.barrier.GroupBarrier;
+import cgw.host.NamedThreads;
 import cgw.store.BlockStore;
 import io.netty.handler.ssl.SslContext;
-import io.netty.util.concurrent.DefaultThreadFactory;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
@@ -55,7 +55,7 @@ final class NbdFrontend implements AutoCloseable {
             UnaryOperator<ExportRegistry> decorate, SslContext tls) {
         int threads = storeThreads(System.getProperty(STORE_THREADS_PROPERTY), Runtime.getRuntime().availableProcessors());
         ThreadPoolExecutor storeCalls = new ThreadPoolExecutor(threads, threads, 60, TimeUnit.SECONDS,
-                new ArrayBlockingQueue<>(STORE_QUEUE_LENGTH), new DefaultThreadFactory("cgw-nbd-store", true));
+                new ArrayBlockingQueue<>(STORE_QUEUE_LENGTH), NamedThreads.numbered("cgw-nbd-store", true));
         StoreExports exports = new StoreExports(store, storeCalls, barrier::epochOf, volume -> barrier.gate(volume)::submit);
         NbdServerConfig config = NbdServerConfig.defaults(settings.nbd().socketAddress())
                 .withUnixSocket(settings.nbdSocket())

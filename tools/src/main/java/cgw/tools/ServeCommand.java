@@ -4,6 +4,7 @@ import cgw.api.ByteSize;
 import cgw.backup.KeySource;
 import cgw.backup.RepositoryAccess;
 import cgw.cli.S3Options;
+import cgw.host.NamedThreads;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -72,7 +73,7 @@ final class ServeCommand implements Callable<Integer> {
         ServeSettings settings = settings();
         StopSignals signals = StopSignals.install();
         Gateway gateway = Gateway.start(settings);
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> closeOnExit(gateway), "cgw-shutdown"));
+        Runtime.getRuntime().addShutdownHook(NamedThreads.thread("cgw-shutdown", false, () -> closeOnExit(gateway)));
         PrintWriter out = spec.commandLine().getOut();
         for (Frontend frontend : gateway.frontends()) {
             out.println(frontend.listeningLine());

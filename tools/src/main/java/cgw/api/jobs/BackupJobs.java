@@ -2,6 +2,7 @@ package cgw.api.jobs;
 
 import cgw.backup.BackupCancelledException;
 import cgw.backup.JobOptions;
+import cgw.host.NamedThreads;
 import java.util.Iterator;
 import java.util.Map;
 import java.util.concurrent.ArrayBlockingQueue;
@@ -9,7 +10,6 @@ import java.util.concurrent.ConcurrentSkipListMap;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -55,13 +55,8 @@ public final class BackupJobs implements AutoCloseable {
             throw new IllegalArgumentException("bytesPerSecond must be 0 (no limit) or positive, got " + bytesPerSecond);
         }
         this.options = options.withBytesPerSecond(bytesPerSecond == 0 ? 0 : Math.max(1, bytesPerSecond / maxRunning));
-        AtomicInteger threads = new AtomicInteger();
         this.pool = new ThreadPoolExecutor(maxRunning, maxRunning, 0, TimeUnit.SECONDS,
-                new ArrayBlockingQueue<>(MAX_QUEUED), r -> {
-                    Thread t = new Thread(r, "backup-job-" + threads.incrementAndGet());
-                    t.setDaemon(true);
-                    return t;
-                });
+                new ArrayBlockingQueue<>(MAX_QUEUED), NamedThreads.numbered("backup-job", true));
     }
 
     /**
