@@ -1,6 +1,7 @@
 package cgw.backup;
 
 import cgw.host.NamedThreads;
+import cgw.host.Pacer;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Semaphore;
@@ -24,8 +25,7 @@ final class ChunkWorkers implements AutoCloseable {
     private final int slotCount;
     private final AtomicReference<RuntimeException> failure = new AtomicReference<>();
     private final JobOptions options;
-    private final long startNanos = System.nanoTime();
-    private long bytesPaced;
+    private final Pacer pacer;
     /** Bytes finished, for progress; tasks add to it. */
     final AtomicLong bytesDone = new AtomicLong();
     private final long bytesTotal;
@@ -33,6 +33,7 @@ final class ChunkWorkers implements AutoCloseable {
     /** A pool for a job of {@code bytesTotal} bytes, for progress reports. */
     ChunkWorkers(String job, JobOptions options, long bytesTotal) {
         this.options = options;
+        this.pacer = new Pacer(options.bytesPerSecond() == 0 ? Pacer.UNLIMITED : options.bytesPerSecond());
         this.bytesTotal = bytesTotal;
         this.slotCount = 2 * options.threads();
         this.slots = new Semaphore(slotCount);
@@ -51,7 +52,11 @@ final class ChunkWorkers implements AutoCloseable {
         if (options.cancelled().getAsBoolean()) {
             throw new BackupCancelledException("cancelled");
         }
-        pace(bytes);
+        try {
+            pacer.pace(bytes);
+        } catch (InterruptedException e) {
+            throw cancelledByInterrupt();
+        }
         acquire(1);
         try {
             pool.execute(() -> {
@@ -93,27 +98,14 @@ final class ChunkWorkers implements AutoCloseable {
         try {
             slots.acquire(permits);
         } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new BackupCancelledException("interrupted");
+            throw cancelledByInterrupt();
         }
     }
 
-    /** Sleeps until {@code bytes} more fit the rate limit since the job started. */
-    private void pace(long bytes) {
-        if (options.bytesPerSecond() == 0) {
-            return;
-        }
-        bytesPaced += bytes;
-        long dueNanos = startNanos + (long) (bytesPaced * 1e9 / options.bytesPerSecond());
-        long waitNanos = dueNanos - System.nanoTime();
-        if (waitNanos > 0) {
-            try {
-                TimeUnit.NANOSECONDS.sleep(waitNanos);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new BackupCancelledException("interrupted");
-            }
-        }
+    /** An interrupt cancels the job; the thread keeps its interrupt status for its caller. */
+    private static BackupCancelledException cancelledByInterrupt() {
+        Thread.currentThread().interrupt();
+        return new BackupCancelledException("interrupted");
     }
 
     /** Waits for running tasks (their writes stay valid) and stops the pool. Idempotent. */
