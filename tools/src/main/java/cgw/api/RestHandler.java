@@ -1,5 +1,6 @@
 package cgw.api;
 
+import cgw.host.InFlight;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
@@ -31,13 +32,13 @@ final class RestHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
     private final Routes routes;
     private final BearerToken token;
     private final Executor storeCalls;
-    private final InFlightRequests inFlight;
+    private final InFlight inFlight;
     /** Requests read while another is in progress, each retained once; released when dispatched. */
     private final ArrayDeque<FullHttpRequest> waiting = new ArrayDeque<>();
     private boolean busy;
 
     /** @param storeCalls runs guarded actions: {@link StoreCalls} in service, any executor in tests */
-    RestHandler(Routes routes, BearerToken token, Executor storeCalls, InFlightRequests inFlight) {
+    RestHandler(Routes routes, BearerToken token, Executor storeCalls, InFlight inFlight) {
         this.routes = routes;
         this.token = token;
         this.storeCalls = storeCalls;

@@ -1,6 +1,7 @@
 package cgw.api;
 
 import cgw.barrier.GroupBarrier;
+import cgw.host.InFlight;
 import cgw.store.BlockStore;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
@@ -43,12 +44,12 @@ public final class RestServer implements AutoCloseable {
     private final Channel serverChannel;
     private final ChannelGroup connections;
     private final StoreCalls storeCalls;
-    private final InFlightRequests inFlight;
+    private final InFlight inFlight;
     private final InetSocketAddress address;
     private boolean closed; // guarded by this
 
     private RestServer(EventLoopGroup loops, Channel serverChannel, ChannelGroup connections, StoreCalls storeCalls,
-                       InFlightRequests inFlight) {
+                       InFlight inFlight) {
         this.loops = loops;
         this.serverChannel = serverChannel;
         this.connections = connections;
@@ -83,7 +84,7 @@ public final class RestServer implements AutoCloseable {
         EventLoopGroup loops = new MultiThreadIoEventLoopGroup(EVENT_LOOP_THREADS,
                 new DefaultThreadFactory("cgw-rest"), transport.ioHandlerFactory());
         StoreCalls storeCalls = new StoreCalls(STORE_THREADS, STORE_QUEUE_LENGTH);
-        InFlightRequests inFlight = new InFlightRequests();
+        InFlight inFlight = new InFlight("REST API");
         ChannelGroup connections = new DefaultChannelGroup("cgw-rest-connections", GlobalEventExecutor.INSTANCE);
         BearerToken bearerToken = new BearerToken(token);
         ServerBootstrap bootstrap = new ServerBootstrap()

@@ -2,6 +2,7 @@ package cgw.api;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import cgw.host.InFlight;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.embedded.EmbeddedChannel;
@@ -31,7 +32,7 @@ class RestHandlerTest {
         EmbeddedChannel connection = new EmbeddedChannel();
         connection.config().setAutoRead(false);
         connection.pipeline().addLast(new HttpServerCodec(), new RequestBodyLimit(RestServer.MAX_BODY_BYTES),
-                new RestHandler(routes, new BearerToken(TOKEN), storeCalls, new InFlightRequests()));
+                new RestHandler(routes, new BearerToken(TOKEN), storeCalls, new InFlight("REST API")));
         return connection;
     }
 
