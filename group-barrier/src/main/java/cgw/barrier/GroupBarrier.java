@@ -4,6 +4,7 @@ import cgw.barrier.CatalogRecords.StoredSnapshot;
 import cgw.host.NamedThreads;
 import cgw.store.BlockStore;
 import cgw.store.CatalogChanges;
+import cgw.store.Names;
 import cgw.store.StoreException;
 import cgw.store.Volume;
 import cgw.store.VolumeEpoch;
@@ -27,7 +28,6 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.locks.ReentrantLock;
-import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -55,7 +55,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class GroupBarrier implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(GroupBarrier.class);
-    private static final Pattern GROUP_NAME = Pattern.compile("[A-Za-z0-9._-]{1,64}");
     /** Longest label a snapshot takes. */
     public static final int MAX_LABEL_LENGTH = 256;
     /** Timeout of a barrier whose caller gave none. */
@@ -212,10 +211,10 @@ public final class GroupBarrier implements AutoCloseable {
         return List.copyOf(volumes);
     }
 
+    /** The rule of {@link Names}, refused with the barrier's own exception like its other bad requests. */
     private static void checkGroupName(String name) {
-        if (name == null || !GROUP_NAME.matcher(name).matches() || name.equals(".") || name.equals("..")) {
-            throw new InvalidBarrierRequestException("invalid group name " + (name == null ? "null" : "'" + name + "'")
-                    + ": use 1 to 64 of A-Z a-z 0-9 . _ -");
+        if (!Names.isValid(name)) {
+            throw new InvalidBarrierRequestException(Names.refusal("group", name));
         }
     }
 
