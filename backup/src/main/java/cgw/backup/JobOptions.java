@@ -6,8 +6,8 @@ import java.util.function.BooleanSupplier;
  * How an export, restore or verify runs.
  *
  * @param threads        workers reading, hashing, compressing and storing chunks (1 to 64). A
- *                       chunk costs about 0.1 ms of CPU and far more waiting on the target
- *                       (an fsync, an HTTP PUT), so there are more workers than cores; the rate
+ *                       chunk costs little CPU and far more waiting on the target (an fsync,
+ *                       an HTTP PUT), so there are more workers than cores; the rate
  *                       limit, not the pool size, is what keeps guest I/O served
  * @param zstdLevel      zstd level of new chunks (1 to 19)
  * @param bytesPerSecond pace of reads from the source (the store on export, the repository on
@@ -37,7 +37,7 @@ public record JobOptions(int threads, int zstdLevel, long bytesPerSecond, Progre
         void progress(long bytesDone, long bytesTotal);
     }
 
-    /** Eight workers (measured best for a local disk on two cores); zstd level 3; no rate limit; never cancelled. */
+    /** Eight workers (more than cores: they mostly wait on the target); zstd level 3; no rate limit; never cancelled. */
     public static JobOptions defaults() {
         return new JobOptions(8, 3, 0, (done, total) -> { }, () -> false);
     }

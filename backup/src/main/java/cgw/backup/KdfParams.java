@@ -2,8 +2,8 @@ package cgw.backup;
 
 /**
  * Argon2id cost of turning a passphrase into the key-encryption key. The default is the second
- * recommendation of RFC 9106 (64 MiB, 3 passes, one lane): about a quarter second here, paid
- * once per repository opening.
+ * recommendation of RFC 9106 (64 MiB, 3 passes, one lane): slow on purpose, against guessing,
+ * and paid once per repository opening.
  */
 public record KdfParams(int memoryKiB, int iterations, int parallelism) {
     public KdfParams {

@@ -24,8 +24,8 @@ import java.util.concurrent.ConcurrentLinkedQueue;
  *
  * The AAD binds a sealed object to its key and header, so an object copied under another name, or
  * with its flags changed, fails to authenticate. Safe from any thread: zstd contexts (native
- * memory, costly to create: a fresh one per chunk was 4% of an export's CPU) and compression
- * buffers are pooled, a thread borrowing one for a call; {@link #close} frees them.
+ * memory, too costly to create per chunk) and compression buffers are pooled, a thread
+ * borrowing one for a call; {@link #close} frees them.
  */
 final class ObjectCodec implements AutoCloseable {
     static final byte FORMAT = 1;

@@ -26,11 +26,10 @@ final class NbdFrontend implements AutoCloseable {
     /**
      * Threads of the NBD store calls: twice the cores, at least 4 ({@code -Dcgw.nbd.storeThreads}
      * overrides it). Reads the page cache serves and writes into it are CPU work, and every thread
-     * more than the cores can run is one more to park and wake per request: on the 2-core
-     * benchmark machine, 4 KiB random reads at QD32 ran at 101k IOPS with 8 threads and 115k with 4
-     * (A/B, same build; random writes, 1 MiB transfers and write + flush unchanged or better).
-     * What fewer threads cost is parallelism for reads that go to the disk: each waits on one
-     * thread, so a store much larger than memory on a fast device may want more.
+     * more than the cores can run is one more to park and wake per request, which costs small
+     * random reads more than it gains. What fewer threads cost is parallelism for reads that go
+     * to the disk: each waits on one thread, so a store much larger than memory on a fast device
+     * may want more.
      */
     static final String STORE_THREADS_PROPERTY = "cgw.nbd.storeThreads";
     private static final int MAX_STORE_THREADS = 1024;
