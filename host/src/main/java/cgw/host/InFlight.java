@@ -12,8 +12,7 @@ import org.slf4j.LoggerFactory;
  * began takes the monitor, to wake the drainer. While it waits, the drainer logs a warning every
  * five seconds, so a close that hangs says what it waits for.
  *
- * <p>Threads: {@link #tryEnter} and {@link #exit} from any; a drain from the closing thread. The
- * monitor only pairs the drainer's wait with the last exit's wake-up; it guards no state.
+ * <p>Threads: {@link #tryEnter} and {@link #exit} from any; a drain from the closing thread.
  */
 public final class InFlight {
     private static final Logger log = LoggerFactory.getLogger(InFlight.class);
@@ -23,6 +22,8 @@ public final class InFlight {
     private final String owner;
     private final AtomicLong count = new AtomicLong();
     private final long warnEveryNanos;
+    /** Pairs a drainer's wait with the last exit's wake-up; guards no state. */
+    private final Object lastExit = new Object();
     /** Set once by the first drain; no entry succeeds after. */
     private volatile boolean draining;
 
@@ -54,8 +55,8 @@ public final class InFlight {
             throw new IllegalStateException(owner + ": more exits than entries");
         }
         if (left == 0 && draining) {
-            synchronized (this) {
-                notifyAll();
+            synchronized (lastExit) {
+                lastExit.notifyAll();
             }
         }
     }
@@ -100,21 +101,23 @@ public final class InFlight {
     }
 
     /** Waits until no call is left (true) or {@code timeoutNanos} after {@code startNanos} (false). */
-    private synchronized boolean awaitNone(long startNanos, long timeoutNanos) throws InterruptedException {
-        long elapsedNanos = System.nanoTime() - startNanos;
-        long nextWarningNanos = (elapsedNanos / warnEveryNanos + 1) * warnEveryNanos;
-        while (count.get() > 0) {
-            if (elapsedNanos >= timeoutNanos) {
-                return false;
+    private boolean awaitNone(long startNanos, long timeoutNanos) throws InterruptedException {
+        synchronized (lastExit) {
+            long elapsedNanos = System.nanoTime() - startNanos;
+            long nextWarningNanos = (elapsedNanos / warnEveryNanos + 1) * warnEveryNanos;
+            while (count.get() > 0) {
+                if (elapsedNanos >= timeoutNanos) {
+                    return false;
+                }
+                if (elapsedNanos >= nextWarningNanos) {
+                    log.warn("closing {}: still waiting for {} calls in flight after {} s", owner, count.get(),
+                            TimeUnit.NANOSECONDS.toSeconds(elapsedNanos));
+                    nextWarningNanos += warnEveryNanos;
+                }
+                TimeUnit.NANOSECONDS.timedWait(lastExit, Math.min(timeoutNanos, nextWarningNanos) - elapsedNanos);
+                elapsedNanos = System.nanoTime() - startNanos;
             }
-            if (elapsedNanos >= nextWarningNanos) {
-                log.warn("closing {}: still waiting for {} calls in flight after {} s", owner, count.get(),
-                        TimeUnit.NANOSECONDS.toSeconds(elapsedNanos));
-                nextWarningNanos += warnEveryNanos;
-            }
-            TimeUnit.NANOSECONDS.timedWait(this, Math.min(timeoutNanos, nextWarningNanos) - elapsedNanos);
-            elapsedNanos = System.nanoTime() - startNanos;
+            return true;
         }
-        return true;
     }
 }
