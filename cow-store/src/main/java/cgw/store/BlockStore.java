@@ -1,5 +1,6 @@
 package cgw.store;
 
+import cgw.host.Pacer;
 import cgw.store.key.BlockValue;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -13,7 +14,6 @@ import java.util.SortedMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Function;
-import java.util.regex.Pattern;
 import org.roaringbitmap.longlong.Roaring64Bitmap;
 import org.rocksdb.ColumnFamilyHandle;
 import org.rocksdb.RocksDBException;
@@ -62,8 +62,6 @@ public final class BlockStore implements AutoCloseable {
      * reads, whose copy is then sent while it is still in the CPU's cache.
      */
     static final int MAX_NO_WAIT_READ_BYTES = 1 << 20;
-
-    private static final Pattern VOLUME_NAME = Pattern.compile("[A-Za-z0-9._-]{1,64}");
 
     private final Path dir;
     private final Rocks rocks;
@@ -162,7 +160,7 @@ public final class BlockStore implements AutoCloseable {
     // ---------------------------------------------------------------- volumes
 
     public Volume createVolume(String name, long sizeBytes) {
-        checkName(name);
+        Names.check("volume", name);
         checkSize("size", sizeBytes);
         return calls.call(() -> catalog.create(name, sizeBytes));
     }
@@ -277,7 +275,7 @@ public final class BlockStore implements AutoCloseable {
      * retained {@code epoch} until written. Its size is the source's size at that epoch.
      */
     public Volume clone(Volume source, long epoch, String name) {
-        checkName(name);
+        Names.check("volume", name);
         return calls.call(() -> catalog.clone(source, epoch, name));
     }
 
@@ -534,7 +532,7 @@ public final class BlockStore implements AutoCloseable {
 
     /** Bytes of the value log that some block version points at (a scan of every pointer). */
     public long liveValueLogBytes() {
-        return calls.call(() -> cleaner.liveBytes(valueLog.allSegments(), new Pacer(Long.MAX_VALUE)).values().stream()
+        return calls.call(() -> cleaner.liveBytes(valueLog.allSegments(), new Pacer(Pacer.UNLIMITED)).values().stream()
                 .mapToLong(Long::longValue).sum());
     }
 
@@ -591,13 +589,6 @@ public final class BlockStore implements AutoCloseable {
     }
 
     // ---------------------------------------------------------------- checks at the edge
-
-    static void checkName(String name) {
-        if (name == null || !VOLUME_NAME.matcher(name).matches() || name.equals(".") || name.equals("..")) {
-            throw new InvalidRequestException("invalid volume name " + (name == null ? "null" : "'" + name + "'")
-                    + ": use 1 to 64 of A-Z a-z 0-9 . _ -");
-        }
-    }
 
     static void checkSize(String field, long sizeBytes) {
         if (sizeBytes <= 0 || sizeBytes > MAX_VOLUME_SIZE_BYTES || sizeBytes % SECTOR_BYTES != 0) {

@@ -1,5 +1,6 @@
 package cgw.store;
 
+import cgw.host.Pacer;
 import cgw.store.key.BlockKey;
 import cgw.store.key.BlockValue;
 import cgw.store.key.DirtyKey;
@@ -120,7 +121,7 @@ final class Collector {
             long[] counts = collectBlocks(volume, chunk, n);
             examined += counts[0];
             deleted += counts[1];
-            pacer.pace(counts[0]);
+            pacer.paceKeepingInterrupt(counts[0]);
         }
         return new long[] {examined, deleted};
     }

@@ -1,38 +1,46 @@
 package cgw.store;
 
+import cgw.host.InFlight;
 import java.nio.file.Path;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Supplier;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
- * Counts the store's calls in flight so that {@link BlockStore#close} can refuse new ones and
- * wait for the rest before it closes RocksDB and the value log under them. Any thread.
+ * The store's calls in flight ({@link InFlight}), so that {@link BlockStore#close} can refuse new
+ * ones with a {@link StoreException} and wait for the rest before it closes RocksDB and the value
+ * log under them. Any thread.
  */
 final class InFlightCalls {
-    private static final Logger log = LoggerFactory.getLogger(InFlightCalls.class);
-    private static final long WARN_EVERY_NANOS = 5_000_000_000L;
-
     private final Path dir;
-    private final AtomicLong inFlight = new AtomicLong();
+    private final InFlight inFlight;
     private volatile boolean closed;
 
     InFlightCalls(Path dir) {
         this.dir = dir;
+        this.inFlight = new InFlight("store at " + dir);
     }
 
     /** Counts a call in; throws {@link StoreException} once the store is closed. */
     void enter() {
-        inFlight.incrementAndGet();
+        if (!inFlight.tryEnter()) {
+            throw closed();
+        }
+        // counted before the check: a close that refuses from now on waits for this call
         if (closed) {
-            inFlight.decrementAndGet();
-            throw new StoreException("store at " + dir + " is closed");
+            inFlight.exit();
+            throw closed();
         }
     }
 
+    private StoreException closed() {
+        return new StoreException("store at " + dir + " is closed");
+    }
+
     void exit() {
-        inFlight.decrementAndGet();
+        inFlight.exit();
+    }
+
+    boolean isClosed() {
+        return closed;
     }
 
     /** Runs {@code call} counted in flight; for calls off the I/O path (it allocates a lambda). */
@@ -55,10 +63,6 @@ final class InFlightCalls {
         }
     }
 
-    boolean isClosed() {
-        return closed;
-    }
-
     /** Refuses new calls; true for the first caller only, who must then {@link #awaitNone}. */
     synchronized boolean close() {
         if (closed) {
@@ -68,22 +72,8 @@ final class InFlightCalls {
         return true;
     }
 
-    /** Waits until no call is in flight, warning every 5 s while it waits. */
+    /** Waits, however long it takes, until no call is in flight (warning every 5 s meanwhile). */
     void awaitNone() {
-        long waitingSince = System.nanoTime();
-        long nextWarning = waitingSince + WARN_EVERY_NANOS;
-        while (inFlight.get() > 0) {
-            if (System.nanoTime() > nextWarning) {
-                log.warn("closing {}: still waiting for {} calls in flight after {} s", dir, inFlight.get(),
-                        (System.nanoTime() - waitingSince) / 1_000_000_000L);
-                nextWarning += WARN_EVERY_NANOS;
-            }
-            try {
-                Thread.sleep(1);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                log.warn("interrupted while closing {}; still waiting for calls in flight", dir);
-            }
-        }
+        inFlight.drainUninterruptibly();
     }
 }

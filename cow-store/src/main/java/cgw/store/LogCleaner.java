@@ -1,5 +1,6 @@
 package cgw.store;
 
+import cgw.host.Pacer;
 import cgw.store.key.BlockPointer;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
@@ -152,7 +153,7 @@ final class LogCleaner {
                         live.merge(segment, (long) blockSize, Long::sum);
                     }
                 }
-                pacer.pace(1);
+                pacer.paceKeepingInterrupt(1);
             }
             Rocks.checkStatus(it);
         }
@@ -172,7 +173,7 @@ final class LogCleaner {
                         relocated += mover.move();
                     }
                 }
-                pacer.pace(1);
+                pacer.paceKeepingInterrupt(1);
             }
             Rocks.checkStatus(it);
         } catch (RuntimeException e) {

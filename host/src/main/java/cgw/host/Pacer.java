@@ -59,4 +59,17 @@ public final class Pacer {
             sleeper.sleep(aheadNanos);
         }
     }
+
+    /**
+     * {@link #pace} for work that is stopped by a flag, not by an interrupt (the store's background
+     * threads, where an interrupt in a file channel would close it): an interrupt ends the sleep
+     * and stays set for the caller to see.
+     */
+    public void paceKeepingInterrupt(long units) {
+        try {
+            pace(units);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
 }
