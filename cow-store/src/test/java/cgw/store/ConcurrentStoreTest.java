@@ -1,9 +1,11 @@
 package cgw.store;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
@@ -118,11 +120,8 @@ class ConcurrentStoreTest {
         }
         // restart with the collector on: the release pending in the catalog gets collected
         try (BlockStore store = BlockStore.open(dir, options.withBackgroundGc(true))) {
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-            while (store.pendingReleases() > 0) {
-                assertThat(System.nanoTime()).as("collector done within 60 s").isLessThan(deadline);
-                Thread.sleep(10);
-            }
+            await("the collector empties the pending releases").atMost(Duration.ofSeconds(60))
+                    .until(() -> store.pendingReleases() == 0);
             // blocks 0 and 1 were rewritten after the cut: their old versions are gone
             assertThat(store.collectorTotals().versionsDeleted()).isEqualTo(2);
             assertThat(store.collectGarbage().versionsExamined()).isZero();

@@ -1,12 +1,14 @@
 package cgw.store;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import cgw.host.Libc;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.SplittableRandom;
 import java.util.stream.Stream;
@@ -24,7 +26,7 @@ class NoWaitReadTest {
     private static final int MAP_SHARED = 1;
     private static final int PAGE = 4096;
     /** Tries of {@link #dropPageCache}, 10 ms apart. */
-    private static final int DROP_TRIES = 100;
+    private static final Duration DROP_TIMEOUT = Duration.ofSeconds(10);
 
     @TempDir
     Path dir;
@@ -204,16 +206,12 @@ class NoWaitReadTest {
             int fd = libc.open(file.toString(), 0);
             assertThat(fd).as("open %s", file).isNotNegative();
             try {
-                int tries = 0;
-                do {
-                    assertThat(libc.fdatasync(fd)).as("fdatasync %s", file).isZero();
-                    assertThat(libc.posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED)).as("fadvise %s", file).isZero();
-                    if (residentPages(libc, fd, Files.size(file)) == 0) {
-                        break;
-                    }
-                    sleep(10);
-                } while (++tries < DROP_TRIES);
-                assertThat(tries).as("tries to drop %s from the page cache", file).isLessThan(DROP_TRIES);
+                await("%s dropped from the page cache".formatted(file)).atMost(DROP_TIMEOUT)
+                        .pollInterval(Duration.ofMillis(10)).until(() -> {
+                            assertThat(libc.fdatasync(fd)).as("fdatasync %s", file).isZero();
+                            assertThat(libc.posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED)).as("fadvise %s", file).isZero();
+                            return residentPages(libc, fd, Files.size(file)) == 0;
+                        });
             } finally {
                 libc.close(fd);
             }
@@ -237,15 +235,6 @@ class NoWaitReadTest {
             return count;
         } finally {
             libc.munmap(map, length);
-        }
-    }
-
-    private static void sleep(long millis) {
-        try {
-            Thread.sleep(millis);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new AssertionError("interrupted while dropping pages", e);
         }
     }
 }

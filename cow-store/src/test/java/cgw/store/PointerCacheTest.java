@@ -1,9 +1,11 @@
 package cgw.store;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
@@ -12,6 +14,8 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLongArray;
+import java.util.stream.IntStream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -143,15 +147,22 @@ class PointerCacheTest {
     void concurrentPutsAndClearsNeverYieldAMixedEntry() throws Exception {
         PointerCache cache = new PointerCache(16);
         AtomicBoolean stop = new AtomicBoolean();
-        ExecutorService pool = Executors.newFixedThreadPool(4);
+        int threads = 4;
+        long operationsEach = 5_000_000;
+        // each worker's count of operations, published every 4096 so that counting adds no fence per operation
+        AtomicLongArray operations = new AtomicLongArray(threads);
+        ExecutorService pool = Executors.newFixedThreadPool(threads);
         List<Future<Long>> workers = new ArrayList<>();
-        for (int t = 0; t < 4; t++) {
-            long seed = t;
+        for (int t = 0; t < threads; t++) {
+            int worker = t;
             workers.add(pool.submit(() -> {
-                SplittableRandom random = new SplittableRandom(seed);
+                SplittableRandom random = new SplittableRandom(worker);
                 PointerCache.Hit hit = new PointerCache.Hit();
                 long hits = 0;
-                while (!stop.get()) {
+                for (long done = 1; !stop.get(); done++) {
+                    if ((done & 4095) == 0) {
+                        operations.lazySet(worker, done);
+                    }
                     long block = random.nextInt(64);
                     long epoch = 1 + random.nextInt(3);
                     switch (random.nextInt(3)) {
@@ -172,7 +183,10 @@ class PointerCacheTest {
                 return hits;
             }));
         }
-        Thread.sleep(1500);
+        // until every worker did its share, or one of them failed (its failure is thrown below)
+        await("every worker did " + operationsEach + " operations").atMost(Duration.ofMinutes(2))
+                .until(() -> IntStream.range(0, threads).allMatch(w -> operations.get(w) >= operationsEach)
+                        || workers.stream().anyMatch(Future::isDone));
         stop.set(true);
         long hits = 0;
         for (Future<Long> worker : workers) {

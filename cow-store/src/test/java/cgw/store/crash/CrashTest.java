@@ -105,6 +105,7 @@ class CrashTest {
             if (!duringOpen) {
                 child.awaitReady(where);
             }
+            // part of the scenario, not a wait for a condition: the kill lands at a seeded moment of the run
             Thread.sleep(delayMs);
             child.kill(where);
             Journal.History history = Journal.read(journal);
