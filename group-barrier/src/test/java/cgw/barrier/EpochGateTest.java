@@ -45,7 +45,9 @@ class EpochGateTest {
         EpochGate gate = new EpochGate("vm1", 5);
         Op before = new Op();
         CompletableFuture<String> beforeReply = gate.submit(false, before::start);
+        long beforeSwitchNanos = System.nanoTime();
         EpochGate.Hold hold = switchGate(gate, 6, TimeUnit.SECONDS.toNanos(30), timer);
+        long afterSwitchNanos = System.nanoTime();
         Op read = new Op();
         CompletableFuture<String> readReply = gate.submit(false, read::start);
         assertThat(read.startedIn).as("reads run at once").isEqualTo(6);
@@ -55,9 +57,14 @@ class EpochGateTest {
         assertThat(beforeReply).as("admitted before the switch: not held").isCompletedWithValue("old");
         assertThat(readReply).as("admitted after the switch: held").isNotDone();
 
+        long beforeReleaseNanos = System.nanoTime();
         assertThat(gate.release(hold)).isTrue();
+        long afterReleaseNanos = System.nanoTime();
         assertThat(readReply).isCompletedWithValue("new");
-        assertThat(hold.heldMicros).isGreaterThanOrEqualTo(0);
+        assertThat(hold.expired).as("released, not expired").isFalse();
+        // the hold began inside switchGate and ended inside release: its length lies between what the test saw
+        assertThat(hold.heldMicros).as("the freeze a barrier reports")
+                .isBetween((beforeReleaseNanos - afterSwitchNanos) / 1000, (afterReleaseNanos - beforeSwitchNanos) / 1000);
         assertThat(gate.release(hold)).as("a hold ends once").isFalse();
     }
 
@@ -88,12 +95,17 @@ class EpochGateTest {
     @Test
     void aLeaseReleasesHeldRepliesWhenNobodyCommits() {
         EpochGate gate = new EpochGate("vm1", 1);
-        EpochGate.Hold hold = switchGate(gate, 2, TimeUnit.MILLISECONDS.toNanos(50), timer);
+        long leaseMicros = TimeUnit.MILLISECONDS.toMicros(50);
+        long beforeSwitchNanos = System.nanoTime();
+        EpochGate.Hold hold = switchGate(gate, 2, TimeUnit.MICROSECONDS.toNanos(leaseMicros), timer);
         Op read = new Op();
         CompletableFuture<String> reply = gate.submit(false, read::start);
         read.applied.complete("data");
         assertThat(reply.orTimeout(5, TimeUnit.SECONDS).join()).isEqualTo("data");
+        long repliedNanos = System.nanoTime();
         assertThat(hold.expired).isTrue();
+        assertThat(hold.heldMicros).as("held for the whole lease, and no longer than the test waited")
+                .isBetween(leaseMicros, (repliedNanos - beforeSwitchNanos) / 1000);
         assertThat(gate.release(hold)).as("the coordinator learns its hold expired").isFalse();
     }
 
@@ -113,31 +125,24 @@ class EpochGateTest {
     @Test
     void manyEpochsOfParkedWritesRunInEpochOrder() throws Exception {
         EpochGate gate = new EpochGate("vm1", 1);
-        List<Op> ops = new ArrayList<>();
+        List<CompletableFuture<String>> replies = new ArrayList<>();
         List<Long> order = java.util.Collections.synchronizedList(new ArrayList<>());
-        for (long epoch = 1; epoch <= 4; epoch++) {
-            for (int i = 0; i < 3; i++) {
-                Op op = new Op();
-                ops.add(op);
-                gate.submit(true, e -> {
-                    order.add(e);
-                    return op.start(e);
-                });
-            }
-            gate.release(switchGate(gate, epoch + 1, TimeUnit.SECONDS.toNanos(30), timer));
-        }
+        // every op, once started, is applied on another thread, but none before all twelve were submitted
+        CompletableFuture<Void> allSubmitted = new CompletableFuture<>();
         var pool = Executors.newFixedThreadPool(4);
         try {
-            // finish whatever has started, from other threads, until everything ran
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-            while (ops.stream().anyMatch(op -> !op.applied.isDone()) && System.nanoTime() < deadline) {
-                for (Op op : ops) {
-                    if (op.startedIn > 0 && !op.applied.isDone()) {
-                        pool.execute(() -> op.applied.complete("x"));
-                    }
+            for (long epoch = 1; epoch <= 4; epoch++) {
+                for (int i = 0; i < 3; i++) {
+                    replies.add(gate.submit(true, e -> {
+                        order.add(e);
+                        return allSubmitted.thenApplyAsync(ignored -> "x", pool);
+                    }));
                 }
-                Thread.sleep(1);
+                gate.release(switchGate(gate, epoch + 1, TimeUnit.SECONDS.toNanos(30), timer));
             }
+            assertThat(order).as("the first epoch's writes started, the newer ones are parked").containsExactly(1L, 1L, 1L);
+            allSubmitted.complete(null);
+            CompletableFuture.allOf(replies.toArray(CompletableFuture[]::new)).get(10, TimeUnit.SECONDS);
         } finally {
             pool.shutdown();
             pool.awaitTermination(10, TimeUnit.SECONDS);

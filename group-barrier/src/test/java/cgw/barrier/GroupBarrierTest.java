@@ -2,6 +2,7 @@ package cgw.barrier;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
 
 import cgw.store.BlockStore;
 import cgw.store.StoreOptions;
@@ -76,6 +77,12 @@ class GroupBarrierTest {
         return write(barrier, store, volume, offset, length, value, new CountDownLatch(0));
     }
 
+    /** Waits until a barrier switched the gate of {@code volume} from its first epoch. */
+    private static void awaitSwitched(GroupBarrier barrier, Volume volume) {
+        await("the barrier switches the gate of " + volume.name()).atMost(TIMEOUT)
+                .until(() -> barrier.gate(volume).epoch() > 1);
+    }
+
     @Test
     void aGroupSnapshotHoldsEveryVolumeAsItWasAndClonesReadIt() {
         try (BlockStore store = open(); GroupBarrier barrier = GroupBarrier.open(store)) {
@@ -119,10 +126,7 @@ class GroupBarrierTest {
             Future<Snapshot> taking = Executors.newSingleThreadExecutor()
                     .submit(() -> barrier.snapshotVolumes(List.of("a", "b"), null, TIMEOUT));
             // the barrier switched the gates and waits for the late write; a newer write waits behind it
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-            while (barrier.gate(a).epoch() == 1 && System.nanoTime() < deadline) {
-                Thread.sleep(1);
-            }
+            awaitSwitched(barrier, a);
             CompletableFuture<Void> newer = write(barrier, store, a, 0, 4096, 8);
             assertThat(taking.isDone()).isFalse();
             slow.countDown();
@@ -174,16 +178,19 @@ class GroupBarrierTest {
             ExecutorService callers = Executors.newFixedThreadPool(2);
             try {
                 Future<Snapshot> taking = callers.submit(() -> barrier.snapshotGroup("g", null, TIMEOUT));
-                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-                while (barrier.gate(a).epoch() == 1 && System.nanoTime() < deadline) {
-                    Thread.sleep(1);
-                }
+                awaitSwitched(barrier, a);
                 // the membership changes at once; the running snapshot keeps the volumes it started with
                 barrier.setGroup("g", List.of("b", "c"));
                 // deleting a volume of the running snapshot waits for it, then is refused: the snapshot holds it
                 barrier.setGroup("g", List.of("b"));
-                Future<?> deleting = callers.submit(() -> barrier.deleteVolume(a, () -> { }));
-                Thread.sleep(100);
+                CompletableFuture<Thread> deleter = new CompletableFuture<>();
+                Future<?> deleting = callers.submit(() -> {
+                    deleter.complete(Thread.currentThread());
+                    barrier.deleteVolume(a, () -> { });
+                });
+                Thread deleterThread = deleter.get(10, TimeUnit.SECONDS);
+                await("the deletion blocks or ends").atMost(TIMEOUT).until(() -> deleting.isDone()
+                        || deleterThread.getState() == Thread.State.WAITING || deleterThread.getState() == Thread.State.BLOCKED);
                 assertThat(deleting.isDone()).as("deletion waits for the barrier on the volume").isFalse();
                 slow.countDown();
                 Snapshot snapshot = taking.get(10, TimeUnit.SECONDS);
