@@ -4,6 +4,7 @@ import static cgw.api.ApiTestClient.TOKEN;
 import static cgw.api.ApiTestClient.assertError;
 import static cgw.api.ApiTestClient.json;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import cgw.api.jobs.BackupJobs;
 import cgw.backup.JobOptions;
@@ -19,6 +20,7 @@ import java.net.InetSocketAddress;
 import java.net.http.HttpResponse;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Arrays;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -72,17 +74,13 @@ class BackupApiTest {
         return json(taken).get("id").asLong();
     }
 
-    /** Polls the job until it ends; the job's own end, not a clock, stops the loop (the class timeout guards it). */
-    private JsonNode awaitEnd(long job) throws Exception {
-        while (true) {
+    /** Polls the job until it ends, and returns how it ended. */
+    private JsonNode awaitEnd(long job) {
+        return await("job " + job + " ends").atMost(Duration.ofSeconds(50)).until(() -> {
             HttpResponse<String> shown = send("GET", "/v1/jobs/" + job, null);
             assertThat(shown.statusCode()).as(shown.body()).isEqualTo(200);
-            JsonNode view = json(shown);
-            if (!view.get("state").asText().equals("running")) {
-                return view;
-            }
-            Thread.sleep(10); // a poll interval, as the CLI's; not a timed assertion
-        }
+            return json(shown);
+        }, view -> !view.get("state").asText().equals("running"));
     }
 
     private JsonNode export(long snapshot, String body) throws Exception {

@@ -2,9 +2,13 @@ package cgw.api.jobs;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
 
 import cgw.backup.BackupCancelledException;
 import cgw.backup.JobOptions;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -42,10 +46,8 @@ class BackupJobsTest {
         }
     }
 
-    private static void awaitEnd(Job job) throws InterruptedException {
-        while (!job.state().finished()) {
-            Thread.sleep(1);
-        }
+    private static void awaitEnd(Job job) {
+        await("job " + job.id() + " ends").atMost(Duration.ofSeconds(20)).until(() -> job.state().finished());
     }
 
     @Test
@@ -106,15 +108,42 @@ class BackupJobsTest {
         }
     }
 
+    /**
+     * Three jobs run at once and a fourth waits: each running job is paced at a positive share,
+     * and the shares of the jobs running together never add up to more than the gateway's rate,
+     * also once the waiting job takes the slot of one that ended.
+     */
     @Test
     void theRunningJobsShareTheGatewayRate() throws Exception {
-        try (BackupJobs jobs = new BackupJobs(2, 1000, JobOptions.defaults())) {
-            Blocking work = new Blocking();
-            jobs.submit(EXPORT, () -> { }, work);
-            work.started.await();
-            assertThat(work.seen.bytesPerSecond()).isEqualTo(500);
-            work.release.countDown();
+        long rate = 1000;
+        try (BackupJobs jobs = new BackupJobs(3, rate, JobOptions.defaults())) {
+            List<Blocking> works = new ArrayList<>();
+            for (int i = 0; i < 4; i++) {
+                Blocking work = new Blocking();
+                works.add(work);
+                jobs.submit(EXPORT, () -> { }, work);
+            }
+            List<Blocking> running = works.subList(0, 3);
+            for (Blocking work : running) {
+                work.started.await();
+            }
+            assertThat(works.get(3).seen).as("the fourth job waits for a slot").isNull();
+            assertThatSharesFit(running, rate);
+
+            running.get(0).release.countDown();
+            works.get(3).started.await();
+            assertThatSharesFit(works.subList(1, 4), rate);
+            works.forEach(work -> work.release.countDown());
         }
+    }
+
+    private static void assertThatSharesFit(List<Blocking> runningTogether, long rate) {
+        long total = 0;
+        for (Blocking work : runningTogether) {
+            assertThat(work.seen.bytesPerSecond()).as("a running job's pace").isPositive();
+            total += work.seen.bytesPerSecond();
+        }
+        assertThat(total).as("the paces of the jobs running together").isLessThanOrEqualTo(rate);
     }
 
     @Test
