@@ -11,11 +11,13 @@ import static cgw.tests.nbd.RawNbdClient.EINVAL;
 import static cgw.tests.nbd.RawNbdClient.ENOSPC;
 import static cgw.tests.nbd.RawNbdClient.EPERM;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import cgw.store.Volume;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Arrays;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -38,7 +40,9 @@ class NbdBadInputTest {
 
     @BeforeEach
     void start() throws IOException {
-        nbd = new NbdFixture(dir, config -> config.withHandshakeTimeoutMs(5_000));
+        // longer than any wait of these tests (the client's 10 s read timeout, the 10 s awaits), so a
+        // connection the server drops was dropped for what the client did, never by the handshake timeout
+        nbd = new NbdFixture(dir, config -> config.withHandshakeTimeoutMs(60_000));
         volume = nbd.createVolume("disk", SIZE);
         pattern = new byte[SIZE];
         new java.util.Random(1).nextBytes(pattern);
@@ -52,11 +56,21 @@ class NbdBadInputTest {
     @AfterEach
     void stop() throws Exception {
         // whatever happened, acknowledged data is intact and the server serves a new client
+        assertANewClientReadsThePattern();
+        nbd.close();
+    }
+
+    private void assertANewClientReadsThePattern() throws IOException {
         try (RawNbdClient client = connected()) {
             client.request(0, CMD_READ, 99, 0, SIZE, null);
-            assertThat(client.readSimpleReply(SIZE).data()).isEqualTo(pattern);
+            assertThat(client.readSimpleReply(SIZE).data()).as("the volume as the set-up wrote it").isEqualTo(pattern);
         }
-        nbd.close();
+    }
+
+    /** Waits until the server has closed every client connection and every export they opened. */
+    private void awaitEveryConnectionClosed() {
+        await("the server closes every connection").atMost(Duration.ofSeconds(10))
+                .until(() -> nbd.server.connectionCount() == 0 && nbd.exports.openConnections("disk") == 0);
     }
 
     private RawNbdClient connected() throws IOException {
@@ -150,6 +164,9 @@ class NbdBadInputTest {
         try (RawNbdClient client = new RawNbdClient(nbd.port())) {
             client.out.write(new byte[3]); // not even the client flags
         }
+        // the server let go of both half-negotiated connections, opened nothing, and serves the next client
+        awaitEveryConnectionClosed();
+        assertANewClientReadsThePattern();
     }
 
     @Test
@@ -230,7 +247,7 @@ class NbdBadInputTest {
             client.header(0, CMD_WRITE, 8, 0, SIZE);
             client.out.write(pattern, 0, SIZE - 1);
             client.out.flush();
-            Thread.sleep(100);
+            Thread.sleep(100); // the scenario: the last byte arrives on its own, well after the rest
             client.out.write(pattern, SIZE - 1, 1);
             client.out.flush();
             RawNbdClient.Reply last = client.readSimpleReply(0);
@@ -253,7 +270,7 @@ class NbdBadInputTest {
                 client.request(0, CMD_FLUSH, cookie + 1, 0, 0, null);
             } else {
                 client.out.flush();
-                Thread.sleep(random.nextInt(3));
+                Thread.sleep(random.nextInt(3)); // the scenario: pauses between pieces
             }
         }
         java.util.Set<Long> answered = new java.util.HashSet<>();
@@ -281,10 +298,12 @@ class NbdBadInputTest {
     void clientThatDiesMidWriteChangesNothing() throws IOException {
         try (RawNbdClient client = connected()) {
             client.header(0, CMD_WRITE, 1, 0, 65536);
-            client.out.write(new byte[30000]);
+            client.out.write(new byte[30000]); // zeroes over the first seven blocks of the pattern, and no more
             client.out.flush();
         }
-        // @AfterEach checks the volume still holds the pattern
+        // once the server is done with the dead connection, none of its half write is in the volume
+        awaitEveryConnectionClosed();
+        assertANewClientReadsThePattern();
     }
 
     @Test
@@ -341,12 +360,6 @@ class NbdBadInputTest {
                 }
             }
         }
-        long deadline = System.nanoTime() + 10_000_000_000L;
-        while ((nbd.server.connectionCount() > 0 || nbd.exports.openConnections("disk") > 0)
-                && System.nanoTime() < deadline) {
-            Thread.sleep(10);
-        }
-        assertThat(nbd.server.connectionCount()).as("connections left open").isZero();
-        assertThat(nbd.exports.openConnections("disk")).as("exports left open").isZero();
+        awaitEveryConnectionClosed();
     }
 }
