@@ -27,7 +27,7 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * Malformed and hostile input: each case gets the answer the protocol asks for, or its own
  * connection closed; every other client goes on, no buffer leaks (every test of this module runs
- * under {@link cgw.tests.leak.NoLeaks}), and acknowledged data stays.
+ * under {@link cgw.leak.NoLeaks}), and acknowledged data stays.
  */
 class NbdBadInputTest {
     private static final int SIZE = 1 << 20;

@@ -1,4 +1,4 @@
-package cgw.tests.leak;
+package cgw.leak;
 
 import io.netty.util.ResourceLeakDetector;
 import io.netty.util.ResourceLeakDetectorFactory;
@@ -8,9 +8,12 @@ import org.junit.platform.launcher.LauncherSession;
 import org.junit.platform.launcher.LauncherSessionListener;
 
 /**
- * Runs every test of this module with Netty's leak detector at PARANOID and records each leak it
- * reports, so that {@link NoLeaks} can fail the test instead of a log line going unnoticed.
- * Installed as a JUnit launcher session listener, before any Netty buffer class is loaded.
+ * Runs every test of a module that has leak-check on its test class path with Netty's leak
+ * detector at PARANOID and records each leak it reports, so that {@link NoLeaks} can fail the test
+ * instead of a log line going unnoticed. Installed as a JUnit launcher session listener (found by
+ * the launcher through {@code META-INF/services}, no switch needed), before any Netty buffer class
+ * is loaded. Leaks are reported on whichever thread next allocates a tracked buffer; the list is
+ * guarded by this class's monitor.
  */
 public final class LeakRecorder extends ResourceLeakDetectorFactory implements LauncherSessionListener {
     private static final List<String> LEAKS = new ArrayList<>();
