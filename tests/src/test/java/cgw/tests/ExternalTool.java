@@ -1,6 +1,7 @@
 package cgw.tests;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -8,6 +9,7 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -34,6 +36,15 @@ public final class ExternalTool {
     }
 
     /** Fails unless {@code program} is on the PATH (or is an absolute path that exists). */
+    /**
+     * Waits until the daemon {@code process} wrote its {@code pidFile} (it is ready) or ended,
+     * for up to 30 s; the caller checks which, with the daemon's log at hand.
+     */
+    public static void awaitPidFile(Process process, Path pidFile) {
+        await(process.info().command().orElse("a daemon") + " writes " + pidFile).atMost(Duration.ofSeconds(30))
+                .until(() -> Files.exists(pidFile) || !process.isAlive());
+    }
+
     public static String require(String program, String debianPackage) {
         if (program.startsWith("/")) {
             assertThat(Path.of(program)).as("%s (Debian package %s; ./test.sh installs it)", program, debianPackage)

@@ -2,6 +2,7 @@ package cgw.tests;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.fail;
+import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -15,6 +16,7 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -126,6 +128,12 @@ public final class GatewayProcess implements AutoCloseable {
         HttpResponse<String> response = rest(method, path, body);
         assertThat(response.statusCode()).as(method + " " + path + ": " + response.body()).isEqualTo(status);
         return response.body().isEmpty() ? null : JSON.readTree(response.body());
+    }
+
+    /** Waits up to 30 s until {@code GET /metrics} has the line {@code sample}, e.g. {@code cgw_nbd_connections 1.0}. */
+    public void awaitMetric(String sample) {
+        await("/metrics shows " + sample).atMost(Duration.ofSeconds(30))
+                .until(() -> rest("GET", "/metrics", null).body().contains("\n" + sample + "\n"));
     }
 
     public String token() throws IOException {

@@ -63,9 +63,7 @@ class ServeProcessTest {
                 HttpRequest delete = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + gateway.restPort
                         + "/v1/volumes/vm1")).header("Authorization", "Bearer " + secret).DELETE().build();
                 // until nbdsh has connected: a DELETE sent before would succeed and leave nothing to refuse
-                for (int i = 0; i < 200 && !gateway.rest("GET", "/metrics", null).body().contains("\ncgw_nbd_connections 1.0\n"); i++) {
-                    Thread.sleep(50);
-                }
+                gateway.awaitMetric("cgw_nbd_connections 1.0");
                 HttpResponse<String> refused = HttpClient.newHttpClient().send(delete, HttpResponse.BodyHandlers.ofString());
                 assertThat(refused.statusCode()).as(refused.body()).isEqualTo(409);
                 assertThat(refused.body()).contains("open NBD connection");

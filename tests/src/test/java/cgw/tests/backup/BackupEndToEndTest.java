@@ -1,6 +1,7 @@
 package cgw.tests.backup;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import cgw.tests.ExternalTool;
 import cgw.tests.GatewayProcess;
@@ -9,8 +10,10 @@ import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Predicate;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -55,15 +58,15 @@ class BackupEndToEndTest {
                 .get("id").asLong();
     }
 
-    /** Polls a job until it leaves {@code running}; the class timeout bounds the wait. */
-    private static JsonNode awaitJob(GatewayProcess gateway, long job) throws Exception {
-        while (true) {
-            JsonNode view = gateway.call(200, "GET", "/v1/jobs/" + job, null);
-            if (!view.get("state").asText().equals("running")) {
-                return view;
-            }
-            Thread.sleep(50); // a poll interval, not a timed assertion
-        }
+    /** Polls a job until it leaves {@code running}, and returns how it ended. */
+    private static JsonNode awaitJob(GatewayProcess gateway, long job) {
+        return awaitJob(gateway, job, "ends", view -> !view.get("state").asText().equals("running"));
+    }
+
+    /** Polls a job until its view passes {@code test}, and returns that view. */
+    private static JsonNode awaitJob(GatewayProcess gateway, long job, String what, Predicate<JsonNode> test) {
+        return await("job " + job + " " + what).atMost(Duration.ofMinutes(5))
+                .until(() -> gateway.call(200, "GET", "/v1/jobs/" + job, null), test);
     }
 
     private static void assertSameContent(GatewayProcess gateway, String restored, String snapshotExport) {
@@ -148,9 +151,7 @@ class BackupEndToEndTest {
             ExternalTool.Result again = gateway.cli(NO_ENV, "export", String.valueOf(id), repository(), "--no-wait",
                     "--json").assertSuccess();
             long running = GatewayProcessJson.read(again.stdout()).get("id").asLong();
-            while (gateway.call(200, "GET", "/v1/jobs/" + running, null).get("bytesDone").asLong() == 0) {
-                Thread.sleep(50); // until it has written something; a poll interval, not a timed assertion
-            }
+            awaitJob(gateway, running, "has written something", view -> view.get("bytesDone").asLong() > 0);
             assertThat(gateway.stop()).isZero();
             assertThat(gateway.stderr()).contains("job " + running + " cancelled");
         }
@@ -168,9 +169,7 @@ class BackupEndToEndTest {
             ExternalTool.Result started = gateway.cli(NO_ENV, "export", String.valueOf(id), repository(), "--no-wait",
                     "--json").assertSuccess();
             long job = GatewayProcessJson.read(started.stdout()).get("id").asLong();
-            while (gateway.call(200, "GET", "/v1/jobs/" + job, null).get("bytesDone").asLong() == 0) {
-                Thread.sleep(50); // until it has written chunks; a poll interval, not a timed assertion
-            }
+            awaitJob(gateway, job, "has written chunks", view -> view.get("bytesDone").asLong() > 0);
             gateway.kill();
         }
         ExternalTool.Result afterKill = GatewayProcess.localCli(NO_ENV, "backup", "verify", repository()).assertSuccess();

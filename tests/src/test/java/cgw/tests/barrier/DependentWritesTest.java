@@ -55,12 +55,13 @@ class DependentWritesTest {
             List<Long> ids = new ArrayList<>();
             List<Long> freezes = new ArrayList<>();
             try {
-                Thread.sleep(300); // let every chain get going
+                // every chain got going: each writer holds two connections to every volume
+                gateway.awaitMetric("cgw_nbd_connections " + (double) (WRITERS * 2 * VOLUMES.size()));
                 for (int i = 0; i < SNAPSHOTS && writers.isAlive(); i++) {
                     JsonNode snapshot = gateway.call(201, "POST", "/v1/groups/chains/snapshots", "{\"timeoutMs\":5000}");
                     ids.add(snapshot.get("id").asLong());
                     freezes.add(snapshot.get("freezeMicros").asLong());
-                    Thread.sleep(10);
+                    Thread.sleep(10); // the scenario: a snapshot every ~10 ms, with writes between them
                 }
             } finally {
                 writers.getOutputStream().close(); // the writers stop at the end of their stdin

@@ -4,6 +4,7 @@ import static cgw.tests.ExternalTool.require;
 import static cgw.tests.ExternalTool.run;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import cgw.tests.ExternalTool;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
@@ -11,7 +12,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -62,10 +62,7 @@ class FuseBlockDeviceTest {
             run("fusermount3", "-u", fuse.toString());
             nbdfuse.destroy();
         });
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        while (!Files.exists(pidFile) && nbdfuse.isAlive() && System.nanoTime() < deadline) {
-            Thread.sleep(20);
-        }
+        ExternalTool.awaitPidFile(nbdfuse, pidFile);
         assertThat(pidFile).as("nbdfuse ready; log: %s", log("nbdfuse.log")).exists();
 
         String loop = run("losetup", "-f", "--show", fuse.resolve("disk").toString()).assertSuccess().stdout().trim();

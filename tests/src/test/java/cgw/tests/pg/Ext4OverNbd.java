@@ -2,12 +2,16 @@ package cgw.tests.pg;
 
 import static cgw.tests.ExternalTool.run;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import cgw.tests.ExternalTool;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import org.awaitility.core.ConditionTimeoutException;
 
 /**
  * An NBD export as a mounted ext4 filesystem, the way a user without a kernel nbd module gets one:
@@ -16,7 +20,7 @@ import java.util.concurrent.TimeUnit;
  */
 final class Ext4OverNbd {
     private static final long READY_TIMEOUT_SECONDS = 30;
-    private static final int BUSY_RETRIES = 50;
+    private static final Duration BUSY_TIMEOUT = Duration.ofSeconds(5);
 
     private Ext4OverNbd() {
     }
@@ -39,10 +43,7 @@ final class Ext4OverNbd {
                 }
             }
         });
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(READY_TIMEOUT_SECONDS);
-        while (!Files.exists(pidFile) && nbdfuse.isAlive() && System.nanoTime() < deadline) {
-            Thread.sleep(20);
-        }
+        ExternalTool.awaitPidFile(nbdfuse, pidFile);
         assertThat(pidFile).as("nbdfuse %s ready; its log: %s", uri, Files.readString(log)).exists();
         return file;
     }
@@ -78,15 +79,22 @@ final class Ext4OverNbd {
     }
 
     /**
-     * Runs an unmount {@code command} until it succeeds or {@value #BUSY_RETRIES} tries have failed:
-     * the last user of the mount may be a process still exiting.
+     * Runs an unmount {@code command} until it succeeds, for up to {@link #BUSY_TIMEOUT}: the last
+     * user of the mount may be a process still exiting. Returns the last try, for the caller to check.
      */
-    private static ExternalTool.Result untilNotBusy(String... command) throws InterruptedException {
-        ExternalTool.Result result = run(command);
-        for (int i = 0; i < BUSY_RETRIES && result.exitCode() != 0; i++) {
-            Thread.sleep(100);
-            result = run(command);
+    private static ExternalTool.Result untilNotBusy(String... command) {
+        AtomicReference<ExternalTool.Result> last = new AtomicReference<>();
+        try {
+            return await(String.join(" ", command) + " succeeds").atMost(BUSY_TIMEOUT).pollInterval(Duration.ofMillis(100))
+                    .until(() -> {
+                        last.set(run(command));
+                        return last.get();
+                    }, result -> result.exitCode() == 0);
+        } catch (ConditionTimeoutException e) {
+            if (last.get() == null) {
+                throw e;
+            }
+            return last.get();
         }
-        return result;
     }
 }

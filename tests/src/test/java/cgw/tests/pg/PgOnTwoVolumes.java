@@ -3,6 +3,7 @@ package cgw.tests.pg;
 import static cgw.tests.ExternalTool.require;
 import static cgw.tests.ExternalTool.run;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import cgw.tests.GatewayProcess;
 import java.io.IOException;
@@ -10,10 +11,10 @@ import java.nio.charset.StandardCharsets;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 
 /**
  * The system under test: {@code cgw serve} with two volumes, {@value #WAL_VOLUME} and
@@ -163,26 +164,23 @@ final class PgOnTwoVolumes implements AutoCloseable {
      * Waits until the live server has completed a checkpoint whose record lies after {@code lsn}:
      * data files flushed, then the checkpoint record written and pg_control rewritten to point at it.
      */
-    void awaitCheckpointAfter(String lsn) throws InterruptedException {
-        await("SELECT checkpoint_lsn > '" + lsn + "'::pg_lsn FROM pg_control_checkpoint();", "a checkpoint after " + lsn);
+    void awaitCheckpointAfter(String lsn) {
+        awaitQuery("SELECT checkpoint_lsn > '" + lsn + "'::pg_lsn FROM pg_control_checkpoint();", "a checkpoint after " + lsn);
     }
 
     /** Waits until pgbench has made the live server insert {@code bytes} more of WAL. */
-    void awaitWalInserted(long bytes) throws InterruptedException {
+    void awaitWalInserted(long bytes) {
         String lsn = walInsertLsn();
-        await("SELECT pg_current_wal_insert_lsn() - '" + lsn + "'::pg_lsn >= " + bytes + ";",
+        awaitQuery("SELECT pg_current_wal_insert_lsn() - '" + lsn + "'::pg_lsn >= " + bytes + ";",
                 bytes + " bytes of WAL after " + lsn);
     }
 
     /** Polls the live server until {@code sql} returns true, while pgbench runs. */
-    private void await(String sql, String what) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(AWAIT_TIMEOUT_SECONDS);
-        while (!server.query(sql).equals("t")) {
+    private void awaitQuery(String sql, String what) {
+        await(what + " under pgbench").atMost(Duration.ofSeconds(AWAIT_TIMEOUT_SECONDS)).until(() -> {
             requireLoad();
-            assertThat(System.nanoTime()).as("%s within %d s under pgbench", what, AWAIT_TIMEOUT_SECONDS)
-                    .isLessThan(deadline);
-            Thread.sleep(100);
-        }
+            return server.query(sql).equals("t");
+        });
     }
 
     /** Fails unless pgbench is still running. */
