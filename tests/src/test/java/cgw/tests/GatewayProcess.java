@@ -55,7 +55,13 @@ public final class GatewayProcess implements AutoCloseable {
     /** As {@link #start(Path, Path, String...)}, with {@code environment} added to the child's. */
     public static GatewayProcess start(Path data, Path stderrFile, Map<String, String> environment, String... extraArgs)
             throws IOException {
-        List<String> command = new ArrayList<>(javaJar());
+        return start(data, stderrFile, List.of(), environment, extraArgs);
+    }
+
+    /** As {@link #start(Path, Path, Map, String...)}, with {@code jvmOptions} (such as a debugger agent) for the child's JVM. */
+    public static GatewayProcess start(Path data, Path stderrFile, List<String> jvmOptions, Map<String, String> environment,
+            String... extraArgs) throws IOException {
+        List<String> command = new ArrayList<>(javaJar(jvmOptions));
         command.addAll(List.of("serve", "--data", data.toString(), "--http", "127.0.0.1:0", "--nbd", "127.0.0.1:0"));
         command.addAll(List.of(extraArgs));
         ProcessBuilder builder = new ProcessBuilder(command).redirectError(stderrFile.toFile());
@@ -89,8 +95,16 @@ public final class GatewayProcess implements AutoCloseable {
 
     /** {@code java -Xmx256m -jar cgw.jar}: what {@code ./cgw} runs. */
     private static List<String> javaJar() {
+        return javaJar(List.of());
+    }
+
+    /** {@code java -Xmx256m JVM_OPTIONS... -jar cgw.jar}. */
+    private static List<String> javaJar(List<String> jvmOptions) {
         Path java = Path.of(System.getProperty("java.home"), "bin", "java");
-        return List.of(java.toString(), "-Xmx256m", "-jar", jar().toString());
+        List<String> command = new ArrayList<>(List.of(java.toString(), "-Xmx256m"));
+        command.addAll(jvmOptions);
+        command.addAll(List.of("-jar", jar().toString()));
+        return command;
     }
 
     /** Runs the client {@code cgw args...} against this gateway (its URL and token) with {@code environment} added. */

@@ -1,6 +1,7 @@
 package cgw.tests.barrier;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import cgw.api.RestApi;
 import cgw.api.RestServer;
@@ -17,7 +18,9 @@ import cgw.tests.GatewayProcess;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.BufferedReader;
+import java.io.IOException;
 import java.io.InputStreamReader;
+import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -25,17 +28,22 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.LongFunction;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -79,18 +87,13 @@ class BarrierFaultTest {
             stalling.set(true);
             Process stuck = new ProcessBuilder("qemu-io", "-f", "raw", "-c", "write -P 0x5a 0 64k", nbdUri + "slow")
                     .redirectErrorStream(true).start();
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-            while (!stalledWriteSeen.get() && System.nanoTime() < deadline) {
-                Thread.sleep(5);
-            }
-            assertThat(stalledWriteSeen.get()).as("qemu-io's write reached the stalled disk").isTrue();
+            await("qemu-io's write reaches the stalled disk").atMost(Duration.ofSeconds(30)).untilTrue(stalledWriteSeen);
 
             CompletableFuture<HttpResponse<String>> snapshot = CompletableFuture.supplyAsync(
                     () -> post(restPort, "/v1/groups/g/snapshots", "{\"timeoutMs\":4000}"));
             Volume fast = store.volume("fast");
-            while (barrier.gate(fast).epoch() == 1 && !snapshot.isDone()) {
-                Thread.sleep(1);
-            }
+            await("the barrier switches the gates").atMost(Duration.ofSeconds(30))
+                    .until(() -> barrier.gate(fast).epoch() > 1 || snapshot.isDone());
             // the barrier switched the gates and waits for the stuck write: I/O on the group goes on
             ExternalTool.run("qemu-io", "-f", "raw", "-c", "write -P 0x11 0 4k", "-c", "read -P 0x11 0 4k",
                     nbdUri + "fast").assertSuccess();
@@ -147,86 +150,138 @@ class BarrierFaultTest {
         };
     }
 
+    /** Kills in one run of the kill test: each stalls the next step of {@link BarrierStall.Step} in turn. */
+    private static final int KILLS = 4;
+    private static final Pattern ROLLED_BACK = Pattern.compile("rolled back barrier (\\d+) that was running when the gateway stopped");
+
     /**
-     * SIGKILL while snapshots are being taken, several times on one data directory: after each
-     * restart every listed snapshot is whole (each volume's export opens and holds its data), no
-     * snapshot that was answered 201 is missing, and every write flushed before the kill is there.
+     * SIGKILL mid-barrier, several times on one data directory. In each cycle a debugger stalls the
+     * k-th barrier (k from the seed) at one of the steps between the cut and the commit; guest
+     * writes and flushes go on meanwhile (past a stall that holds their replies once the lease
+     * releases them), and the gateway is killed there. After each restart the stalled barrier was
+     * rolled back (neither listed nor exported), every snapshot answered 201 is listed and whole,
+     * and every write flushed before the kill is there.
+     *
+     * <p>Replay: the seed is printed; {@code -Dcgw.barrier.seed=S} stalls the same barriers.
      */
     @Test
-    void aGatewayKilledMidSnapshotRestartsWithWholeSnapshotsAndEveryFlushedWrite() throws Exception {
+    void aGatewayKilledMidBarrierRollsItBackAndKeepsWholeSnapshotsAndEveryFlushedWrite() throws Exception {
         ExternalTool.require("/usr/bin/python3", "python3");
         ExternalTool.require("nbdsh", "python3-libnbd");
         ExternalTool.require("nbdinfo", "libnbd-bin");
+        long seed = Long.getLong("cgw.barrier.seed", new SecureRandom().nextLong());
+        System.out.println("barrier kill test: seed " + seed + " (replay with -Dcgw.barrier.seed=" + seed + ")");
+        Random random = new Random(seed);
         Path data = dir.resolve("data");
-        Random random = new Random();
-        long seed = random.nextLong();
-        random.setSeed(seed);
-        System.out.println("kill test seed " + seed);
-        List<Long> acknowledged = new ArrayList<>();
+        List<Long> acknowledged = new CopyOnWriteArrayList<>();
         long flushed = -1;
-        for (int cycle = 0; cycle < 4; cycle++) {
-            try (GatewayProcess gateway = GatewayProcess.start(data, dir.resolve("gateway-" + cycle + ".err"))) {
+        String killed = null;
+        for (int cycle = 0; cycle < KILLS; cycle++) {
+            BarrierStall.Step step = BarrierStall.Step.values()[cycle % BarrierStall.Step.values().length];
+            int stalled = 2 + random.nextInt(5);
+            String where = "cycle " + cycle + " of seed " + seed + " (replay with -Dcgw.barrier.seed=" + seed
+                    + "), barrier " + stalled + " stalled at " + step;
+            try (BarrierStall stall = BarrierStall.listen();
+                    GatewayProcess gateway = GatewayProcess.start(data, dir.resolve("gateway-" + cycle + ".err"),
+                            List.of(stall.jvmOption()), Map.of())) {
+                stall.attach();
                 if (cycle == 0) {
                     gateway.call(201, "POST", "/v1/volumes", "{\"name\":\"ka\",\"size\":\"64MiB\"}");
                     gateway.call(201, "POST", "/v1/volumes", "{\"name\":\"kb\",\"size\":\"64MiB\"}");
                     gateway.call(201, "POST", "/v1/groups", "{\"name\":\"kg\",\"volumes\":[\"ka\",\"kb\"]}");
                 } else {
-                    checkAfterRestart(gateway, acknowledged, flushed);
+                    checkAfterRestart(gateway, acknowledged, flushed, killed);
                 }
+                stall.stopAt(step, stalled);
+
                 Process writer = startWriter(gateway.nbdPort, flushed + 1);
                 AtomicLong lastFlushed = new AtomicLong(flushed);
                 Thread reader = readFlushed(writer, lastFlushed);
-                AtomicBoolean stop = new AtomicBoolean();
-                AtomicInteger taken = new AtomicInteger();
-                Thread scheduler = new Thread(() -> {
-                    while (!stop.get()) {
-                        try {
-                            HttpResponse<String> response = gateway.rest("POST", "/v1/groups/kg/snapshots", "{}");
-                            if (response.statusCode() == 201) {
-                                synchronized (acknowledged) {
-                                    acknowledged.add(JSON.readTree(response.body()).get("id").asLong());
-                                }
-                                taken.incrementAndGet();
-                            }
-                            Thread.sleep(5);
-                        } catch (Exception e) {
-                            return; // the gateway is gone
-                        }
-                    }
-                });
-                scheduler.start();
-                Thread.sleep(700 + random.nextInt(1500));
+                awaitFlushesAfter(lastFlushed.get(), lastFlushed, writer, where + ": the writer got going");
+                int acknowledgedBefore = acknowledged.size();
+                CompletableFuture<Void> scheduler = takeSnapshotsUntilOneHangs(gateway, acknowledged);
+                await(where + ": a barrier stalls").atMost(Duration.ofMinutes(2))
+                        .until(() -> stall.stopped().isDone() || scheduler.isDone());
+                if (scheduler.isDone()) {
+                    scheduler.join(); // it ended before the stall: throws what ended it
+                }
+                assertThat(acknowledged.size() - acknowledgedBefore).as(where + ": barriers answered 201 before it")
+                        .isEqualTo(stalled - 1);
+                awaitFlushesAfter(lastFlushed.get(), lastFlushed, writer,
+                        where + ": guest writes and flushes go on while the barrier is stalled");
+
                 gateway.kill();
-                stop.set(true);
-                scheduler.join(30_000);
                 writer.destroyForcibly();
                 writer.waitFor();
                 reader.join(30_000);
                 flushed = lastFlushed.get();
-                assertThat(taken.get()).as("snapshots taken in cycle " + cycle).isPositive();
+                assertThat(scheduler).as(where + ": the stalled snapshot request dies with the gateway")
+                        .failsWithin(Duration.ofSeconds(30)).withThrowableOfType(ExecutionException.class)
+                        .withCauseInstanceOf(UncheckedIOException.class);
+                killed = where;
             }
         }
         try (GatewayProcess gateway = GatewayProcess.start(data, dir.resolve("last.err"))) {
-            checkAfterRestart(gateway, acknowledged, flushed);
+            checkAfterRestart(gateway, acknowledged, flushed, killed);
             assertThat(gateway.stop()).isZero();
         }
-        long rolledBack = 0;
-        for (int cycle = 1; cycle <= 4; cycle++) {
-            Path log = dir.resolve(cycle < 4 ? "gateway-" + cycle + ".err" : "last.err");
-            rolledBack += java.nio.file.Files.readAllLines(log).stream().filter(l -> l.contains("rolled back barrier")).count();
-        }
-        // how many kills struck between a cut and its commit (each rolled back at the next start)
-        System.out.println("kill test: " + acknowledged.size() + " snapshots acknowledged, " + (flushed + 1)
-                + " flushed writes, " + rolledBack + " unfinished barriers rolled back at restart");
+        System.out.println("barrier kill test: " + KILLS + " barriers killed mid-way and rolled back, " + acknowledged.size()
+                + " snapshots acknowledged, " + (flushed + 1) + " flushed records of the writer's " + WRITER_RECORDS);
     }
 
-    private void checkAfterRestart(GatewayProcess gateway, List<Long> acknowledged, long flushed) throws Exception {
+    /** Waits until the writer reports a flush after record {@code after}; fails early if it ended. */
+    private static void awaitFlushesAfter(long after, AtomicLong lastFlushed, Process writer, String what) {
+        await(what).atMost(Duration.ofSeconds(60)).until(() -> lastFlushed.get() > after || !writer.isAlive());
+        assertThat(lastFlushed.get()).as(what + " (the writer " + (writer.isAlive() ? "runs" : "ended") + ")")
+                .isGreaterThan(after);
+    }
+
+    /**
+     * Takes group snapshots one after another, each of which must be answered 201 and is recorded in
+     * {@code acknowledged}, until a request fails: with an {@link UncheckedIOException} once the
+     * gateway is killed while a request waits, with the failure itself otherwise.
+     */
+    private static CompletableFuture<Void> takeSnapshotsUntilOneHangs(GatewayProcess gateway, List<Long> acknowledged) {
+        return CompletableFuture.runAsync(() -> {
+            while (true) {
+                HttpResponse<String> response;
+                try {
+                    response = gateway.rest("POST", "/v1/groups/kg/snapshots", "{\"timeoutMs\":5000}");
+                    assertThat(response.statusCode()).as(response.body()).isEqualTo(201);
+                    acknowledged.add(JSON.readTree(response.body()).get("id").asLong());
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new IllegalStateException("interrupted between snapshots", e);
+                }
+            }
+        }, task -> {
+            Thread thread = new Thread(task, "snapshot-scheduler");
+            thread.setDaemon(true);
+            thread.start();
+        });
+    }
+
+    /**
+     * After a restart from a kill mid-barrier ({@code killed} says where): the barrier that was
+     * running was rolled back, exactly one, and is neither listed nor exported; every snapshot
+     * answered 201 is listed with both volumes and the newest open; every flushed record is there.
+     */
+    private void checkAfterRestart(GatewayProcess gateway, List<Long> acknowledged, long flushed, String killed)
+            throws Exception {
         JsonNode snapshots = gateway.call(200, "GET", "/v1/snapshots", null).get("snapshots");
         List<Long> listed = new ArrayList<>();
         snapshots.forEach(s -> listed.add(s.get("id").asLong()));
-        synchronized (acknowledged) {
-            assertThat(listed).as("every snapshot answered 201 survives").containsAll(acknowledged);
-        }
+        assertThat(listed).as(killed + ": every snapshot answered 201 survives").containsAll(acknowledged);
+        List<Long> rolledBack = ROLLED_BACK.matcher(gateway.stderr()).results().map(m -> Long.parseLong(m.group(1))).toList();
+        assertThat(rolledBack).as(killed + ": the stalled barrier was rolled back at the restart, and nothing else").hasSize(1);
+        long stalledId = rolledBack.get(0);
+        assertThat(stalledId).as(killed + ": the rolled-back barrier came after every answered one")
+                .isGreaterThan(acknowledged.stream().mapToLong(Long::longValue).max().orElse(0));
+        assertThat(listed).as(killed + ": the rolled-back barrier is not listed").doesNotContain(stalledId);
+        assertThat(ExternalTool.run("nbdinfo", "--size", gateway.nbdUri("ka@" + stalledId)).exitCode())
+                .as(killed + ": the rolled-back barrier is not exported").isNotZero();
         for (JsonNode snapshot : snapshots) {
             List<String> volumes = new ArrayList<>();
             snapshot.get("volumes").forEach(v -> volumes.add(v.asText()));
@@ -244,13 +299,16 @@ class BarrierFaultTest {
         }
     }
 
+    /** Records the writer writes at most: 4 KiB each, half on each 64 MiB volume. */
+    private static final int WRITER_RECORDS = 32768;
+
     /** Writes 4 KiB records n = FIRST, FIRST+1, ... alternately to ka and kb; after each flush of both prints n. */
     private static final String WRITER = """
             import nbd, struct, sys
             a = nbd.NBD(); a.connect_uri("nbd://127.0.0.1:PORT/ka")
             b = nbd.NBD(); b.connect_uri("nbd://127.0.0.1:PORT/kb")
             n = FIRST
-            while n < 16384:
+            while n < RECORDS:
                 h = a if n % 2 == 0 else b
                 h.pwrite(struct.pack("<Q", n) * 512, (n // 2) * 4096)
                 if n % 8 == 7:
@@ -272,7 +330,8 @@ class BarrierFaultTest {
 
     private static Process startWriter(int port, long first) throws Exception {
         return new ProcessBuilder("/usr/bin/python3", "-c",
-                WRITER.replace("PORT", Integer.toString(port)).replace("FIRST", Long.toString(first)))
+                WRITER.replace("PORT", Integer.toString(port)).replace("FIRST", Long.toString(first))
+                        .replace("RECORDS", Integer.toString(WRITER_RECORDS)))
                 .redirectError(ProcessBuilder.Redirect.DISCARD).start();
     }
 
