@@ -18,11 +18,6 @@ import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.channel.epoll.Epoll;
-import io.netty.channel.epoll.EpollIoHandler;
-import io.netty.channel.epoll.EpollServerDomainSocketChannel;
-import io.netty.channel.epoll.EpollServerSocketChannel;
-import io.netty.channel.nio.NioIoHandler;
-import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.channel.unix.DomainSocketAddress;
 import io.netty.handler.timeout.ReadTimeoutHandler;
 import io.netty.util.concurrent.GlobalEventExecutor;
@@ -65,6 +60,7 @@ public final class NbdServer implements AutoCloseable {
 
     private final NbdServerConfig config;
     private final ExportRegistry exports;
+    private final ServerTransport transport;
     private final EventLoopGroup group;
     private final ChannelGroup channels = new DefaultChannelGroup("nbd", GlobalEventExecutor.INSTANCE);
     private final AtomicLong inFlight = new AtomicLong();
@@ -72,16 +68,16 @@ public final class NbdServer implements AutoCloseable {
     private Channel unixChannel;
     private boolean closed;
 
-    private NbdServer(NbdServerConfig config, ExportRegistry exports) {
+    private NbdServer(NbdServerConfig config, ExportRegistry exports, ServerTransport transport) {
         this.config = config;
         this.exports = exports;
-        this.group = new MultiThreadIoEventLoopGroup(config.ioThreads(),
-                Epoll.isAvailable() ? EpollIoHandler.newFactory() : NioIoHandler.newFactory());
+        this.transport = transport;
+        this.group = new MultiThreadIoEventLoopGroup(config.ioThreads(), transport.ioHandlerFactory());
     }
 
-    /** Binds every configured listener; on failure nothing stays bound. */
-    public static NbdServer start(NbdServerConfig config, ExportRegistry exports) {
-        NbdServer server = new NbdServer(config, exports);
+    /** Binds every configured listener on {@code transport}; on failure nothing stays bound. */
+    public static NbdServer start(NbdServerConfig config, ExportRegistry exports, ServerTransport transport) {
+        NbdServer server = new NbdServer(config, exports, transport);
         try {
             server.bind();
             return server;
@@ -94,7 +90,7 @@ public final class NbdServer implements AutoCloseable {
     private void bind() {
         if (config.tcp() != null) {
             ServerBootstrap tcp = new ServerBootstrap().group(group)
-                    .channel(Epoll.isAvailable() ? EpollServerSocketChannel.class : NioServerSocketChannel.class)
+                    .channel(transport.serverChannelClass())
                     .option(ChannelOption.SO_BACKLOG, 1024)
                     .option(ChannelOption.SO_REUSEADDR, true)
                     .childOption(ChannelOption.TCP_NODELAY, true)
@@ -105,7 +101,7 @@ public final class NbdServer implements AutoCloseable {
             channels.add(tcpChannel);
         }
         if (config.unixSocket() != null) {
-            if (!Epoll.isAvailable()) {
+            if (transport.domainServerChannelClass() == null) {
                 throw new IllegalStateException("NBD over a Unix socket needs Linux epoll: " + Epoll.unavailabilityCause());
             }
             try {
@@ -114,7 +110,7 @@ public final class NbdServer implements AutoCloseable {
                 throw new UncheckedIOException("cannot replace " + config.unixSocket(), e);
             }
             ServerBootstrap unix = new ServerBootstrap().group(group)
-                    .channel(EpollServerDomainSocketChannel.class)
+                    .channel(transport.domainServerChannelClass())
                     .childOption(ChannelOption.ALLOCATOR, BUFFERS)
                     .childHandler(initializer());
             unixChannel = bindOrThrow(unix, new DomainSocketAddress(config.unixSocket().toFile()),

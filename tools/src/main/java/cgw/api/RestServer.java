@@ -77,10 +77,15 @@ public final class RestServer implements AutoCloseable {
 
     /** As {@link #start(InetSocketAddress, Routes, String)}, over HTTPS when {@code tls} is not null. */
     public static RestServer start(InetSocketAddress bindAddress, Routes routes, String token, SslContext tls) {
+        return start(bindAddress, routes, token, tls, Transport.best());
+    }
+
+    /** As {@link #start(InetSocketAddress, Routes, String, SslContext)}, on the transport the caller chose. */
+    public static RestServer start(InetSocketAddress bindAddress, Routes routes, String token, SslContext tls,
+            Transport transport) {
         if (bindAddress.isUnresolved()) {
             throw bindFailure(bindAddress, "unknown host " + bindAddress.getHostString(), null);
         }
-        Transport transport = Transport.best();
         EventLoopGroup loops = new MultiThreadIoEventLoopGroup(EVENT_LOOP_THREADS,
                 new DefaultThreadFactory("cgw-rest"), transport.ioHandlerFactory());
         StoreCalls storeCalls = new StoreCalls(STORE_THREADS, STORE_QUEUE_LENGTH);

@@ -6,6 +6,7 @@ import cgw.backup.JobOptions;
 import cgw.api.RestBindException;
 import cgw.api.RestServer;
 import cgw.api.Routes;
+import cgw.api.Transport;
 import cgw.barrier.GroupBarrier;
 import cgw.store.BlockStore;
 import cgw.store.StoreException;
@@ -68,9 +69,9 @@ final class Gateway implements AutoCloseable {
 
     /**
      * Starts the listeners in the order their lines are printed, as CONTRACT.md orders them: NBD,
-     * then REST. With {@code --tls}, both use the material in {@code DATA/tls/} (created on first
-     * use): NBD requires STARTTLS, REST speaks HTTPS. NBD I/O goes through the metrics' decorator;
-     * REST serves them as {@code GET /metrics}.
+     * then REST, both on one transport (epoll or NIO). With {@code --tls}, both use the material in
+     * {@code DATA/tls/} (created on first use): NBD requires STARTTLS, REST speaks HTTPS. NBD I/O
+     * goes through the metrics' decorator; REST serves them as {@code GET /metrics}.
      */
     private static void startFrontends(ServeSettings settings, BlockStore store, GroupBarrier barrier,
             GatewayMetrics metrics, BackupJobs jobs, String token, List<Frontend> started) {
@@ -78,15 +79,16 @@ final class Gateway implements AutoCloseable {
                 ? TlsMaterial.ensure(settings.dataDir().resolve("tls"),
                         List.of(settings.nbd().host(), settings.http().host()))
                 : null;
+        Transport transport = Transport.best();
         NbdFrontend nbd = NbdFrontend.start(settings, store, barrier, metrics::meter,
-                tls == null ? null : tls.serverContext());
+                tls == null ? null : tls.serverContext(), transport);
         started.add(new Frontend(nbd.listeningLine(), nbd));
         try {
             Routes routes = RestApi.routes(store, barrier, nbd::openConnections);
             metrics.addTo(routes);
             RestApi.addBackups(routes, store, barrier, jobs, settings.backups().access(), gatewayName(settings));
             RestServer rest = RestServer.start(settings.http().socketAddress(), routes, token,
-                    tls == null ? null : tls.httpsContext());
+                    tls == null ? null : tls.httpsContext(), transport);
             started.add(new Frontend((tls == null ? "REST listening on http://" : "REST listening on https://")
                     + HostPort.of(rest.address()), rest));
         } catch (RestBindException e) {

@@ -2,6 +2,7 @@ package cgw.tools;
 
 import cgw.nbd.NbdServer;
 import cgw.nbd.NbdServerConfig;
+import cgw.nbd.ServerTransport;
 import cgw.nbd.export.ExportRegistry;
 import cgw.nbd.export.StoreExports;
 import cgw.barrier.GroupBarrier;
@@ -48,10 +49,10 @@ final class NbdFrontend implements AutoCloseable {
     /**
      * Serves every volume of {@code store}: {@code VOLUME} through its epoch gate, and
      * {@code VOLUME@SNAPSHOT_ID} for each snapshot of the barrier's catalog; {@code decorate} wraps
-     * the exports in layers such as the metrics'.
+     * the exports in layers such as the metrics'. Listens on the gateway's {@code transport}.
      */
     static NbdFrontend start(ServeSettings settings, BlockStore store, GroupBarrier barrier,
-            UnaryOperator<ExportRegistry> decorate, SslContext tls) {
+            UnaryOperator<ExportRegistry> decorate, SslContext tls, ServerTransport transport) {
         int threads = storeThreads(System.getProperty(STORE_THREADS_PROPERTY), Runtime.getRuntime().availableProcessors());
         ThreadPoolExecutor storeCalls = new ThreadPoolExecutor(threads, threads, 60, TimeUnit.SECONDS,
                 new ArrayBlockingQueue<>(STORE_QUEUE_LENGTH), NamedThreads.numbered("cgw-nbd-store", true));
@@ -60,7 +61,7 @@ final class NbdFrontend implements AutoCloseable {
                 .withUnixSocket(settings.nbdSocket())
                 .withTls(tls);
         try {
-            return new NbdFrontend(storeCalls, exports, NbdServer.start(config, decorate.apply(exports)));
+            return new NbdFrontend(storeCalls, exports, NbdServer.start(config, decorate.apply(exports), transport));
         } catch (RuntimeException e) {
             storeCalls.shutdownNow();
             throw new ServeException(e.getMessage(), e);

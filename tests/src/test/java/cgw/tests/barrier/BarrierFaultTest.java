@@ -5,6 +5,7 @@ import static org.awaitility.Awaitility.await;
 
 import cgw.api.RestApi;
 import cgw.api.RestServer;
+import cgw.api.Transport;
 import cgw.barrier.GroupBarrier;
 import cgw.nbd.NbdServer;
 import cgw.nbd.NbdServerConfig;
@@ -74,7 +75,7 @@ class BarrierFaultTest {
         StoreExports exports = new StoreExports(store, pool,
                 barrier::epochOf,
                 volume -> stallingGate(barrier, volume, stalling, disk));
-        NbdServer nbd = NbdServer.start(NbdServerConfig.defaults(new InetSocketAddress("127.0.0.1", 0)), exports);
+        NbdServer nbd = NbdServer.start(NbdServerConfig.defaults(new InetSocketAddress("127.0.0.1", 0)), exports, Transport.best());
         RestServer rest = RestServer.start(new InetSocketAddress("127.0.0.1", 0),
                 RestApi.routes(store, barrier, exports::openConnections), TOKEN);
         try {

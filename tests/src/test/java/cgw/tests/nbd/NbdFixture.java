@@ -1,5 +1,6 @@
 package cgw.tests.nbd;
 
+import cgw.api.Transport;
 import cgw.nbd.NbdServer;
 import cgw.nbd.NbdServerConfig;
 import cgw.nbd.export.ExportRegistry;
@@ -39,7 +40,7 @@ public final class NbdFixture implements AutoCloseable {
         executor = Executors.newFixedThreadPool(4);
         exports = new StoreExports(store, executor, SnapshotNames.retainedEpochs(store));
         server = NbdServer.start(configure.apply(NbdServerConfig.defaults(new InetSocketAddress("127.0.0.1", 0))),
-                decorate.apply(store, exports));
+                decorate.apply(store, exports), Transport.best());
     }
 
     public Volume createVolume(String name, long sizeBytes) {
