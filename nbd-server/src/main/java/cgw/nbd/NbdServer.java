@@ -43,20 +43,24 @@ public final class NbdServer implements AutoCloseable {
     /** Chunks of {@code pageSize << CHUNK_ORDER} bytes: 16 MiB with Netty's 8 KiB pages. */
     private static final int CHUNK_ORDER = 11;
     /**
+     * Every buffer starts on a cache line: Netty's pooled chunks come from malloc, off a cache
+     * line, and the kernel copies a write's payload in from the socket and out to the page cache
+     * faster when it is aligned. A read reply's data stays just after its header: aligning that
+     * too gained nothing.
+     */
+    static final int BUFFER_ALIGNMENT = 64;
+    /**
      * Buffers of NBD connections come from Netty's pooled allocator: request payloads and read
      * replies are up to 32 MiB, and Netty's default (adaptive) allocator serves anything over its
-     * largest size class from fresh, zero-filled direct memory freed by a Cleaner. Profiling 1 MiB
-     * writes found a third of the gateway's CPU there; the pooled allocator keeps buffers up to
-     * its chunk size in its arenas. Its chunks are 16 MiB here instead of Netty's 4 MiB: a chunk
-     * is freed when its last buffer is, and with 1 MiB payloads 4 MiB chunks emptied and were
-     * allocated again (zero-filled) all the time, a fifth of the event loop's CPU (1 MiB writes at
-     * QD8: +5-10% in an A/B run). Every buffer starts on a cache line
-     * ({@link TransmissionHandler#BUFFER_ALIGNMENT}).
+     * largest size class from fresh, zero-filled direct memory freed by a Cleaner; the pooled
+     * allocator keeps buffers up to its chunk size in its arenas. Its chunks are 16 MiB here
+     * instead of Netty's 4 MiB: a chunk is freed when its last buffer is, and with payloads of a
+     * MiB or so small chunks would empty and be allocated again (zero-filled) all the time.
      */
     private static final ByteBufAllocator BUFFERS = new PooledByteBufAllocator(true,
             0, PooledByteBufAllocator.defaultNumDirectArena(), PooledByteBufAllocator.defaultPageSize(),
             CHUNK_ORDER, PooledByteBufAllocator.defaultSmallCacheSize(), PooledByteBufAllocator.defaultNormalCacheSize(),
-            PooledByteBufAllocator.defaultUseCacheForAllThreads(), TransmissionHandler.BUFFER_ALIGNMENT);
+            PooledByteBufAllocator.defaultUseCacheForAllThreads(), BUFFER_ALIGNMENT);
 
     private final NbdServerConfig config;
     private final ExportRegistry exports;

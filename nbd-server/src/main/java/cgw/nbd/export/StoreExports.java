@@ -88,7 +88,7 @@ public final class StoreExports implements ExportRegistry {
     public List<ExportInfo> list() {
         List<ExportInfo> exports = new ArrayList<>();
         for (VolumeInfo volume : store.volumes()) {
-            exports.add(new ExportInfo(volume.name(), volume.sizeBytes(), false, description(volume.name(), 0)));
+            exports.add(new ExportInfo(volume.name(), volume.sizeBytes(), false, description(volume.name(), BlockStore.HEAD)));
         }
         return exports;
     }
@@ -110,39 +110,43 @@ public final class StoreExports implements ExportRegistry {
     }
 
     private ExportInfo info(String name, Target target) {
-        long size = store.sizeBytes(target.volume, target.epoch == 0 ? target.volume.headEpoch() : target.epoch);
-        return new ExportInfo(name, size, target.epoch != 0, description(target.volume.name(), target.epoch));
+        long size = store.sizeBytes(target.volume, target.followsHead() ? target.volume.headEpoch() : target.epoch);
+        return new ExportInfo(name, size, !target.followsHead(), description(target.volume.name(), target.epoch));
     }
 
     private static String description(String volume, long epoch) {
-        return epoch == 0 ? "cgw volume " + volume : "cgw volume " + volume + " at epoch " + epoch + " (read-only)";
+        return epoch == BlockStore.HEAD ? "cgw volume " + volume : "cgw volume " + volume + " at epoch " + epoch + " (read-only)";
     }
 
-    /** The volume and epoch (0: the head) an export name stands for, or null. */
+    /** The volume and epoch ({@link BlockStore#HEAD}: the head) an export name stands for, or null. */
     private Target resolve(String name) {
-        int at = name.indexOf('@');
-        String volumeName = at < 0 ? name : name.substring(0, at);
+        int separator = name.indexOf('@');
+        String volumeName = separator < 0 ? name : name.substring(0, separator);
         Volume volume;
         try {
             volume = store.volume(volumeName);
         } catch (VolumeNotFoundException e) {
             return null;
         }
-        if (at < 0) {
-            return new Target(volume, 0);
+        if (separator < 0) {
+            return new Target(volume, BlockStore.HEAD);
         }
         try {
-            OptionalLong epoch = snapshots.epochOf(volume, name.substring(at + 1));
+            OptionalLong epoch = snapshots.epochOf(volume, name.substring(separator + 1));
             return epoch.isPresent() ? new Target(volume, epoch.getAsLong()) : null;
         } catch (VolumeNotFoundException | EpochNotRetainedException e) {
             return null;
         }
     }
 
+    /** {@code epoch}: a retained epoch, or {@link BlockStore#HEAD} for the writable head. */
     private record Target(Volume volume, long epoch) {
+        boolean followsHead() {
+            return epoch == BlockStore.HEAD;
+        }
     }
 
-    /** One connection's view of a target. Epoch 0 follows the head. */
+    /** One connection's view of a target: the head, or one retained epoch. */
     private final class StoreExport implements Export {
         private final ExportInfo info;
         private final Volume volume;
@@ -157,7 +161,7 @@ public final class StoreExports implements ExportRegistry {
             this.info = info;
             this.volume = target.volume;
             this.epoch = target.epoch;
-            this.gate = epoch == 0 ? gates.apply(volume) : IoGate.OPEN;
+            this.gate = target.followsHead() ? gates.apply(volume) : IoGate.OPEN;
         }
 
         @Override
@@ -169,21 +173,20 @@ public final class StoreExports implements ExportRegistry {
          * A read of the head that needs no waiting (its pointers cached, its blocks in few runs,
          * their bytes in the page cache: {@link BlockStore#readNoWait}) may run on the caller's
          * thread and return completed; everything else runs on the executor. A one-block read
-         * always tries: a 4 KiB random read then costs no hand-off to a store thread and back.
+         * always tries: a small random read then costs no hand-off to a store thread and back.
          * A longer one tries only while another long read of this connection is at the store
          * threads ({@link #LONG_READS_AWAY}): served on the caller's thread, an event loop, a read
          * costs no hand-off and its reply is sent while its bytes are still in the CPU's cache,
          * but one event loop serves its connection's reads one after another, so a stream of
-         * 1 MiB reads all served there is bound to one core. One read at a store thread beside
-         * the loop uses both (1 MiB reads at QD8, here: 2.9 GiB/s all handed off, 2.7 all on the
-         * loop, 3.4 with one away).
+         * long reads all served there is bound to one core; one read at a store thread beside
+         * the loop uses both.
          */
         @Override
         public CompletableFuture<Void> read(long offset, ByteBuffer dst) {
-            if (epoch != 0) {
+            if (epoch != BlockStore.HEAD) {
                 return run(() -> store.read(volume, epoch, offset, dst));
             }
-            return gate.submit(false, at -> {
+            return gate.submit(false, readEpoch -> {
                 boolean longRead = dst.remaining() > store.blockSizeBytes();
                 if ((!longRead || longReadsAway.get() >= LONG_READS_AWAY) && store.readNoWait(volume, offset, dst)) {
                     return CompletableFuture.completedFuture(null);
@@ -201,27 +204,25 @@ public final class StoreExports implements ExportRegistry {
          * the caller's thread and returned completed when it needs no waiting
          * ({@link BlockStore#writeNoWait}: an overwrite in place of a sequential rewrite, with room
          * in the page cache). An event loop then takes the next payloads off the socket while one
-         * write is copied at a store thread, with one hand-off where there were eight; the host sat
-         * idle a quarter of the time with every write handed off (1 MiB writes at QD8, here: 2546,
-         * 2641, 2848 MiB/s all handed off, 3144, 3127, 3474 with one away, back-to-back pairs). A
-         * write with FUA waits for the disk and is always handed off.
+         * write is copied at a store thread, instead of handing every write off and leaving the
+         * host idle between them. A write with FUA waits for the disk and is always handed off.
          */
         @Override
         public CompletableFuture<Void> write(long offset, ByteBuffer src, boolean fua) {
             if (fua || src.remaining() <= store.blockSizeBytes()) {
-                return mutate(fua, at -> store.write(volume, at, offset, src));
+                return mutate(fua, writeEpoch -> store.write(volume, writeEpoch, offset, src));
             }
-            return startChange(at -> {
+            return startChange(writeEpoch -> {
                 if (longWritesAway.get() >= LONG_WRITES_AWAY) {
                     try {
-                        if (writeNoWait(at, offset, src)) {
+                        if (writeNoWait(writeEpoch, offset, src)) {
                             return CompletableFuture.completedFuture(null);
                         }
                     } catch (RuntimeException e) { // failed on the caller's thread: answered as if away
                         return CompletableFuture.failedFuture(e);
                     }
                 }
-                return away(longWritesAway, () -> store.write(volume, at, offset, src));
+                return away(longWritesAway, () -> store.write(volume, writeEpoch, offset, src));
             });
         }
 
@@ -243,12 +244,12 @@ public final class StoreExports implements ExportRegistry {
         }
 
         /** {@link BlockStore#writeNoWait}, unless one took too long lately; a slow one pauses them. */
-        private boolean writeNoWait(long epoch, long offset, ByteBuffer src) {
+        private boolean writeNoWait(long writeEpoch, long offset, ByteBuffer src) {
             long start = System.nanoTime();
             if (start - noWaitWritesFrom < 0) {
                 return false;
             }
-            boolean done = store.writeNoWait(volume, epoch, offset, src);
+            boolean done = store.writeNoWait(volume, writeEpoch, offset, src);
             long took = System.nanoTime() - start;
             if (took > SLOW_NO_WAIT_WRITE_NANOS) {
                 noWaitWritesFrom = System.nanoTime() + NO_WAIT_WRITE_PAUSE_NANOS;
@@ -260,18 +261,18 @@ public final class StoreExports implements ExportRegistry {
 
         @Override
         public CompletableFuture<Void> writeZeroes(long offset, long length, boolean fua, boolean mayTrim) {
-            return mutate(fua, at -> {
+            return mutate(fua, writeEpoch -> {
                 if (mayTrim) {
-                    store.trim(volume, at, offset, length);
+                    store.trim(volume, writeEpoch, offset, length);
                 } else {
-                    store.writeZeroes(volume, at, offset, length);
+                    store.writeZeroes(volume, writeEpoch, offset, length);
                 }
             });
         }
 
         @Override
         public CompletableFuture<Void> trim(long offset, long length, boolean fua) {
-            return mutate(fua, at -> store.trim(volume, at, offset, length));
+            return mutate(fua, writeEpoch -> store.trim(volume, writeEpoch, offset, length));
         }
 
         @Override
@@ -284,17 +285,17 @@ public final class StoreExports implements ExportRegistry {
             return run(() -> {
                 long end = offset + Math.min(length, MAX_CACHE_BYTES);
                 ByteBuffer scratch = ByteBuffer.allocateDirect((int) Math.min(CACHE_CHUNK_BYTES, Math.max(1, end - offset)));
-                for (long at = offset; at < end; at += scratch.capacity()) {
-                    scratch.clear().limit((int) Math.min(scratch.capacity(), end - at));
-                    store.read(volume, epoch == 0 ? BlockStore.HEAD : epoch, at, scratch);
+                for (long offsetBytes = offset; offsetBytes < end; offsetBytes += scratch.capacity()) {
+                    scratch.clear().limit((int) Math.min(scratch.capacity(), end - offsetBytes));
+                    store.read(volume, epoch, offsetBytes, scratch);
                 }
             });
         }
 
         @Override
         public CompletableFuture<List<Extent>> extents(long offset, long length) {
-            return gate.submit(false, at -> CompletableFuture.supplyAsync(
-                    () -> store.extents(volume, epoch == 0 ? BlockStore.HEAD : epoch, offset, length), executor));
+            return gate.submit(false, readEpoch -> CompletableFuture.supplyAsync(
+                    () -> store.extents(volume, epoch, offset, length), executor));
         }
 
         @Override
@@ -307,8 +308,8 @@ public final class StoreExports implements ExportRegistry {
 
         /** A change at the epoch the gate admits it in, durable before its reply with {@code fua}. */
         private CompletableFuture<Void> mutate(boolean fua, LongConsumer change) {
-            return startChange(at -> CompletableFuture.runAsync(() -> {
-                change.accept(at);
+            return startChange(writeEpoch -> CompletableFuture.runAsync(() -> {
+                change.accept(writeEpoch);
                 if (fua) {
                     store.flush();
                 }
@@ -325,7 +326,7 @@ public final class StoreExports implements ExportRegistry {
 
         /** Anything but a change: through the gate too, since its reply may have to wait for a barrier. */
         private CompletableFuture<Void> run(Runnable task) {
-            return gate.submit(false, at -> CompletableFuture.runAsync(task, executor));
+            return gate.submit(false, readEpoch -> CompletableFuture.runAsync(task, executor));
         }
     }
 }

@@ -12,8 +12,6 @@ import io.netty.util.UncheckedBooleanSupplier;
  * ({@link #receiveInto}), each socket read goes into a slice of the payload's unwritten part, so
  * the kernel's copy out of the socket is the only one; the decoder then only moves the payload's
  * writer index. Otherwise (headers, small requests) buffers come from Netty's adaptive allocator.
- * Before this, every byte of a 1 MiB write was copied once more, from the receive buffer into
- * the payload: a quarter of the event loop's CPU.
  *
  * <p>A slice is sized to what the payload still lacks, so a read never takes bytes of the next
  * request. Only for a decoder that sees the socket's bytes as they arrive (no TLS handler before

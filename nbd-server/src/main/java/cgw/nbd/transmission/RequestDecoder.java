@@ -17,8 +17,7 @@ import java.util.List;
  * ({@link #STREAMED_PAYLOAD_BYTES} or more) is copied into a buffer of exactly its size, allocated
  * once from the channel's allocator, as its bytes come (received straight into it through the
  * channel's {@link PayloadReceiver} when it has one): the cumulation would otherwise grow
- * through ever larger reallocations (a 1 MiB write, shared with the previous request's slice,
- * cost three allocations and copies of up to several MiB). A WRITE longer than the maximum
+ * through ever larger reallocations and copies. A WRITE longer than the maximum
  * payload is skipped as it streams in and emitted without data, so the dispatcher can answer
  * EINVAL and the connection lives on. While a payload streams in over TCP the socket wakes the
  * event loop only once much of it is there ({@link #PAYLOAD_LOW_WATER_BYTES}).
@@ -37,9 +36,8 @@ public final class RequestDecoder extends ByteToMessageDecoder {
     /**
      * At most this much of a streamed payload gathers in the socket before the event loop wakes to
      * take it (SO_RCVLOWAT, TCP on epoll only; the kernel caps it at half its largest receive
-     * buffer). Without it the loop woke for every few segments, about ten times per 1 MiB write;
-     * with it twice (1 MiB writes at QD8, back to back: server CPU per GiB 3% lower, 3-10% more
-     * throughput).
+     * buffer), so that a long payload costs a few wake-ups of the loop instead of one every few
+     * segments.
      */
     static final int PAYLOAD_LOW_WATER_BYTES = 1 << 20;
     /** SO_RCVLOWAT of Linux's generic socket options (x86-64, arm64). */

@@ -44,17 +44,6 @@ public final class TransmissionHandler extends ChannelInboundHandlerAdapter {
     /** A reply at least this long, completed on the event loop, is flushed at once ({@link #onLoop}). */
     static final int FLUSH_AT_ONCE_BYTES = 64 << 10;
 
-    /**
-     * Where the connection's buffers start (NbdServer's allocator): on a cache line. Netty's
-     * pooled chunks come from malloc, 16 bytes past a page boundary, and every buffer carved out
-     * of them was 16 bytes off a cache line. The kernel's copies from the socket into a write's
-     * payload and from it into the page cache were a fifth slower for it: with aligned payloads
-     * the gateway's CPU per GiB of 1 MiB writes at QD8 fell from 284-313 ms to 234-248
-     * (back-to-back runs, the same code otherwise; 64 and 4096 bytes measured alike). A read
-     * reply's data stays just after its header: aligning it too measured no faster (1 MiB reads,
-     * 322-327 ms per GiB as it is, 335-337 aligned).
-     */
-    public static final int BUFFER_ALIGNMENT = 64;
     private static final ByteBuffer ZEROS = ByteBuffer.allocateDirect(HOLE_GRANULE_BYTES).asReadOnlyBuffer();
 
     private final Export export;
