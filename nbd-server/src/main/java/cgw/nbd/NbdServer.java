@@ -3,8 +3,7 @@ package cgw.nbd;
 import cgw.nbd.export.ExportRegistry;
 import cgw.nbd.handshake.HandshakeHandler;
 import cgw.nbd.transmission.PayloadReceiver;
-import cgw.nbd.transmission.RequestDecoder;
-import cgw.nbd.transmission.TransmissionHandler;
+import cgw.nbd.transmission.TransmissionPipeline;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.PooledByteBufAllocator;
@@ -32,7 +31,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The NBD listeners: TCP and, optionally, a Unix socket. Each connection gets its own pipeline:
- * [tls] → handshake, replaced after {@code GO} by request decoder → transmission. Nothing here calls the store; exports do, on their own threads.
+ * [tls] → handshake, replaced after {@code GO} by the {@link TransmissionPipeline}. Nothing here
+ * calls the store; exports do, on their own threads.
  *
  * <p>Threads: start and close from one thread; Netty's loops run the connections. Close stops
  * accepting, lets requests in flight finish (bounded by a grace period), then closes.
@@ -152,9 +152,8 @@ public final class NbdServer implements AutoCloseable {
                                    int allocationContextId) {
         ChannelPipeline pipeline = ctx.pipeline();
         pipeline.remove("handshake-timeout");
-        pipeline.addAfter(ctx.name(), "requests", new RequestDecoder(config.maxPayloadBytes()));
-        pipeline.addAfter("requests", "transmission", new TransmissionHandler(export, structured, allocationContextId,
-                config.maxPayloadBytes(), config.maxInFlightRequests(), config.maxInFlightBytes(), inFlight));
+        TransmissionPipeline.install(pipeline, ctx.name(), export, structured, allocationContextId,
+                config.maxPayloadBytes(), config.maxInFlightRequests(), config.maxInFlightBytes(), inFlight);
     }
 
     /** The bound TCP address (the real port when 0 was asked), or null without TCP. */

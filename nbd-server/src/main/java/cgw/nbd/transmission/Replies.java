@@ -1,12 +1,13 @@
 package cgw.nbd.transmission;
 
 import cgw.nbd.wire.Nbd;
+import cgw.nbd.wire.NbdError;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import java.nio.charset.StandardCharsets;
 
 /**
- * Encodes transmission replies.
+ * Encodes transmission replies and their chunks. Stateless; any thread.
  *
  * <pre>
  * simple reply (16 bytes, then READ data):
@@ -46,8 +47,15 @@ final class Replies {
         return out;
     }
 
-    /** A final structured error chunk carrying a message for the human at the client. */
-    static ByteBuf error(ByteBufAllocator alloc, long cookie, int error, String message) {
+    /**
+     * A refusal: with structured replies, a final error chunk carrying {@code message} for the
+     * human at the client; else a simple reply with the error value alone.
+     */
+    static ByteBuf error(ByteBufAllocator alloc, boolean structured, long cookie, NbdError error, String message) {
+        return structured ? errorChunk(alloc, cookie, error.code, message) : simple(alloc, cookie, error.code);
+    }
+
+    private static ByteBuf errorChunk(ByteBufAllocator alloc, long cookie, int error, String message) {
         byte[] text = message.getBytes(StandardCharsets.UTF_8);
         int length = Math.min(text.length, MAX_MESSAGE_BYTES);
         ByteBuf out = alloc.directBuffer(Nbd.STRUCTURED_REPLY_HEADER_BYTES + 6 + length);

@@ -23,4 +23,14 @@ public enum Command {
     public static Command of(int code) {
         return code >= 0 && code < BY_CODE.length ? BY_CODE[code] : UNKNOWN;
     }
+
+    /** Changes the export's contents: refused on a read-only export. */
+    public boolean changesExport() {
+        return this == WRITE || this == TRIM || this == WRITE_ZEROES;
+    }
+
+    /** Writes data (zeros too): a range past the end of the export is ENOSPC, not EINVAL. */
+    public boolean writesData() {
+        return this == WRITE || this == WRITE_ZEROES;
+    }
 }

@@ -1,0 +1,102 @@
+package cgw.nbd.transmission;
+
+import cgw.nbd.wire.Command;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Bounds what one connection has in flight: each request passed on takes a credit (one request,
+ * and its payload bytes for READ and WRITE), returned by the dispatcher once the reply is written.
+ * Past either bound the connection stops reading until half of it is returned. On
+ * {@code NBD_CMD_DISC} it stops reading for good and closes the connection once the last reply
+ * is out.
+ *
+ * <p>Threads: the channel's event loop only; one instance per connection. Never drops, delays
+ * or reorders a request: it only turns the channel's reading off and on.
+ */
+final class FlowControl extends ChannelInboundHandlerAdapter {
+    private static final Logger log = LoggerFactory.getLogger(FlowControl.class);
+
+    private final String exportName;
+    private final int maxInFlightRequests;
+    private final long maxInFlightBytes;
+    /** Requests in flight on every connection of the server, for a graceful close. */
+    private final AtomicLong serverInFlight;
+
+    private ChannelHandlerContext ctx;
+    private int inFlight;
+    private long inFlightBytes;
+    private boolean paused;
+    private boolean disconnecting;
+
+    FlowControl(String exportName, int maxInFlightRequests, long maxInFlightBytes, AtomicLong serverInFlight) {
+        this.exportName = exportName;
+        this.maxInFlightRequests = maxInFlightRequests;
+        this.maxInFlightBytes = maxInFlightBytes;
+        this.serverInFlight = serverInFlight;
+    }
+
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+        this.ctx = ctx;
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        Request request = (Request) msg;
+        if (Command.of(request.type()) == Command.DISC) {
+            log.debug("{}: client disconnects after {} requests in flight", exportName, inFlight);
+            disconnecting = true;
+            ctx.channel().config().setAutoRead(false);
+            closeWhenIdle();
+            return;
+        }
+        takeCredit(costBytes(request));
+        ctx.fireChannelRead(request);
+    }
+
+    /** The payload bytes a request holds while in flight: a WRITE's data in, a READ's out. */
+    private static long costBytes(Request request) {
+        Command command = Command.of(request.type());
+        return command == Command.READ || command == Command.WRITE ? request.length() : 0;
+    }
+
+    private void takeCredit(long costBytes) {
+        serverInFlight.incrementAndGet();
+        inFlight++;
+        inFlightBytes += costBytes;
+        if (!paused && (inFlight >= maxInFlightRequests || inFlightBytes >= maxInFlightBytes)) {
+            paused = true;
+            ctx.channel().config().setAutoRead(false);
+        }
+    }
+
+    /** The reply to {@code request} is written: its credit comes back, and reading may resume. */
+    void returnCredit(Request request) {
+        serverInFlight.decrementAndGet();
+        inFlight--;
+        inFlightBytes -= costBytes(request);
+        if (paused && !disconnecting && inFlight <= maxInFlightRequests / 2 && inFlightBytes <= maxInFlightBytes / 2) {
+            paused = false;
+            ctx.channel().config().setAutoRead(true);
+        }
+        closeWhenIdle();
+    }
+
+    /** Whether every request passed on has been answered. */
+    boolean idle() {
+        return inFlight == 0;
+    }
+
+    private void closeWhenIdle() {
+        if (disconnecting && inFlight == 0 && ctx.channel().isActive()) {
+            // replies still unflushed go out first
+            ctx.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+        }
+    }
+}

@@ -1,0 +1,49 @@
+package cgw.nbd.transmission;
+
+import cgw.nbd.export.Export;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelPipeline;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The handlers of one connection's transmission phase, each one concern, in the order a request
+ * meets them:
+ * <pre>
+ *   requests    RequestDecoder     bytes to Request frames (WRITE payloads included)
+ *   validate    RequestValidator   refuses what the export may not see, with the NBD error
+ *   flow        FlowControl        bounds requests and bytes in flight; DISC closes when idle
+ *   dispatch    ExportDispatcher   calls the export, writes replies as it completes them
+ * </pre>
+ * Built on the event loop when the handshake picks an export; nothing here outlives the channel.
+ */
+public final class TransmissionPipeline {
+    private TransmissionPipeline() {
+    }
+
+    /**
+     * Adds the transmission handlers after the handler named {@code after} (at the end when null).
+     *
+     * @param allocationContextId the negotiated base:allocation context, 0 when none
+     * @param serverInFlight      requests in flight on every connection of the server
+     */
+    public static void install(ChannelPipeline pipeline, String after, Export export, boolean structured,
+                               int allocationContextId, int maxPayloadBytes, int maxInFlightRequests,
+                               long maxInFlightBytes, AtomicLong serverInFlight) {
+        FlowControl flow = new FlowControl(export.info().name(), maxInFlightRequests, maxInFlightBytes, serverInFlight);
+        String previous = after;
+        previous = add(pipeline, previous, "requests", new RequestDecoder(maxPayloadBytes));
+        previous = add(pipeline, previous, "validate",
+                new RequestValidator(export.info(), structured, allocationContextId, maxPayloadBytes));
+        previous = add(pipeline, previous, "flow", flow);
+        add(pipeline, previous, "dispatch", new ExportDispatcher(export, structured, allocationContextId, flow));
+    }
+
+    private static String add(ChannelPipeline pipeline, String after, String name, ChannelHandler handler) {
+        if (after == null) {
+            pipeline.addLast(name, handler);
+        } else {
+            pipeline.addAfter(after, name, handler);
+        }
+        return name;
+    }
+}
