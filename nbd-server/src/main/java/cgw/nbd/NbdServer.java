@@ -1,14 +1,13 @@
 package cgw.nbd;
 
 import cgw.nbd.export.ExportRegistry;
-import cgw.nbd.handshake.HandshakeHandler;
+import cgw.nbd.handshake.HandshakePipeline;
 import cgw.nbd.transmission.PayloadReceiver;
 import cgw.nbd.transmission.TransmissionPipeline;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.PooledByteBufAllocator;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelPipeline;
@@ -31,7 +30,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The NBD listeners: TCP and, optionally, a Unix socket. Each connection gets its own pipeline:
- * [tls] → handshake, replaced after {@code GO} by the {@link TransmissionPipeline}. Nothing here
+ * [tls] → {@link HandshakePipeline}, replaced after {@code GO} by the {@link TransmissionPipeline}. Nothing here
  * calls the store; exports do, on their own threads.
  *
  * <p>Threads: start and close from one thread; Netty's loops run the connections. Close stops
@@ -142,17 +141,16 @@ public final class NbdServer implements AutoCloseable {
                 channel.config().setRecvByteBufAllocator(new PayloadReceiver());
                 ChannelPipeline pipeline = channel.pipeline();
                 pipeline.addLast("handshake-timeout", new ReadTimeoutHandler(config.handshakeTimeoutMs(), TimeUnit.MILLISECONDS));
-                pipeline.addLast("handshake", new HandshakeHandler(exports, config.tls(), config.maxPayloadBytes(),
-                        NbdServer.this::startTransmission));
+                HandshakePipeline.install(pipeline, exports, config.tls(), config.maxPayloadBytes(),
+                        NbdServer.this::startTransmission);
             }
         };
     }
 
-    private void startTransmission(ChannelHandlerContext ctx, cgw.nbd.export.Export export, boolean structured,
-                                   int allocationContextId) {
-        ChannelPipeline pipeline = ctx.pipeline();
+    private void startTransmission(ChannelPipeline pipeline, String after, cgw.nbd.export.Export export,
+                                   boolean structured, int allocationContextId) {
         pipeline.remove("handshake-timeout");
-        TransmissionPipeline.install(pipeline, ctx.name(), export, structured, allocationContextId,
+        TransmissionPipeline.install(pipeline, after, export, structured, allocationContextId,
                 config.maxPayloadBytes(), config.maxInFlightRequests(), config.maxInFlightBytes(), inFlight);
     }
 

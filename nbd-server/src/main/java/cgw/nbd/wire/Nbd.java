@@ -63,8 +63,6 @@ public final class Nbd {
     public static final int REQUEST_HEADER_BYTES = 28;
     public static final int SIMPLE_REPLY_HEADER_BYTES = 16;
     public static final int STRUCTURED_REPLY_HEADER_BYTES = 20;
-    /** Option header: IHAVEOPT, option, length. */
-    public static final int OPTION_HEADER_BYTES = 16;
 
     /** Strings (export names, queries, messages) longer than this are refused. */
     public static final int MAX_STRING_BYTES = 4096;

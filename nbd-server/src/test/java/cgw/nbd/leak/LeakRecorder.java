@@ -1,0 +1,58 @@
+package cgw.nbd.leak;
+
+import io.netty.util.ResourceLeakDetector;
+import io.netty.util.ResourceLeakDetectorFactory;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.platform.launcher.LauncherSession;
+import org.junit.platform.launcher.LauncherSessionListener;
+
+/**
+ * Runs every test of this module with Netty's leak detector at PARANOID and records each leak it
+ * reports, so that {@link NoLeaks} can fail the test instead of a log line going unnoticed.
+ * Installed as a JUnit launcher session listener, before any Netty buffer class is loaded.
+ * A copy of the tests module's {@code cgw.tests.leak}, until one shared copy serves every module.
+ */
+public final class LeakRecorder extends ResourceLeakDetectorFactory implements LauncherSessionListener {
+    private static final List<String> LEAKS = new ArrayList<>();
+
+    @Override
+    public void launcherSessionOpened(LauncherSession session) {
+        ResourceLeakDetector.setLevel(ResourceLeakDetector.Level.PARANOID);
+        ResourceLeakDetectorFactory.setResourceLeakDetectorFactory(this);
+    }
+
+    @Override
+    @SuppressWarnings("deprecation")
+    public <T> ResourceLeakDetector<T> newResourceLeakDetector(Class<T> resource, int samplingInterval, long maxActive) {
+        return new ResourceLeakDetector<>(resource, samplingInterval) {
+            @Override
+            protected boolean needReport() {
+                return true;
+            }
+
+            @Override
+            protected void reportTracedLeak(String resourceType, String records) {
+                record(resourceType + " leaked:" + records);
+                super.reportTracedLeak(resourceType, records);
+            }
+
+            @Override
+            protected void reportUntracedLeak(String resourceType) {
+                record(resourceType + " leaked (no records)");
+                super.reportUntracedLeak(resourceType);
+            }
+        };
+    }
+
+    private static synchronized void record(String leak) {
+        LEAKS.add(leak);
+    }
+
+    /** The leaks reported so far, forgotten once taken. */
+    static synchronized List<String> take() {
+        List<String> leaks = new ArrayList<>(LEAKS);
+        LEAKS.clear();
+        return leaks;
+    }
+}
