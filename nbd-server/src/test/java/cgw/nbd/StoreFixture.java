@@ -4,6 +4,7 @@ import cgw.nbd.export.SnapshotNames;
 import cgw.nbd.export.StoreExports;
 import cgw.store.BlockStore;
 import cgw.store.StoreOptions;
+import io.netty.channel.embedded.EmbeddedChannel;
 import java.nio.file.Path;
 import java.util.concurrent.Executor;
 
@@ -18,6 +19,7 @@ public final class StoreFixture implements AutoCloseable {
 
     public final BlockStore store;
     public final StoreExports exports;
+    private EmbeddedChannel channel;
 
     public StoreFixture(Path dir, Executor executor) {
         store = BlockStore.open(dir.resolve("store"),
@@ -26,8 +28,17 @@ public final class StoreFixture implements AutoCloseable {
         exports = new StoreExports(store, executor, SnapshotNames.retainedEpochs(store));
     }
 
+    /** Serves {@code channel} from this store: {@link #close} finishes it (releasing what it holds) first. */
+    public EmbeddedChannel attach(EmbeddedChannel channel) {
+        this.channel = channel;
+        return channel;
+    }
+
     @Override
     public void close() {
+        if (channel != null) {
+            channel.finishAndReleaseAll();
+        }
         store.close();
     }
 }

@@ -29,11 +29,15 @@ public final class Wire {
     }
 
     /**
-     * Every byte the handlers wrote since the last call, their buffers released; read it as the
-     * client would (a plain heap buffer, nothing to release).
+     * Every byte the handlers wrote since the last call, flushed as the end of the pipeline would
+     * and their buffers released; read it as the client would (a plain heap buffer, nothing to
+     * release).
      */
     public static ByteBuf received(EmbeddedChannel channel) {
         channel.runPendingTasks();
+        if (channel.isOpen()) {
+            channel.flushOutbound();
+        }
         ByteArrayOutputStream all = new ByteArrayOutputStream();
         for (Object message; (message = channel.readOutbound()) != null; ) {
             ByteBuf buf = (ByteBuf) message;

@@ -49,9 +49,6 @@ class HandshakeTest {
 
     @AfterEach
     void close() {
-        if (channel != null) {
-            channel.finishAndReleaseAll();
-        }
         if (started != null) {
             started.close();
         }
@@ -59,7 +56,7 @@ class HandshakeTest {
     }
 
     private ByteBuf connect(SslContext tls) {
-        channel = new EmbeddedChannel();
+        channel = fixture.attach(new EmbeddedChannel());
         HandshakePipeline.install(channel.pipeline(), fixture.exports, tls, MAX_PAYLOAD_BYTES, this::startTransmission);
         channel.pipeline().fireChannelActive();
         return Wire.received(channel);

@@ -1,0 +1,85 @@
+package cgw.nbd.transmission;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import cgw.nbd.wire.Command;
+import io.netty.channel.embedded.EmbeddedChannel;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/** {@link FlowControl} alone on an embedded channel: the dispatcher's part is played by the test. */
+class FlowControlTest {
+    private static final int MAX_REQUESTS = 4;
+    private static final long MAX_BYTES = 1 << 20;
+
+    private final AtomicLong serverInFlight = new AtomicLong();
+    private final FlowControl flow = new FlowControl("disk", MAX_REQUESTS, MAX_BYTES, serverInFlight);
+    private final EmbeddedChannel channel = new EmbeddedChannel(flow);
+    private final List<Request> passed = new ArrayList<>();
+
+    @AfterEach
+    void close() {
+        channel.finishAndReleaseAll();
+    }
+
+    private void send(Request... requests) {
+        channel.writeInbound((Object[]) requests);
+        for (Object message; (message = channel.readInbound()) != null; ) {
+            passed.add((Request) message);
+        }
+    }
+
+    private static Request flush(long cookie) {
+        return new Request(0, Command.FLUSH.code, cookie, 0, 0, null, false);
+    }
+
+    private static Request read(long cookie, long length) {
+        return new Request(0, Command.READ.code, cookie, 0, length, null, false);
+    }
+
+    @Test
+    void readingPausesAtTheRequestBoundAndResumesAtHalf() {
+        send(flush(1), flush(2), flush(3));
+        assertThat(channel.config().isAutoRead()).isTrue();
+        send(flush(4));
+        assertThat(channel.config().isAutoRead()).as("paused at %d in flight", MAX_REQUESTS).isFalse();
+        assertThat(passed).hasSize(4);
+        assertThat(serverInFlight.get()).isEqualTo(4);
+
+        flow.returnCredit(passed.get(0));
+        assertThat(channel.config().isAutoRead()).as("still 3 in flight").isFalse();
+        flow.returnCredit(passed.get(1));
+        assertThat(channel.config().isAutoRead()).as("resumed at half").isTrue();
+        assertThat(serverInFlight.get()).isEqualTo(2);
+    }
+
+    @Test
+    void readingPausesAtTheByteBound() {
+        send(read(1, MAX_BYTES / 2), flush(2));
+        assertThat(channel.config().isAutoRead()).isTrue();
+        send(read(3, MAX_BYTES / 2));
+        assertThat(channel.config().isAutoRead()).as("a MiB of reads in flight").isFalse();
+
+        flow.returnCredit(passed.get(2));
+        assertThat(channel.config().isAutoRead()).isTrue();
+    }
+
+    @Test
+    void discClosesTheConnectionOnceTheLastReplyIsOut() {
+        send(flush(1), flush(2), new Request(0, Command.DISC.code, 3, 0, 0, null, false));
+        assertThat(passed).extracting(Request::cookie).containsExactly(1L, 2L);
+        assertThat(channel.config().isAutoRead()).isFalse();
+
+        flow.returnCredit(passed.get(0));
+        channel.runPendingTasks();
+        assertThat(channel.isOpen()).isTrue();
+        flow.returnCredit(passed.get(1));
+        channel.runPendingTasks();
+        assertThat(channel.isOpen()).isFalse();
+        assertThat(channel.config().isAutoRead()).as("no reading after DISC").isFalse();
+        assertThat(flow.idle()).isTrue();
+    }
+}
