@@ -88,7 +88,8 @@ public final class StoreExports implements ExportRegistry {
     public List<ExportInfo> list() {
         List<ExportInfo> exports = new ArrayList<>();
         for (VolumeInfo volume : store.volumes()) {
-            exports.add(new ExportInfo(volume.name(), volume.sizeBytes(), false, description(volume.name(), BlockStore.HEAD)));
+            exports.add(new ExportInfo(volume.name(), volume.sizeBytes(), false,
+                    description(volume.name(), BlockStore.HEAD)));
         }
         return exports;
     }
@@ -115,7 +116,8 @@ public final class StoreExports implements ExportRegistry {
     }
 
     private static String description(String volume, long epoch) {
-        return epoch == BlockStore.HEAD ? "cgw volume " + volume : "cgw volume " + volume + " at epoch " + epoch + " (read-only)";
+        return epoch == BlockStore.HEAD ? "cgw volume " + volume
+                : "cgw volume " + volume + " at epoch " + epoch + " (read-only)";
     }
 
     /** The volume and epoch ({@link BlockStore#HEAD}: the head) an export name stands for, or null. */

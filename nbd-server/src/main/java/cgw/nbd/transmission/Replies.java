@@ -7,7 +7,8 @@ import io.netty.buffer.ByteBufAllocator;
 import java.nio.charset.StandardCharsets;
 
 /**
- * Encodes transmission replies and their chunks. Stateless; any thread.
+ * Encodes transmission replies and their chunks. Stateless; any thread. Replies are written in
+ * field order, so each layout is its sequence of fields and their sizes:
  *
  * <pre>
  * simple reply (16 bytes, then READ data):
@@ -16,11 +17,18 @@ import java.nio.charset.StandardCharsets;
  * structured reply chunk (20 bytes, then payload):
  *   0        4      6      8                16       20
  *   | magic  | flags| type | cookie         | length |
+ * chunk payloads:
+ *   OFFSET_DATA   | offset (8) | data ...
+ *   OFFSET_HOLE   | offset (8) | hole length (4) |
+ *   ERROR         | error (4)  | message length (2) | message ...
  * </pre>
  */
 final class Replies {
-    /** Structured chunk header plus the 8-byte offset of OFFSET_DATA. */
-    static final int DATA_CHUNK_PREFIX_BYTES = Nbd.STRUCTURED_REPLY_HEADER_BYTES + 8;
+    private static final int OFFSET_BYTES = Long.BYTES;
+    private static final int HOLE_PAYLOAD_BYTES = OFFSET_BYTES + Integer.BYTES;
+    private static final int ERROR_PAYLOAD_HEADER_BYTES = Integer.BYTES + Short.BYTES;
+    /** Structured chunk header plus the offset of OFFSET_DATA: what comes before the data. */
+    static final int DATA_CHUNK_PREFIX_BYTES = Nbd.STRUCTURED_REPLY_HEADER_BYTES + OFFSET_BYTES;
     private static final int MAX_MESSAGE_BYTES = 4096;
 
     private Replies() {
@@ -58,15 +66,15 @@ final class Replies {
     private static ByteBuf errorChunk(ByteBufAllocator alloc, long cookie, int error, String message) {
         byte[] text = message.getBytes(StandardCharsets.UTF_8);
         int length = Math.min(text.length, MAX_MESSAGE_BYTES);
-        ByteBuf out = alloc.directBuffer(Nbd.STRUCTURED_REPLY_HEADER_BYTES + 6 + length);
-        writeChunkHeader(out, Nbd.REPLY_FLAG_DONE, Nbd.REPLY_TYPE_ERROR, cookie, 6 + length);
+        ByteBuf out = alloc.directBuffer(Nbd.STRUCTURED_REPLY_HEADER_BYTES + ERROR_PAYLOAD_HEADER_BYTES + length);
+        writeChunkHeader(out, Nbd.REPLY_FLAG_DONE, Nbd.REPLY_TYPE_ERROR, cookie, ERROR_PAYLOAD_HEADER_BYTES + length);
         out.writeInt(error).writeShort(length).writeBytes(text, 0, length);
         return out;
     }
 
     static ByteBuf hole(ByteBufAllocator alloc, long cookie, boolean done, long offset, int length) {
-        ByteBuf out = alloc.directBuffer(Nbd.STRUCTURED_REPLY_HEADER_BYTES + 12);
-        writeChunkHeader(out, done ? Nbd.REPLY_FLAG_DONE : 0, Nbd.REPLY_TYPE_OFFSET_HOLE, cookie, 12);
+        ByteBuf out = alloc.directBuffer(Nbd.STRUCTURED_REPLY_HEADER_BYTES + HOLE_PAYLOAD_BYTES);
+        writeChunkHeader(out, done ? Nbd.REPLY_FLAG_DONE : 0, Nbd.REPLY_TYPE_OFFSET_HOLE, cookie, HOLE_PAYLOAD_BYTES);
         out.writeLong(offset).writeInt(length);
         return out;
     }
@@ -78,7 +86,8 @@ final class Replies {
     }
 
     static void writeDataPrefix(ByteBuf out, long cookie, boolean done, long offset, int length) {
-        writeChunkHeader(out, done ? Nbd.REPLY_FLAG_DONE : 0, Nbd.REPLY_TYPE_OFFSET_DATA, cookie, 8L + length);
+        writeChunkHeader(out, done ? Nbd.REPLY_FLAG_DONE : 0, Nbd.REPLY_TYPE_OFFSET_DATA, cookie,
+                (long) OFFSET_BYTES + length);
         out.writeLong(offset);
     }
 }

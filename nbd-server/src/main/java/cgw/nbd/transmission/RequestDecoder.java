@@ -2,6 +2,7 @@ package cgw.nbd.transmission;
 
 import cgw.nbd.wire.Command;
 import cgw.nbd.wire.Nbd;
+import cgw.nbd.wire.RequestHeaderDescriptor;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.epoll.EpollSocketChannel;
@@ -23,13 +24,8 @@ import java.util.List;
  * event loop only once much of it is there ({@link #PAYLOAD_LOW_WATER_BYTES}).
  * A bad magic number is a protocol violation: the connection is closed.
  *
- * <p>Threads: the channel's event loop only; one instance per connection.
- * <pre>
- *   0        4      6      8                16               24       28
- *   +--------+------+------+----------------+----------------+--------+
- *   | magic  | flags| type | cookie         | offset         | length |
- *   +--------+------+------+----------------+----------------+--------+
- * </pre>
+ * <p>Threads: the channel's event loop only; one instance per connection. The header's layout is
+ * {@link RequestHeaderDescriptor}.
  */
 public final class RequestDecoder extends ByteToMessageDecoder {
     static final int STREAMED_PAYLOAD_BYTES = 64 << 10;
@@ -91,34 +87,34 @@ public final class RequestDecoder extends ByteToMessageDecoder {
             discarded = null;
             return;
         }
-        if (in.readableBytes() < Nbd.REQUEST_HEADER_BYTES) {
+        if (in.readableBytes() < RequestHeaderDescriptor.LENGTH) {
             return;
         }
         int start = in.readerIndex();
-        int magic = in.getInt(start);
+        int magic = in.getInt(start + RequestHeaderDescriptor.MAGIC_OFFSET);
         if (magic != Nbd.REQUEST_MAGIC) {
             in.skipBytes(in.readableBytes()); // the stream is lost: nothing after this can be trusted
             throw new CorruptedFrameException(String.format("bad request magic 0x%08x", magic));
         }
-        int flags = in.getUnsignedShort(start + 4);
-        int type = in.getUnsignedShort(start + 6);
-        long cookie = in.getLong(start + 8);
-        long offset = in.getLong(start + 16);
-        long length = in.getUnsignedInt(start + 24);
+        int flags = in.getUnsignedShort(start + RequestHeaderDescriptor.FLAGS_OFFSET);
+        int type = in.getUnsignedShort(start + RequestHeaderDescriptor.TYPE_OFFSET);
+        long cookie = in.getLong(start + RequestHeaderDescriptor.COOKIE_OFFSET);
+        long offset = in.getLong(start + RequestHeaderDescriptor.OFFSET_OFFSET);
+        long length = in.getUnsignedInt(start + RequestHeaderDescriptor.LENGTH_OFFSET);
         if (type != Command.WRITE.code) {
-            in.skipBytes(Nbd.REQUEST_HEADER_BYTES);
+            in.skipBytes(RequestHeaderDescriptor.LENGTH);
             out.add(new Request(flags, type, cookie, offset, length, null, false));
             return;
         }
         if (length > maxPayloadBytes) {
-            in.skipBytes(Nbd.REQUEST_HEADER_BYTES);
+            in.skipBytes(RequestHeaderDescriptor.LENGTH);
             discardBytes = length;
             discarded = new Request(flags, type, cookie, offset, length, null, true);
             return;
         }
-        if (in.readableBytes() < Nbd.REQUEST_HEADER_BYTES + length) {
+        if (in.readableBytes() < RequestHeaderDescriptor.LENGTH + length) {
             if (length >= STREAMED_PAYLOAD_BYTES) {
-                in.skipBytes(Nbd.REQUEST_HEADER_BYTES);
+                in.skipBytes(RequestHeaderDescriptor.LENGTH);
                 streaming = new Request(flags, type, cookie, offset, length, null, false);
                 payload = ctx.alloc().directBuffer((int) length, (int) length);
                 payload.writeBytes(in, in.readableBytes());
@@ -132,7 +128,7 @@ public final class RequestDecoder extends ByteToMessageDecoder {
             }
             return;
         }
-        in.skipBytes(Nbd.REQUEST_HEADER_BYTES);
+        in.skipBytes(RequestHeaderDescriptor.LENGTH);
         out.add(new Request(flags, type, cookie, offset, length, in.readRetainedSlice((int) length), false));
     }
 

@@ -59,8 +59,6 @@ public final class Nbd {
     public static final int STATE_HOLE = 1;
     public static final int STATE_ZERO = 1 << 1;
 
-    /** Request header: magic, flags, type, cookie, offset, length. */
-    public static final int REQUEST_HEADER_BYTES = 28;
     public static final int SIMPLE_REPLY_HEADER_BYTES = 16;
     public static final int STRUCTURED_REPLY_HEADER_BYTES = 20;
 
