@@ -47,7 +47,15 @@ public final class InFlight {
         return true;
     }
 
-    /** Ends a call {@link #tryEnter} admitted. */
+    /**
+     * Counts a call that must run to its end even when a drain has begun (an NBD request already
+     * read off its connection): the drain waits for it too, within its timeout.
+     */
+    public void enter() {
+        count.incrementAndGet();
+    }
+
+    /** Ends a call {@link #tryEnter} admitted or {@link #enter} counted. */
     public void exit() {
         long left = count.decrementAndGet();
         if (left < 0) {

@@ -31,6 +31,16 @@ class InFlightTest {
     }
 
     @Test
+    void aCallThatMustRunIsCountedDuringADrain() throws InterruptedException {
+        assertThat(inFlight.drain(0)).isTrue();
+        inFlight.enter();
+        assertThat(inFlight.count()).isEqualTo(1);
+        assertThat(inFlight.drain(0)).as("the drain waits for it").isFalse();
+        inFlight.exit();
+        assertThat(inFlight.drain(0)).isTrue();
+    }
+
+    @Test
     void aDrainWaitsForTheLastExit() throws Exception {
         assertThat(inFlight.tryEnter()).isTrue();
         assertThat(inFlight.tryEnter()).isTrue();

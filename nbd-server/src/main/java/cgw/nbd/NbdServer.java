@@ -1,5 +1,6 @@
 package cgw.nbd;
 
+import cgw.host.InFlight;
 import cgw.nbd.export.ExportRegistry;
 import cgw.nbd.handshake.HandshakePipeline;
 import cgw.nbd.transmission.PayloadReceiver;
@@ -24,7 +25,6 @@ import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -66,7 +66,7 @@ public final class NbdServer implements AutoCloseable {
     private final ServerTransport transport;
     private final EventLoopGroup group;
     private final ChannelGroup channels = new DefaultChannelGroup("nbd", GlobalEventExecutor.INSTANCE);
-    private final AtomicLong inFlight = new AtomicLong();
+    private final InFlight inFlight = new InFlight("NBD server");
     private Channel tcpChannel;
     private Channel unixChannel;
     private boolean closed;
@@ -188,16 +188,14 @@ public final class NbdServer implements AutoCloseable {
         // stop reading new requests; those in flight complete and are answered
         channels.forEach(c -> c.config().setAutoRead(false));
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(CLOSE_GRACE_MS);
-        while (inFlight.get() > 0 && System.nanoTime() < deadline) {
-            try {
-                Thread.sleep(1);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                break;
-            }
+        boolean drained = false;
+        try {
+            drained = inFlight.drain(CLOSE_GRACE_MS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
-        if (inFlight.get() > 0) {
-            log.warn("closing NBD connections with {} requests still in flight", inFlight.get());
+        if (!drained) {
+            log.warn("closing NBD connections with {} requests still in flight", inFlight.count());
         }
         channels.close().awaitUninterruptibly(CLOSE_GRACE_MS);
         group.shutdownGracefully(0, Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime())),

@@ -1,11 +1,11 @@
 package cgw.nbd.transmission;
 
+import cgw.host.InFlight;
 import cgw.nbd.wire.Command;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
-import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -26,7 +26,7 @@ final class FlowControl extends ChannelInboundHandlerAdapter {
     private final int maxInFlightRequests;
     private final long maxInFlightBytes;
     /** Requests in flight on every connection of the server, for a graceful close. */
-    private final AtomicLong serverInFlight;
+    private final InFlight serverInFlight;
 
     private ChannelHandlerContext ctx;
     private int inFlight;
@@ -34,7 +34,7 @@ final class FlowControl extends ChannelInboundHandlerAdapter {
     private boolean paused;
     private boolean disconnecting;
 
-    FlowControl(String exportName, int maxInFlightRequests, long maxInFlightBytes, AtomicLong serverInFlight) {
+    FlowControl(String exportName, int maxInFlightRequests, long maxInFlightBytes, InFlight serverInFlight) {
         this.exportName = exportName;
         this.maxInFlightRequests = maxInFlightRequests;
         this.maxInFlightBytes = maxInFlightBytes;
@@ -67,7 +67,7 @@ final class FlowControl extends ChannelInboundHandlerAdapter {
     }
 
     private void takeCredit(long costBytes) {
-        serverInFlight.incrementAndGet();
+        serverInFlight.enter();
         inFlight++;
         inFlightBytes += costBytes;
         if (!paused && (inFlight >= maxInFlightRequests || inFlightBytes >= maxInFlightBytes)) {
@@ -78,7 +78,7 @@ final class FlowControl extends ChannelInboundHandlerAdapter {
 
     /** The reply to {@code request} is written: its credit comes back, and reading may resume. */
     void returnCredit(Request request) {
-        serverInFlight.decrementAndGet();
+        serverInFlight.exit();
         inFlight--;
         inFlightBytes -= costBytes(request);
         if (paused && !disconnecting && inFlight <= maxInFlightRequests / 2 && inFlightBytes <= maxInFlightBytes / 2) {

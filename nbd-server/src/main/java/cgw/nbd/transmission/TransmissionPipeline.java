@@ -1,9 +1,9 @@
 package cgw.nbd.transmission;
 
+import cgw.host.InFlight;
 import cgw.nbd.export.Export;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelPipeline;
-import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * The handlers of one connection's transmission phase, each one concern, in the order a request
@@ -28,7 +28,7 @@ public final class TransmissionPipeline {
      */
     public static void install(ChannelPipeline pipeline, String after, Export export, boolean structured,
                                int allocationContextId, int maxPayloadBytes, int maxInFlightRequests,
-                               long maxInFlightBytes, AtomicLong serverInFlight) {
+                               long maxInFlightBytes, InFlight serverInFlight) {
         FlowControl flow = new FlowControl(export.info().name(), maxInFlightRequests, maxInFlightBytes, serverInFlight);
         String previous = after;
         previous = add(pipeline, previous, "requests", new RequestDecoder(maxPayloadBytes));

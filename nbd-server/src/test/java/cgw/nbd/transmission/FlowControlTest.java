@@ -6,7 +6,7 @@ import cgw.nbd.wire.Command;
 import io.netty.channel.embedded.EmbeddedChannel;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.atomic.AtomicLong;
+import cgw.host.InFlight;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -15,7 +15,7 @@ class FlowControlTest {
     private static final int MAX_REQUESTS = 4;
     private static final long MAX_BYTES = 1 << 20;
 
-    private final AtomicLong serverInFlight = new AtomicLong();
+    private final InFlight serverInFlight = new InFlight("test");
     private final FlowControl flow = new FlowControl("disk", MAX_REQUESTS, MAX_BYTES, serverInFlight);
     private final EmbeddedChannel channel = new EmbeddedChannel(flow);
     private final List<Request> passed = new ArrayList<>();
@@ -47,13 +47,13 @@ class FlowControlTest {
         send(flush(4));
         assertThat(channel.config().isAutoRead()).as("paused at %d in flight", MAX_REQUESTS).isFalse();
         assertThat(passed).hasSize(4);
-        assertThat(serverInFlight.get()).isEqualTo(4);
+        assertThat(serverInFlight.count()).isEqualTo(4);
 
         flow.returnCredit(passed.get(0));
         assertThat(channel.config().isAutoRead()).as("still 3 in flight").isFalse();
         flow.returnCredit(passed.get(1));
         assertThat(channel.config().isAutoRead()).as("resumed at half").isTrue();
-        assertThat(serverInFlight.get()).isEqualTo(2);
+        assertThat(serverInFlight.count()).isEqualTo(2);
     }
 
     @Test

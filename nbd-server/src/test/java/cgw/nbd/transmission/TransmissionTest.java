@@ -15,7 +15,7 @@ import java.nio.file.Path;
 import java.util.ArrayDeque;
 import java.util.Arrays;
 import java.util.Queue;
-import java.util.concurrent.atomic.AtomicLong;
+import cgw.host.InFlight;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -38,7 +38,7 @@ class TransmissionTest {
     private EmbeddedChannel channel;
     /** Store calls waiting for the test to run them, when the test holds them back. */
     private final Queue<Runnable> storeCalls = new ArrayDeque<>();
-    private final AtomicLong serverInFlight = new AtomicLong();
+    private final InFlight serverInFlight = new InFlight("test");
 
     @AfterEach
     void close() {
@@ -76,7 +76,7 @@ class TransmissionTest {
         assertThat(Wire.bytes(replies.readSlice(data.length))).isEqualTo(data);
         assertThat(Frames.simpleReply(replies, 4)).isZero();
         assertThat(replies.isReadable()).isFalse();
-        assertThat(serverInFlight.get()).isZero();
+        assertThat(serverInFlight.count()).isZero();
     }
 
     @Test
@@ -171,7 +171,7 @@ class TransmissionTest {
         for (Runnable call; (call = storeCalls.poll()) != null; ) {
             call.run();
         }
-        assertThat(serverInFlight.get()).isZero();
+        assertThat(serverInFlight.count()).isZero();
     }
 
     @Test
