@@ -8,7 +8,11 @@ reported: the machines here are shared and noisy, and one server's 1 MiB figures
 from one run to the next. Server CPU is the server
 process's user+system time over the job's wall time; peak RSS is the server's VmHWM.
 
-Usage: bench/nbd_bench.py [--quick] [--runs N] [--runtime S] [--out bench/results]
+Usage: bench/nbd_bench.py [--quick] [--runs N] [--runtime S] [--out bench/results] [--baseline DIR]
+
+--baseline DIR adds a fourth server: the cgw of another checkout (e.g. `git worktree add DIR
+HEAD~1`), interleaved with the others like a peer, and a table of this cgw against it: the way
+to show that a change costs nothing beyond noise.
 """
 import argparse
 import json
@@ -91,12 +95,14 @@ class Server:
 
 
 class Cgw(Server):
+    root = ROOT
+
     def start(self):
-        data = self.workdir / "cgw-data"
+        data = self.workdir / f"{self.name}-data"
         shutil.rmtree(data, ignore_errors=True)
         env = dict(os.environ)
         self.proc = subprocess.Popen(
-            [str(ROOT / "cgw"), "serve", "--data", str(data), "--nbd", f"127.0.0.1:{self.port}",
+            [str(self.root / "cgw"), "serve", "--data", str(data), "--nbd", f"127.0.0.1:{self.port}",
              "--http", "127.0.0.1:0"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
         lines = [self.proc.stdout.readline() for _ in range(3)]
         rest = next(l for l in lines if l.startswith("REST listening on "))
@@ -109,6 +115,11 @@ class Cgw(Server):
         urllib.request.urlopen(req).read()
         wait_port(self.port)
         return f"nbd://127.0.0.1:{self.port}/disk"
+
+
+def baseline_cgw(checkout):
+    """The Cgw class of another checkout's gateway."""
+    return type("CgwBaseline", (Cgw,), {"root": Path(checkout).resolve()})
 
 
 class RawFileServer(Server):
@@ -187,6 +198,11 @@ def settle(servers, idle_pct=5, timeout=120):
     return time.time() - start
 
 
+def baseline_commit(checkout):
+    done = subprocess.run(["git", "-C", str(checkout), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    return done.stdout.strip() or "unknown commit"
+
+
 def rotated(servers, run):
     """The order of the servers in run number run: each goes first in turn, so that none always
     follows the same peer."""
@@ -257,6 +273,7 @@ def main():
     parser.add_argument("--size", type=int, default=2 * GiB)
     parser.add_argument("--copy-mib", type=int, default=2048)
     parser.add_argument("--out", default=str(ROOT / "bench" / "results"))
+    parser.add_argument("--baseline", help="a checkout of another commit whose cgw runs beside this one")
     parser.add_argument("--only", help="regex: only the jobs (and nbdcopy-in/out) whose name matches; "
                         "for experiments, not for committed results")
     args = parser.parse_args()
@@ -270,9 +287,12 @@ def main():
             sys.exit(f"{tool} is missing: ./test.sh installs it")
     workdir = ROOT / "bench" / "tmp" / "nbd"
     workdir.mkdir(parents=True, exist_ok=True)
-    subprocess.run([str(ROOT / "cgw"), "--help"], check=True, capture_output=True)  # build first, untimed
+    classes = [Cgw, QemuNbd, NbdkitFile] + ([baseline_cgw(args.baseline)] if args.baseline else [])
+    for cls in classes:
+        if issubclass(cls, Cgw):  # build first, untimed
+            subprocess.run([str(cls.root / "cgw"), "--help"], check=True, capture_output=True)
 
-    results = measure([cls(cls.__name__, workdir, args.size) for cls in (Cgw, QemuNbd, NbdkitFile)], args)
+    results = measure([cls(cls.__name__, workdir, args.size) for cls in classes], args)
 
     lines = [f"# NBD benchmark ({time.strftime('%Y-%m-%d %H:%M')}, {'quick' if args.quick else 'full'}: "
              f"{args.runs} runs x {args.runtime} s, {args.size >> 20} MiB export, median of runs, "
@@ -295,6 +315,18 @@ def main():
         lines.append(f"| {name} {args.copy_mib} MiB | MiB/s | {c:.0f} | {q:.0f} | {n:.0f} | {c / q:.2f} | {c / n:.2f} |")
     c, q, n = (results[s]["peak_rss_mib"] for s in ("Cgw", "QemuNbd", "NbdkitFile"))
     lines.append(f"| all | peak RSS MiB | {c:.0f} | {q:.0f} | {n:.0f} | {c / q:.2f} | {c / n:.2f} |")
+    if args.baseline:
+        lines += ["", f"cgw against the baseline ({args.baseline}, {baseline_commit(args.baseline)}), "
+                  f"this checkout at {baseline_commit(ROOT)}:", "",
+                  "| job | metric | cgw | baseline | cgw/baseline |", "|---|---|---|---|---|"]
+        for name, _, metric in args.jobs:
+            c, b = results["Cgw"][name], results["CgwBaseline"][name]
+            key, label = {"iops": ("iops", "IOPS"), "bw": ("bw_mib_s", "MiB/s")}.get(metric, ("p50_us", "write+flush p50 µs"))
+            for k, l in ((key, label), ("server_cpu_pct", "server CPU %")):
+                lines.append(f"| {name} | {l} | {c[k]:.0f} | {b[k]:.0f} | {c[k] / b[k]:.2f} |")
+        for name in ("nbdcopy-in", "nbdcopy-out") if args.copy else ():
+            c, b = results["Cgw"][name]["bw_mib_s"], results["CgwBaseline"][name]["bw_mib_s"]
+            lines.append(f"| {name} {args.copy_mib} MiB | MiB/s | {c:.0f} | {b:.0f} | {c / b:.2f} |")
     report = "\n".join(lines) + "\n"
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
