@@ -107,9 +107,9 @@ final class BlockReader {
                 && headReads.readFromCache(volume, headEpoch, first, last, out, outPos)) {
             return;
         }
-        @Nullable Gaps gaps = null;
+        Gaps gaps = null;
         ReadOptions options = length >= Rocks.LONG_READ_BYTES ? rocks.scanOptions : rocks.readOptions;
-        @Nullable LogRun run = null;
+        LogRun run = null;
         try (BlockCursor cursor = new BlockCursor(rocks.db.newIterator(rocks.blocks, options))) {
             for (long block = first; block <= last; block++) {
                 long blockStart = block << blockShift;

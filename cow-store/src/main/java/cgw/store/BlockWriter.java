@@ -173,7 +173,7 @@ final class BlockWriter {
         for (long chunk = first; chunk <= last; chunk += BlockStore.MAX_BATCH_BLOCKS) {
             long chunkLast = Math.min(last, chunk + BlockStore.MAX_BATCH_BLOCKS - 1);
             int[] locked = stripes.lock(volume, chunk, chunkLast);
-            ValueLog.@Nullable Reservation reservation = null;
+            ValueLog.Reservation reservation = null;
             int data = 0;
             int overwritten = 0;
             boolean written = false;

@@ -546,7 +546,7 @@ final class Catalog {
                 // clones always have larger ids than their parents
                 records.sort(Comparator.comparingLong(VolumeRecord::id));
                 for (VolumeRecord record : records) {
-                    @Nullable Volume parent = null;
+                    Volume parent = null;
                     if (record.parentId() != 0) {
                         parent = byId.get(record.parentId());
                         if (parent == null) {

@@ -9,6 +9,7 @@ import jnr.ffi.Pointer;
 import jnr.ffi.Runtime;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Reads that never wait for the disk: {@code preadv2(2)} with {@code RWF_NOWAIT}, which copies
@@ -33,16 +34,16 @@ final class NoWaitReads {
     private static final int EOPNOTSUPP = 95;
     private static final int IOVEC_BYTES = 16;
 
-    private static final Libc LIBC = load();
-    private static final Runtime RUNTIME = LIBC == null ? null : Runtime.getRuntime(LIBC);
+    /** libc, or null where it cannot be loaded: every read then takes the waiting path. */
+    private static final @Nullable Libc LIBC = load();
     private static final ThreadLocal<Pointer> IOVECS = ThreadLocal.withInitial(
-            () -> Memory.allocateDirect(RUNTIME, IOVEC_BYTES));
+            () -> Memory.allocateDirect(Runtime.getRuntime(loaded()), IOVEC_BYTES));
     private static volatile boolean available = LIBC != null;
 
     private NoWaitReads() {
     }
 
-    private static Libc load() {
+    private static @Nullable Libc load() {
         try {
             return Libc.load();
         } catch (RuntimeException | LinkageError e) {
@@ -51,23 +52,33 @@ final class NoWaitReads {
         }
     }
 
+    /** libc, for a path that {@link #available} let through. */
+    private static Libc loaded() {
+        Libc libc = LIBC;
+        if (libc == null) {
+            throw new IllegalStateException("libc is not loaded");
+        }
+        return libc;
+    }
+
     /** A read-only descriptor of {@code file} for {@link #read}, or -1 when there is none. */
     static int open(Path file) {
         if (!available) {
             return -1;
         }
-        int fd = LIBC.open(file.toString(), O_RDONLY | O_CLOEXEC);
+        int fd = loaded().open(file.toString(), O_RDONLY | O_CLOEXEC);
         if (fd < 0) {
             int errno = Libc.errno();
-            log.warn("cannot open {} for page-cache reads ({}); its reads may wait for the disk", file, LIBC.strerror(errno));
+            log.warn("cannot open {} for page-cache reads ({}); its reads may wait for the disk", file,
+                    loaded().strerror(errno));
         }
         return fd;
     }
 
     static void close(int fd) {
-        if (fd >= 0 && LIBC.close(fd) != 0) {
+        if (fd >= 0 && loaded().close(fd) != 0) {
             int errno = Libc.errno();
-            log.warn("closing a value log descriptor failed: {}", LIBC.strerror(errno));
+            log.warn("closing a value log descriptor failed: {}", loaded().strerror(errno));
         }
     }
 
@@ -85,7 +96,7 @@ final class NoWaitReads {
         Pointer iov = IOVECS.get();
         iov.putAddress(0, MemoryIO.getInstance().getDirectBufferAddress(dst) + dst.position());
         iov.putLong(8, length);
-        long n = LIBC.preadv2(fd, iov, 1, position, RWF_NOWAIT);
+        long n = loaded().preadv2(fd, iov, 1, position, RWF_NOWAIT);
         if (n == length) {
             dst.position(dst.limit());
             return true;
@@ -96,7 +107,7 @@ final class NoWaitReads {
                 // this kernel or file system does not know the flag: stop asking
                 available = false;
                 log.info("preadv2(RWF_NOWAIT) failed ({}); reads of the value log go to the store threads",
-                        LIBC.strerror(errno));
+                        loaded().strerror(errno));
             }
         }
         return false; // not all cached, or a short read past the end: the waiting read reports it

@@ -27,6 +27,7 @@ import java.nio.file.Files;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The NBD listeners: TCP and, optionally, a Unix socket. Each connection gets its own pipeline:
@@ -67,8 +68,8 @@ public final class NbdServer implements AutoCloseable {
     private final EventLoopGroup group;
     private final ChannelGroup channels = new DefaultChannelGroup("nbd", GlobalEventExecutor.INSTANCE);
     private final InFlight inFlight = new InFlight("NBD server");
-    private Channel tcpChannel;
-    private Channel unixChannel;
+    private @Nullable Channel tcpChannel;
+    private @Nullable Channel unixChannel;
     private boolean closed;
 
     private NbdServer(NbdServerConfig config, ExportRegistry exports, ServerTransport transport) {
@@ -155,7 +156,7 @@ public final class NbdServer implements AutoCloseable {
     }
 
     /** The bound TCP address (the real port when 0 was asked), or null without TCP. */
-    public InetSocketAddress tcpAddress() {
+    public @Nullable InetSocketAddress tcpAddress() {
         return tcpChannel == null ? null : (InetSocketAddress) tcpChannel.localAddress();
     }
 

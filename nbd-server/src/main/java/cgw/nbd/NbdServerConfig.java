@@ -3,6 +3,7 @@ package cgw.nbd;
 import io.netty.handler.ssl.SslContext;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
+import org.jspecify.annotations.Nullable;
 
 /**
  * How the NBD server listens and what it allows.
@@ -18,8 +19,8 @@ import java.nio.file.Path;
  */
 public record NbdServerConfig(
         InetSocketAddress tcp,
-        Path unixSocket,
-        SslContext tls,
+        @Nullable Path unixSocket,
+        @Nullable SslContext tls,
         int maxPayloadBytes,
         int maxInFlightRequests,
         long maxInFlightBytes,

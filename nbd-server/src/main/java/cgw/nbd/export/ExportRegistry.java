@@ -1,6 +1,7 @@
 package cgw.nbd.export;
 
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Resolves export names for the handshake. Called on Netty event loops: implementations answer
@@ -8,7 +9,7 @@ import java.util.List;
  */
 public interface ExportRegistry {
     /** The export of that name, or null when there is none. */
-    ExportInfo find(String name);
+    @Nullable ExportInfo find(String name);
 
     /** The exports {@code NBD_OPT_LIST} shows. */
     List<ExportInfo> list();

@@ -20,6 +20,7 @@ import java.util.function.LongConsumer;
 import java.util.function.LongFunction;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Exports every volume of a {@link BlockStore}: {@code VOLUME} is the writable head,
@@ -76,7 +77,7 @@ public final class StoreExports implements ExportRegistry {
     }
 
     @Override
-    public ExportInfo find(String name) {
+    public @Nullable ExportInfo find(String name) {
         Target target = resolve(name);
         if (target == null) {
             return null;
@@ -121,7 +122,7 @@ public final class StoreExports implements ExportRegistry {
     }
 
     /** The volume and epoch ({@link BlockStore#HEAD}: the head) an export name stands for, or null. */
-    private Target resolve(String name) {
+    private @Nullable Target resolve(String name) {
         int separator = name.indexOf('@');
         String volumeName = separator < 0 ? name : name.substring(0, separator);
         Volume volume;

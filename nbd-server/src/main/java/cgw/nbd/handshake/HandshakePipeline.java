@@ -4,6 +4,7 @@ import cgw.nbd.export.Export;
 import cgw.nbd.export.ExportRegistry;
 import io.netty.channel.ChannelPipeline;
 import io.netty.handler.ssl.SslContext;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The handlers of one connection's fixed newstyle handshake, each one concern, in the order an
@@ -39,8 +40,8 @@ public final class HandshakePipeline {
      * Adds the handshake handlers at the end of {@code pipeline}. With {@code tls} the server is
      * FORCEDTLS; without, STARTTLS is refused.
      */
-    public static void install(ChannelPipeline pipeline, ExportRegistry exports, SslContext tls, int maxPayloadBytes,
-                               Transmission transmission) {
+    public static void install(ChannelPipeline pipeline, ExportRegistry exports, @Nullable SslContext tls,
+            int maxPayloadBytes, Transmission transmission) {
         pipeline.addLast(DECODER, new OptionDecoder());
         if (tls != null) {
             pipeline.addLast(TLS_REQUIRED, new TlsRequired());

@@ -28,6 +28,7 @@ import java.util.ArrayList;
 import java.util.List;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Answers the options of a fixed newstyle handshake until the client picks an export with
@@ -50,7 +51,7 @@ final class Negotiation extends ChannelInboundHandlerAdapter {
 
     private final ExportRegistry exports;
     /** Null when the server has no TLS: STARTTLS is refused. */
-    private final SslContext tls;
+    private final @Nullable SslContext tls;
     private final int maxPayloadBytes;
     private final HandshakePipeline.Transmission transmission;
 
@@ -58,9 +59,10 @@ final class Negotiation extends ChannelInboundHandlerAdapter {
     private boolean tlsActive;
     private boolean structured;
     /** Export name the last SET_META_CONTEXT selected base:allocation for; null when none. */
-    private String allocationExport;
+    private @Nullable String allocationExport;
 
-    Negotiation(ExportRegistry exports, SslContext tls, int maxPayloadBytes, HandshakePipeline.Transmission transmission) {
+    Negotiation(ExportRegistry exports, @Nullable SslContext tls, int maxPayloadBytes,
+            HandshakePipeline.Transmission transmission) {
         this.exports = exports;
         this.tls = tls;
         this.maxPayloadBytes = maxPayloadBytes;
@@ -77,7 +79,7 @@ final class Negotiation extends ChannelInboundHandlerAdapter {
         try {
             answer(ctx, Option.of(request.code()), request.code(), request.data());
         } catch (InvalidOption e) {
-            OptionReplies.refuse(ctx, request.code(), OptionReply.ERR_INVALID, e.getMessage());
+            OptionReplies.refuse(ctx, request.code(), OptionReply.ERR_INVALID, String.valueOf(e.getMessage()));
         } finally {
             ReferenceCountUtil.release(request.data());
         }
@@ -159,7 +161,7 @@ final class Negotiation extends ChannelInboundHandlerAdapter {
                 export = exports.open(name);
                 info = export.info();
             } catch (ExportNotFoundException e) {
-                OptionReplies.refuse(ctx, option, OptionReply.ERR_UNKNOWN, e.getMessage());
+                OptionReplies.refuse(ctx, option, OptionReply.ERR_UNKNOWN, String.valueOf(e.getMessage()));
                 return;
             }
         }
@@ -176,7 +178,7 @@ final class Negotiation extends ChannelInboundHandlerAdapter {
         OptionReplies.reply(ctx, option, OptionReply.INFO, InfoBlockSizeDescriptor.encode(ctx.alloc(),
                 MINIMUM_BLOCK_BYTES, PREFERRED_BLOCK_BYTES, maxPayloadBytes));
         OptionReplies.reply(ctx, option, OptionReply.ACK, null);
-        if (go) {
+        if (export != null) {
             enterTransmission(ctx, export);
         }
     }

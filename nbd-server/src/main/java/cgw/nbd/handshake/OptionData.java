@@ -6,6 +6,7 @@ import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Reads the strings inside option data, strictly: a length that overruns the option or bytes that
@@ -42,7 +43,7 @@ final class OptionData {
     }
 
     /** Reads {@code length} bytes as strict UTF-8 (at most 4096 bytes), or null when invalid. */
-    static String string(ByteBuf data, int length) {
+    static @Nullable String string(ByteBuf data, int length) {
         ByteBuffer bytes = data.nioBuffer(data.readerIndex(), length);
         data.skipBytes(length);
         if (length > Nbd.MAX_STRING_BYTES) {

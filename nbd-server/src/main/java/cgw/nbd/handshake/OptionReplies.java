@@ -8,6 +8,7 @@ import io.netty.channel.ChannelHandlerContext;
 import java.nio.charset.StandardCharsets;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Sends option replies, and hangs up on clients the protocol says to. Shared by the handshake's
@@ -20,7 +21,7 @@ final class OptionReplies {
     }
 
     /** Sends a reply with {@code payload} (null: none), which it takes ownership of. */
-    static ChannelFuture reply(ChannelHandlerContext ctx, int option, OptionReply type, ByteBuf payload) {
+    static ChannelFuture reply(ChannelHandlerContext ctx, int option, OptionReply type, @Nullable ByteBuf payload) {
         int length = payload == null ? 0 : payload.readableBytes();
         ByteBuf header = OptionReplyDescriptor.encode(ctx.alloc(), option, type, length);
         if (payload == null) {

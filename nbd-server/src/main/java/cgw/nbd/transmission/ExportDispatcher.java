@@ -14,6 +14,7 @@ import java.nio.ByteBuffer;
 import java.util.concurrent.CompletableFuture;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import java.util.Objects;
 
 /**
  * Hands each validated request to the export and writes its reply when the export completes it,
@@ -55,7 +56,7 @@ final class ExportDispatcher extends ChannelInboundHandlerAdapter {
         switch (command) {
             case READ -> read(ctx, r);
             case WRITE -> {
-                ByteBuf payload = r.payload();
+                ByteBuf payload = Objects.requireNonNull(r.payload(), "a write without its payload");
                 CompletableFuture<Void> done = r.length() == 0 ? CompletableFuture.completedFuture(null)
                         : export.write(r.offset(), payload.nioBuffer(), fua);
                 done.whenComplete((v, failure) -> loop.run(ctx, () -> {

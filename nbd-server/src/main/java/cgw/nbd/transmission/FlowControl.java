@@ -8,6 +8,7 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Bounds what one connection has in flight: each request passed on takes a credit (one request,
@@ -28,7 +29,7 @@ final class FlowControl extends ChannelInboundHandlerAdapter {
     /** Requests in flight on every connection of the server, for a graceful close. */
     private final InFlight serverInFlight;
 
-    private ChannelHandlerContext ctx;
+    private @Nullable ChannelHandlerContext context;
     private int inFlight;
     private long inFlightBytes;
     private boolean paused;
@@ -43,7 +44,16 @@ final class FlowControl extends ChannelInboundHandlerAdapter {
 
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) {
-        this.ctx = ctx;
+        this.context = ctx;
+    }
+
+    /** This handler's context: requests reach it only once it is in a pipeline. */
+    private ChannelHandlerContext ctx() {
+        ChannelHandlerContext ctx = context;
+        if (ctx == null) {
+            throw new IllegalStateException("flow control of " + exportName + " is not in a pipeline");
+        }
+        return ctx;
     }
 
     @Override
@@ -72,7 +82,7 @@ final class FlowControl extends ChannelInboundHandlerAdapter {
         inFlightBytes += costBytes;
         if (!paused && (inFlight >= maxInFlightRequests || inFlightBytes >= maxInFlightBytes)) {
             paused = true;
-            ctx.channel().config().setAutoRead(false);
+            ctx().channel().config().setAutoRead(false);
         }
     }
 
@@ -83,7 +93,7 @@ final class FlowControl extends ChannelInboundHandlerAdapter {
         inFlightBytes -= costBytes(request);
         if (paused && !disconnecting && inFlight <= maxInFlightRequests / 2 && inFlightBytes <= maxInFlightBytes / 2) {
             paused = false;
-            ctx.channel().config().setAutoRead(true);
+            ctx().channel().config().setAutoRead(true);
         }
         closeWhenIdle();
     }
@@ -94,9 +104,9 @@ final class FlowControl extends ChannelInboundHandlerAdapter {
     }
 
     private void closeWhenIdle() {
-        if (disconnecting && inFlight == 0 && ctx.channel().isActive()) {
+        if (disconnecting && inFlight == 0 && ctx().channel().isActive()) {
             // replies still unflushed go out first
-            ctx.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+            ctx().writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
         }
     }
 }

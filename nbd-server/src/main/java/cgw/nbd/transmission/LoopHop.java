@@ -9,6 +9,7 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Brings export completions back to the connection's event loop. From a store thread a
@@ -27,14 +28,14 @@ final class LoopHop {
     static final int FLUSH_AT_ONCE_BYTES = 64 << 10;
 
     /** A completion waiting for the event loop, and the buffer it must free if it never runs. */
-    private record Completion(Runnable task, ByteBuf owned) {
+    private record Completion(Runnable task, @Nullable ByteBuf owned) {
     }
 
     private final Queue<Completion> completions = new ConcurrentLinkedQueue<>();
     private final AtomicBoolean drainScheduled = new AtomicBoolean();
 
     /** Runs {@code task} on {@code ctx}'s event loop; {@code owned}, if not null, is freed if it cannot run. */
-    void run(ChannelHandlerContext ctx, Runnable task, ByteBuf owned) {
+    void run(ChannelHandlerContext ctx, Runnable task, @Nullable ByteBuf owned) {
         if (ctx.executor().inEventLoop()) {
             task.run();
             if (owned != null && owned.capacity() >= FLUSH_AT_ONCE_BYTES) {

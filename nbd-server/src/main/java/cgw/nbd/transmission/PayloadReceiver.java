@@ -5,6 +5,7 @@ import io.netty.buffer.ByteBufAllocator;
 import io.netty.channel.AdaptiveRecvByteBufAllocator;
 import io.netty.channel.RecvByteBufAllocator;
 import io.netty.util.UncheckedBooleanSupplier;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A connection's receive-buffer allocator that lets a large WRITE payload arrive straight in the
@@ -22,10 +23,10 @@ import io.netty.util.UncheckedBooleanSupplier;
  */
 public final class PayloadReceiver implements RecvByteBufAllocator {
     private final RecvByteBufAllocator normal = new AdaptiveRecvByteBufAllocator();
-    private ByteBuf target;
+    private @Nullable ByteBuf target;
 
     /** Receives into {@code payload}'s writable part from the next read on; null to stop. */
-    void receiveInto(ByteBuf payload) {
+    void receiveInto(@Nullable ByteBuf payload) {
         target = payload;
     }
 

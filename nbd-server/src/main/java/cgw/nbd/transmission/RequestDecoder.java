@@ -10,6 +10,8 @@ import io.netty.channel.unix.IntegerUnixChannelOption;
 import io.netty.handler.codec.ByteToMessageDecoder;
 import io.netty.handler.codec.CorruptedFrameException;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
+import java.util.Objects;
 
 /**
  * Splits the transmission byte stream into {@link Request}s. A request is emitted only once its
@@ -40,12 +42,12 @@ public final class RequestDecoder extends ByteToMessageDecoder {
     private static final IntegerUnixChannelOption SO_RCVLOWAT = new IntegerUnixChannelOption("SO_RCVLOWAT", 1, 18);
     private final int maxPayloadBytes;
     private long discardBytes;
-    private Request discarded;
+    private @Nullable Request discarded;
     /** A WRITE whose payload is streaming into {@link #payload}; its payload field is null. */
-    private Request streaming;
-    private ByteBuf payload;
+    private @Nullable Request streaming;
+    private @Nullable ByteBuf payload;
     /** The channel's receiver while {@link #payload} is received in place, else null. */
-    private PayloadReceiver receiver;
+    private @Nullable PayloadReceiver receiver;
     /** The socket's receive low-water mark, as last set; see {@link #PAYLOAD_LOW_WATER_BYTES}. */
     private int lowWater = 1;
 
@@ -64,7 +66,7 @@ public final class RequestDecoder extends ByteToMessageDecoder {
                 payload.writeBytes(in, n);
             }
             if (!payload.isWritable()) {
-                Request header = streaming;
+                Request header = Objects.requireNonNull(streaming, "a payload without its request");
                 out.add(new Request(header.flags(), header.type(), header.cookie(), header.offset(), header.length(),
                         payload, false));
                 stopStreaming();
@@ -136,7 +138,7 @@ public final class RequestDecoder extends ByteToMessageDecoder {
      * The channel's {@link PayloadReceiver} if payloads may be received in place: this decoder
      * sees the socket's bytes as they come (is first in the pipeline: no TLS handler before it).
      */
-    private static PayloadReceiver receiverOf(ChannelHandlerContext ctx) {
+    private static @Nullable PayloadReceiver receiverOf(ChannelHandlerContext ctx) {
         return ctx.channel().config().getRecvByteBufAllocator() instanceof PayloadReceiver r
                 && ctx.pipeline().firstContext() == ctx ? r : null;
     }

@@ -9,6 +9,7 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.util.ReferenceCountUtil;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Validates each request once, at the edge of the transmission phase: a request the export may
@@ -65,7 +66,7 @@ final class RequestValidator extends ChannelInboundHandlerAdapter {
     }
 
     /** Why the request is refused, or null when it may proceed. */
-    private Rejection validate(Command command, Request r) {
+    private @Nullable Rejection validate(Command command, Request r) {
         if (command == Command.UNKNOWN) {
             return new Rejection(NbdError.EINVAL, "unknown command type " + r.type());
         }
