@@ -11,7 +11,8 @@ public class ChunkUnreadableException extends BackupException {
 
     public ChunkUnreadableException(ChunkId chunkId, String volume, long offsetBytes, BackupException cause) {
         super("chunk " + chunkId.hex() + " of volume " + volume + " at offset " + offsetBytes + " is "
-                + (cause instanceof ObjectNotFoundException ? "missing" : "corrupt") + ": " + cause.getMessage(), cause);
+                + (cause instanceof ObjectNotFoundException ? "missing" : "corrupt") + ": " + cause.getMessage(),
+                cause);
         this.chunkId = chunkId.hex();
         this.volume = volume;
         this.offsetBytes = offsetBytes;

@@ -63,7 +63,8 @@ final class ChunkWorkers implements AutoCloseable {
                 try {
                     task.run();
                 } catch (RuntimeException | Error e) {
-                    failure.compareAndSet(null, e instanceof RuntimeException r ? r
+                    failure.compareAndSet(null, e instanceof RuntimeException r
+                            ? r
                             : new BackupException("chunk task failed: " + e, e));
                 } finally {
                     slots.release();

@@ -133,7 +133,8 @@ final class DirectoryObjectStore implements ObjectStore {
                 fileSystem.sync();
                 for (Staged s : batch) {
                     current = s;
-                    Files.move(s.temp(), s.target(), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+                    Files.move(s.temp(), s.target(), StandardCopyOption.ATOMIC_MOVE,
+                            StandardCopyOption.REPLACE_EXISTING);
                     unsyncedDirectories.add(s.target().getParent());
                 }
             } catch (IOException e) {

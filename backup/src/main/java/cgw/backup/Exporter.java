@@ -89,7 +89,8 @@ public final class Exporter {
             throw new SnapshotExistsException("snapshot " + snapshot.id() + " is already in " + repository.describe());
         }
         if (parent != null && parent.id() >= snapshot.id()) {
-            throw new IllegalArgumentException("incremental base " + parent.id() + " is not older than snapshot " + snapshot.id());
+            throw new IllegalArgumentException(
+                    "incremental base " + parent.id() + " is not older than snapshot " + snapshot.id());
         }
         Manifest base = null;
         if (parent != null) {
@@ -146,14 +147,17 @@ public final class Exporter {
     private Plan plan(Snapshot.Member member, Snapshot parent, Manifest base) {
         Volume volume = store.volume(member.volume());
         if (volume.id() != member.volumeId()) {
-            throw new BackupException("volume " + member.volume() + " was deleted and created again since the snapshot");
+            throw new BackupException(
+                    "volume " + member.volume() + " was deleted and created again since the snapshot");
         }
         long sizeBytes = store.sizeBytes(volume, member.epoch());
         NavigableMap<Long, ChunkId> chunks = new ConcurrentSkipListMap<>();
         Snapshot.Member parentMember = parent == null ? null : parent.member(member.volumeId()).orElse(null);
-        Manifest.VolumeEntry parentEntry = base == null ? null : base.volumes().stream()
-                .filter(v -> v.volumeId() == member.volumeId() && v.chunkSizeBytes() == chunkSizeBytes)
-                .findFirst().orElse(null);
+        Manifest.VolumeEntry parentEntry = base == null
+                ? null
+                : base.volumes().stream()
+                        .filter(v -> v.volumeId() == member.volumeId() && v.chunkSizeBytes() == chunkSizeBytes)
+                        .findFirst().orElse(null);
         if (parentMember == null || parentEntry == null) {
             return new Plan(member, volume, sizeBytes, chunks, null);
         }
@@ -163,7 +167,7 @@ public final class Exporter {
         Roaring64Bitmap changed = new Roaring64Bitmap();
         int blocksPerChunk = chunkSizeBytes / store.blockSizeBytes();
         Roaring64Bitmap blocks = store.changedBlocks(volume, parentMember.epoch(), member.epoch());
-        for (LongIterator it = blocks.getLongIterator(); it.hasNext(); ) {
+        for (LongIterator it = blocks.getLongIterator(); it.hasNext();) {
             changed.addLong(it.next() / blocksPerChunk);
         }
         if (parentEntry.sizeBytes() != sizeBytes && parentEntry.sizeBytes() % chunkSizeBytes != 0) {
@@ -205,7 +209,7 @@ public final class Exporter {
     /** The chunks holding changed blocks, on top of the parent's chunk list. */
     private void exportChanged(Plan plan, ChunkWorkers workers, Counters counters, RepositoryLock lock) {
         long n = 0;
-        for (LongIterator it = plan.changedChunks().getLongIterator(); it.hasNext(); ) {
+        for (LongIterator it = plan.changedChunks().getLongIterator(); it.hasNext();) {
             submit(plan, it.next(), workers, counters);
             if (++n % WINDOW_CHUNKS == 0) {
                 lock.refreshIfDue();
@@ -245,11 +249,13 @@ public final class Exporter {
             for (Map.Entry<Long, ChunkId> e : plan.chunks().headMap(limit).entrySet()) {
                 refs.add(new Manifest.ChunkRef(e.getKey(), e.getValue()));
             }
-            volumes.add(new Manifest.VolumeEntry(plan.member().volume(), plan.member().volumeId(), plan.member().epoch(),
-                    plan.sizeBytes(), chunkSizeBytes, refs));
+            volumes.add(
+                    new Manifest.VolumeEntry(plan.member().volume(), plan.member().volumeId(), plan.member().epoch(),
+                            plan.sizeBytes(), chunkSizeBytes, refs));
         }
         return new Manifest(snapshot.id(), snapshot.group(), snapshot.label(), snapshot.createdAtMillis(),
-                snapshot.freezeMicros(), sourceGateway, System.currentTimeMillis(), parent == null ? 0 : parent.id(), volumes);
+                snapshot.freezeMicros(), sourceGateway, System.currentTimeMillis(), parent == null ? 0 : parent.id(),
+                volumes);
     }
 
     private long chunkCount(long sizeBytes) {

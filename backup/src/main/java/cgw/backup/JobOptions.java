@@ -27,7 +27,8 @@ public record JobOptions(int threads, int zstdLevel, long bytesPerSecond, Progre
             throw new IllegalArgumentException("zstdLevel must be in [1, 19], got " + zstdLevel);
         }
         if (bytesPerSecond < 0) {
-            throw new IllegalArgumentException("bytesPerSecond must be 0 (no limit) or positive, got " + bytesPerSecond);
+            throw new IllegalArgumentException(
+                    "bytesPerSecond must be 0 (no limit) or positive, got " + bytesPerSecond);
         }
     }
 
@@ -39,7 +40,8 @@ public record JobOptions(int threads, int zstdLevel, long bytesPerSecond, Progre
 
     /** Eight workers (more than cores: they mostly wait on the target); zstd level 3; no rate limit; never cancelled. */
     public static JobOptions defaults() {
-        return new JobOptions(8, 3, 0, (done, total) -> { }, () -> false);
+        return new JobOptions(8, 3, 0, (done, total) -> {
+        }, () -> false);
     }
 
     public JobOptions withThreads(int value) {

@@ -115,7 +115,8 @@ final class ManifestCodec {
         byte[] id = new byte[ChunkId.BYTES];
         for (VolumeHeader v : header.volumes()) {
             if (v.chunkCount() < 0 || v.chunkCount() * ENTRY_BYTES > buf.remaining()) {
-                throw new CorruptObjectException(key + ": volume " + v.name() + " claims " + v.chunkCount() + " chunks");
+                throw new CorruptObjectException(
+                        key + ": volume " + v.name() + " claims " + v.chunkCount() + " chunks");
             }
             List<Manifest.ChunkRef> chunks = new ArrayList<>((int) v.chunkCount());
             long previous = -1;

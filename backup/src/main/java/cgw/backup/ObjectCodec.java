@@ -98,7 +98,8 @@ final class ObjectCodec implements AutoCloseable {
             throw new CorruptObjectException(key + ": unknown flags " + flags);
         }
         if (((flags & FLAG_ENCRYPTED) != 0) != keys.encrypted()) {
-            throw new CorruptObjectException(key + (keys.encrypted() ? ": not encrypted in an encrypted repository"
+            throw new CorruptObjectException(key + (keys.encrypted()
+                    ? ": not encrypted in an encrypted repository"
                     : ": encrypted in an unencrypted repository"));
         }
         byte[] payload = keys.encrypted()
@@ -135,10 +136,10 @@ final class ObjectCodec implements AutoCloseable {
     /** Frees the pooled zstd contexts; the repository calls it once no job uses it. */
     @Override
     public void close() {
-        for (Compressor c; (c = compressors.poll()) != null; ) {
+        for (Compressor c; (c = compressors.poll()) != null;) {
             c.ctx.close();
         }
-        for (ZstdDecompressCtx d; (d = decompressors.poll()) != null; ) {
+        for (ZstdDecompressCtx d; (d = decompressors.poll()) != null;) {
             d.close();
         }
     }

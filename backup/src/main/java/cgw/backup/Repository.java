@@ -51,7 +51,8 @@ public final class Repository implements AutoCloseable {
             throw new BackupException(objects.describe() + " already holds a repository");
         }
         objects.sync();
-        LOG.info("created {} repository {} in {}", encrypted ? "an encrypted" : "an unencrypted", id, objects.describe());
+        LOG.info("created {} repository {} in {}", encrypted ? "an encrypted" : "an unencrypted", id,
+                objects.describe());
         return open(objects, key);
     }
 
@@ -91,7 +92,8 @@ public final class Repository implements AutoCloseable {
         }
         if (!RepositoryConfig.FORMAT.equals(config.format()) || config.version() != RepositoryConfig.VERSION) {
             throw new RepositoryFormatException(objects.describe() + " is " + config.format() + " version "
-                    + config.version() + "; this gateway reads " + RepositoryConfig.FORMAT + " version " + RepositoryConfig.VERSION);
+                    + config.version() + "; this gateway reads " + RepositoryConfig.FORMAT + " version "
+                    + RepositoryConfig.VERSION);
         }
         RepositoryOptions.checkChunkSize(config.chunkSizeBytes());
         String hash = config.encryption() == null ? RepositoryConfig.HASH_PLAIN : RepositoryConfig.HASH_KEYED;

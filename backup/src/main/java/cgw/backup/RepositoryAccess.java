@@ -29,7 +29,8 @@ public record RepositoryAccess(S3Settings s3, KeySource key) {
     public Repository open(String target, boolean create) {
         ObjectStore objects = ObjectStore.open(target, s3);
         try {
-            return create ? Repository.openOrCreate(objects, RepositoryOptions.defaults(), key)
+            return create
+                    ? Repository.openOrCreate(objects, RepositoryOptions.defaults(), key)
                     : Repository.open(objects, key);
         } catch (RuntimeException e) {
             objects.close();

@@ -207,7 +207,8 @@ final class RepositoryKeys {
         return out;
     }
 
-    private static byte[] open(SecretKey key, byte[] aad, byte[] sealed, Cipher cipher) throws GeneralSecurityException {
+    private static byte[] open(SecretKey key, byte[] aad, byte[] sealed, Cipher cipher)
+            throws GeneralSecurityException {
         if (sealed.length < NONCE_BYTES + TAG_BYTES) {
             throw new AEADBadTagException("sealed data too short: " + sealed.length + " bytes");
         }

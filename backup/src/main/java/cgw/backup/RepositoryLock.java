@@ -71,10 +71,12 @@ public final class RepositoryLock implements AutoCloseable {
             if (theirs == null) {
                 continue;
             }
-            String dead = now - theirs.refreshedAtMillis() > STALE_AFTER_MS ? "not refreshed since " + theirs.refreshedAtMillis()
+            String dead = now - theirs.refreshedAtMillis() > STALE_AFTER_MS
+                    ? "not refreshed since " + theirs.refreshedAtMillis()
                     : holderIsGone(theirs) ? "its process is gone" : null;
             if (dead != null) {
-                LOG.warn("{} dead lock {} of {}: {}", exclusive ? "removing" : "ignoring", other, theirs.holder(), dead);
+                LOG.warn("{} dead lock {} of {}: {}", exclusive ? "removing" : "ignoring", other, theirs.holder(),
+                        dead);
                 if (exclusive) {
                     // its holder crashed; under our exclusive lock nobody else removes it concurrently
                     objects.delete(other);

@@ -107,8 +107,9 @@ public final class Restorer {
         try {
             byte[] plain = repository.readChunk(id);
             if (plain.length != length) {
-                throw new CorruptObjectException(id.objectKey() + ": holds " + plain.length + " bytes, the volume needs "
-                        + length + " there");
+                throw new CorruptObjectException(
+                        id.objectKey() + ": holds " + plain.length + " bytes, the volume needs "
+                                + length + " there");
             }
             return plain;
         } catch (ObjectNotFoundException | CorruptObjectException e) {

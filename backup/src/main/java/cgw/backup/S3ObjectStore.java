@@ -42,7 +42,8 @@ final class S3ObjectStore implements ObjectStore {
 
     static S3ObjectStore open(S3Settings settings, String bucket, String prefix) {
         S3ClientBuilder builder = S3Client.builder()
-                .credentialsProvider(settings.credentials() != null ? settings.credentials()
+                .credentialsProvider(settings.credentials() != null
+                        ? settings.credentials()
                         : DefaultCredentialsProvider.builder().build())
                 .forcePathStyle(settings.pathStyle());
         if (settings.region() != null) {
@@ -92,8 +93,10 @@ final class S3ObjectStore implements ObjectStore {
             for (int offset = 0, number = 1; offset < data.length; offset += PART_BYTES, number++) {
                 int length = Math.min(PART_BYTES, data.length - offset);
                 int partNumber = number;
-                String etag = client.uploadPart(b -> b.bucket(bucket).key(fullKey).uploadId(uploadId).partNumber(partNumber),
-                        RequestBody.fromRemainingByteBuffer(ByteBuffer.wrap(data, offset, length))).eTag();
+                String etag = client
+                        .uploadPart(b -> b.bucket(bucket).key(fullKey).uploadId(uploadId).partNumber(partNumber),
+                                RequestBody.fromRemainingByteBuffer(ByteBuffer.wrap(data, offset, length)))
+                        .eTag();
                 parts.add(CompletedPart.builder().partNumber(partNumber).eTag(etag).build());
             }
             client.completeMultipartUpload(b -> b.bucket(bucket).key(fullKey).uploadId(uploadId)
@@ -168,7 +171,8 @@ final class S3ObjectStore implements ObjectStore {
     public List<String> list(String keyPrefix) {
         List<String> keys = new ArrayList<>();
         try {
-            for (S3Object object : client.listObjectsV2Paginator(b -> b.bucket(bucket).prefix(prefix + keyPrefix)).contents()) {
+            for (S3Object object : client.listObjectsV2Paginator(b -> b.bucket(bucket).prefix(prefix + keyPrefix))
+                    .contents()) {
                 // "folder" markers (consoles, filesystem-backed servers) are never our objects
                 if (!object.key().endsWith("/")) {
                     keys.add(object.key().substring(prefix.length()));
@@ -193,8 +197,10 @@ final class S3ObjectStore implements ObjectStore {
     @Override
     public void removeIncomplete() {
         try {
-            for (MultipartUpload upload : client.listMultipartUploadsPaginator(b -> b.bucket(bucket).prefix(prefix)).uploads()) {
-                LOG.info("aborting multipart upload {} of {} left by an interrupted write", upload.uploadId(), upload.key());
+            for (MultipartUpload upload : client.listMultipartUploadsPaginator(b -> b.bucket(bucket).prefix(prefix))
+                    .uploads()) {
+                LOG.info("aborting multipart upload {} of {} left by an interrupted write", upload.uploadId(),
+                        upload.key());
                 abort(upload.key(), upload.uploadId());
             }
         } catch (SdkException e) {

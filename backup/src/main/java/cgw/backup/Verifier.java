@@ -57,7 +57,8 @@ public final class Verifier {
                         }
                     }
                 } catch (CorruptObjectException | RepositoryFormatException e) {
-                    problems.add(new VerifyReport.Problem(Manifest.objectKey(id), "corrupt", e.getMessage(), List.of(id)));
+                    problems.add(
+                            new VerifyReport.Problem(Manifest.objectKey(id), "corrupt", e.getMessage(), List.of(id)));
                 }
             }
             Set<ChunkId> toCheck = new HashSet<>(references.keySet());

@@ -45,7 +45,7 @@ final class BackupFixture implements AutoCloseable {
     /** Fills {@code [offset, offset + length)} with random bytes from {@code seed}, a MiB at a time. */
     void fillRandom(Volume volume, long offset, long length, long seed) {
         Random random = new Random(seed);
-        for (long done = 0; done < length; ) {
+        for (long done = 0; done < length;) {
             byte[] piece = new byte[(int) Math.min(MIB, length - done)];
             random.nextBytes(piece);
             write(volume, offset + done, piece);
@@ -90,7 +90,8 @@ final class BackupFixture implements AutoCloseable {
             store.read(source, epoch, offset, expected);
             store.read(copy, copy.headEpoch(), offset, actual);
             if (!expected.equals(actual)) {
-                throw new AssertionError(restored + " differs from " + source.name() + "@" + epoch + " in the MiB at " + offset);
+                throw new AssertionError(
+                        restored + " differs from " + source.name() + "@" + epoch + " in the MiB at " + offset);
             }
         }
     }

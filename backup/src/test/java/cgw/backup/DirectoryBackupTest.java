@@ -46,7 +46,7 @@ class DirectoryBackupTest {
         Volume wal = fx.volume("wal", 4 * MIB);
         fx.fillRandom(db, 0, 3 * MIB, 1);
         fx.write(db, 5 * MIB + 100, "unaligned write".getBytes());
-        fx.write(db, 8 * MIB + 1000, new byte[] {1, 2, 3});
+        fx.write(db, 8 * MIB + 1000, new byte[]{1, 2, 3});
         fx.store.writeZeroes(db, MIB, 64 << 10);
         fx.fillRandom(wal, 0, 128 << 10, 2);
         fx.barrier.createGroup("app", List.of("db", "wal"));
@@ -71,7 +71,8 @@ class DirectoryBackupTest {
 
             // the names are taken now: refused before anything is created
             long before = fx.store.volumes().size();
-            assertThatThrownBy(() -> new Restorer(fx.store, repository, JobOptions.defaults()).restore(snapshot.id(), "r-"))
+            assertThatThrownBy(
+                    () -> new Restorer(fx.store, repository, JobOptions.defaults()).restore(snapshot.id(), "r-"))
                     .isInstanceOf(VolumeExistsException.class).hasMessageContaining("r-db");
             assertThat(fx.store.volumes()).hasSize((int) before);
             assertThatThrownBy(() -> export(repository, snapshot, null)).isInstanceOf(SnapshotExistsException.class);
@@ -96,7 +97,8 @@ class DirectoryBackupTest {
         try (Repository repository = fx.directoryRepository("repo", KeySource.none())) {
             ExportResult full = export(repository, first, null);
             ExportResult incremental = export(repository, second, first);
-            System.out.printf("full export wrote %d bytes, incremental after 1%% change %d bytes (%.2f%%), read %d bytes%n",
+            System.out.printf(
+                    "full export wrote %d bytes, incremental after 1%% change %d bytes (%.2f%%), read %d bytes%n",
                     full.bytesWritten(), incremental.bytesWritten(),
                     100.0 * incremental.bytesWritten() / full.bytesWritten(), incremental.bytesRead());
             assertThat(incremental.bytesWritten()).isLessThanOrEqualTo(full.bytesWritten() / 50);
@@ -186,7 +188,8 @@ class DirectoryBackupTest {
             long start = System.nanoTime();
             fx.assertRestoresExactly(repository, snapshot, "r-");
             long restoreNanos = System.nanoTime() - start;
-            System.out.printf("mixed 64 MiB: repository %d bytes (%.3f of raw), export %.0f MB/s, restore+compare %.0f MB/s%n",
+            System.out.printf(
+                    "mixed 64 MiB: repository %d bytes (%.3f of raw), export %.0f MB/s, restore+compare %.0f MB/s%n",
                     stored, (double) stored / size, size / (result.elapsedNanos() / 1e3), size / (restoreNanos / 1e3));
             assertThat(stored).isLessThanOrEqualTo(size * 55 / 100);
             assertThat(result.chunksReused()).isEqualTo(size / 4 / (64 << 10));
@@ -210,9 +213,11 @@ class DirectoryBackupTest {
                 assertThat(p.kind()).isEqualTo("corrupt");
                 assertThat(p.snapshots()).containsExactly(snapshot.id());
             });
-            assertThat(new Verifier(repository, JobOptions.defaults()).verifySnapshot(snapshot.id()).problems()).hasSize(1);
+            assertThat(new Verifier(repository, JobOptions.defaults()).verifySnapshot(snapshot.id()).problems())
+                    .hasSize(1);
 
-            assertThatThrownBy(() -> new Restorer(fx.store, repository, JobOptions.defaults()).restore(snapshot.id(), "r-"))
+            assertThatThrownBy(
+                    () -> new Restorer(fx.store, repository, JobOptions.defaults()).restore(snapshot.id(), "r-"))
                     .isInstanceOfSatisfying(ChunkUnreadableException.class, e -> {
                         assertThat(e.chunkId()).isEqualTo(victim.id().hex());
                         assertThat(e.volume()).isEqualTo("disk");
@@ -225,7 +230,8 @@ class DirectoryBackupTest {
             Files.delete(file);
             assertThat(new Verifier(repository, JobOptions.defaults()).verifyAll().problems())
                     .singleElement().satisfies(p -> assertThat(p.kind()).isEqualTo("missing"));
-            assertThatThrownBy(() -> new Restorer(fx.store, repository, JobOptions.defaults()).restore(snapshot.id(), "r-"))
+            assertThatThrownBy(
+                    () -> new Restorer(fx.store, repository, JobOptions.defaults()).restore(snapshot.id(), "r-"))
                     .isInstanceOf(ChunkUnreadableException.class).hasMessageContaining("missing");
         }
     }
@@ -316,7 +322,8 @@ class DirectoryBackupTest {
                 repository.lock(false, "another export").close();
             }
             try (RepositoryLock prune = repository.lock(true, "prune")) {
-                assertThatThrownBy(() -> repository.lock(false, "export")).isInstanceOf(RepositoryLockedException.class);
+                assertThatThrownBy(() -> repository.lock(false, "export"))
+                        .isInstanceOf(RepositoryLockedException.class);
             }
             // a crashed holder's lock, last refreshed an hour ago: ignored, and removed by prune
             String stale = "locks/shared-crashed";
@@ -331,7 +338,8 @@ class DirectoryBackupTest {
 
     @Test
     void targetsAreParsedStrictly() {
-        assertThatThrownBy(() -> ObjectStore.open("file://relative/dir", null)).isInstanceOf(InvalidTargetException.class);
+        assertThatThrownBy(() -> ObjectStore.open("file://relative/dir", null))
+                .isInstanceOf(InvalidTargetException.class);
         assertThatThrownBy(() -> ObjectStore.open("ftp://host/x", null)).isInstanceOf(InvalidTargetException.class);
         assertThatThrownBy(() -> ObjectStore.open("s3:///prefix", null)).isInstanceOf(InvalidTargetException.class);
     }

@@ -60,7 +60,8 @@ class S3BackupTest {
         endpoint = URI.create("http://127.0.0.1:" + proxy.getPort());
         try (S3Client client = S3Client.builder().endpointOverride(endpoint).forcePathStyle(true)
                 .region(Region.US_EAST_1)
-                .credentialsProvider(StaticCredentialsProvider.create(AwsBasicCredentials.create(ACCESS_KEY, SECRET_KEY)))
+                .credentialsProvider(
+                        StaticCredentialsProvider.create(AwsBasicCredentials.create(ACCESS_KEY, SECRET_KEY)))
                 .build()) {
             client.createBucket(b -> b.bucket(BUCKET));
         }
@@ -88,7 +89,8 @@ class S3BackupTest {
     }
 
     private Repository repository(String prefix, KeySource key) {
-        return Repository.openOrCreate(ObjectStore.open("s3://" + BUCKET + "/" + prefix, S3Settings.compatible(endpoint)),
+        return Repository.openOrCreate(
+                ObjectStore.open("s3://" + BUCKET + "/" + prefix, S3Settings.compatible(endpoint)),
                 BackupFixture.FAST_KDF, key);
     }
 
@@ -112,7 +114,8 @@ class S3BackupTest {
             assertThat(new Pruner(repository).keepLast(1).chunksDeleted()).isEqualTo(16);
             fx.assertRestoresExactly(repository, second, "c-");
         }
-        assertThatThrownBy(() -> repository("site-a/gw1", KeySource.passphrase("nope"))).isInstanceOf(WrongKeyException.class);
+        assertThatThrownBy(() -> repository("site-a/gw1", KeySource.passphrase("nope")))
+                .isInstanceOf(WrongKeyException.class);
     }
 
     @Test
@@ -120,9 +123,10 @@ class S3BackupTest {
         try (ObjectStore objects = ObjectStore.open("s3://" + BUCKET + "/objects", S3Settings.compatible(endpoint))) {
             byte[] large = BackupFixture.randomBytes(S3ObjectStore.PART_BYTES * 2 + 12345, 4);
             objects.put("snapshots/big", large);
-            assertThat(Arrays.equals(objects.get("snapshots/big"), large)).as("the large object reads back whole").isTrue();
-            assertThat(objects.putIfAbsent("config", new byte[] {1})).isTrue();
-            assertThat(objects.putIfAbsent("config", new byte[] {2})).isFalse();
+            assertThat(Arrays.equals(objects.get("snapshots/big"), large)).as("the large object reads back whole")
+                    .isTrue();
+            assertThat(objects.putIfAbsent("config", new byte[]{1})).isTrue();
+            assertThat(objects.putIfAbsent("config", new byte[]{2})).isFalse();
             assertThat(objects.get("config")).containsExactly(1);
             assertThat(objects.list("snapshots/")).containsExactly("snapshots/big");
             assertThat(objects.exists("nothing")).isFalse();

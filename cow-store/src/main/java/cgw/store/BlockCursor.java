@@ -50,7 +50,9 @@ final class BlockCursor implements AutoCloseable {
 
     /** The block the cursor is on, or {@link Long#MAX_VALUE} when it is past the volume's keys. */
     long blockOf(long volumeId) {
-        return valid && BlockKey.volumeId(currentBuffer) == volumeId ? BlockKey.blockIndex(currentBuffer) : Long.MAX_VALUE;
+        return valid && BlockKey.volumeId(currentBuffer) == volumeId
+                ? BlockKey.blockIndex(currentBuffer)
+                : Long.MAX_VALUE;
     }
 
     /** Whether the cursor is on exactly the key of the last {@link #seek}. */

@@ -4,9 +4,9 @@ import cgw.store.key.BlockPointer;
 import cgw.store.key.BlockValue;
 import java.nio.ByteBuffer;
 import java.util.Arrays;
+import org.jspecify.annotations.Nullable;
 import org.rocksdb.ReadOptions;
 import org.rocksdb.RocksIterator;
-import org.jspecify.annotations.Nullable;
 
 /**
  * Reads a range of a volume at an epoch: one iterator walks the versions of its blocks, whole
@@ -65,7 +65,7 @@ final class BlockReader {
      */
     private void readRangeExclusive(Volume volume, long epoch, long offset, ByteBuffer out, int length) {
         long end = offset + length;
-        for (long from = offset; from < end; ) {
+        for (long from = offset; from < end;) {
             long next = Math.min(end, ((from >>> blockShift) + BlockStore.MAX_BATCH_BLOCKS) << blockShift);
             int[] locked = stripes.lock(volume, from >>> blockShift, (next - 1) >>> blockShift);
             try {
@@ -151,7 +151,7 @@ final class BlockReader {
         if (inParent > 0) {
             readRange(parent, volume.parentEpoch, offset, out, at, (int) inParent);
         }
-        for (int done = (int) inParent; done < length; ) {
+        for (int done = (int) inParent; done < length;) {
             int n = Math.min(blockSize, length - done);
             geometry.zero(out, at + done, n);
             done += n;

@@ -126,14 +126,17 @@ public final class BlockStore implements AutoCloseable {
         try {
             Files.createDirectories(dir);
         } catch (IOException e) {
-            String reason = e instanceof FileSystemException fs && fs.getReason() != null ? fs.getReason() : e.toString();
+            String reason = e instanceof FileSystemException fs && fs.getReason() != null
+                    ? fs.getReason()
+                    : e.toString();
             throw new StoreException("cannot create store directory " + dir + ": " + reason, e);
         }
         int pointerCacheSlots = PointerCache.slotsFor(options);
         Rocks rocks = Rocks.open(dir, options, options.cacheBytes() - PointerCache.bytesOf(pointerCacheSlots));
         ValueLog valueLog = null;
         try {
-            long segmentBytes = options.valueLogSegmentBytes() > 0 ? options.valueLogSegmentBytes()
+            long segmentBytes = options.valueLogSegmentBytes() > 0
+                    ? options.valueLogSegmentBytes()
                     : StoreOptions.defaults().valueLogSegmentBytes();
             valueLog = ValueLog.open(dir, segmentBytes);
             BlockStore store = new BlockStore(dir, options, rocks, valueLog, pointerCacheSlots);
@@ -161,7 +164,7 @@ public final class BlockStore implements AutoCloseable {
 
     public Volume createVolume(String name, long sizeBytes) {
         Names.check("volume", name);
-        checkSize("size", sizeBytes);
+        Volume.checkSize("size", sizeBytes);
         return calls.call(() -> catalog.create(name, sizeBytes));
     }
 
@@ -181,7 +184,7 @@ public final class BlockStore implements AutoCloseable {
 
     /** Grows a volume; shrinking is refused, since it would silently drop data. */
     public VolumeInfo grow(Volume volume, long newSizeBytes) {
-        checkSize("size", newSizeBytes);
+        Volume.checkSize("size", newSizeBytes);
         return calls.call(() -> catalog.grow(volume, newSizeBytes));
     }
 
@@ -586,14 +589,5 @@ public final class BlockStore implements AutoCloseable {
             valueLog.close();
         }
         log.info("closed store at {}", dir);
-    }
-
-    // ---------------------------------------------------------------- checks at the edge
-
-    static void checkSize(String field, long sizeBytes) {
-        if (sizeBytes <= 0 || sizeBytes > MAX_VOLUME_SIZE_BYTES || sizeBytes % SECTOR_BYTES != 0) {
-            throw new InvalidRequestException("invalid " + field + " " + sizeBytes + ": must be a positive multiple of "
-                    + SECTOR_BYTES + " bytes, at most " + MAX_VOLUME_SIZE_BYTES);
-        }
     }
 }

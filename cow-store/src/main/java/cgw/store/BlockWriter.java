@@ -11,8 +11,8 @@ import java.util.List;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import org.rocksdb.RocksDBException;
 import org.jspecify.annotations.Nullable;
+import org.rocksdb.RocksDBException;
 
 /**
  * Writes, write-zeroes and trims of a volume at an epoch. Per batch of up to
@@ -216,8 +216,8 @@ final class BlockWriter {
                     int crc = context.newCrc[i];
                     ByteBuffer pointer = context.pointer.clear();
                     if (context.slot[i] >= 0) {
-                        ValueLog.Reservation appended =
-                                Objects.requireNonNull(reservation, "appended blocks without a reservation");
+                        ValueLog.Reservation appended = Objects.requireNonNull(reservation,
+                                "appended blocks without a reservation");
                         BlockPointer.encode(pointer, appended.segment(),
                                 appended.position() + ((long) context.slot[i] << blockShift), crc);
                         putVersion(context, volume, context.blocks[i], epoch, pointer.limit(BlockPointer.LENGTH));
@@ -305,8 +305,8 @@ final class BlockWriter {
         for (int i = 0; i < data; i++) {
             int crc = context.newCrc[i];
             if (context.slot[i] >= 0) {
-                ValueLog.Reservation appended =
-                        Objects.requireNonNull(reservation, "appended blocks without a reservation");
+                ValueLog.Reservation appended = Objects.requireNonNull(reservation,
+                        "appended blocks without a reservation");
                 pointerCache.put(volume.id, context.blocks[i], epoch, appended.segment(),
                         appended.position() + ((long) context.slot[i] << blockShift), crc, crc);
             } else {

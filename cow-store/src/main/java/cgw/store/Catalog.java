@@ -14,12 +14,12 @@ import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Function;
+import org.jspecify.annotations.Nullable;
 import org.rocksdb.RocksDBException;
 import org.rocksdb.RocksIterator;
 import org.rocksdb.WriteBatch;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import org.jspecify.annotations.Nullable;
 
 /**
  * The volumes of a store and their epochs: creation, growth, cuts, releases, clones, deletion,
@@ -100,7 +100,8 @@ final class Catalog {
     }
 
     /** The volume with that id, or null when there is none (any more). */
-    @Nullable Volume byId(long id) {
+    @Nullable
+    Volume byId(long id) {
         return byId.get(id);
     }
 
@@ -532,7 +533,8 @@ final class Catalog {
     private void load() {
         synchronized (lock) {
             try {
-                nextVolumeId = ByteBuffer.wrap(rocks.db.get(rocks.catalog, CatalogKey.meta("next-volume-id"))).getLong();
+                nextVolumeId = ByteBuffer.wrap(rocks.db.get(rocks.catalog, CatalogKey.meta("next-volume-id")))
+                        .getLong();
                 List<VolumeRecord> records = new ArrayList<>();
                 try (RocksIterator it = rocks.db.newIterator(rocks.catalog, rocks.scanOptions)) {
                     for (it.seek(CatalogKey.kindStart(CatalogKey.VOLUME)); it.isValid(); it.next()) {

@@ -123,7 +123,7 @@ final class Collector {
             deleted += counts[1];
             pacer.paceKeepingInterrupt(counts[0]);
         }
-        return new long[] {examined, deleted};
+        return new long[]{examined, deleted};
     }
 
     private long[] collectBlocks(Volume volume, long[] chunk, int n) {
@@ -131,7 +131,7 @@ final class Collector {
         long examined = 0;
         long deleted = 0;
         try (RocksIterator it = rocks.db.newIterator(rocks.blocks, rocks.scanOptions);
-             WriteBatch batch = new WriteBatch()) {
+                WriteBatch batch = new WriteBatch()) {
             // the iterator's view is fixed at its creation, before the kept set is read
             long[] kept = catalog.keptEpochs(volume);
             if (kept == null) {
@@ -195,7 +195,7 @@ final class Collector {
         } catch (RocksDBException e) {
             throw rocks.failure("collecting garbage of " + volume.name, e);
         }
-        return new long[] {examined, deleted};
+        return new long[]{examined, deleted};
     }
 
     /** Whether a sorted array holds a value in {@code [from, to)}. */

@@ -1,9 +1,9 @@
 package cgw.store;
 
 import cgw.host.NamedThreads;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import org.jspecify.annotations.Nullable;
 
 /**
  * The thread of the store's {@link Collector}: one daemon thread that runs rate-limited passes over the

@@ -7,9 +7,9 @@ import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.Lock;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import org.jspecify.annotations.Nullable;
 
 /**
  * Lays scattered ranges of volumes out in block order again. The value log keeps blocks in the
@@ -181,7 +181,8 @@ final class Defragmenter {
     private long run(Request request) {
         long copied = copy(request);
         if (copied > 0) {
-            log.debug("copied {} blocks of {}-{} of volume id {}", copied, request.first, request.last, request.volumeId);
+            log.debug("copied {} blocks of {}-{} of volume id {}", copied, request.first, request.last,
+                    request.volumeId);
         }
         return mover.copiedBlocks() >= SWAP_BLOCKS ? swap() : 0;
     }

@@ -5,9 +5,9 @@ import cgw.store.key.DirtyKey;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 import org.roaringbitmap.longlong.Roaring64Bitmap;
 import org.rocksdb.RocksIterator;
-import org.jspecify.annotations.Nullable;
 
 /**
  * What a volume holds where, without reading data: the extents of a range (data, zeros, holes,
@@ -43,7 +43,8 @@ final class ExtentMap {
                 long found = cursor.blockOf(volume.id);
                 if (found == block) {
                     int size = cursor.it.value(marker);
-                    ExtentType type = size != BlockValue.MARKER_LENGTH ? ExtentType.DATA
+                    ExtentType type = size != BlockValue.MARKER_LENGTH
+                            ? ExtentType.DATA
                             : marker[0] == BlockValue.HOLE ? ExtentType.HOLE : ExtentType.ZERO;
                     appendSpan(own, block << blockShift, blockSize, type, offset, end);
                     block++;
@@ -102,7 +103,8 @@ final class ExtentMap {
         if (!out.isEmpty()) {
             Extent previous = out.get(out.size() - 1);
             if (previous.type() == extent.type() && previous.end() == extent.offset()) {
-                out.set(out.size() - 1, new Extent(previous.offset(), previous.length() + extent.length(), extent.type()));
+                out.set(out.size() - 1,
+                        new Extent(previous.offset(), previous.length() + extent.length(), extent.type()));
                 return;
             }
         }

@@ -35,7 +35,8 @@ final class HeadReads {
     private final int blockSize;
     private final int blockShift;
     /** Per-thread direct key buffers of {@link #readBlock}. */
-    private final ThreadLocal<ByteBuffer> readKeys = ThreadLocal.withInitial(() -> ByteBuffer.allocateDirect(BlockKey.LENGTH));
+    private final ThreadLocal<ByteBuffer> readKeys = ThreadLocal
+            .withInitial(() -> ByteBuffer.allocateDirect(BlockKey.LENGTH));
     private final ThreadLocal<PointerCache.Hit> cacheHits = ThreadLocal.withInitial(PointerCache.Hit::new);
     private final ThreadLocal<CachedRange> cachedRanges = ThreadLocal.withInitial(CachedRange::new);
 
@@ -66,8 +67,10 @@ final class HeadReads {
             return false;
         }
         try {
-            return length == blockSize ? readBlockNoWait(volume, offset >>> blockShift, dst.slice())
-                    : readBlocksNoWait(volume, volume.headEpoch, offset >>> blockShift, length >>> blockShift, dst.slice());
+            return length == blockSize
+                    ? readBlockNoWait(volume, offset >>> blockShift, dst.slice())
+                    : readBlocksNoWait(volume, volume.headEpoch, offset >>> blockShift, length >>> blockShift,
+                            dst.slice());
         } finally {
             removal.unlock();
         }
@@ -99,16 +102,18 @@ final class HeadReads {
                 return false;
             }
             range.set(i, hit);
-            if ((i == 0 || !range.follows(i, blockSize)) && ++runs > Math.max(1, count / Defragmenter.BLOCKS_PER_BREAK)) {
+            if ((i == 0 || !range.follows(i, blockSize))
+                    && ++runs > Math.max(1, count / Defragmenter.BLOCKS_PER_BREAK)) {
                 return false; // scattered: the waiting read asks for the range to be laid out again
             }
         }
-        for (int i = 0; i < count; ) {
+        for (int i = 0; i < count;) {
             int end = i + 1;
             while (end < count && range.follows(end, blockSize)) {
                 end++;
             }
-            if (!valueLog.readNoWait(range.segment[i], range.position[i], out.slice(i << blockShift, (end - i) << blockShift))) {
+            if (!valueLog.readNoWait(range.segment[i], range.position[i],
+                    out.slice(i << blockShift, (end - i) << blockShift))) {
                 return false;
             }
             i = end;
@@ -288,7 +293,8 @@ final class HeadReads {
                 return RocksDB.NOT_FOUND;
             }
             ByteBuffer found = ByteBuffer.wrap(it.key());
-            if (BlockKey.volumeId(found) != BlockKey.volumeId(key) || BlockKey.blockIndex(found) != BlockKey.blockIndex(key)) {
+            if (BlockKey.volumeId(found) != BlockKey.volumeId(key)
+                    || BlockKey.blockIndex(found) != BlockKey.blockIndex(key)) {
                 return RocksDB.NOT_FOUND;
             }
             return it.value(value.clear());

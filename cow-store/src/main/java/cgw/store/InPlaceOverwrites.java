@@ -29,7 +29,8 @@ final class InPlaceOverwrites {
     private final int session;
     private final ThreadLocal<PointerCache.Hit> cacheHits = ThreadLocal.withInitial(PointerCache.Hit::new);
 
-    InPlaceOverwrites(Rocks rocks, PointerReads pointers, PointerCache pointerCache, BlockGeometry geometry, int session) {
+    InPlaceOverwrites(Rocks rocks, PointerReads pointers, PointerCache pointerCache, BlockGeometry geometry,
+            int session) {
         this.rocks = rocks;
         this.valueLog = pointers.valueLog();
         this.pointers = pointers;
@@ -90,7 +91,7 @@ final class InPlaceOverwrites {
     int assignSlots(WriteContext context, int data, int minRun) {
         int overwrites = 0;
         int appended = 0;
-        for (int i = 0; i < data; ) {
+        for (int i = 0; i < data;) {
             int end = i + 1;
             int segment = context.targetSegment[i];
             if (segment >= 0) {
@@ -219,7 +220,7 @@ final class InPlaceOverwrites {
     private void currentCrcs(WriteContext context, int data) {
         valueLog.readLock().lock();
         try {
-            for (int i = 0; i < data; ) {
+            for (int i = 0; i < data;) {
                 if (context.slot[i] >= 0) {
                     i++;
                     continue;
@@ -251,7 +252,7 @@ final class InPlaceOverwrites {
      */
     boolean currentCrcsNoWait(WriteContext context, int data) {
         ByteBuffer slots = context.tableSlots;
-        for (int i = 0; i < data; ) {
+        for (int i = 0; i < data;) {
             int end = runEnd(context, data, i);
             slots.clear().limit((end - i) * CrcSlot.LENGTH);
             if (!valueLog.readTableNoWait(context.targetSegment[i], context.targetPosition[i] >>> blockShift, slots)) {

@@ -62,7 +62,8 @@ final class LogCleaner {
         static final Stats NOTHING = new Stats(0, 0, 0, 0);
     }
 
-    LogCleaner(Rocks rocks, ValueLog valueLog, StripeLocks stripes, WalSync walSync, Relocation relocation, int blockSize) {
+    LogCleaner(Rocks rocks, ValueLog valueLog, StripeLocks stripes, WalSync walSync, Relocation relocation,
+            int blockSize) {
         this.rocks = rocks;
         this.stripes = stripes;
         this.walSync = walSync;
@@ -86,7 +87,8 @@ final class LogCleaner {
         try {
             long appended = valueLog.appendedBytes();
             long growth = appended - appendedAtLastRound;
-            boolean due = garbageHint || growth >= Math.max(MIN_GROWTH_SEGMENTS * valueLog.segmentBytes(), valueLog.totalBytes() / 4);
+            boolean due = garbageHint
+                    || growth >= Math.max(MIN_GROWTH_SEGMENTS * valueLog.segmentBytes(), valueLog.totalBytes() / 4);
             if (!force && !due) {
                 return Stats.NOTHING;
             }

@@ -176,9 +176,10 @@ final class LogMover {
     }
 
     /** {@link Relocation#replaceValues} of entries {@code [0, n)}, per volume, at most a batch under one set of stripe locks. */
-    private long replace(byte[][] keys, byte[][] expected, byte[][] replacement, boolean[] done, int n, boolean headOnly) {
+    private long replace(byte[][] keys, byte[][] expected, byte[][] replacement, boolean[] done, int n,
+            boolean headOnly) {
         long moved = 0;
-        for (int from = 0; from < n; ) {
+        for (int from = 0; from < n;) {
             long volumeId = volumeOf(keys[from]);
             int to = from + 1;
             while (to < n && to - from < BATCH_BLOCKS && volumeOf(keys[to]) == volumeId) {

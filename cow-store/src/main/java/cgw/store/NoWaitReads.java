@@ -7,9 +7,9 @@ import java.nio.file.Path;
 import jnr.ffi.Memory;
 import jnr.ffi.Pointer;
 import jnr.ffi.Runtime;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import org.jspecify.annotations.Nullable;
 
 /**
  * Reads that never wait for the disk: {@code preadv2(2)} with {@code RWF_NOWAIT}, which copies

@@ -246,7 +246,8 @@ final class PointerCache {
     }
 
     /** The run of {@code group} at exactly {@code epoch}, or null. */
-    @Nullable Run run(long volumeId, long group, long epoch) {
+    @Nullable
+    Run run(long volumeId, long group, long epoch) {
         Run run = runs.get(runIndex(volumeId, group));
         return run != null && run.volumeId == volumeId && run.group == group && run.epoch == epoch ? run : null;
     }

@@ -12,7 +12,8 @@ import java.nio.ByteBuffer;
 final class PointerReads {
     private final ValueLog valueLog;
     private final int blockShift;
-    private final ThreadLocal<ByteBuffer> tableSlots = ThreadLocal.withInitial(() -> ByteBuffer.allocateDirect(CrcSlot.LENGTH));
+    private final ThreadLocal<ByteBuffer> tableSlots = ThreadLocal
+            .withInitial(() -> ByteBuffer.allocateDirect(CrcSlot.LENGTH));
 
     PointerReads(ValueLog valueLog, BlockGeometry geometry) {
         this.valueLog = valueLog;

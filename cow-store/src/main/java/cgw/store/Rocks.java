@@ -4,6 +4,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 import org.rocksdb.BlockBasedTableConfig;
 import org.rocksdb.BloomFilter;
 import org.rocksdb.Cache;
@@ -22,7 +23,6 @@ import org.rocksdb.WALRecoveryMode;
 import org.rocksdb.WriteBatch;
 import org.rocksdb.WriteBufferManager;
 import org.rocksdb.WriteOptions;
-import org.jspecify.annotations.Nullable;
 
 /**
  * Owns every native RocksDB object of a store and is the one place where RocksDB options are
@@ -105,7 +105,8 @@ final class Rocks implements AutoCloseable {
                 // values are 16-byte pointers (the value log holds the data): an 8 MiB memtable holds
                 // about 100k versions, and larger ones make random inserts slower (longer skip
                 // list splices)
-                .setWriteBufferSize(options.valueLogSegmentBytes() > 0 ? Math.min(8L << 20, options.memtableBytes() / 2)
+                .setWriteBufferSize(options.valueLogSegmentBytes() > 0
+                        ? Math.min(8L << 20, options.memtableBytes() / 2)
                         : Math.max(8L << 20, options.memtableBytes() / 2))
                 .setMaxWriteBufferNumber(4)
                 .setLevelCompactionDynamicLevelBytes(true)
@@ -211,7 +212,8 @@ final class Rocks implements AutoCloseable {
                 }
             } catch (Exception e) {
                 if (failure == null) {
-                    failure = new StoreException("closing " + resource.getClass().getSimpleName() + " failed: " + e.getMessage(), e);
+                    failure = new StoreException(
+                            "closing " + resource.getClass().getSimpleName() + " failed: " + e.getMessage(), e);
                 } else {
                     failure.addSuppressed(e);
                 }

@@ -1,8 +1,8 @@
 package cgw.store;
 
+import org.jspecify.annotations.Nullable;
 import org.rocksdb.RocksDBException;
 import org.rocksdb.Status;
-import org.jspecify.annotations.Nullable;
 
 /**
  * The file system under the store is full (or over its quota): the write that met it did not

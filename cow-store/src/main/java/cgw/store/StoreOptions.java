@@ -40,8 +40,9 @@ public record StoreOptions(
                     + MIN_BLOCK_SIZE_BYTES + ", " + MAX_BLOCK_SIZE_BYTES + "], got " + blockSizeBytes);
         }
         if (memtableBytes < (4 << 20) || cacheBytes < memtableBytes + (8 << 20)) {
-            throw new IllegalArgumentException("need memtableBytes >= 4 MiB and cacheBytes >= memtableBytes + 8 MiB, got "
-                    + "memtableBytes=" + memtableBytes + " cacheBytes=" + cacheBytes);
+            throw new IllegalArgumentException(
+                    "need memtableBytes >= 4 MiB and cacheBytes >= memtableBytes + 8 MiB, got "
+                            + "memtableBytes=" + memtableBytes + " cacheBytes=" + cacheBytes);
         }
         if (valueLogSegmentBytes != 0 && (valueLogSegmentBytes < blockSizeBytes || valueLogSegmentBytes > (1L << 40))) {
             throw new IllegalArgumentException("valueLogSegmentBytes must be 0 or in [blockSizeBytes, 1 TiB], got "
@@ -57,27 +58,33 @@ public record StoreOptions(
     }
 
     public StoreOptions withBlockSizeBytes(int value) {
-        return new StoreOptions(value, cacheBytes, memtableBytes, blobFiles, gcBlocksPerSecond, backgroundGc, valueLogSegmentBytes, overwriteInPlace);
+        return new StoreOptions(value, cacheBytes, memtableBytes, blobFiles, gcBlocksPerSecond, backgroundGc,
+                valueLogSegmentBytes, overwriteInPlace);
     }
 
     public StoreOptions withCacheBytes(long cache, long memtable) {
-        return new StoreOptions(blockSizeBytes, cache, memtable, blobFiles, gcBlocksPerSecond, backgroundGc, valueLogSegmentBytes, overwriteInPlace);
+        return new StoreOptions(blockSizeBytes, cache, memtable, blobFiles, gcBlocksPerSecond, backgroundGc,
+                valueLogSegmentBytes, overwriteInPlace);
     }
 
     public StoreOptions withBlobFiles(boolean value) {
-        return new StoreOptions(blockSizeBytes, cacheBytes, memtableBytes, value, gcBlocksPerSecond, backgroundGc, valueLogSegmentBytes, overwriteInPlace);
+        return new StoreOptions(blockSizeBytes, cacheBytes, memtableBytes, value, gcBlocksPerSecond, backgroundGc,
+                valueLogSegmentBytes, overwriteInPlace);
     }
 
     public StoreOptions withGcBlocksPerSecond(long value) {
-        return new StoreOptions(blockSizeBytes, cacheBytes, memtableBytes, blobFiles, value, backgroundGc, valueLogSegmentBytes, overwriteInPlace);
+        return new StoreOptions(blockSizeBytes, cacheBytes, memtableBytes, blobFiles, value, backgroundGc,
+                valueLogSegmentBytes, overwriteInPlace);
     }
 
     public StoreOptions withBackgroundGc(boolean value) {
-        return new StoreOptions(blockSizeBytes, cacheBytes, memtableBytes, blobFiles, gcBlocksPerSecond, value, valueLogSegmentBytes, overwriteInPlace);
+        return new StoreOptions(blockSizeBytes, cacheBytes, memtableBytes, blobFiles, gcBlocksPerSecond, value,
+                valueLogSegmentBytes, overwriteInPlace);
     }
 
     public StoreOptions withValueLogSegmentBytes(long value) {
-        return new StoreOptions(blockSizeBytes, cacheBytes, memtableBytes, blobFiles, gcBlocksPerSecond, backgroundGc, value, overwriteInPlace);
+        return new StoreOptions(blockSizeBytes, cacheBytes, memtableBytes, blobFiles, gcBlocksPerSecond, backgroundGc,
+                value, overwriteInPlace);
     }
 
     public StoreOptions withOverwriteInPlace(boolean value) {

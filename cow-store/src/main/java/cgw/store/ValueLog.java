@@ -20,9 +20,9 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import org.jspecify.annotations.Nullable;
 
 /**
  * Block data kept out of RocksDB: segment files of raw block payloads under
@@ -237,7 +237,8 @@ final class ValueLog implements AutoCloseable {
         try {
             readFully(segment, true, firstSlot * CrcSlot.LENGTH, into);
         } catch (IOException e) {
-            throw new StoreException("reading the CRC table of value log segment " + segmentNumber + ": " + e.getMessage(), e);
+            throw new StoreException(
+                    "reading the CRC table of value log segment " + segmentNumber + ": " + e.getMessage(), e);
         }
     }
 
@@ -256,7 +257,8 @@ final class ValueLog implements AutoCloseable {
     private Segment pointedAt(int segmentNumber) {
         Segment segment = segments.get(segmentNumber);
         if (segment == null) {
-            throw new StoreException("block data points at value log segment " + segmentNumber + ", which does not exist");
+            throw new StoreException(
+                    "block data points at value log segment " + segmentNumber + ", which does not exist");
         }
         return segment;
     }
@@ -268,7 +270,8 @@ final class ValueLog implements AutoCloseable {
             int n = channel == null ? -1 : channel.read(dst, at);
             if (n < 0) {
                 throw new StoreException(table
-                        ? "a block pointer leads to slot " + at / CrcSlot.LENGTH + " of the CRC table of value log segment "
+                        ? "a block pointer leads to slot " + at / CrcSlot.LENGTH
+                                + " of the CRC table of value log segment "
                                 + segment.number + ", which " + (channel == null ? "does not exist" : "ends before it")
                         : "block data at " + at + " of value log segment " + segment.number + " lies past its end ("
                                 + segment.channel.size() + " bytes)");
@@ -312,7 +315,8 @@ final class ValueLog implements AutoCloseable {
             }
             unsynced.add(segment);
         } catch (IOException e) {
-            throw failure("overwriting " + (table ? "the CRC table of " : "") + "value log segment " + segmentNumber, e);
+            throw failure("overwriting " + (table ? "the CRC table of " : "") + "value log segment " + segmentNumber,
+                    e);
         } finally {
             removal.readLock().unlock();
         }
@@ -522,7 +526,8 @@ final class ValueLog implements AutoCloseable {
         }
 
         /** The table if its file exists, else null. */
-        @Nullable FileChannel existingTable(Path dir) throws IOException {
+        @Nullable
+        FileChannel existingTable(Path dir) throws IOException {
             return table != null || Files.exists(tableFile(dir)) ? table(dir) : null;
         }
 

@@ -70,6 +70,15 @@ public final class Volume {
         return headEpoch;
     }
 
+    /** Throws {@link InvalidRequestException} unless {@code sizeBytes} is a size a volume may have. */
+    static void checkSize(String field, long sizeBytes) {
+        if (sizeBytes <= 0 || sizeBytes > BlockStore.MAX_VOLUME_SIZE_BYTES
+                || sizeBytes % BlockStore.SECTOR_BYTES != 0) {
+            throw new InvalidRequestException("invalid " + field + " " + sizeBytes + ": must be a positive multiple of "
+                    + BlockStore.SECTOR_BYTES + " bytes, at most " + BlockStore.MAX_VOLUME_SIZE_BYTES);
+        }
+    }
+
     /** Throws {@link VolumeNotFoundException} when this volume was deleted. */
     void checkAlive() {
         if (deleted) {

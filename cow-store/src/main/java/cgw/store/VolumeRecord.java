@@ -14,15 +14,17 @@ import java.nio.charset.StandardCharsets;
  * </pre>
  */
 record VolumeRecord(long id, String name, long sizeBytes, long headEpoch, long createdAtMillis,
-                    long parentId, long parentEpoch, long parentSizeBytes) {
+        long parentId, long parentEpoch, long parentSizeBytes) {
     private static final byte FORMAT = 1;
 
     VolumeRecord withSizeBytes(long newSizeBytes) {
-        return new VolumeRecord(id, name, newSizeBytes, headEpoch, createdAtMillis, parentId, parentEpoch, parentSizeBytes);
+        return new VolumeRecord(id, name, newSizeBytes, headEpoch, createdAtMillis, parentId, parentEpoch,
+                parentSizeBytes);
     }
 
     VolumeRecord withHeadEpoch(long newHeadEpoch) {
-        return new VolumeRecord(id, name, sizeBytes, newHeadEpoch, createdAtMillis, parentId, parentEpoch, parentSizeBytes);
+        return new VolumeRecord(id, name, sizeBytes, newHeadEpoch, createdAtMillis, parentId, parentEpoch,
+                parentSizeBytes);
     }
 
     byte[] encode() {

@@ -27,8 +27,8 @@ import org.rocksdb.RocksDBException;
 final class WalSync implements AutoCloseable {
     private final RocksDB db;
     private final ValueLog valueLog;
-    private final ExecutorService dataSyncs =
-            Executors.newSingleThreadExecutor(NamedThreads.single("cgw-store-data-sync", true));
+    private final ExecutorService dataSyncs = Executors
+            .newSingleThreadExecutor(NamedThreads.single("cgw-store-data-sync", true));
     private final AtomicLong issuedTicket = new AtomicLong();
     private long coveredTicket; // guarded by this
 
@@ -45,7 +45,8 @@ final class WalSync implements AutoCloseable {
             }
             long upTo = issuedTicket.get();
             CompletableFuture<Void> data = valueLog.hasUnsynced()
-                    ? CompletableFuture.runAsync(valueLog::sync, dataSyncs) : null;
+                    ? CompletableFuture.runAsync(valueLog::sync, dataSyncs)
+                    : null;
             StoreException failure = null;
             try {
                 db.flushWal(true);
@@ -56,7 +57,8 @@ final class WalSync implements AutoCloseable {
                 try {
                     data.get();
                 } catch (ExecutionException e) {
-                    StoreException dataFailure = e.getCause() instanceof StoreException se ? se
+                    StoreException dataFailure = e.getCause() instanceof StoreException se
+                            ? se
                             : new StoreException("value log sync failed: " + e.getCause(), e.getCause());
                     if (failure == null) {
                         failure = dataFailure;

@@ -64,7 +64,8 @@ class BlockStoreTest {
                     store.read(v, (long) b * block, direct);
                     byte[] single = new byte[block];
                     direct.get(0, single);
-                    assertThat(single).as("block %d of %s", b, v.name()).isEqualTo(read(store, v, v.headEpoch(), (long) b * block, block));
+                    assertThat(single).as("block %d of %s", b, v.name())
+                            .isEqualTo(read(store, v, v.headEpoch(), (long) b * block, block));
                 }
             }
             assertThat(read(store, volume, volume.headEpoch(), 0, block)).isEqualTo(inline);
@@ -118,8 +119,9 @@ class BlockStoreTest {
             Volume b = store.createVolume("b", 1 << 20);
             long[] sealed = store.cut(List.of(a, b), epochs -> new CatalogChanges()
                     .put("snapshot/1", (epochs[0] + "," + epochs[1]).getBytes()));
-            store.updateCatalog(new CatalogChanges().put("group/g", new byte[] {7}), true);
-            assertThat(new String(store.catalogEntries("snapshot/").get("snapshot/1"))).isEqualTo(sealed[0] + "," + sealed[1]);
+            store.updateCatalog(new CatalogChanges().put("group/g", new byte[]{7}), true);
+            assertThat(new String(store.catalogEntries("snapshot/").get("snapshot/1")))
+                    .isEqualTo(sealed[0] + "," + sealed[1]);
             // a release that cannot happen changes nothing, records included
             assertThatThrownBy(() -> store.release(List.of(new VolumeEpoch(a, sealed[0]), new VolumeEpoch(b, 99)),
                     new CatalogChanges().delete("snapshot/1"))).isInstanceOf(EpochNotRetainedException.class);

@@ -32,7 +32,8 @@ class ConcurrentStoreTest {
     @Test
     void sealedEpochsNeverChangeUnderConcurrentWrites() throws Exception {
         System.out.println("ConcurrentStoreTest seed " + SEED + " (replay with -Dcgw.test.seed=" + SEED + ")");
-        StoreOptions options = StoreOptions.defaults().withCacheBytes(64 << 20, 16 << 20).withGcBlocksPerSecond(1_000_000)
+        StoreOptions options = StoreOptions.defaults().withCacheBytes(64 << 20, 16 << 20)
+                .withGcBlocksPerSecond(1_000_000)
                 .withValueLogSegmentBytes(64 << 10);
         int blockSize = options.blockSizeBytes();
         int blocks = 64;
@@ -64,7 +65,7 @@ class ConcurrentStoreTest {
             SplittableRandom random = new SplittableRandom(SEED);
             for (int round = 0; round < 60; round++) {
                 long epoch = store.cut(volume);
-                snapshots.add(new long[] {epoch});
+                snapshots.add(new long[]{epoch});
                 contents.add(readAll(store, volume, epoch, blocks * blockSize));
                 if (snapshots.size() > 4 && random.nextBoolean()) {
                     int victim = random.nextInt(snapshots.size() - 1);

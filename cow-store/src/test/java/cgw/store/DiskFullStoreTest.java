@@ -83,7 +83,8 @@ class DiskFullStoreTest {
             // where runs here take 15-18, with 82-95 MiB free at refusal; the cause is not known,
             // probably space RocksDB had preallocated for a log and released after the ballast
             // was sized.
-            assertThat(mount.toFile().getUsableSpace()).as("bytes free when the store refused").isGreaterThan(48L * MiB);
+            assertThat(mount.toFile().getUsableSpace()).as("bytes free when the store refused")
+                    .isGreaterThan(48L * MiB);
             assertThat(written).as("MiB written before the store refused").isGreaterThanOrEqualTo(2 + 4);
             int acknowledged = written;
             ByteBuffer back = ByteBuffer.allocate(acknowledged * MiB);

@@ -19,7 +19,7 @@ class HeadDirtyBlocksTest {
         for (long block : added) {
             assertThat(set.contains(block)).as("block %d", block).isTrue();
         }
-        for (long block : new long[] {1, 62, 65, PAGE + 1, 5 * PAGE + 16, 2 * PAGE, (1L << 40) + 2}) {
+        for (long block : new long[]{1, 62, 65, PAGE + 1, 5 * PAGE + 16, 2 * PAGE, (1L << 40) + 2}) {
             assertThat(set.contains(block)).as("block %d", block).isFalse();
         }
         assertThat(set.pages()).isEqualTo(4);

@@ -31,7 +31,9 @@ class NamesTest {
     @ParameterizedTest
     @ValueSource(strings = {"volume", "group"})
     void aRefusalNamesTheKindAndTheName(String kind) {
-        assertThat(Names.refusal(kind, "a/b")).isEqualTo("invalid " + kind + " name 'a/b': use 1 to 64 of A-Z a-z 0-9 . _ -");
-        assertThat(Names.refusal(kind, null)).isEqualTo("invalid " + kind + " name null: use 1 to 64 of A-Z a-z 0-9 . _ -");
+        assertThat(Names.refusal(kind, "a/b"))
+                .isEqualTo("invalid " + kind + " name 'a/b': use 1 to 64 of A-Z a-z 0-9 . _ -");
+        assertThat(Names.refusal(kind, null))
+                .isEqualTo("invalid " + kind + " name null: use 1 to 64 of A-Z a-z 0-9 . _ -");
     }
 }

@@ -42,12 +42,18 @@ class NoWaitReadTest {
             assertThat(dst.position()).as("position untouched, as by read").isZero();
 
             assertThat(store.readNoWait(volume, 3L * BLOCK, ByteBuffer.allocate(BLOCK))).as("heap buffer").isFalse();
-            assertThat(store.readNoWait(volume, 3L * BLOCK + 512, ByteBuffer.allocateDirect(BLOCK))).as("unaligned").isFalse();
-            assertThat(store.readNoWait(volume, 2L * BLOCK, ByteBuffer.allocateDirect(2 * BLOCK))).as("one of two never written").isFalse();
-            assertThat(store.readNoWait(volume, 3L * BLOCK, ByteBuffer.allocateDirect(512))).as("part of a block").isFalse();
-            assertThat(store.readNoWait(volume, 64L * BLOCK, ByteBuffer.allocateDirect(BLOCK))).as("past the end").isFalse();
-            assertThat(store.readNoWait(volume, -BLOCK, ByteBuffer.allocateDirect(BLOCK))).as("before the start").isFalse();
-            assertThat(store.readNoWait(volume, 4L * BLOCK, ByteBuffer.allocateDirect(BLOCK))).as("never written").isFalse();
+            assertThat(store.readNoWait(volume, 3L * BLOCK + 512, ByteBuffer.allocateDirect(BLOCK))).as("unaligned")
+                    .isFalse();
+            assertThat(store.readNoWait(volume, 2L * BLOCK, ByteBuffer.allocateDirect(2 * BLOCK)))
+                    .as("one of two never written").isFalse();
+            assertThat(store.readNoWait(volume, 3L * BLOCK, ByteBuffer.allocateDirect(512))).as("part of a block")
+                    .isFalse();
+            assertThat(store.readNoWait(volume, 64L * BLOCK, ByteBuffer.allocateDirect(BLOCK))).as("past the end")
+                    .isFalse();
+            assertThat(store.readNoWait(volume, -BLOCK, ByteBuffer.allocateDirect(BLOCK))).as("before the start")
+                    .isFalse();
+            assertThat(store.readNoWait(volume, 4L * BLOCK, ByteBuffer.allocateDirect(BLOCK))).as("never written")
+                    .isFalse();
 
             byte[] second = write(store, volume, 3, 2);
             assertThat(store.readNoWait(volume, 3L * BLOCK, dst)).as("the next write's pointer replaces it").isTrue();
@@ -60,7 +66,8 @@ class NoWaitReadTest {
                     .as("a block not written since the cut is cached under the new head epoch").isTrue();
             assertThat(bytes(dst)).isEqualTo(second);
             byte[] third = write(store, volume, 3, 3);
-            assertThat(store.readNoWait(volume, 3L * BLOCK, dst)).as("the first write after the cut caches its copy").isTrue();
+            assertThat(store.readNoWait(volume, 3L * BLOCK, dst)).as("the first write after the cut caches its copy")
+                    .isTrue();
             assertThat(bytes(dst)).isEqualTo(third);
             assertThat(read(store, volume, 3)).isEqualTo(third);
 
@@ -94,15 +101,19 @@ class NoWaitReadTest {
             ByteBuffer part = ByteBuffer.allocateDirect(40 * BLOCK);
             assertThat(store.readNoWait(volume, 7L * BLOCK, part)).as("a part of it").isTrue();
             assertThat(bytes(part)).isEqualTo(java.util.Arrays.copyOfRange(run, 7 * BLOCK, 47 * BLOCK));
-            assertThat(store.readNoWait(volume, 0, ByteBuffer.allocateDirect(257 * BLOCK))).as("longer than 1 MiB").isFalse();
-            assertThat(store.readNoWait(volume, 0, ByteBuffer.allocateDirect(40 * BLOCK + 512))).as("not whole blocks").isFalse();
-            assertThat(store.readNoWait(volume, 280L * BLOCK, ByteBuffer.allocateDirect(40 * BLOCK))).as("partly never written").isFalse();
+            assertThat(store.readNoWait(volume, 0, ByteBuffer.allocateDirect(257 * BLOCK))).as("longer than 1 MiB")
+                    .isFalse();
+            assertThat(store.readNoWait(volume, 0, ByteBuffer.allocateDirect(40 * BLOCK + 512))).as("not whole blocks")
+                    .isFalse();
+            assertThat(store.readNoWait(volume, 280L * BLOCK, ByteBuffer.allocateDirect(40 * BLOCK)))
+                    .as("partly never written").isFalse();
 
             // blocks 400-431 in two runs (another write between them): served; written one by one backwards: declined
             byte[] two = random(32 * BLOCK, 2);
             store.write(volume, 400L * BLOCK, ByteBuffer.allocateDirect(16 * BLOCK).put(two, 0, 16 * BLOCK).flip());
             write(store, volume, 900, 9);
-            store.write(volume, 416L * BLOCK, ByteBuffer.allocateDirect(16 * BLOCK).put(two, 16 * BLOCK, 16 * BLOCK).flip());
+            store.write(volume, 416L * BLOCK,
+                    ByteBuffer.allocateDirect(16 * BLOCK).put(two, 16 * BLOCK, 16 * BLOCK).flip());
             ByteBuffer range = ByteBuffer.allocateDirect(32 * BLOCK);
             assertThat(store.readNoWait(volume, 400L * BLOCK, range)).as("two runs in 32 blocks").isTrue();
             assertThat(bytes(range)).isEqualTo(two);
@@ -125,13 +136,14 @@ class NoWaitReadTest {
             }
             try (java.nio.channels.FileChannel channel = java.nio.channels.FileChannel.open(segment,
                     java.nio.file.StandardOpenOption.WRITE)) {
-                channel.write(ByteBuffer.wrap(new byte[] {(byte) ~run[10 * BLOCK + 5]}), 10L * BLOCK + 5);
+                channel.write(ByteBuffer.wrap(new byte[]{(byte) ~run[10 * BLOCK + 5]}), 10L * BLOCK + 5);
             }
             ByteBuffer damaged = ByteBuffer.allocateDirect(64 * BLOCK);
             assertThat(store.readNoWait(volume, 0, damaged)).as("a damaged block").isFalse();
             org.assertj.core.api.Assertions.assertThatThrownBy(() -> read(store, volume, 0, 64))
                     .isInstanceOf(StoreException.class).hasMessageContaining("fails its checksum");
-            assertThat(read(store, volume, 11, 40)).as("the blocks after it").isEqualTo(java.util.Arrays.copyOfRange(run, 11 * BLOCK, 51 * BLOCK));
+            assertThat(read(store, volume, 11, 40)).as("the blocks after it")
+                    .isEqualTo(java.util.Arrays.copyOfRange(run, 11 * BLOCK, 51 * BLOCK));
         }
     }
 
@@ -209,7 +221,8 @@ class NoWaitReadTest {
                 await("%s dropped from the page cache".formatted(file)).atMost(DROP_TIMEOUT)
                         .pollInterval(Duration.ofMillis(10)).until(() -> {
                             assertThat(libc.fdatasync(fd)).as("fdatasync %s", file).isZero();
-                            assertThat(libc.posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED)).as("fadvise %s", file).isZero();
+                            assertThat(libc.posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED)).as("fadvise %s", file)
+                                    .isZero();
                             return residentPages(libc, fd, Files.size(file)) == 0;
                         });
             } finally {

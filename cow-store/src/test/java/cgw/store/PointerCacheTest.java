@@ -90,7 +90,8 @@ class PointerCacheTest {
         for (long volume : volumes) {
             int found = 0;
             for (int block = 0; block < blocks; block++) {
-                found += cache.get(volume, block, 1, hit) && hit.segment == volume && hit.position == (long) block * BLOCK ? 1 : 0;
+                found += cache.get(volume, block, 1, hit) && hit.segment == volume
+                        && hit.position == (long) block * BLOCK ? 1 : 0;
             }
             assertThat(found).as("blocks of volume %d still cached", volume).isEqualTo(blocks);
         }
@@ -248,7 +249,9 @@ class PointerCacheTest {
                 }
                 // a long read: its pointers from the cache, the few it misses (zeroes, trims) looked up
                 int from = b / 16 * 16;
-                ByteBuffer range = random.nextBoolean() ? ByteBuffer.allocateDirect(16 * BLOCK) : ByteBuffer.allocate(16 * BLOCK);
+                ByteBuffer range = random.nextBoolean()
+                        ? ByteBuffer.allocateDirect(16 * BLOCK)
+                        : ByteBuffer.allocate(16 * BLOCK);
                 while (range.hasRemaining()) {
                     range.put((byte) 0x5A); // as a reused buffer holds old bytes
                 }
@@ -292,7 +295,7 @@ class PointerCacheTest {
     }
 
     private static void writeRandom(BlockStore store, Volume volume, byte[] model, SplittableRandom random,
-                                    long offset, int length) {
+            long offset, int length) {
         byte[] data = new byte[length];
         random.nextBytes(data);
         ByteBuffer src = ByteBuffer.allocateDirect(length).put(data).flip();

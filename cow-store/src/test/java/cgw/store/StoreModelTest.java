@@ -21,11 +21,11 @@ import java.util.TreeMap;
 import java.util.stream.Stream;
 import net.jqwik.api.Arbitraries;
 import net.jqwik.api.Arbitrary;
+import net.jqwik.api.EdgeCasesMode;
 import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
 import net.jqwik.api.Provide;
 import net.jqwik.api.ShrinkingMode;
-import net.jqwik.api.EdgeCasesMode;
 import net.jqwik.api.constraints.Size;
 
 /**
@@ -91,13 +91,16 @@ class StoreModelTest {
                 net.jqwik.api.Tuple.of(6, net.jqwik.api.Combinators.combine(volume, permille, length).as(Zero::new)),
                 net.jqwik.api.Tuple.of(6, net.jqwik.api.Combinators.combine(volume, permille, length).as(Trim::new)),
                 net.jqwik.api.Tuple.of(8, volume.map(Cut::new)),
-                net.jqwik.api.Tuple.of(5, net.jqwik.api.Combinators.combine(volume, Arbitraries.integers().between(0, 5))
-                        .as(Release::new)),
-                net.jqwik.api.Tuple.of(3, net.jqwik.api.Combinators.combine(volume, Arbitraries.integers().between(0, 5))
-                        .as(CloneOp::new)),
+                net.jqwik.api.Tuple.of(5,
+                        net.jqwik.api.Combinators.combine(volume, Arbitraries.integers().between(0, 5))
+                                .as(Release::new)),
+                net.jqwik.api.Tuple.of(3,
+                        net.jqwik.api.Combinators.combine(volume, Arbitraries.integers().between(0, 5))
+                                .as(CloneOp::new)),
                 net.jqwik.api.Tuple.of(2, volume.map(Delete::new)),
-                net.jqwik.api.Tuple.of(2, net.jqwik.api.Combinators.combine(volume, Arbitraries.integers().between(1, 8))
-                        .as(Grow::new)),
+                net.jqwik.api.Tuple.of(2,
+                        net.jqwik.api.Combinators.combine(volume, Arbitraries.integers().between(1, 8))
+                                .as(Grow::new)),
                 net.jqwik.api.Tuple.of(4, Arbitraries.just(new Gc())),
                 net.jqwik.api.Tuple.of(2, Arbitraries.just(new Reopen())));
     }
@@ -257,7 +260,7 @@ class StoreModelTest {
     }
 
     private static void checkEpoch(BlockStore store, Volume volume, long epoch, byte[] content, ExtentType[] state,
-                                   String what) {
+            String what) {
         ByteBuffer heap = ByteBuffer.allocate(content.length);
         store.read(volume, epoch, 0, heap);
         assertThat(heap.array()).as("content of %s", what).isEqualTo(content);
@@ -452,7 +455,7 @@ class StoreModelTest {
     private static long[] range(ModelVolume v, int permille, int length) {
         long size = v.content.length;
         long offset = Math.min(size - 1, size * permille / 1000);
-        return new long[] {offset, Math.min(length, size - offset)};
+        return new long[]{offset, Math.min(length, size - offset)};
     }
 
     private static byte[] pattern(int kind, int length) {

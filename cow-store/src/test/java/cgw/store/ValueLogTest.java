@@ -122,11 +122,12 @@ class ValueLogTest {
         try (FileChannel channel = FileChannel.open(segment, StandardOpenOption.WRITE, StandardOpenOption.READ)) {
             ByteBuffer one = ByteBuffer.allocate(1);
             channel.read(one, 5 * BLOCK + 17);
-            channel.write(ByteBuffer.wrap(new byte[] {(byte) (one.get(0) ^ 0x40)}), 5 * BLOCK + 17);
+            channel.write(ByteBuffer.wrap(new byte[]{(byte) (one.get(0) ^ 0x40)}), 5 * BLOCK + 17);
         }
         try (BlockStore store = BlockStore.open(dir, options())) {
             Volume volume = store.volume("vm");
-            assertThat(read(store, volume, volume.headEpoch(), 0, 5 * BLOCK)).isEqualTo(java.util.Arrays.copyOf(data, 5 * BLOCK));
+            assertThat(read(store, volume, volume.headEpoch(), 0, 5 * BLOCK))
+                    .isEqualTo(java.util.Arrays.copyOf(data, 5 * BLOCK));
             assertThatThrownBy(() -> read(store, volume, volume.headEpoch(), 0, data.length))
                     .isInstanceOf(StoreException.class).hasMessageContaining("fails its checksum")
                     .hasMessageContaining("segment");
@@ -279,7 +280,8 @@ class ValueLogTest {
             Volume volume = store.volume("vm");
             assertThat(read(store, volume, volume.headEpoch(), 0, size)).isEqualTo(head);
             store.write(volume, 0, ByteBuffer.wrap(head));
-            assertThat(store.valueLogBytes()).as("without overwrites every write appends").isEqualTo(3L * size + 9 * BLOCK);
+            assertThat(store.valueLogBytes()).as("without overwrites every write appends")
+                    .isEqualTo(3L * size + 9 * BLOCK);
         }
     }
 
@@ -321,7 +323,8 @@ class ValueLogTest {
             Volume volume = store.volume("vm");
             head = random(random, size);
             store.write(volume, 0, ByteBuffer.wrap(head));
-            assertThat(store.valueLogBytes()).as("in place after a restart too").isEqualTo(2L * size + (blocks / 2) * BLOCK);
+            assertThat(store.valueLogBytes()).as("in place after a restart too")
+                    .isEqualTo(2L * size + (blocks / 2) * BLOCK);
             assertThat(read(store, volume, volume.headEpoch(), 0, size)).isEqualTo(head);
         }
     }
@@ -356,14 +359,16 @@ class ValueLogTest {
             store.flush();
         }
         Path table = files(".crc").get(0);
-        assertThat(table.getFileName().toString()).isEqualTo(segments().get(0).getFileName().toString().replace(".seg", ".crc"));
+        assertThat(table.getFileName().toString())
+                .isEqualTo(segments().get(0).getFileName().toString().replace(".seg", ".crc"));
         assertThat(Files.size(table)).isEqualTo(256L * cgw.store.key.CrcSlot.LENGTH);
         try (BlockStore store = BlockStore.open(dir, options())) {
             Volume volume = store.volume("vm");
             assertThat(read(store, volume, volume.headEpoch(), 0, size)).isEqualTo(data);
             long snapshot = store.cut(volume);
             store.write(volume, 0, ByteBuffer.wrap(random(random, size)));
-            assertThat(read(store, volume, snapshot, 0, size)).as("a sealed epoch reads through the table").isEqualTo(data);
+            assertThat(read(store, volume, snapshot, 0, size)).as("a sealed epoch reads through the table")
+                    .isEqualTo(data);
             store.release(volume, snapshot);
             store.write(volume, 0, ByteBuffer.wrap(data));
             store.flush();
@@ -385,7 +390,8 @@ class ValueLogTest {
         }
         try (BlockStore store = BlockStore.open(dir, options())) {
             Volume volume = store.volume("vm");
-            assertThat(read(store, volume, volume.headEpoch(), 0, 9 * BLOCK)).isEqualTo(java.util.Arrays.copyOf(data, 9 * BLOCK));
+            assertThat(read(store, volume, volume.headEpoch(), 0, 9 * BLOCK))
+                    .isEqualTo(java.util.Arrays.copyOf(data, 9 * BLOCK));
             assertThatThrownBy(() -> read(store, volume, volume.headEpoch(), 0, size))
                     .isInstanceOf(StoreException.class).hasMessageContaining("fails its checksum")
                     .hasMessageContaining("value log segment");
@@ -490,7 +496,8 @@ class ValueLogTest {
             java.util.concurrent.atomic.AtomicLong longNoWaitReads = new java.util.concurrent.atomic.AtomicLong();
             java.util.concurrent.atomic.AtomicLong defragmented = new java.util.concurrent.atomic.AtomicLong();
             long[] lastGeneration = new long[blocks]; // written by the writer only, read after it stopped
-            java.util.concurrent.atomic.AtomicLongArray acknowledged = new java.util.concurrent.atomic.AtomicLongArray(blocks);
+            java.util.concurrent.atomic.AtomicLongArray acknowledged = new java.util.concurrent.atomic.AtomicLongArray(
+                    blocks);
             ExecutorService pool = Executors.newFixedThreadPool(3);
             List<Future<Long>> workers = new java.util.ArrayList<>();
             for (int w = 0; w < 3; w++) {
@@ -509,7 +516,8 @@ class ValueLogTest {
                         } else if (writer) {
                             // a run long enough to be overwritten in place, or a whole group, which
                             // the next write of it overwrites from the run this one leaves
-                            int run = random.nextBoolean() ? InPlaceOverwrites.MIN_RUN_BYTES / BLOCK
+                            int run = random.nextBoolean()
+                                    ? InPlaceOverwrites.MIN_RUN_BYTES / BLOCK
                                     : PointerCache.RUN_BLOCKS;
                             int first = b / run * run;
                             ByteBuffer data = ByteBuffer.allocateDirect(run * BLOCK);
@@ -536,7 +544,8 @@ class ValueLogTest {
                             }
                             long word = dst.getLong(0);
                             assertThat(word >>> 32).as("block %d", b).isEqualTo(b);
-                            assertThat(word & 0xFFFFFFFFL).as("generation of block %d", b).isGreaterThanOrEqualTo(before);
+                            assertThat(word & 0xFFFFFFFFL).as("generation of block %d", b)
+                                    .isGreaterThanOrEqualTo(before);
                             for (int at = 8; at < BLOCK; at += 8) {
                                 if (dst.getLong(at) != word) {
                                     assertThat(dst.getLong(at)).as("word %d of block %d", at / 8, b).isEqualTo(word);
@@ -547,7 +556,9 @@ class ValueLogTest {
                             // (read, or readNoWait when it serves it, into a direct buffer)
                             int length = random.nextBoolean() ? 4 : PointerCache.RUN_BLOCKS;
                             boolean direct = random.nextBoolean();
-                            ByteBuffer dst = direct ? ByteBuffer.allocateDirect(length * BLOCK) : ByteBuffer.allocate(length * BLOCK);
+                            ByteBuffer dst = direct
+                                    ? ByteBuffer.allocateDirect(length * BLOCK)
+                                    : ByteBuffer.allocate(length * BLOCK);
                             int first = Math.min(b, blocks - length);
                             if (direct && store.readNoWait(volume, (long) first * BLOCK, dst)) {
                                 longNoWaitReads.incrementAndGet();
@@ -561,7 +572,8 @@ class ValueLogTest {
                                 assertThat(word >>> 32).as("block %d", first + i).isEqualTo(first + i);
                                 for (int at = 8; at < BLOCK; at += 8) {
                                     if (dst.getLong(i * BLOCK + at) != word) {
-                                        assertThat(dst.getLong(i * BLOCK + at)).as("word %d of block %d", at / 8, first + i)
+                                        assertThat(dst.getLong(i * BLOCK + at))
+                                                .as("word %d of block %d", at / 8, first + i)
                                                 .isEqualTo(word);
                                     }
                                 }

@@ -23,8 +23,8 @@ final class CoordinatorThread implements AutoCloseable {
     private static final int SCHED_FIFO = 1;
     private static final int PRIORITY = 10;
 
-    private final ExecutorService executor =
-            Executors.newSingleThreadExecutor(NamedThreads.single("cgw-barrier-coordinator", true));
+    private final ExecutorService executor = Executors
+            .newSingleThreadExecutor(NamedThreads.single("cgw-barrier-coordinator", true));
 
     CoordinatorThread() {
         executor.execute(CoordinatorThread::raisePriority);
@@ -48,7 +48,7 @@ final class CoordinatorThread implements AutoCloseable {
 
     private static void raisePriority() {
         try {
-            if (Libc.load().sched_setscheduler(0, SCHED_FIFO, new int[] {PRIORITY}) == 0) {
+            if (Libc.load().sched_setscheduler(0, SCHED_FIFO, new int[]{PRIORITY}) == 0) {
                 log.info("barrier coordinator runs with SCHED_FIFO priority {}", PRIORITY);
             } else {
                 log.info("barrier coordinator runs at normal priority: sched_setscheduler failed with errno {}"

@@ -109,7 +109,8 @@ public final class EpochGate {
         lock.lock();
         try {
             if (sealed >= epoch) {
-                throw new IllegalStateException("epoch " + sealed + " of " + volume + " is not sealed (gate at " + epoch + ")");
+                throw new IllegalStateException(
+                        "epoch " + sealed + " of " + volume + " is not sealed (gate at " + epoch + ")");
             }
             if (isDrained(sealed)) {
                 return CompletableFuture.completedFuture(null);
@@ -207,7 +208,8 @@ public final class EpochGate {
 
     // ---------------------------------------------------------------- internals
 
-    private <T> void launch(boolean mutation, long tag, LongFunction<CompletableFuture<T>> op, CompletableFuture<T> reply) {
+    private <T> void launch(boolean mutation, long tag, LongFunction<CompletableFuture<T>> op,
+            CompletableFuture<T> reply) {
         apply(op, tag).whenComplete((value, failure) -> finished(mutation, tag, reply, value, failure));
     }
 
@@ -268,7 +270,8 @@ public final class EpochGate {
 
     private List<CompletableFuture<Void>> takeDrained() {
         List<CompletableFuture<Void>> done = new ArrayList<>();
-        for (Iterator<Map.Entry<Long, CompletableFuture<Void>>> it = drainWaiters.entrySet().iterator(); it.hasNext(); ) {
+        for (Iterator<Map.Entry<Long, CompletableFuture<Void>>> it = drainWaiters.entrySet().iterator(); it
+                .hasNext();) {
             Map.Entry<Long, CompletableFuture<Void>> waiter = it.next();
             if (!isDrained(waiter.getKey())) {
                 break;

@@ -410,7 +410,8 @@ public final class GroupBarrier implements AutoCloseable {
             // 4. seal: the writes admitted in E before the switch are applied
             awaitDrained(volumes, volumeGates, sealed, deadline, timeout);
             Snapshot snapshot = new Snapshot(id, group, label, createdAt, members, freezeMicros);
-            store.updateCatalog(CatalogRecords.putSnapshot(new CatalogChanges(), snapshot, StoredSnapshot.COMMITTED), true);
+            store.updateCatalog(CatalogRecords.putSnapshot(new CatalogChanges(), snapshot, StoredSnapshot.COMMITTED),
+                    true);
             synchronized (catalogLock) {
                 snapshots.put(id, snapshot);
             }

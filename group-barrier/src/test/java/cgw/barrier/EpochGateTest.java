@@ -31,7 +31,8 @@ class EpochGateTest {
         }
     }
 
-    private static EpochGate.Hold switchGate(EpochGate gate, long next, long leaseNanos, ScheduledExecutorService timer) {
+    private static EpochGate.Hold switchGate(EpochGate gate, long next, long leaseNanos,
+            ScheduledExecutorService timer) {
         gate.lock();
         try {
             return gate.switchAndHold(next, leaseNanos, timer);
@@ -64,7 +65,8 @@ class EpochGateTest {
         assertThat(hold.expired).as("released, not expired").isFalse();
         // the hold began inside switchGate and ended inside release: its length lies between what the test saw
         assertThat(hold.heldMicros).as("the freeze a barrier reports")
-                .isBetween((beforeReleaseNanos - afterSwitchNanos) / 1000, (afterReleaseNanos - beforeSwitchNanos) / 1000);
+                .isBetween((beforeReleaseNanos - afterSwitchNanos) / 1000,
+                        (afterReleaseNanos - beforeSwitchNanos) / 1000);
         assertThat(gate.release(hold)).as("a hold ends once").isFalse();
     }
 
@@ -140,7 +142,8 @@ class EpochGateTest {
                 }
                 gate.release(switchGate(gate, epoch + 1, TimeUnit.SECONDS.toNanos(30), timer));
             }
-            assertThat(order).as("the first epoch's writes started, the newer ones are parked").containsExactly(1L, 1L, 1L);
+            assertThat(order).as("the first epoch's writes started, the newer ones are parked").containsExactly(1L, 1L,
+                    1L);
             allSubmitted.complete(null);
             CompletableFuture.allOf(replies.toArray(CompletableFuture[]::new)).get(10, TimeUnit.SECONDS);
         } finally {

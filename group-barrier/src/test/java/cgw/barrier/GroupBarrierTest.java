@@ -155,7 +155,8 @@ class GroupBarrierTest {
             assertThat(barrier.snapshots(null)).isEmpty();
             assertThat(store.retainedEpochs(a)).isEmpty();
             // I/O goes on: reads are not held, and the stuck write lands when the disk wakes up
-            CompletableFuture<Void> read = barrier.gate(a).submit(false, epoch -> CompletableFuture.completedFuture(null));
+            CompletableFuture<Void> read = barrier.gate(a).submit(false,
+                    epoch -> CompletableFuture.completedFuture(null));
             assertThat(read).isDone();
             stalled.countDown();
             stuck.get(10, TimeUnit.SECONDS);
@@ -186,11 +187,13 @@ class GroupBarrierTest {
                 CompletableFuture<Thread> deleter = new CompletableFuture<>();
                 Future<?> deleting = callers.submit(() -> {
                     deleter.complete(Thread.currentThread());
-                    barrier.deleteVolume(a, () -> { });
+                    barrier.deleteVolume(a, () -> {
+                    });
                 });
                 Thread deleterThread = deleter.get(10, TimeUnit.SECONDS);
                 await("the deletion blocks or ends").atMost(TIMEOUT).until(() -> deleting.isDone()
-                        || deleterThread.getState() == Thread.State.WAITING || deleterThread.getState() == Thread.State.BLOCKED);
+                        || deleterThread.getState() == Thread.State.WAITING
+                        || deleterThread.getState() == Thread.State.BLOCKED);
                 assertThat(deleting.isDone()).as("deletion waits for the barrier on the volume").isFalse();
                 slow.countDown();
                 Snapshot snapshot = taking.get(10, TimeUnit.SECONDS);
@@ -203,7 +206,8 @@ class GroupBarrierTest {
                 barrier.snapshotVolumes(List.of("c"), null, TIMEOUT);
                 barrier.snapshots(null).stream().filter(s -> s.volumeNames().contains("c"))
                         .forEach(s -> barrier.deleteSnapshot(s.id()));
-                barrier.deleteVolume(c, () -> { });
+                barrier.deleteVolume(c, () -> {
+                });
                 assertThatThrownBy(() -> store.volume("c")).isInstanceOf(VolumeNotFoundException.class);
             } finally {
                 slow.countDown();
@@ -258,8 +262,10 @@ class GroupBarrierTest {
             stuck.get(10, TimeUnit.SECONDS);
 
             // refused before it started: not a barrier
-            assertThatThrownBy(() -> barrier.snapshotVolumes(List.of("a"), "x".repeat(GroupBarrier.MAX_LABEL_LENGTH + 1),
-                    TIMEOUT)).isInstanceOf(InvalidBarrierRequestException.class);
+            assertThatThrownBy(
+                    () -> barrier.snapshotVolumes(List.of("a"), "x".repeat(GroupBarrier.MAX_LABEL_LENGTH + 1),
+                            TIMEOUT))
+                    .isInstanceOf(InvalidBarrierRequestException.class);
             assertThatThrownBy(() -> barrier.snapshotVolumes(List.of("ghost"), null, TIMEOUT))
                     .isInstanceOf(VolumeNotFoundException.class);
 
@@ -316,7 +322,8 @@ class GroupBarrierTest {
                     .isInstanceOf(InvalidBarrierRequestException.class);
             assertThat(barrier.groups()).extracting(Group::name).containsExactly("g1");
 
-            assertThatThrownBy(() -> barrier.deleteVolume(a, () -> { }))
+            assertThatThrownBy(() -> barrier.deleteVolume(a, () -> {
+            }))
                     .isInstanceOf(ConflictException.class).hasMessageContaining("in group g1");
             barrier.setGroup("g1", List.of("b", "c"));
             assertThat(barrier.group("g1").volumes()).containsExactly("b", "c");
@@ -324,12 +331,14 @@ class GroupBarrierTest {
 
             Snapshot snapshot = barrier.snapshotGroup("g2", null, TIMEOUT);
             barrier.deleteGroup("g2");
-            assertThatThrownBy(() -> barrier.deleteVolume(a, () -> { }))
+            assertThatThrownBy(() -> barrier.deleteVolume(a, () -> {
+            }))
                     .isInstanceOf(ConflictException.class).hasMessageContaining("snapshots [" + snapshot.id() + "]");
             barrier.deleteSnapshot(snapshot.id());
             assertThat(store.retainedEpochs(a)).isEmpty();
             assertThatThrownBy(() -> barrier.snapshot(snapshot.id())).isInstanceOf(NotFoundException.class);
-            barrier.deleteVolume(a, () -> { });
+            barrier.deleteVolume(a, () -> {
+            });
             assertThat(store.volumes()).extracting(v -> v.name()).containsExactlyInAnyOrder("b", "c");
             assertThatThrownBy(() -> barrier.snapshotGroup("g2", null, TIMEOUT)).isInstanceOf(NotFoundException.class);
         }
@@ -344,7 +353,9 @@ class GroupBarrierTest {
             ExecutorService callers = Executors.newFixedThreadPool(3);
             List<Future<Snapshot>> taken = new ArrayList<>();
             for (int i = 0; i < 30; i++) {
-                List<String> volumes = i % 3 == 0 ? List.of("a", "b") : i % 3 == 1 ? List.of("b", "c") : List.of("c", "a");
+                List<String> volumes = i % 3 == 0
+                        ? List.of("a", "b")
+                        : i % 3 == 1 ? List.of("b", "c") : List.of("c", "a");
                 taken.add(callers.submit(() -> barrier.snapshotVolumes(volumes, null, TIMEOUT)));
             }
             Set<Long> ids = new HashSet<>();

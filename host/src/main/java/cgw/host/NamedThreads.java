@@ -14,8 +14,8 @@ import org.slf4j.LoggerFactory;
  */
 public final class NamedThreads implements ThreadFactory {
     private static final Logger log = LoggerFactory.getLogger(NamedThreads.class);
-    private static final Thread.UncaughtExceptionHandler LOG_UNCAUGHT =
-            (thread, e) -> log.error("thread {} died of an uncaught exception", thread.getName(), e);
+    private static final Thread.UncaughtExceptionHandler LOG_UNCAUGHT = (thread, e) -> log
+            .error("thread {} died of an uncaught exception", thread.getName(), e);
 
     private final String prefix;
     private final boolean daemon;

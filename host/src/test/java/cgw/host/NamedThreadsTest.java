@@ -7,7 +7,8 @@ import org.junit.jupiter.api.Test;
 
 /** {@link NamedThreads}: names, the daemon flag, and a dying thread's exception in the log. */
 class NamedThreadsTest {
-    private static final Runnable NOTHING = () -> { };
+    private static final Runnable NOTHING = () -> {
+    };
 
     @Test
     void aPoolsThreadsAreNumbered() {

@@ -72,7 +72,8 @@ class PacerTest {
 
     @Test
     void aRateMustBePositive() {
-        assertThatThrownBy(() -> new Pacer(0)).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("got 0");
+        assertThatThrownBy(() -> new Pacer(0)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("got 0");
         assertThatThrownBy(() -> new Pacer(-1)).isInstanceOf(IllegalArgumentException.class);
     }
 

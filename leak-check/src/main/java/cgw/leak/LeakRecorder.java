@@ -26,7 +26,8 @@ public final class LeakRecorder extends ResourceLeakDetectorFactory implements L
 
     @Override
     @SuppressWarnings("deprecation")
-    public <T> ResourceLeakDetector<T> newResourceLeakDetector(Class<T> resource, int samplingInterval, long maxActive) {
+    public <T> ResourceLeakDetector<T> newResourceLeakDetector(Class<T> resource, int samplingInterval,
+            long maxActive) {
         return new ResourceLeakDetector<>(resource, samplingInterval) {
             @Override
             protected boolean needReport() {

@@ -14,7 +14,8 @@ class NoLeaksTest {
         dropWithoutRelease();
         assertThatThrownBy(() -> NoLeaks.assertNoLeaks("the leaking test")).isInstanceOf(AssertionError.class)
                 .hasMessageContaining("Netty buffers leaked during the leaking test").hasMessageContaining("ByteBuf");
-        assertThatCode(() -> NoLeaks.assertNoLeaks("the next test")).as("a leak is reported once").doesNotThrowAnyException();
+        assertThatCode(() -> NoLeaks.assertNoLeaks("the next test")).as("a leak is reported once")
+                .doesNotThrowAnyException();
     }
 
     @Test

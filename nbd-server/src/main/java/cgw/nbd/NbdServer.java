@@ -14,9 +14,9 @@ import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.epoll.Epoll;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
-import io.netty.channel.epoll.Epoll;
 import io.netty.channel.unix.DomainSocketAddress;
 import io.netty.handler.timeout.ReadTimeoutHandler;
 import io.netty.util.concurrent.GlobalEventExecutor;
@@ -25,9 +25,9 @@ import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.util.concurrent.TimeUnit;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import org.jspecify.annotations.Nullable;
 
 /**
  * The NBD listeners: TCP and, optionally, a Unix socket. Each connection gets its own pipeline:
@@ -59,7 +59,8 @@ public final class NbdServer implements AutoCloseable {
      */
     private static final ByteBufAllocator BUFFERS = new PooledByteBufAllocator(true,
             0, PooledByteBufAllocator.defaultNumDirectArena(), PooledByteBufAllocator.defaultPageSize(),
-            CHUNK_ORDER, PooledByteBufAllocator.defaultSmallCacheSize(), PooledByteBufAllocator.defaultNormalCacheSize(),
+            CHUNK_ORDER, PooledByteBufAllocator.defaultSmallCacheSize(),
+            PooledByteBufAllocator.defaultNormalCacheSize(),
             PooledByteBufAllocator.defaultUseCacheForAllThreads(), BUFFER_ALIGNMENT);
 
     private final NbdServerConfig config;
@@ -101,12 +102,14 @@ public final class NbdServer implements AutoCloseable {
                     .childOption(ChannelOption.SO_KEEPALIVE, true)
                     .childOption(ChannelOption.ALLOCATOR, BUFFERS)
                     .childHandler(initializer());
-            tcpChannel = bindOrThrow(tcp, config.tcp(), "nbd://" + config.tcp().getHostString() + ":" + config.tcp().getPort());
+            tcpChannel = bindOrThrow(tcp, config.tcp(),
+                    "nbd://" + config.tcp().getHostString() + ":" + config.tcp().getPort());
             channels.add(tcpChannel);
         }
         if (config.unixSocket() != null) {
             if (transport.domainServerChannelClass() == null) {
-                throw new IllegalStateException("NBD over a Unix socket needs Linux epoll: " + Epoll.unavailabilityCause());
+                throw new IllegalStateException(
+                        "NBD over a Unix socket needs Linux epoll: " + Epoll.unavailabilityCause());
             }
             try {
                 Files.deleteIfExists(config.unixSocket());
@@ -141,7 +144,8 @@ public final class NbdServer implements AutoCloseable {
                 channels.add(channel);
                 channel.config().setRecvByteBufAllocator(new PayloadReceiver());
                 ChannelPipeline pipeline = channel.pipeline();
-                pipeline.addLast("handshake-timeout", new ReadTimeoutHandler(config.handshakeTimeoutMs(), TimeUnit.MILLISECONDS));
+                pipeline.addLast("handshake-timeout",
+                        new ReadTimeoutHandler(config.handshakeTimeoutMs(), TimeUnit.MILLISECONDS));
                 HandshakePipeline.install(pipeline, exports, config.tls(), config.maxPayloadBytes(),
                         NbdServer.this::startTransmission);
             }
@@ -149,7 +153,7 @@ public final class NbdServer implements AutoCloseable {
     }
 
     private void startTransmission(ChannelPipeline pipeline, String after, cgw.nbd.export.Export export,
-                                   boolean structured, int allocationContextId) {
+            boolean structured, int allocationContextId) {
         pipeline.remove("handshake-timeout");
         TransmissionPipeline.install(pipeline, after, export, structured, allocationContextId,
                 config.maxPayloadBytes(), config.maxInFlightRequests(), config.maxInFlightBytes(), inFlight);

@@ -24,7 +24,7 @@ public final class Wire {
             if (!channel.isOpen()) {
                 return;
             }
-            channel.writeInbound(Unpooled.wrappedBuffer(new byte[] {b}));
+            channel.writeInbound(Unpooled.wrappedBuffer(new byte[]{b}));
         }
     }
 
@@ -39,7 +39,7 @@ public final class Wire {
             channel.flushOutbound();
         }
         ByteArrayOutputStream all = new ByteArrayOutputStream();
-        for (Object message; (message = channel.readOutbound()) != null; ) {
+        for (Object message; (message = channel.readOutbound()) != null;) {
             ByteBuf buf = (ByteBuf) message;
             all.writeBytes(ByteBufUtil.getBytes(buf));
             buf.release();

@@ -41,7 +41,7 @@ final class DataPattern {
 
     /** The offset of the first byte of {@code data[0, length)} that differs from the pattern at {@code offset}, or -1. */
     static long mismatch(ByteBuffer data, long offset, int length) {
-        for (int done = 0; done < length; ) {
+        for (int done = 0; done < length;) {
             int at = (int) ((offset + done) & (LENGTH_BYTES - 1));
             int n = Math.min(length - done, LENGTH_BYTES - at);
             int differs = data.slice(done, n).mismatch(PATTERN.slice(at, n));

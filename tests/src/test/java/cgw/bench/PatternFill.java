@@ -93,16 +93,17 @@ final class PatternFill {
     }
 
     static void writeFully(FileChannel channel, ByteBuffer src, long offset) throws IOException {
-        for (long at = offset; src.hasRemaining(); ) {
+        for (long at = offset; src.hasRemaining();) {
             at += channel.write(src, at);
         }
     }
 
     static void readFully(FileChannel channel, ByteBuffer dst, long offset) throws IOException {
-        for (long at = offset; dst.hasRemaining(); ) {
+        for (long at = offset; dst.hasRemaining();) {
             int n = channel.read(dst, at);
             if (n < 0) {
-                throw new IOException("end of file at " + at + " while reading " + dst.capacity() + " bytes at " + offset);
+                throw new IOException(
+                        "end of file at " + at + " while reading " + dst.capacity() + " bytes at " + offset);
             }
             at += n;
         }

@@ -113,7 +113,8 @@ public class StoreIoBenchmark {
             volume = store.volume(VOLUME_NAME);
             sizeBytes = volume.sizeBytes();
             if (sizeBytes != datasetBytes) {
-                throw new IllegalStateException("dataset " + data + " holds " + sizeBytes + " bytes, expected " + datasetBytes);
+                throw new IllegalStateException(
+                        "dataset " + data + " holds " + sizeBytes + " bytes, expected " + datasetBytes);
             }
             PatternFill.checkVolume(store, volume, sizeBytes);
             warm();

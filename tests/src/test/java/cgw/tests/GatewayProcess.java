@@ -59,7 +59,8 @@ public final class GatewayProcess implements AutoCloseable {
     }
 
     /** As {@link #start(Path, Path, Map, String...)}, with {@code jvmOptions} (such as a debugger agent) for the child's JVM. */
-    public static GatewayProcess start(Path data, Path stderrFile, List<String> jvmOptions, Map<String, String> environment,
+    public static GatewayProcess start(Path data, Path stderrFile, List<String> jvmOptions,
+            Map<String, String> environment,
             String... extraArgs) throws IOException {
         List<String> command = new ArrayList<>(javaJar(jvmOptions));
         command.addAll(List.of("serve", "--data", data.toString(), "--http", "127.0.0.1:0", "--nbd", "127.0.0.1:0"));
@@ -69,7 +70,8 @@ public final class GatewayProcess implements AutoCloseable {
         Process process = builder.start();
         GatewayProcess gateway = null;
         try {
-            BufferedReader stdout = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
+            BufferedReader stdout = new BufferedReader(
+                    new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
             String nbdLine = stdout.readLine();
             String restLine = stdout.readLine();
             String tokenLine = stdout.readLine();
@@ -132,7 +134,8 @@ public final class GatewayProcess implements AutoCloseable {
     public HttpResponse<String> rest(String method, String path, String body) throws IOException, InterruptedException {
         HttpRequest request = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + restPort + path))
                 .header("Authorization", "Bearer " + token())
-                .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body))
+                .method(method,
+                        body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body))
                 .build();
         return http.send(request, HttpResponse.BodyHandlers.ofString());
     }

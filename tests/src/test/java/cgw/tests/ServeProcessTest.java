@@ -40,7 +40,7 @@ class ServeProcessTest {
             // attached is refused
             String secret = Files.readString(data.resolve("api-token")).strip();
             HttpResponse<String> created = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
-                            URI.create("http://127.0.0.1:" + gateway.restPort + "/v1/volumes"))
+                    URI.create("http://127.0.0.1:" + gateway.restPort + "/v1/volumes"))
                     .header("Authorization", "Bearer " + secret)
                     .POST(HttpRequest.BodyPublishers.ofString("{\"name\":\"vm1\",\"size\":\"64MiB\"}")).build(),
                     HttpResponse.BodyHandlers.ofString());
@@ -51,11 +51,12 @@ class ServeProcessTest {
             // what was written shows in /metrics, which needs the token like every call but /healthz
             HttpResponse<String> metrics = gateway.rest("GET", "/metrics", null);
             assertThat(metrics.statusCode()).as(metrics.body()).isEqualTo(200);
-            assertThat(metrics.headers().firstValue("content-type")).hasValue("text/plain; version=0.0.4; charset=utf-8");
+            assertThat(metrics.headers().firstValue("content-type"))
+                    .hasValue("text/plain; version=0.0.4; charset=utf-8");
             assertThat(metrics.body()).contains("\ncgw_nbd_bytes_total{op=\"write\",volume=\"vm1\"} 1048576.0\n",
                     "\ncgw_volumes 1.0\n", "# TYPE cgw_barrier_freeze_seconds histogram");
             assertThat(HttpClient.newHttpClient().send(HttpRequest.newBuilder(
-                            URI.create("http://127.0.0.1:" + gateway.restPort + "/metrics")).build(),
+                    URI.create("http://127.0.0.1:" + gateway.restPort + "/metrics")).build(),
                     HttpResponse.BodyHandlers.ofString()).statusCode()).isEqualTo(401);
             Process attached = new ProcessBuilder("/usr/bin/python3", "-mnbd", "-u", uri, "-c",
                     "import sys; sys.stdin.read()").start();
@@ -64,7 +65,8 @@ class ServeProcessTest {
                         + "/v1/volumes/vm1")).header("Authorization", "Bearer " + secret).DELETE().build();
                 // until nbdsh has connected: a DELETE sent before would succeed and leave nothing to refuse
                 gateway.awaitMetric("cgw_nbd_connections 1.0");
-                HttpResponse<String> refused = HttpClient.newHttpClient().send(delete, HttpResponse.BodyHandlers.ofString());
+                HttpResponse<String> refused = HttpClient.newHttpClient().send(delete,
+                        HttpResponse.BodyHandlers.ofString());
                 assertThat(refused.statusCode()).as(refused.body()).isEqualTo(409);
                 assertThat(refused.body()).contains("open NBD connection");
             } finally {
@@ -96,8 +98,10 @@ class ServeProcessTest {
                     .assertSuccess();
             assertThat(ExternalTool.run("nbdinfo", "--list", "nbd://127.0.0.1:" + gateway.nbdPort).exitCode())
                     .as("a client without TLS is refused").isNotZero();
-            ExternalTool.Result health = ExternalTool.run("curl", "-sS", "--cacert", tls.resolve("ca-cert.pem").toString(),
-                    "https://127.0.0.1:" + gateway.restPort + "/healthz").assertSuccess();
+            ExternalTool.Result health = ExternalTool
+                    .run("curl", "-sS", "--cacert", tls.resolve("ca-cert.pem").toString(),
+                            "https://127.0.0.1:" + gateway.restPort + "/healthz")
+                    .assertSuccess();
             assertThat(health.stdout()).isEqualTo("{\"status\":\"ok\"}");
             assertThat(gateway.stop()).isEqualTo(0);
         }

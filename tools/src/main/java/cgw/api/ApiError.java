@@ -8,15 +8,14 @@ import io.netty.handler.codec.http.HttpResponseStatus;
  * a code: scripts depend on them.
  */
 public enum ApiError {
-    BAD_REQUEST(HttpResponseStatus.BAD_REQUEST, "bad_request"),
-    UNAUTHORIZED(HttpResponseStatus.UNAUTHORIZED, "unauthorized"),
-    NOT_FOUND(HttpResponseStatus.NOT_FOUND, "not_found"),
-    METHOD_NOT_ALLOWED(HttpResponseStatus.METHOD_NOT_ALLOWED, "method_not_allowed"),
-    CONFLICT(HttpResponseStatus.CONFLICT, "conflict"),
-    PAYLOAD_TOO_LARGE(HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE, "payload_too_large"),
-    INTERNAL(HttpResponseStatus.INTERNAL_SERVER_ERROR, "internal"),
-    UNAVAILABLE(HttpResponseStatus.SERVICE_UNAVAILABLE, "unavailable"),
-    TIMEOUT(HttpResponseStatus.GATEWAY_TIMEOUT, "timeout");
+    BAD_REQUEST(HttpResponseStatus.BAD_REQUEST, "bad_request"), UNAUTHORIZED(HttpResponseStatus.UNAUTHORIZED,
+            "unauthorized"), NOT_FOUND(HttpResponseStatus.NOT_FOUND, "not_found"), METHOD_NOT_ALLOWED(
+                    HttpResponseStatus.METHOD_NOT_ALLOWED,
+                    "method_not_allowed"), CONFLICT(HttpResponseStatus.CONFLICT, "conflict"), PAYLOAD_TOO_LARGE(
+                            HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE,
+                            "payload_too_large"), INTERNAL(HttpResponseStatus.INTERNAL_SERVER_ERROR,
+                                    "internal"), UNAVAILABLE(HttpResponseStatus.SERVICE_UNAVAILABLE,
+                                            "unavailable"), TIMEOUT(HttpResponseStatus.GATEWAY_TIMEOUT, "timeout");
 
     private final HttpResponseStatus status;
     private final String code;

@@ -146,7 +146,8 @@ public final class ApiErrors {
 
     private static Throwable unwrap(Throwable failure) {
         Throwable cause = failure;
-        while ((cause instanceof CompletionException || cause instanceof ExecutionException) && cause.getCause() != null) {
+        while ((cause instanceof CompletionException || cause instanceof ExecutionException)
+                && cause.getCause() != null) {
             cause = cause.getCause();
         }
         return cause;
@@ -154,7 +155,8 @@ public final class ApiErrors {
 
     private static String describe(JsonProcessingException e) {
         if (e instanceof UnrecognizedPropertyException unknown) {
-            String known = unknown.getKnownPropertyIds() == null ? ""
+            String known = unknown.getKnownPropertyIds() == null
+                    ? ""
                     : unknown.getKnownPropertyIds().stream().map(String::valueOf).sorted()
                             .collect(Collectors.joining(", ", " (known fields: ", ")"));
             return "unknown field '" + path(unknown) + "'" + known;
@@ -162,12 +164,15 @@ public final class ApiErrors {
         if (e instanceof MismatchedInputException mismatch) {
             String path = path(mismatch);
             String expected = expected(mismatch.getTargetType());
-            return path.isEmpty() ? "the request body must be " + expected
+            return path.isEmpty()
+                    ? "the request body must be " + expected
                     : "field '" + path + "' must be " + expected;
         }
         return "malformed JSON: " + e.getOriginalMessage()
-                + (e.getLocation() == null ? "" : " at line " + e.getLocation().getLineNr()
-                        + ", column " + e.getLocation().getColumnNr());
+                + (e.getLocation() == null
+                        ? ""
+                        : " at line " + e.getLocation().getLineNr()
+                                + ", column " + e.getLocation().getColumnNr());
     }
 
     private static String path(JsonMappingException e) {

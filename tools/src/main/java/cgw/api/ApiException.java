@@ -24,7 +24,8 @@ public final class ApiException extends RuntimeException {
 
     /** A known route asked with a method it does not serve; the reply names the ones it does. */
     public static ApiException methodNotAllowed(HttpMethod method, String path, Set<HttpMethod> allowed) {
-        return new ApiException(ApiError.METHOD_NOT_ALLOWED, method + " is not allowed on " + path, Set.copyOf(allowed));
+        return new ApiException(ApiError.METHOD_NOT_ALLOWED, method + " is not allowed on " + path,
+                Set.copyOf(allowed));
     }
 
     public ApiError error() {

@@ -28,7 +28,8 @@ final class ApiJson {
 
     /** No scalar becomes a string or a number by coercion: {@code "name": 5} is refused. */
     private static JsonMapper strict(JsonMapper mapper) {
-        for (LogicalType type : List.of(LogicalType.Textual, LogicalType.Integer, LogicalType.Float, LogicalType.Boolean)) {
+        for (LogicalType type : List.of(LogicalType.Textual, LogicalType.Integer, LogicalType.Float,
+                LogicalType.Boolean)) {
             mapper.coercionConfigFor(type)
                     .setCoercion(CoercionInputShape.Integer, CoercionAction.Fail)
                     .setCoercion(CoercionInputShape.Float, CoercionAction.Fail)
@@ -49,8 +50,9 @@ final class ApiJson {
         try (JsonParser parser = MAPPER.createParser(body)) {
             T value = MAPPER.readValue(parser, type);
             if (parser.nextToken() != null) {
-                throw new ApiException(ApiError.BAD_REQUEST, "malformed JSON: more content after the JSON value at column "
-                        + parser.currentTokenLocation().getColumnNr());
+                throw new ApiException(ApiError.BAD_REQUEST,
+                        "malformed JSON: more content after the JSON value at column "
+                                + parser.currentTokenLocation().getColumnNr());
             }
             return value;
         }

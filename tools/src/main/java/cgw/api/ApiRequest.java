@@ -22,7 +22,8 @@ public record ApiRequest(HttpMethod method, String path, Map<String, String> pat
     public String queryParam(String name) {
         List<String> values = query.getOrDefault(name, List.of());
         if (values.size() > 1) {
-            throw new ApiException(ApiError.BAD_REQUEST, "query parameter '" + name + "' is given " + values.size() + " times");
+            throw new ApiException(ApiError.BAD_REQUEST,
+                    "query parameter '" + name + "' is given " + values.size() + " times");
         }
         return values.isEmpty() ? null : values.get(0);
     }

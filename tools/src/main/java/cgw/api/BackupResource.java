@@ -43,7 +43,8 @@ final class BackupResource {
     private final String gatewayName;
 
     /** {@code gatewayName}: recorded in each manifest as the snapshot's source. */
-    BackupResource(BlockStore store, GroupBarrier barrier, BackupJobs jobs, RepositoryAccess access, String gatewayName) {
+    BackupResource(BlockStore store, GroupBarrier barrier, BackupJobs jobs, RepositoryAccess access,
+            String gatewayName) {
         this.store = store;
         this.barrier = barrier;
         this.jobs = jobs;
@@ -66,7 +67,8 @@ final class BackupResource {
         Repository repository = access.open(target, true);
         try {
             if (repository.hasSnapshot(snapshot.id())) {
-                throw new SnapshotExistsException("snapshot " + snapshot.id() + " is already in " + repository.describe());
+                throw new SnapshotExistsException(
+                        "snapshot " + snapshot.id() + " is already in " + repository.describe());
             }
             if (parent != null) {
                 repository.readManifest(parent.id()); // 404 now, rather than a failed job, when the base is not there
@@ -112,7 +114,8 @@ final class BackupResource {
         try {
             Manifest manifest = repository.readManifest(snapshotId);
             Set<String> existing = store.volumes().stream().map(VolumeInfo::name).collect(Collectors.toSet());
-            List<String> taken = manifest.volumes().stream().map(v -> prefix + v.name()).filter(existing::contains).toList();
+            List<String> taken = manifest.volumes().stream().map(v -> prefix + v.name()).filter(existing::contains)
+                    .toList();
             if (!taken.isEmpty()) {
                 throw new VolumeExistsException("cannot restore snapshot " + snapshotId + ": volumes exist: "
                         + String.join(", ", taken));

@@ -45,7 +45,8 @@ public final class ByteSize {
         }
         Matcher matcher = SIZE.matcher(text);
         if (!matcher.matches()) {
-            throw new IllegalArgumentException("expected a number of bytes or a number and a unit, like 4096, 512MiB or 4GiB");
+            throw new IllegalArgumentException(
+                    "expected a number of bytes or a number and a unit, like 4096, 512MiB or 4GiB");
         }
         Long multiplier = MULTIPLIERS.get(matcher.group(2));
         if (multiplier == null) {

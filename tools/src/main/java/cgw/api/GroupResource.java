@@ -73,7 +73,8 @@ final class GroupResource {
 
     private Reply snapshot(ApiRequest request) throws IOException {
         SnapshotResource.Options options = SnapshotResource.Options.read(request.body());
-        return SnapshotResource.created(barrier.snapshotGroup(request.pathParam("name"), options.label(), options.timeout()));
+        return SnapshotResource
+                .created(barrier.snapshotGroup(request.pathParam("name"), options.label(), options.timeout()));
     }
 
     static List<String> requireVolumes(List<String> volumes) {

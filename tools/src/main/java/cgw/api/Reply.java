@@ -25,7 +25,8 @@ public record Reply(HttpResponseStatus status, Object body, Map<String, String> 
 
     /** 200 with a body that is not JSON, such as the Prometheus text of {@code /metrics}. */
     public static Reply text(String contentType, String body) {
-        return new Reply(HttpResponseStatus.OK, body.getBytes(StandardCharsets.UTF_8), Map.of("Content-Type", contentType));
+        return new Reply(HttpResponseStatus.OK, body.getBytes(StandardCharsets.UTF_8),
+                Map.of("Content-Type", contentType));
     }
 
     public static Reply noContent() {

@@ -49,7 +49,7 @@ public final class RestServer implements AutoCloseable {
     private boolean closed; // guarded by this
 
     private RestServer(EventLoopGroup loops, Channel serverChannel, ChannelGroup connections, StoreCalls storeCalls,
-                       InFlight inFlight) {
+            InFlight inFlight) {
         this.loops = loops;
         this.serverChannel = serverChannel;
         this.connections = connections;

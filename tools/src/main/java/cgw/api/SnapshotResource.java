@@ -28,7 +28,8 @@ final class SnapshotResource {
 
     /** A snapshot as the API shows it (CONTRACT.md). */
     @JsonPropertyOrder({"id", "group", "label", "createdAt", "volumes", "freezeMicros"})
-    record SnapshotView(long id, String group, String label, String createdAt, List<String> volumes, long freezeMicros) {
+    record SnapshotView(long id, String group, String label, String createdAt, List<String> volumes,
+            long freezeMicros) {
         static SnapshotView of(Snapshot snapshot) {
             return new SnapshotView(snapshot.id(), snapshot.group(), snapshot.label(),
                     Instant.ofEpochMilli(snapshot.createdAtMillis()).toString(), snapshot.volumeNames(),

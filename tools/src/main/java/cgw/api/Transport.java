@@ -15,8 +15,9 @@ import io.netty.channel.socket.nio.NioServerSocketChannel;
  * library loads on this machine, else NIO (which has no Unix-socket listener here). The one place
  * that chooses; immutable, chosen on the starting thread.
  */
-public record Transport(String name, IoHandlerFactory ioHandlerFactory, Class<? extends ServerChannel> serverChannelClass,
-                        Class<? extends ServerChannel> domainServerChannelClass) implements ServerTransport {
+public record Transport(String name, IoHandlerFactory ioHandlerFactory,
+        Class<? extends ServerChannel> serverChannelClass,
+        Class<? extends ServerChannel> domainServerChannelClass) implements ServerTransport {
     public static Transport best() {
         if (Epoll.isAvailable()) {
             return new Transport("epoll", EpollIoHandler.newFactory(), EpollServerSocketChannel.class,

@@ -4,11 +4,11 @@ import cgw.barrier.GroupBarrier;
 import cgw.store.BlockStore;
 import cgw.store.Volume;
 import cgw.store.VolumeInUseException;
-import java.util.function.ToIntFunction;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.netty.handler.codec.http.HttpMethod;
 import java.io.IOException;
 import java.util.List;
+import java.util.function.ToIntFunction;
 
 /**
  * {@code /v1/volumes}: create, list, show and delete volumes. Its actions run on the store pool,

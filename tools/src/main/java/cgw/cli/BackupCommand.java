@@ -26,8 +26,8 @@ import picocli.CommandLine.Spec;
  * and reached as {@code cgw serve} reaches it ({@code --s3-endpoint}, {@code --s3-path-style}).
  * Main thread; the verify's workers are the backup module's.
  */
-@Command(name = "backup", description = "Verify or prune a backup repository (runs here, needs no gateway).",
-        subcommands = {BackupCommand.Verify.class, BackupCommand.Prune.class})
+@Command(name = "backup", description = "Verify or prune a backup repository (runs here, needs no gateway).", subcommands = {
+        BackupCommand.Verify.class, BackupCommand.Prune.class})
 public final class BackupCommand extends CommandGroup {
     /** What both verbs take: the repository, how to reach it, its key, and the output form. */
     @Command(sortOptions = false)
@@ -38,8 +38,8 @@ public final class BackupCommand extends CommandGroup {
         @Parameters(index = "0", paramLabel = "SOURCE", description = "file:///absolute/dir or s3://bucket/prefix")
         String source;
 
-        @Option(names = "--key-file", paramLabel = "FILE",
-                description = {"Key file of an encrypted repository", "(else the passphrase in $"
+        @Option(names = "--key-file", paramLabel = "FILE", description = {"Key file of an encrypted repository",
+                "(else the passphrase in $"
                         + RepositoryAccess.PASSPHRASE_VARIABLE + ")"})
         Path keyFile;
 

@@ -34,18 +34,18 @@ public final class ClientOptions {
     @Spec(Spec.Target.MIXEE)
     CommandSpec command;
 
-    @Option(names = "--server", paramLabel = "URL",
-            description = {"The gateway's REST API", "(default: $" + SERVER_VARIABLE + ", else " + DEFAULT_SERVER + ")"})
+    @Option(names = "--server", paramLabel = "URL", description = {"The gateway's REST API",
+            "(default: $" + SERVER_VARIABLE + ", else " + DEFAULT_SERVER + ")"})
     String server;
 
-    @Option(names = "--token-file", paramLabel = "FILE",
-            description = {"File holding the API token", "(default: $" + TOKEN_VARIABLE + ", the token itself,",
-                    "else " + DEFAULT_TOKEN_FILE + ")"})
+    @Option(names = "--token-file", paramLabel = "FILE", description = {"File holding the API token",
+            "(default: $" + TOKEN_VARIABLE + ", the token itself,",
+            "else " + DEFAULT_TOKEN_FILE + ")"})
     Path tokenFile;
 
-    @Option(names = "--ca-cert", paramLabel = "FILE",
-            description = {"PEM CA certificate to trust for https", "(default: " + DEFAULT_CA_CERT + " if it exists,",
-                    "else the system's CAs)"})
+    @Option(names = "--ca-cert", paramLabel = "FILE", description = {"PEM CA certificate to trust for https",
+            "(default: " + DEFAULT_CA_CERT + " if it exists,",
+            "else the system's CAs)"})
     Path caCert;
 
     @Option(names = "--json", description = "Print the server's JSON instead of a table")
@@ -128,7 +128,8 @@ public final class ClientOptions {
     private static byte[] read(Path file, String what, String hint) {
         try {
             if (Files.size(file) > MAX_FILE_BYTES) {
-                throw new CliException("cannot read " + what + " " + file + ": larger than " + MAX_FILE_BYTES + " bytes");
+                throw new CliException(
+                        "cannot read " + what + " " + file + ": larger than " + MAX_FILE_BYTES + " bytes");
             }
             return Files.readAllBytes(file);
         } catch (NoSuchFileException e) {

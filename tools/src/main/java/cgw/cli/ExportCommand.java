@@ -18,8 +18,7 @@ public final class ExportCommand extends JobCommand.Starting {
     @Parameters(index = "1", paramLabel = "TARGET", description = "file:///absolute/dir or s3://bucket/prefix")
     String target;
 
-    @Option(names = "--incremental-from", paramLabel = "ID",
-            description = "Store only what changed since this older snapshot, already in TARGET")
+    @Option(names = "--incremental-from", paramLabel = "ID", description = "Store only what changed since this older snapshot, already in TARGET")
     Long incrementalFrom;
 
     @Option(names = "--no-wait", description = "Print the job and return at once")

@@ -42,7 +42,8 @@ final class GatewayClient {
     private static final int MAX_QUOTED_CHARS = 200;
     /** Reads answers as they come; writes request bodies without absent (null) fields. */
     static final JsonMapper JSON = JsonMapper.builder()
-            .defaultPropertyInclusion(JsonInclude.Value.construct(JsonInclude.Include.NON_NULL, JsonInclude.Include.NON_NULL))
+            .defaultPropertyInclusion(
+                    JsonInclude.Value.construct(JsonInclude.Include.NON_NULL, JsonInclude.Include.NON_NULL))
             .build();
 
     private final URI server;
@@ -114,7 +115,8 @@ final class GatewayClient {
             Thread.currentThread().interrupt();
             throw new CliException("interrupted while waiting for " + server, e);
         }
-        log.debug("{} {}: {} in {} ms", method, uri, response.statusCode(), (System.nanoTime() - startNanos) / 1_000_000);
+        log.debug("{} {}: {} in {} ms", method, uri, response.statusCode(),
+                (System.nanoTime() - startNanos) / 1_000_000);
         if (response.statusCode() / 100 != 2) {
             throw new CliException(refusal(response));
         }
@@ -174,8 +176,10 @@ final class GatewayClient {
                 return "unknown host " + uri.getHost();
             }
             if (cause instanceof SSLException) {
-                return "TLS failed: " + (untrusted(cause) ? "the server's certificate is not from a trusted CA"
-                        : cause.getMessage()) + " (for the gateway's own certificate, pass --ca-cert DATA/tls/ca-cert.pem)";
+                return "TLS failed: " + (untrusted(cause)
+                        ? "the server's certificate is not from a trusted CA"
+                        : cause.getMessage())
+                        + " (for the gateway's own certificate, pass --ca-cert DATA/tls/ca-cert.pem)";
             }
             if (cause instanceof ConnectException && cause.getMessage() != null) {
                 return cause.getMessage().toLowerCase(Locale.ROOT); // "connection refused", "network is unreachable"

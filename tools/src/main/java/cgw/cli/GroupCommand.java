@@ -9,9 +9,9 @@ import picocli.CommandLine.Parameters;
  * {@code cgw group create|set|list|show|delete}: consistency groups, the sets of volumes a
  * snapshot cuts together, through {@code /v1/groups}.
  */
-@Command(name = "group", description = "Create, change, list and delete consistency groups.",
-        subcommands = {GroupCommand.Create.class, GroupCommand.Set.class, GroupCommand.ListAll.class,
-                GroupCommand.Show.class, GroupCommand.Delete.class})
+@Command(name = "group", description = "Create, change, list and delete consistency groups.", subcommands = {
+        GroupCommand.Create.class, GroupCommand.Set.class, GroupCommand.ListAll.class,
+        GroupCommand.Show.class, GroupCommand.Delete.class})
 public final class GroupCommand extends CommandGroup {
     private static final String GROUPS = "/v1/groups";
 

@@ -13,8 +13,7 @@ import picocli.CommandLine.Parameters;
  * {@code GET /v1/jobs/{id}} until it ends, drawing a progress bar on stderr when stderr is a
  * terminal, and fail with the job's error when it did not end {@code done}. Main thread only.
  */
-@Command(name = "job", description = "Show backup jobs (exports and restores).",
-        subcommands = {JobCommand.Show.class})
+@Command(name = "job", description = "Show backup jobs (exports and restores).", subcommands = {JobCommand.Show.class})
 public final class JobCommand extends CommandGroup {
     /** How often a waiting command asks how its job is doing. */
     static final long POLL_INTERVAL_MS = 250;

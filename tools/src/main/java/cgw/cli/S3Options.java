@@ -10,8 +10,7 @@ import picocli.CommandLine.Option;
  * SDK's defaults (environment, {@code ~/.aws}, instance role). Filled by picocli.
  */
 public final class S3Options {
-    @Option(names = "--s3-endpoint", paramLabel = "URL",
-            description = "S3-compatible endpoint for s3:// repositories, such as http://127.0.0.1:9000 (default: AWS)")
+    @Option(names = "--s3-endpoint", paramLabel = "URL", description = "S3-compatible endpoint for s3:// repositories, such as http://127.0.0.1:9000 (default: AWS)")
     URI endpoint;
 
     @Option(names = "--s3-path-style", description = "Address buckets as URL/bucket/key instead of bucket.URL/key")

@@ -14,9 +14,9 @@ import picocli.CommandLine.Parameters;
  * {@code cgw snapshot create|list|show|delete|clone}: crash-consistent snapshots of a group (or of
  * an ad-hoc set of volumes), through {@code /v1/snapshots} and {@code /v1/groups/{name}/snapshots}.
  */
-@Command(name = "snapshot", description = "Take, list, delete and clone group snapshots.",
-        subcommands = {SnapshotCommand.Create.class, SnapshotCommand.ListAll.class, SnapshotCommand.Show.class,
-                SnapshotCommand.Delete.class, SnapshotCommand.Clone.class})
+@Command(name = "snapshot", description = "Take, list, delete and clone group snapshots.", subcommands = {
+        SnapshotCommand.Create.class, SnapshotCommand.ListAll.class, SnapshotCommand.Show.class,
+        SnapshotCommand.Delete.class, SnapshotCommand.Clone.class})
 public final class SnapshotCommand extends CommandGroup {
     private static final String SNAPSHOTS = "/v1/snapshots";
 
@@ -51,15 +51,15 @@ public final class SnapshotCommand extends CommandGroup {
         @Option(names = "--label", paramLabel = "LABEL", description = "A label to find the snapshot by")
         String label;
 
-        @Option(names = "--timeout-ms", paramLabel = "N",
-                description = "How long the barrier may take before it gives up and publishes nothing (default: the gateway's, 10 s)")
+        @Option(names = "--timeout-ms", paramLabel = "N", description = "How long the barrier may take before it gives up and publishes nothing (default: the gateway's, 10 s)")
         Long timeoutMs;
 
         @Override
         void checkArguments() {
             if ((group == null) == (volumes == null)) {
                 throw new ParameterException(spec.commandLine(), group == null
-                        ? "missing GROUP or --volumes VOL,VOL..." : "give GROUP or --volumes, not both");
+                        ? "missing GROUP or --volumes VOL,VOL..."
+                        : "give GROUP or --volumes, not both");
             }
         }
 

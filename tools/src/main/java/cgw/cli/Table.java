@@ -22,7 +22,8 @@ final class Table {
 
     Table row(String... cells) {
         if (cells.length != headers.size()) {
-            throw new IllegalArgumentException("a row of " + cells.length + " cells under " + headers.size() + " headers");
+            throw new IllegalArgumentException(
+                    "a row of " + cells.length + " cells under " + headers.size() + " headers");
         }
         rows.add(Arrays.asList(cells));
         return this;

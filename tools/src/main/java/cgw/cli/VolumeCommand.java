@@ -10,8 +10,8 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.TypeConversionException;
 
 /** {@code cgw volume create|list|delete}: the gateway's volumes, through {@code /v1/volumes}. */
-@Command(name = "volume", description = "Create, list and delete volumes.",
-        subcommands = {VolumeCommand.Create.class, VolumeCommand.ListAll.class, VolumeCommand.Delete.class})
+@Command(name = "volume", description = "Create, list and delete volumes.", subcommands = {VolumeCommand.Create.class,
+        VolumeCommand.ListAll.class, VolumeCommand.Delete.class})
 public final class VolumeCommand extends CommandGroup {
     private static final String VOLUMES = "/v1/volumes";
 
@@ -24,8 +24,7 @@ public final class VolumeCommand extends CommandGroup {
         @Parameters(paramLabel = "NAME", description = "The volume's name, also its NBD export name")
         String name;
 
-        @Option(names = "--size", paramLabel = "SIZE", required = true, converter = SizeConverter.class,
-                description = "Its size: bytes, or a number and a unit such as 512MiB, 4GiB, 1.5TiB or 10GB")
+        @Option(names = "--size", paramLabel = "SIZE", required = true, converter = SizeConverter.class, description = "Its size: bytes, or a number and a unit such as 512MiB, 4GiB, 1.5TiB or 10GB")
         long sizeBytes;
 
         @Override

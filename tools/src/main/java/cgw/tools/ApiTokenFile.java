@@ -28,8 +28,8 @@ final class ApiTokenFile {
     private static final Logger log = LoggerFactory.getLogger(ApiTokenFile.class);
     static final int TOKEN_BYTES = 32;
     private static final Pattern TOKEN = Pattern.compile("[0-9a-f]{" + 2 * TOKEN_BYTES + "}");
-    private static final Set<PosixFilePermission> OWNER_ONLY =
-            Set.of(PosixFilePermission.OWNER_READ, PosixFilePermission.OWNER_WRITE);
+    private static final Set<PosixFilePermission> OWNER_ONLY = Set.of(PosixFilePermission.OWNER_READ,
+            PosixFilePermission.OWNER_WRITE);
 
     private ApiTokenFile() {
     }

@@ -1,12 +1,12 @@
 package cgw.tools;
 
 import cgw.api.RestApi;
-import cgw.api.jobs.BackupJobs;
-import cgw.backup.JobOptions;
 import cgw.api.RestBindException;
 import cgw.api.RestServer;
 import cgw.api.Routes;
 import cgw.api.Transport;
+import cgw.api.jobs.BackupJobs;
+import cgw.backup.JobOptions;
 import cgw.barrier.GroupBarrier;
 import cgw.store.BlockStore;
 import cgw.store.StoreException;
@@ -166,7 +166,8 @@ final class Gateway implements AutoCloseable {
             return failure;
         } catch (Exception e) {
             log.error("closing {} failed", resource.getClass().getSimpleName(), e);
-            RuntimeException wrapped = e instanceof RuntimeException runtime ? runtime
+            RuntimeException wrapped = e instanceof RuntimeException runtime
+                    ? runtime
                     : new IllegalStateException(e.getMessage(), e);
             if (failure == null) {
                 return wrapped;

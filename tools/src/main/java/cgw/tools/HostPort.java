@@ -36,14 +36,16 @@ public record HostPort(String host, int port) {
             host = text.substring(0, colon);
             port = text.substring(colon + 1);
             if (host.contains(":")) {
-                throw new IllegalArgumentException("put an IPv6 host in brackets, like [::1]:10810, got '" + text + "'");
+                throw new IllegalArgumentException(
+                        "put an IPv6 host in brackets, like [::1]:10810, got '" + text + "'");
             }
             if (host.isEmpty()) {
                 throw new IllegalArgumentException("missing host in '" + text
                         + "'; use 127.0.0.1 for this machine only or 0.0.0.0 for every interface");
             }
             if (!HOST_NAME.matcher(host).matches()) {
-                throw new IllegalArgumentException("'" + host + "' in '" + text + "' is not a host name or IPv4 address");
+                throw new IllegalArgumentException(
+                        "'" + host + "' in '" + text + "' is not a host name or IPv4 address");
             }
         }
         if (!PORT.matcher(port).matches() || Integer.parseInt(port) > MAX_PORT) {

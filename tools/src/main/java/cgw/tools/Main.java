@@ -28,10 +28,9 @@ import picocli.CommandLine.Spec;
  * subcommand and exits with its code (0 done, 1 failed, 2 bad usage). Each subcommand is its own
  * class listed below. Runs on the main thread; failures end here as one line on stderr.
  */
-@Command(name = "cgw", sortOptions = false,
-        description = "Consistency-group gateway: VM disks over NBD from a copy-on-write block store.",
-        subcommands = {ServeCommand.class, VolumeCommand.class, GroupCommand.class, SnapshotCommand.class,
-                ExportCommand.class, RestoreCommand.class, JobCommand.class, BackupCommand.class})
+@Command(name = "cgw", sortOptions = false, description = "Consistency-group gateway: VM disks over NBD from a copy-on-write block store.", subcommands = {
+        ServeCommand.class, VolumeCommand.class, GroupCommand.class, SnapshotCommand.class,
+        ExportCommand.class, RestoreCommand.class, JobCommand.class, BackupCommand.class})
 public final class Main implements Runnable {
     private static final Logger log = LoggerFactory.getLogger(Main.class);
     static final String LOG_LEVEL = "--log-level";
@@ -42,8 +41,7 @@ public final class Main implements Runnable {
     CommandSpec spec;
 
     /** Declares the option for help and parsing; its value is read from the parse result, deepest command first. */
-    @Option(names = LOG_LEVEL, paramLabel = "LEVEL", defaultValue = "warn", scope = ScopeType.INHERIT,
-            description = "Log detail on stderr: error, warn, info, debug or trace (default: ${DEFAULT-VALUE})")
+    @Option(names = LOG_LEVEL, paramLabel = "LEVEL", defaultValue = "warn", scope = ScopeType.INHERIT, description = "Log detail on stderr: error, warn, info, debug or trace (default: ${DEFAULT-VALUE})")
     LogLevel logLevel;
 
     @Option(names = {"-h", "--help"}, usageHelp = true, scope = ScopeType.INHERIT, description = "Show this help.")

@@ -1,12 +1,12 @@
 package cgw.tools;
 
+import cgw.barrier.GroupBarrier;
+import cgw.host.NamedThreads;
 import cgw.nbd.NbdServer;
 import cgw.nbd.NbdServerConfig;
 import cgw.nbd.ServerTransport;
 import cgw.nbd.export.ExportRegistry;
 import cgw.nbd.export.StoreExports;
-import cgw.barrier.GroupBarrier;
-import cgw.host.NamedThreads;
 import cgw.store.BlockStore;
 import io.netty.handler.ssl.SslContext;
 import java.util.concurrent.ArrayBlockingQueue;
@@ -53,10 +53,12 @@ final class NbdFrontend implements AutoCloseable {
      */
     static NbdFrontend start(ServeSettings settings, BlockStore store, GroupBarrier barrier,
             UnaryOperator<ExportRegistry> decorate, SslContext tls, ServerTransport transport) {
-        int threads = storeThreads(System.getProperty(STORE_THREADS_PROPERTY), Runtime.getRuntime().availableProcessors());
+        int threads = storeThreads(System.getProperty(STORE_THREADS_PROPERTY),
+                Runtime.getRuntime().availableProcessors());
         ThreadPoolExecutor storeCalls = new ThreadPoolExecutor(threads, threads, 60, TimeUnit.SECONDS,
                 new ArrayBlockingQueue<>(STORE_QUEUE_LENGTH), NamedThreads.numbered("cgw-nbd-store", true));
-        StoreExports exports = new StoreExports(store, storeCalls, barrier::epochOf, volume -> barrier.gate(volume)::submit);
+        StoreExports exports = new StoreExports(store, storeCalls, barrier::epochOf,
+                volume -> barrier.gate(volume)::submit);
         NbdServerConfig config = NbdServerConfig.defaults(settings.nbd().socketAddress())
                 .withUnixSocket(settings.nbdSocket())
                 .withTls(tls);

@@ -24,8 +24,7 @@ import picocli.CommandLine.Spec;
  * Runs on the main thread, which owns the gateway; the shutdown hook closes it on other exits.
  * Its listening lines are the only thing the gateway prints on stdout.
  */
-@Command(name = "serve", sortOptions = false,
-        description = "Serve volumes over NBD and the REST API from the block store in --data, until SIGTERM.")
+@Command(name = "serve", sortOptions = false, description = "Serve volumes over NBD and the REST API from the block store in --data, until SIGTERM.")
 final class ServeCommand implements Callable<Integer> {
     private static final Logger log = LoggerFactory.getLogger(ServeCommand.class);
     /** sun_path of a Unix socket address holds 108 bytes with the terminating NUL. */
@@ -34,19 +33,16 @@ final class ServeCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--data", paramLabel = "DIR", defaultValue = "./cgw-data",
-            description = "RocksDB, catalog, API token and TLS material (default: ${DEFAULT-VALUE})")
+    @Option(names = "--data", paramLabel = "DIR", defaultValue = "./cgw-data", description = "RocksDB, catalog, API token and TLS material (default: ${DEFAULT-VALUE})")
     Path dataDir;
 
-    @Option(names = "--nbd", paramLabel = "HOST:PORT", defaultValue = "127.0.0.1:10809",
-            description = "NBD over TCP; port 0 picks a free port (default: ${DEFAULT-VALUE})")
+    @Option(names = "--nbd", paramLabel = "HOST:PORT", defaultValue = "127.0.0.1:10809", description = "NBD over TCP; port 0 picks a free port (default: ${DEFAULT-VALUE})")
     HostPort nbd;
 
     @Option(names = "--nbd-socket", paramLabel = "PATH", description = "NBD over a Unix socket as well")
     Path nbdSocket;
 
-    @Option(names = "--http", paramLabel = "HOST:PORT", defaultValue = "127.0.0.1:10810",
-            description = "REST API; port 0 picks a free port (default: ${DEFAULT-VALUE})")
+    @Option(names = "--http", paramLabel = "HOST:PORT", defaultValue = "127.0.0.1:10810", description = "REST API; port 0 picks a free port (default: ${DEFAULT-VALUE})")
     HostPort http;
 
     @Option(names = "--tls", description = "NBD STARTTLS and HTTPS with certificates in DATA/tls/")
@@ -55,17 +51,15 @@ final class ServeCommand implements Callable<Integer> {
     @Mixin
     S3Options s3;
 
-    @Option(names = "--backup-key-file", paramLabel = "FILE",
-            description = {"Key (32+ random bytes) that encrypts new repositories and opens existing ones;",
-                    "or a passphrase in $" + RepositoryAccess.PASSPHRASE_VARIABLE + "; neither: unencrypted"})
+    @Option(names = "--backup-key-file", paramLabel = "FILE", description = {
+            "Key (32+ random bytes) that encrypts new repositories and opens existing ones;",
+            "or a passphrase in $" + RepositoryAccess.PASSPHRASE_VARIABLE + "; neither: unencrypted"})
     Path backupKeyFile;
 
-    @Option(names = "--backup-rate", paramLabel = "BYTES/s", defaultValue = "0",
-            description = "Most bytes a second all backup jobs together read, e.g. 200MiB; 0 for no limit (default)")
+    @Option(names = "--backup-rate", paramLabel = "BYTES/s", defaultValue = "0", description = "Most bytes a second all backup jobs together read, e.g. 200MiB; 0 for no limit (default)")
     String backupRate;
 
-    @Option(names = "--backup-jobs", paramLabel = "N", defaultValue = "2",
-            description = "Backup jobs run at once; more wait their turn (default: ${DEFAULT-VALUE})")
+    @Option(names = "--backup-jobs", paramLabel = "N", defaultValue = "2", description = "Backup jobs run at once; more wait their turn (default: ${DEFAULT-VALUE})")
     int backupJobs;
 
     @Override
@@ -106,7 +100,8 @@ final class ServeCommand implements Callable<Integer> {
             throw new ParameterException(spec.commandLine(), "--nbd and --http both ask for " + nbd);
         }
         if (backupJobs < 1 || backupJobs > 16) {
-            throw new ParameterException(spec.commandLine(), "--backup-jobs must be between 1 and 16, got " + backupJobs);
+            throw new ParameterException(spec.commandLine(),
+                    "--backup-jobs must be between 1 and 16, got " + backupJobs);
         }
         long rate;
         KeySource key;
@@ -117,7 +112,8 @@ final class ServeCommand implements Callable<Integer> {
             throw new ParameterException(spec.commandLine(), e.getMessage(), e, null, null);
         }
         if (backupKeyFile != null && !Files.isReadable(backupKeyFile)) {
-            throw new ParameterException(spec.commandLine(), "--backup-key-file " + backupKeyFile + " is not a readable file");
+            throw new ParameterException(spec.commandLine(),
+                    "--backup-key-file " + backupKeyFile + " is not a readable file");
         }
         return new ServeSettings(dataDir, nbd, nbdSocket, http, tls,
                 new ServeSettings.Backups(new RepositoryAccess(s3.settings(), key), rate, backupJobs));

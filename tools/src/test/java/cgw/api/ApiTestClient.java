@@ -36,7 +36,8 @@ final class ApiTestClient {
     /** Creates volumes of 1 MiB through the API, with the token. */
     void createVolumes(String... names) throws Exception {
         for (String name : names) {
-            HttpResponse<String> created = send("POST", "/v1/volumes", "{\"name\":\"" + name + "\",\"size\":\"1MiB\"}", TOKEN);
+            HttpResponse<String> created = send("POST", "/v1/volumes", "{\"name\":\"" + name + "\",\"size\":\"1MiB\"}",
+                    TOKEN);
             assertThat(created.statusCode()).as(created.body()).isEqualTo(201);
         }
     }

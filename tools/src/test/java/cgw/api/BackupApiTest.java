@@ -48,7 +48,8 @@ class BackupApiTest {
         barrier = GroupBarrier.open(store);
         jobs = new BackupJobs(2, 0, JobOptions.defaults().withThreads(2));
         Routes routes = RestApi.routes(store, barrier, volume -> 0);
-        RestApi.addBackups(routes, store, barrier, jobs, new RepositoryAccess(S3Settings.defaults(), KeySource.none()), "test");
+        RestApi.addBackups(routes, store, barrier, jobs, new RepositoryAccess(S3Settings.defaults(), KeySource.none()),
+                "test");
         server = RestServer.start(new InetSocketAddress("127.0.0.1", 0), routes, TOKEN);
         api = new ApiTestClient(server.address().getPort());
         api.createVolumes("wal", "data", "other");
@@ -115,11 +116,14 @@ class BackupApiTest {
         assertThat(read.array()).isEqualTo(pattern);
         assertThat(store.volume("r-data")).isNotNull();
 
-        assertError(send("POST", "/v1/restores", "{\"source\":\"" + target + "\",\"snapshot\":" + id + ",\"prefix\":\"r-\"}"),
+        assertError(
+                send("POST", "/v1/restores",
+                        "{\"source\":\"" + target + "\",\"snapshot\":" + id + ",\"prefix\":\"r-\"}"),
                 409, "conflict", "volumes exist: r-wal, r-data");
         assertError(send("POST", "/v1/snapshots/" + id + "/export", "{\"target\":\"" + target + "\"}"),
                 409, "conflict", "already in");
-        assertError(send("DELETE", "/v1/jobs/" + json(accepted).get("id").asLong(), null), 409, "conflict", "already ended done");
+        assertError(send("DELETE", "/v1/jobs/" + json(accepted).get("id").asLong(), null), 409, "conflict",
+                "already ended done");
     }
 
     @Test
@@ -131,9 +135,11 @@ class BackupApiTest {
                 "{\"target\":\"" + target + "\",\"incrementalFrom\":" + first + "}"), 404, "not_found", "is not in");
         assertThat(export(first, "{\"target\":\"" + target + "\"}").get("state").asText()).isEqualTo("done");
         assertError(send("POST", "/v1/snapshots/" + second + "/export",
-                "{\"target\":\"" + target + "\",\"incrementalFrom\":" + other + "}"), 400, "bad_request", "same volumes");
+                "{\"target\":\"" + target + "\",\"incrementalFrom\":" + other + "}"), 400, "bad_request",
+                "same volumes");
         assertError(send("POST", "/v1/snapshots/" + first + "/export",
-                "{\"target\":\"" + target + "\",\"incrementalFrom\":" + second + "}"), 400, "bad_request", "older than");
+                "{\"target\":\"" + target + "\",\"incrementalFrom\":" + second + "}"), 400, "bad_request",
+                "older than");
         assertError(send("POST", "/v1/snapshots/" + second + "/export",
                 "{\"target\":\"" + target + "\",\"incrementalFrom\":999}"), 404, "not_found", "999");
         JsonNode done = export(second, "{\"target\":\"" + target + "\",\"incrementalFrom\":" + first + "}");
@@ -144,7 +150,8 @@ class BackupApiTest {
     @Test
     void badRequestsAreRefusedBeforeAnyJob() throws Exception {
         long id = snapshot("wal");
-        assertError(send("POST", "/v1/snapshots/999/export", "{\"target\":\"" + target + "\"}"), 404, "not_found", "999");
+        assertError(send("POST", "/v1/snapshots/999/export", "{\"target\":\"" + target + "\"}"), 404, "not_found",
+                "999");
         assertError(send("POST", "/v1/snapshots/" + id + "/export", "{\"target\":\"ftp://x/y\"}"), 400, "bad_request",
                 "unknown target scheme");
         assertError(send("POST", "/v1/snapshots/" + id + "/export", "{\"target\":\"file://relative/dir\"}"), 400,
@@ -152,7 +159,9 @@ class BackupApiTest {
         assertError(send("POST", "/v1/snapshots/" + id + "/export", "{}"), 400, "bad_request", "'target' is required");
         assertError(send("POST", "/v1/restores", "{\"source\":\"" + target + "\",\"snapshot\":" + id + "}"), 400,
                 "bad_request", "'prefix' is required");
-        assertError(send("POST", "/v1/restores", "{\"source\":\"" + target + "\",\"snapshot\":" + id + ",\"prefix\":\"p\"}"),
+        assertError(
+                send("POST", "/v1/restores",
+                        "{\"source\":\"" + target + "\",\"snapshot\":" + id + ",\"prefix\":\"p\"}"),
                 400, "bad_request", "no backup repository");
         assertError(send("GET", "/v1/jobs/12345", null), 404, "not_found", "no job 12345");
         assertError(send("GET", "/v1/jobs/x", null), 400, "bad_request", "job id must be a positive integer");

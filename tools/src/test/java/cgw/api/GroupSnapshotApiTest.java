@@ -35,7 +35,8 @@ class GroupSnapshotApiTest {
 
     @BeforeEach
     void start() throws Exception {
-        store = BlockStore.open(dir, StoreOptions.defaults().withCacheBytes(64 << 20, 16 << 20).withBackgroundGc(false));
+        store = BlockStore.open(dir,
+                StoreOptions.defaults().withCacheBytes(64 << 20, 16 << 20).withBackgroundGc(false));
         server = RestServer.start(new InetSocketAddress("127.0.0.1", 0), store, TOKEN);
         api = new ApiTestClient(server.address().getPort());
         api.createVolumes("wal", "data", "other");
@@ -53,7 +54,7 @@ class GroupSnapshotApiTest {
 
     private static List<String> texts(JsonNode array) {
         List<String> texts = new java.util.ArrayList<>();
-        for (Iterator<JsonNode> it = array.elements(); it.hasNext(); ) {
+        for (Iterator<JsonNode> it = array.elements(); it.hasNext();) {
             texts.add(it.next().asText());
         }
         return texts;
@@ -64,9 +65,11 @@ class GroupSnapshotApiTest {
         HttpResponse<String> created = send("POST", "/v1/groups", "{\"name\":\"db\",\"volumes\":[\"wal\",\"data\"]}");
         assertThat(created.statusCode()).as(created.body()).isEqualTo(201);
         assertThat(created.headers().firstValue("location")).hasValue("/v1/groups/db");
-        assertThat(json(created)).isEqualTo(ApiTestClient.JSON.readTree("{\"name\":\"db\",\"volumes\":[\"wal\",\"data\"]}"));
+        assertThat(json(created))
+                .isEqualTo(ApiTestClient.JSON.readTree("{\"name\":\"db\",\"volumes\":[\"wal\",\"data\"]}"));
 
-        assertThat(texts(json(send("GET", "/v1/groups", null)).get("groups").findValue("volumes"))).containsExactly("wal", "data");
+        assertThat(texts(json(send("GET", "/v1/groups", null)).get("groups").findValue("volumes")))
+                .containsExactly("wal", "data");
         HttpResponse<String> changed = send("PUT", "/v1/groups/db", "{\"volumes\":[\"data\",\"other\"]}");
         assertThat(changed.statusCode()).isEqualTo(200);
         assertThat(texts(json(send("GET", "/v1/groups/db", null)).get("volumes"))).containsExactly("data", "other");
@@ -77,10 +80,11 @@ class GroupSnapshotApiTest {
     @Test
     void aGroupSnapshotIsListedReadableAndClonable() throws Exception {
         Volume wal = store.volume("wal");
-        store.write(wal, 0, ByteBuffer.wrap(new byte[] {1, 2, 3}));
+        store.write(wal, 0, ByteBuffer.wrap(new byte[]{1, 2, 3}));
         send("POST", "/v1/groups", "{\"name\":\"db\",\"volumes\":[\"wal\",\"data\"]}");
 
-        HttpResponse<String> taken = send("POST", "/v1/groups/db/snapshots", "{\"label\":\"before upgrade\",\"timeoutMs\":5000}");
+        HttpResponse<String> taken = send("POST", "/v1/groups/db/snapshots",
+                "{\"label\":\"before upgrade\",\"timeoutMs\":5000}");
         assertThat(taken.statusCode()).as(taken.body()).isEqualTo(201);
         JsonNode snapshot = json(taken);
         long id = snapshot.get("id").asLong();
@@ -105,10 +109,11 @@ class GroupSnapshotApiTest {
         assertThat(json(send("GET", "/v1/snapshots", null)).get("snapshots")).hasSize(3);
         assertThat(json(send("GET", "/v1/snapshots/" + id, null))).isEqualTo(snapshot);
 
-        store.write(wal, 0, ByteBuffer.wrap(new byte[] {9, 9, 9}));
+        store.write(wal, 0, ByteBuffer.wrap(new byte[]{9, 9, 9}));
         HttpResponse<String> cloned = send("POST", "/v1/snapshots/" + id + "/clone", "{\"prefix\":\"r1-\"}");
         assertThat(cloned.statusCode()).as(cloned.body()).isEqualTo(201);
-        assertThat(json(cloned)).isEqualTo(ApiTestClient.JSON.readTree("{\"volumes\":{\"wal\":\"r1-wal\",\"data\":\"r1-data\"}}"));
+        assertThat(json(cloned))
+                .isEqualTo(ApiTestClient.JSON.readTree("{\"volumes\":{\"wal\":\"r1-wal\",\"data\":\"r1-data\"}}"));
         ByteBuffer head = ByteBuffer.allocate(3);
         store.read(store.volume("r1-wal"), 0, head);
         assertThat(head.array()).containsExactly(1, 2, 3);
@@ -121,25 +126,25 @@ class GroupSnapshotApiTest {
 
     @ParameterizedTest
     @CsvSource(delimiter = '|', value = {
-        "POST | /v1/groups                 | {\"name\":\"g\",\"volumes\":[\"nope\"]}        | 404 | no volume named nope",
-        "POST | /v1/groups                 | {\"name\":\"g\",\"volumes\":[]}                | 400 | at least one volume",
-        "POST | /v1/groups                 | {\"name\":\"g\"}                               | 400 | field 'volumes' is required",
-        "POST | /v1/groups                 | {\"name\":\"g\",\"volumes\":[\"wal\",\"wal\"]} | 400 | listed twice",
-        "POST | /v1/groups                 | {\"name\":\"g/h\",\"volumes\":[\"wal\"]}       | 400 | invalid group name",
-        "POST | /v1/groups                 | {\"name\":\"db\",\"volumes\":[\"other\"]}      | 409 | group db already exists",
-        "POST | /v1/groups                 | {\"name\":\"g\",\"volumes\":[\"data\"]}        | 409 | already in group db",
-        "POST | /v1/groups                 | {\"name\":\"g\",\"volumes\":\"wal\"}           | 400 | field 'volumes' must be an array",
-        "POST | /v1/groups                 | {\"name\":\"g\",\"volumes\":[\"wal\"]          | 400 | malformed JSON",
-        "PUT  | /v1/groups/nope            | {\"volumes\":[\"wal\"]}                        | 404 | no group named nope",
-        "POST | /v1/groups/nope/snapshots  | {}                                             | 404 | no group named nope",
-        "POST | /v1/groups/db/snapshots    | {\"timeoutMs\":0}                              | 400 | timeoutMs",
-        "POST | /v1/groups/db/snapshots    | {\"tag\":\"x\"}                                | 400 | unknown field 'tag'",
-        "POST | /v1/snapshots              | {\"volumes\":[\"wal\",\"ghost\"]}              | 404 | no volume named ghost",
-        "POST | /v1/snapshots              | {\"volumes\":[]}                               | 400 | at least one volume",
-        "GET  | /v1/snapshots/abc          |                                                | 400 | positive integer",
-        "GET  | /v1/snapshots/77           |                                                | 404 | no snapshot 77",
-        "GET  | /v1/snapshots?group=nope   |                                                | 404 | no group named nope",
-        "POST | /v1/snapshots/77/clone     | {\"prefix\":\"x-\"}                            | 404 | no snapshot 77",
+            "POST | /v1/groups                 | {\"name\":\"g\",\"volumes\":[\"nope\"]}        | 404 | no volume named nope",
+            "POST | /v1/groups                 | {\"name\":\"g\",\"volumes\":[]}                | 400 | at least one volume",
+            "POST | /v1/groups                 | {\"name\":\"g\"}                               | 400 | field 'volumes' is required",
+            "POST | /v1/groups                 | {\"name\":\"g\",\"volumes\":[\"wal\",\"wal\"]} | 400 | listed twice",
+            "POST | /v1/groups                 | {\"name\":\"g/h\",\"volumes\":[\"wal\"]}       | 400 | invalid group name",
+            "POST | /v1/groups                 | {\"name\":\"db\",\"volumes\":[\"other\"]}      | 409 | group db already exists",
+            "POST | /v1/groups                 | {\"name\":\"g\",\"volumes\":[\"data\"]}        | 409 | already in group db",
+            "POST | /v1/groups                 | {\"name\":\"g\",\"volumes\":\"wal\"}           | 400 | field 'volumes' must be an array",
+            "POST | /v1/groups                 | {\"name\":\"g\",\"volumes\":[\"wal\"]          | 400 | malformed JSON",
+            "PUT  | /v1/groups/nope            | {\"volumes\":[\"wal\"]}                        | 404 | no group named nope",
+            "POST | /v1/groups/nope/snapshots  | {}                                             | 404 | no group named nope",
+            "POST | /v1/groups/db/snapshots    | {\"timeoutMs\":0}                              | 400 | timeoutMs",
+            "POST | /v1/groups/db/snapshots    | {\"tag\":\"x\"}                                | 400 | unknown field 'tag'",
+            "POST | /v1/snapshots              | {\"volumes\":[\"wal\",\"ghost\"]}              | 404 | no volume named ghost",
+            "POST | /v1/snapshots              | {\"volumes\":[]}                               | 400 | at least one volume",
+            "GET  | /v1/snapshots/abc          |                                                | 400 | positive integer",
+            "GET  | /v1/snapshots/77           |                                                | 404 | no snapshot 77",
+            "GET  | /v1/snapshots?group=nope   |                                                | 404 | no group named nope",
+            "POST | /v1/snapshots/77/clone     | {\"prefix\":\"x-\"}                            | 404 | no snapshot 77",
     })
     void badRequestsGetAPreciseErrorAndChangeNothing(String method, String path, String body, int status, String detail)
             throws Exception {

@@ -43,7 +43,8 @@ class MetricsApiTest {
 
     @BeforeEach
     void start() throws Exception {
-        store = BlockStore.open(dir, StoreOptions.defaults().withCacheBytes(64 << 20, 16 << 20).withBackgroundGc(false));
+        store = BlockStore.open(dir,
+                StoreOptions.defaults().withCacheBytes(64 << 20, 16 << 20).withBackgroundGc(false));
         barrier = GroupBarrier.open(store);
         metrics = new GatewayMetrics(store);
         metrics.listenTo(barrier);
@@ -95,7 +96,8 @@ class MetricsApiTest {
         HttpResponse<String> response = send("GET", "/metrics", null);
         assertThat(response.statusCode()).isEqualTo(200);
         assertThat(response.headers().firstValue("content-type")).hasValue("text/plain; version=0.0.4; charset=utf-8");
-        assertThat(response.headers().firstValue("content-length")).hasValue(Integer.toString(response.body().length()));
+        assertThat(response.headers().firstValue("content-length"))
+                .hasValue(Integer.toString(response.body().length()));
         assertThat(response.body()).contains("# TYPE cgw_barrier_freeze_seconds histogram\n",
                 "# TYPE cgw_snapshots_taken_total counter\n", "# TYPE cgw_volumes gauge\n");
         Scrape scrape = new Scrape(response.body());
@@ -110,10 +112,12 @@ class MetricsApiTest {
 
     @Test
     void freezeHistogramAndSnapshotCountersFollowTheBarrier() throws Exception {
-        assertThat(send("POST", "/v1/groups", "{\"name\":\"db\",\"volumes\":[\"wal\",\"data\"]}").statusCode()).isEqualTo(201);
+        assertThat(send("POST", "/v1/groups", "{\"name\":\"db\",\"volumes\":[\"wal\",\"data\"]}").statusCode())
+                .isEqualTo(201);
         List<Long> freezesMicros = new ArrayList<>();
         for (int i = 0; i < 6; i++) {
-            HttpResponse<String> taken = i % 2 == 0 ? send("POST", "/v1/groups/db/snapshots", null)
+            HttpResponse<String> taken = i % 2 == 0
+                    ? send("POST", "/v1/groups/db/snapshots", null)
                     : send("POST", "/v1/snapshots", "{\"volumes\":[\"wal\"]}");
             assertThat(taken.statusCode()).as(taken.body()).isEqualTo(201);
             freezesMicros.add(json(taken).get("freezeMicros").asLong());
@@ -136,8 +140,8 @@ class MetricsApiTest {
 
         // timeout: a write admitted before the barrier never finishes
         CountDownLatch stalled = new CountDownLatch(1);
-        CompletableFuture<Void> stuck = barrier.gate(store.volume("data")).submit(true, epoch ->
-                CompletableFuture.runAsync(() -> {
+        CompletableFuture<Void> stuck = barrier.gate(store.volume("data")).submit(true,
+                epoch -> CompletableFuture.runAsync(() -> {
                     try {
                         stalled.await(30, TimeUnit.SECONDS);
                     } catch (InterruptedException e) {

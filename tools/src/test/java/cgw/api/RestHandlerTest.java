@@ -57,7 +57,8 @@ class RestHandlerTest {
 
     @Test
     void tooManyPipelinedRequestsCloseTheConnection() {
-        StringBuilder raw = new StringBuilder("GET /slow HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + TOKEN + "\r\n\r\n");
+        StringBuilder raw = new StringBuilder(
+                "GET /slow HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + TOKEN + "\r\n\r\n");
         for (int i = 0; i <= RestHandler.MAX_WAITING_REQUESTS; i++) {
             raw.append("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
         }
@@ -74,7 +75,8 @@ class RestHandlerTest {
         channel.writeInbound(ascii("GET /slow HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + TOKEN + "\r\n\r\n"));
         String reply = written();
         assertThat(statuses(reply)).containsExactly("503");
-        assertThat(reply).endsWith("{\"error\":\"unavailable\",\"detail\":\"the gateway has too many requests in flight; retry later\"}");
+        assertThat(reply).endsWith(
+                "{\"error\":\"unavailable\",\"detail\":\"the gateway has too many requests in flight; retry later\"}");
 
         channel.writeInbound(ascii("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
         assertThat(statuses(written())).containsExactly("200");

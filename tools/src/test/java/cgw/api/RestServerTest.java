@@ -46,7 +46,8 @@ class RestServerTest {
 
     @BeforeEach
     void start() {
-        store = BlockStore.open(dir, StoreOptions.defaults().withCacheBytes(64 << 20, 16 << 20).withBackgroundGc(false));
+        store = BlockStore.open(dir,
+                StoreOptions.defaults().withCacheBytes(64 << 20, 16 << 20).withBackgroundGc(false));
         server = RestServer.start(new InetSocketAddress("127.0.0.1", 0), store, TOKEN);
     }
 
@@ -89,7 +90,8 @@ class RestServerTest {
         assertThat(volume.get("headEpoch").asLong()).isEqualTo(1);
         assertThat(volume.size()).isEqualTo(5);
 
-        assertThat(send("POST", "/v1/volumes", "{\"name\":\"vm0\",\"size\":1048576}", TOKEN).statusCode()).isEqualTo(201);
+        assertThat(send("POST", "/v1/volumes", "{\"name\":\"vm0\",\"size\":1048576}", TOKEN).statusCode())
+                .isEqualTo(201);
 
         HttpResponse<String> list = send("GET", "/v1/volumes", null, TOKEN);
         assertThat(list.statusCode()).isEqualTo(200);
@@ -114,24 +116,26 @@ class RestServerTest {
 
     @ParameterizedTest
     @CsvSource(delimiter = '|', value = {
-        "'\"-1\"'        | invalid size '-1': a size cannot be negative",
-        "-1              | invalid size '-1': a size cannot be negative",
-        "'\"0.3KiB\"'    | invalid size '0.3KiB': not a whole number of bytes",
-        "'\"12XB\"'      | invalid size '12XB': unknown unit 'XB'",
-        "1.5             | field 'size' must be a whole number of bytes",
-        "true            | field 'size' must be a whole number of bytes",
-        "1000            | invalid size 1000: must be a positive multiple of 512 bytes",
-        "0               | invalid size 0: must be a positive multiple of 512 bytes",
-        "'\"2PiB\"'      | invalid size 2251799813685248",
-        "99999999999999999999 | invalid size '99999999999999999999': larger than",
+            "'\"-1\"'        | invalid size '-1': a size cannot be negative",
+            "-1              | invalid size '-1': a size cannot be negative",
+            "'\"0.3KiB\"'    | invalid size '0.3KiB': not a whole number of bytes",
+            "'\"12XB\"'      | invalid size '12XB': unknown unit 'XB'",
+            "1.5             | field 'size' must be a whole number of bytes",
+            "true            | field 'size' must be a whole number of bytes",
+            "1000            | invalid size 1000: must be a positive multiple of 512 bytes",
+            "0               | invalid size 0: must be a positive multiple of 512 bytes",
+            "'\"2PiB\"'      | invalid size 2251799813685248",
+            "99999999999999999999 | invalid size '99999999999999999999': larger than",
     })
     void refusesBadSizes(String size, String detail) throws Exception {
-        assertError(send("POST", "/v1/volumes", "{\"name\":\"vm\",\"size\":" + size + "}", TOKEN), 400, "bad_request", detail);
+        assertError(send("POST", "/v1/volumes", "{\"name\":\"vm\",\"size\":" + size + "}", TOKEN), 400, "bad_request",
+                detail);
         assertThat(store.volumes()).isEmpty();
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"a@b", "", "a/b", "..", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"})
+    @ValueSource(strings = {"a@b", "", "a/b", "..",
+            "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"})
     void refusesBadNames(String name) throws Exception {
         assertThat(name.length() == 65 || name.length() < 5).isTrue();
         assertError(send("POST", "/v1/volumes", "{\"name\":\"" + name + "\",\"size\":4096}", TOKEN), 400, "bad_request",
@@ -140,17 +144,17 @@ class RestServerTest {
 
     @ParameterizedTest
     @CsvSource(delimiter = '|', value = {
-        "{\"name\":\"vm\",                  | malformed JSON",
-        "not json                           | malformed JSON",
-        "''                                 | the request body is empty",
-        "[1,2]                              | the request body must be a JSON object",
-        "{\"name\":5,\"size\":4096}         | field 'name' must be a string",
-        "{\"size\":4096}                    | field 'name' is required",
-        "{\"name\":\"vm\"}                  | field 'size' is required",
-        "{\"name\":\"vm\",\"size\":null}    | field 'size' is required",
-        "{\"name\":\"vm\",\"size\":4096,\"colour\":1} | unknown field 'colour' (known fields: name, size)",
-        "{\"name\":\"vm\",\"name\":\"vm2\",\"size\":4096} | malformed JSON: Duplicate field 'name'",
-        "{\"name\":\"vm\",\"size\":4096} {} | malformed JSON: more content after the JSON value at column 27",
+            "{\"name\":\"vm\",                  | malformed JSON",
+            "not json                           | malformed JSON",
+            "''                                 | the request body is empty",
+            "[1,2]                              | the request body must be a JSON object",
+            "{\"name\":5,\"size\":4096}         | field 'name' must be a string",
+            "{\"size\":4096}                    | field 'name' is required",
+            "{\"name\":\"vm\"}                  | field 'size' is required",
+            "{\"name\":\"vm\",\"size\":null}    | field 'size' is required",
+            "{\"name\":\"vm\",\"size\":4096,\"colour\":1} | unknown field 'colour' (known fields: name, size)",
+            "{\"name\":\"vm\",\"name\":\"vm2\",\"size\":4096} | malformed JSON: Duplicate field 'name'",
+            "{\"name\":\"vm\",\"size\":4096} {} | malformed JSON: more content after the JSON value at column 27",
     })
     void refusesBadBodies(String body, String detail) throws Exception {
         assertError(send("POST", "/v1/volumes", body, TOKEN), 400, "bad_request", detail);
@@ -201,7 +205,8 @@ class RestServerTest {
             OutputStream out = socket.getOutputStream();
             out.write(raw.getBytes(StandardCharsets.US_ASCII));
             out.flush();
-            BufferedReader in = new BufferedReader(new InputStreamReader(socket.getInputStream(), StandardCharsets.UTF_8));
+            BufferedReader in = new BufferedReader(
+                    new InputStreamReader(socket.getInputStream(), StandardCharsets.UTF_8));
             List<String> lines = new ArrayList<>();
             for (String line = in.readLine(); line != null; line = in.readLine()) {
                 lines.add(line);

@@ -39,7 +39,8 @@ class ClientOptionsTest extends RealGatewayTest {
     @Test
     void cgwTokenWinsOverTheDefaultFile() {
         Cli cli = new Cli(dir).env("CGW_URL", gateway.url()).env("CGW_TOKEN", WRONG_TOKEN);
-        assertFailure(cli.run("volume", "list"), "cgw: 401 unauthorized: wrong API token (the token came from $CGW_TOKEN)");
+        assertFailure(cli.run("volume", "list"),
+                "cgw: 401 unauthorized: wrong API token (the token came from $CGW_TOKEN)");
 
         Cli.Result noFile = new Cli(elsewhere).env("CGW_URL", gateway.url()).env("CGW_TOKEN", RestGateway.TOKEN)
                 .run("volume", "list");
@@ -61,8 +62,9 @@ class ClientOptionsTest extends RealGatewayTest {
     @Test
     void aMissingTokenFileSaysWhichAndWhatElseWorks() {
         Cli cli = new Cli(elsewhere).env("CGW_URL", gateway.url());
-        assertFailure(cli.run("volume", "list"), "cgw: cannot read the API token file " + elsewhere.resolve("cgw-data/api-token")
-                + ": no such file (or set CGW_TOKEN or --token-file)");
+        assertFailure(cli.run("volume", "list"),
+                "cgw: cannot read the API token file " + elsewhere.resolve("cgw-data/api-token")
+                        + ": no such file (or set CGW_TOKEN or --token-file)");
         Path missing = elsewhere.resolve("nope");
         assertFailure(cli.run("volume", "list", "--token-file", missing.toString()),
                 "cgw: cannot read the API token file " + missing + ": no such file");
@@ -71,14 +73,16 @@ class ClientOptionsTest extends RealGatewayTest {
     @Test
     void anEmptyTokenFileIsRefusedBeforeAnyRequest() throws Exception {
         Path empty = Files.writeString(elsewhere.resolve("empty"), "\n");
-        assertFailure(new Cli(elsewhere).run("volume", "list", "--server", gateway.url(), "--token-file", empty.toString()),
+        assertFailure(
+                new Cli(elsewhere).run("volume", "list", "--server", gateway.url(), "--token-file", empty.toString()),
                 "cgw: the API token from " + empty + " is empty");
     }
 
     @Test
     void anUnreachableServerIsOneLine() throws Exception {
         int port = closedPort();
-        assertFailure(new Cli(dir).run("volume", "create", "vm1", "--size", "1MiB", "--server", "http://127.0.0.1:" + port),
+        assertFailure(
+                new Cli(dir).run("volume", "create", "vm1", "--size", "1MiB", "--server", "http://127.0.0.1:" + port),
                 "cgw: cannot reach http://127.0.0.1:" + port + ": connection refused");
     }
 

@@ -53,7 +53,9 @@ final class FakeGateway implements AutoCloseable {
     private void handle(HttpExchange exchange) throws IOException {
         try (exchange) {
             String target = exchange.getRequestURI().getRawPath()
-                    + (exchange.getRequestURI().getRawQuery() == null ? "" : "?" + exchange.getRequestURI().getRawQuery());
+                    + (exchange.getRequestURI().getRawQuery() == null
+                            ? ""
+                            : "?" + exchange.getRequestURI().getRawQuery());
             String body;
             try (InputStream in = exchange.getRequestBody()) {
                 body = new String(in.readAllBytes(), StandardCharsets.UTF_8);
@@ -68,7 +70,8 @@ final class FakeGateway implements AutoCloseable {
                 exchange.sendResponseHeaders(answer.status(), -1);
                 return;
             }
-            exchange.getResponseHeaders().set("Content-Type", answer.body().startsWith("{") ? "application/json" : "text/plain");
+            exchange.getResponseHeaders().set("Content-Type",
+                    answer.body().startsWith("{") ? "application/json" : "text/plain");
             exchange.sendResponseHeaders(answer.status(), bytes.length);
             try (OutputStream out = exchange.getResponseBody()) {
                 out.write(bytes);

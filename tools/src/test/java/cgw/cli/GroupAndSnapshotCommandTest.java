@@ -127,7 +127,8 @@ class GroupAndSnapshotCommandTest {
     void anAnswerThatIsNotTheGatewaysIsOneLineToo() {
         server.answer("GET", "/v1/snapshots", 502, "Bad Gateway\n<html>proxy</html>")
                 .answer("GET", "/v1/groups", 200, "<html>welcome</html>");
-        assertFailure(cli.run("snapshot", "list"), "cgw: 502 from " + server.url() + ": Bad Gateway <html>proxy</html>");
+        assertFailure(cli.run("snapshot", "list"),
+                "cgw: 502 from " + server.url() + ": Bad Gateway <html>proxy</html>");
         assertFailure(cli.run("group", "list"), "cgw: " + server.url()
                 + " answered 200 with something that is not JSON: <html>welcome</html>");
     }

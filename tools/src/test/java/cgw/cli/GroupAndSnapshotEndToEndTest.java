@@ -14,7 +14,7 @@ class GroupAndSnapshotEndToEndTest extends RealGatewayTest {
 
     @BeforeEach
     void createVolumes() {
-        for (String volume : new String[] {"db-data", "db-wal", "web"}) {
+        for (String volume : new String[]{"db-data", "db-wal", "web"}) {
             assertThat(cli.run("volume", "create", volume, "--size", "1MiB").exitCode()).isZero();
         }
     }
@@ -67,7 +67,8 @@ class GroupAndSnapshotEndToEndTest extends RealGatewayTest {
         assertThat(adHocSnapshot.get("id").asLong()).isGreaterThan(id);
         assertThat(adHocSnapshot.get("group").isNull()).isTrue();
         assertThat(adHocSnapshot.get("label").isNull()).isTrue();
-        assertThat(adHocSnapshot.get("volumes")).extracting(JsonNode::asText).containsExactlyInAnyOrder("web", "db-wal");
+        assertThat(adHocSnapshot.get("volumes")).extracting(JsonNode::asText).containsExactlyInAnyOrder("web",
+                "db-wal");
 
         assertThat(cli.run("snapshot", "list").lines()).hasSize(3);
         Cli.Result ofDb = cli.run("snapshot", "list", "db");

@@ -34,7 +34,8 @@ class HttpsTest {
     @Test
     void trustsTheCaGivenWithCaCert() {
         Cli cli = new Cli(elsewhere).env("CGW_URL", gateway.url()).env("CGW_TOKEN", RestGateway.TOKEN);
-        Cli.Result result = cli.run("volume", "create", "secure", "--size", "1MiB", "--ca-cert", gateway.caCert().toString());
+        Cli.Result result = cli.run("volume", "create", "secure", "--size", "1MiB", "--ca-cert",
+                gateway.caCert().toString());
         assertThat(result.exitCode()).as(result.err()).isZero();
         assertThat(result.lines()[1]).startsWith("secure  1.0 MiB");
     }

@@ -33,6 +33,7 @@ class ApiTokenFileTest {
         Files.writeString(file, "hunter2\n");
         assertThatThrownBy(() -> ApiTokenFile.loadOrCreate(file))
                 .isInstanceOf(ServeException.class)
-                .hasMessage(file + " does not hold an API token (64 hex digits); delete it and a new one is made on start");
+                .hasMessage(
+                        file + " does not hold an API token (64 hex digits); delete it and a new one is made on start");
     }
 }

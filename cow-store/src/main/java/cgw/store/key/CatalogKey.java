@@ -81,7 +81,7 @@ public final class CatalogKey {
 
     /** The first key of {@code kind}, where a scan of every key of that kind starts. */
     public static byte[] kindStart(byte kind) {
-        return new byte[] {kind};
+        return new byte[]{kind};
     }
 
     public static byte kind(byte[] key) {

@@ -71,7 +71,8 @@ import org.rocksdb.util.Environment;
  */
 class CrashTest {
     private static final int KILLS = Integer.getInteger("cgw.crash.kills", 50);
-    private static final boolean SHARED_REGIONS = Boolean.parseBoolean(System.getProperty("cgw.crash.sharedRegions", "true"));
+    private static final boolean SHARED_REGIONS = Boolean
+            .parseBoolean(System.getProperty("cgw.crash.sharedRegions", "true"));
     /** Status of a process ended by SIGKILL: 128 + 9. */
     private static final int SIGKILL_STATUS = 137;
     /** Lines of the child's output kept for a failure message. */
@@ -84,7 +85,8 @@ class CrashTest {
     @Timeout(value = 15, unit = TimeUnit.MINUTES)
     void flushedWritesSurviveSigkillUntorn() throws Exception {
         long seed = Long.getLong("cgw.crash.seed", new SecureRandom().nextLong());
-        System.out.println("crash test: seed " + seed + ", " + KILLS + " kills (replay with -Dcgw.crash.seed=" + seed + ")");
+        System.out.println(
+                "crash test: seed " + seed + ", " + KILLS + " kills (replay with -Dcgw.crash.seed=" + seed + ")");
         Path storeDir = dir.resolve("store");
         try (BlockStore store = BlockStore.open(storeDir, CrashWriter.storeOptions())) {
             store.createVolume(CrashWriter.VOLUME, CrashWriter.VOLUME_SIZE_BYTES);
@@ -98,7 +100,8 @@ class CrashTest {
         for (int round = 1; round <= KILLS; round++) {
             boolean duringOpen = schedule.nextInt(8) == 0;
             int delayMs = duringOpen ? schedule.nextInt(800) : 200 + schedule.nextInt(1300);
-            String where = "round " + round + " of seed " + seed + " (replay with -Dcgw.crash.seed=" + seed + "), killed "
+            String where = "round " + round + " of seed " + seed + " (replay with -Dcgw.crash.seed=" + seed
+                    + "), killed "
                     + delayMs + " ms after " + (duringOpen ? "start" : "READY");
             Path journal = dir.resolve("journal-" + round);
             Child child = Child.start(command, storeDir, journal, seed, round);
@@ -193,7 +196,7 @@ class CrashTest {
         private void drain() {
             try (BufferedReader out = new BufferedReader(new InputStreamReader(process.getInputStream(),
                     StandardCharsets.UTF_8))) {
-                for (String line; (line = out.readLine()) != null; ) {
+                for (String line; (line = out.readLine()) != null;) {
                     if (line.equals(CrashWriter.READY)) {
                         ready = true;
                         readyOrGone.countDown();

@@ -83,7 +83,7 @@ public final class CrashWriter {
     }
 
     private static void flushForever(BlockStore store, Volume volume, Journal journal, Random random) {
-        for (long id = 1; ; id++) {
+        for (long id = 1;; id++) {
             journal.flushStarted(id);
             store.flush();
             journal.flushed(id);
@@ -125,7 +125,7 @@ public final class CrashWriter {
         }
 
         void run() {
-            for (long n = 0; ; n++) {
+            for (long n = 0;; n++) {
                 long seq = seqBase + n;
                 int dice = random.nextInt(100);
                 if (dice < 25) {
@@ -141,7 +141,8 @@ public final class CrashWriter {
                     write(seq, aligned((64 << 10) * (1 + random.nextInt(2)), 64 << 10));
                 } else {
                     Journal.Kind kind = dice < 89 ? Journal.Kind.ZEROES : Journal.Kind.TRIM;
-                    long[] range = random.nextBoolean() ? aligned(4096 * (1 + random.nextInt(16)), 4096)
+                    long[] range = random.nextBoolean()
+                            ? aligned(4096 * (1 + random.nextInt(16)), 4096)
                             : unaligned(1 + random.nextInt(64 << 10));
                     journal.started(seq, kind, range[0], range[1]);
                     if (kind == Journal.Kind.ZEROES) {
@@ -157,12 +158,12 @@ public final class CrashWriter {
         /** {offset, length} anywhere in the region, so it may start and end inside blocks. */
         private long[] unaligned(int lengthBytes) {
             int length = (int) Math.min(lengthBytes, toByte - fromByte);
-            return new long[] {fromByte + random.nextLong(toByte - fromByte - length + 1), length};
+            return new long[]{fromByte + random.nextLong(toByte - fromByte - length + 1), length};
         }
 
         private long[] aligned(int lengthBytes, int alignBytes) {
             long slots = (toByte - fromByte - lengthBytes) / alignBytes + 1;
-            return new long[] {fromByte + random.nextLong(slots) * alignBytes, lengthBytes};
+            return new long[]{fromByte + random.nextLong(slots) * alignBytes, lengthBytes};
         }
 
         /** Writes from a direct or a heap buffer whose data sits between junk, at a random position. */

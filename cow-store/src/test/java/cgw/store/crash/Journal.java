@@ -160,7 +160,8 @@ final class Journal implements AutoCloseable {
                     long seq = Long.parseUnsignedLong(f[1], 16);
                     Op op = started.get(seq);
                     if (op == null || op.acknowledged()) {
-                        throw new IllegalStateException("journal " + path + " line " + line + ": unexpected " + lines[line]);
+                        throw new IllegalStateException(
+                                "journal " + path + " line " + line + ": unexpected " + lines[line]);
                     }
                     started.put(seq, new Op(seq, op.kind(), op.offset(), op.lengthBytes(), op.startLine(), line));
                 }
@@ -168,7 +169,8 @@ final class Journal implements AutoCloseable {
                 case "D" -> {
                     Integer start = flushStarts.get(Long.parseLong(f[1]));
                     if (start == null) {
-                        throw new IllegalStateException("journal " + path + " line " + line + ": unexpected " + lines[line]);
+                        throw new IllegalStateException(
+                                "journal " + path + " line " + line + ": unexpected " + lines[line]);
                     }
                     flushLine = Math.max(flushLine, start);
                 }

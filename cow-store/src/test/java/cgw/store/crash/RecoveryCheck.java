@@ -96,7 +96,9 @@ final class RecoveryCheck {
                 for (Op op : ops) {
                     if (op.offset() <= from && op.end() >= to) {
                         cover.add(op);
-                        if (op.kind() == Kind.DATA ? OpContent.matches(op.seq(), observed, from, to) : isZero(from, to)) {
+                        if (op.kind() == Kind.DATA
+                                ? OpContent.matches(op.seq(), observed, from, to)
+                                : isZero(from, to)) {
                             candidates.add(op);
                         }
                     }
@@ -127,7 +129,7 @@ final class RecoveryCheck {
      * operation that completed before it began.
      */
     private void checkBlockAtomicity() {
-        for (int i = 0; i < segments.size(); ) {
+        for (int i = 0; i < segments.size();) {
             int block = segments.get(i).block();
             int end = i;
             while (end < segments.size() && segments.get(end).block() == block) {
@@ -213,9 +215,12 @@ final class RecoveryCheck {
         int shown = Math.min(16, s.to() - s.from());
         String more = s.to() - s.from() > shown ? "..." : "";
         StringBuilder out = new StringBuilder()
-                .append("\n    read ").append(HexFormat.of().formatHex(observed, s.from(), s.from() + shown)).append(more)
-                .append(", before the round ").append(HexFormat.of().formatHex(base, s.from(), s.from() + shown)).append(more)
-                .append("\n    matching: ").append(s.isBase() ? "the content before the round, " : "").append(s.candidates())
+                .append("\n    read ").append(HexFormat.of().formatHex(observed, s.from(), s.from() + shown))
+                .append(more)
+                .append(", before the round ").append(HexFormat.of().formatHex(base, s.from(), s.from() + shown))
+                .append(more)
+                .append("\n    matching: ").append(s.isBase() ? "the content before the round, " : "")
+                .append(s.candidates())
                 .append("\n    covered by ").append(s.cover().size()).append(" operations");
         int from = Math.max(0, s.cover().size() - MAX_LISTED_OPS);
         if (from > 0) {

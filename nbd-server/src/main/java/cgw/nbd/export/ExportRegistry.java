@@ -9,7 +9,8 @@ import org.jspecify.annotations.Nullable;
  */
 public interface ExportRegistry {
     /** The export of that name, or null when there is none. */
-    @Nullable ExportInfo find(String name);
+    @Nullable
+    ExportInfo find(String name);
 
     /** The exports {@code NBD_OPT_LIST} shows. */
     List<ExportInfo> list();

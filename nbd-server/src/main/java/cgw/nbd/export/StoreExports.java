@@ -18,9 +18,9 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Function;
 import java.util.function.LongConsumer;
 import java.util.function.LongFunction;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import org.jspecify.annotations.Nullable;
 
 /**
  * Exports every volume of a {@link BlockStore}: {@code VOLUME} is the writable head,
@@ -117,7 +117,8 @@ public final class StoreExports implements ExportRegistry {
     }
 
     private static String description(String volume, long epoch) {
-        return epoch == BlockStore.HEAD ? "cgw volume " + volume
+        return epoch == BlockStore.HEAD
+                ? "cgw volume " + volume
                 : "cgw volume " + volume + " at epoch " + epoch + " (read-only)";
     }
 
@@ -256,7 +257,8 @@ public final class StoreExports implements ExportRegistry {
             long took = System.nanoTime() - start;
             if (took > SLOW_NO_WAIT_WRITE_NANOS) {
                 noWaitWritesFrom = System.nanoTime() + NO_WAIT_WRITE_PAUSE_NANOS;
-                log.debug("{}: a write on the NBD event loop took {} ms; writes go to the store threads for the next {} ms",
+                log.debug(
+                        "{}: a write on the NBD event loop took {} ms; writes go to the store threads for the next {} ms",
                         info.name(), took / 1_000_000, NO_WAIT_WRITE_PAUSE_NANOS / 1_000_000);
             }
             return done;
@@ -287,7 +289,8 @@ public final class StoreExports implements ExportRegistry {
         public CompletableFuture<Void> cache(long offset, long length) {
             return run(() -> {
                 long end = offset + Math.min(length, MAX_CACHE_BYTES);
-                ByteBuffer scratch = ByteBuffer.allocateDirect((int) Math.min(CACHE_CHUNK_BYTES, Math.max(1, end - offset)));
+                ByteBuffer scratch = ByteBuffer
+                        .allocateDirect((int) Math.min(CACHE_CHUNK_BYTES, Math.max(1, end - offset)));
                 for (long offsetBytes = offset; offsetBytes < end; offsetBytes += scratch.capacity()) {
                     scratch.clear().limit((int) Math.min(scratch.capacity(), end - offsetBytes));
                     store.read(volume, epoch, offsetBytes, scratch);

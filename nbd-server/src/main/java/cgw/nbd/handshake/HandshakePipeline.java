@@ -54,7 +54,7 @@ public final class HandshakePipeline {
      * bytes it still holds pass on to the transmission handlers.
      */
     static void handOver(ChannelPipeline pipeline, Transmission transmission, Export export, boolean structured,
-                         int allocationContextId) {
+            int allocationContextId) {
         transmission.start(pipeline, DECODER, export, structured, allocationContextId);
         if (pipeline.get(TLS_REQUIRED) != null) {
             pipeline.remove(TLS_REQUIRED);

@@ -26,9 +26,9 @@ import io.netty.handler.ssl.SslHandler;
 import io.netty.util.ReferenceCountUtil;
 import java.util.ArrayList;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import org.jspecify.annotations.Nullable;
 
 /**
  * Answers the options of a fixed newstyle handshake until the client picks an export with
@@ -105,7 +105,8 @@ final class Negotiation extends ChannelInboundHandlerAdapter {
             case INFO, GO -> infoOrGo(ctx, option, kind == Option.GO, data);
             case EXPORT_NAME -> exportName(ctx, data);
             case LIST_META_CONTEXT, SET_META_CONTEXT -> metaContext(ctx, option, kind == Option.SET_META_CONTEXT, data);
-            default -> OptionReplies.refuse(ctx, option, OptionReply.ERR_UNSUP, "option " + option + " is not supported");
+            default ->
+                OptionReplies.refuse(ctx, option, OptionReply.ERR_UNSUP, "option " + option + " is not supported");
         }
     }
 
@@ -152,7 +153,8 @@ final class Negotiation extends ChannelInboundHandlerAdapter {
         ExportInfo info = name.isEmpty() ? null : exports.find(name);
         if (info == null) {
             OptionReplies.refuse(ctx, option, OptionReply.ERR_UNKNOWN, name.isEmpty()
-                    ? "there is no default export: name a volume" : "no export named '" + name + "'");
+                    ? "there is no default export: name a volume"
+                    : "no export named '" + name + "'");
             return;
         }
         Export export = null;
@@ -213,7 +215,8 @@ final class Negotiation extends ChannelInboundHandlerAdapter {
         String name = lengthPrefixedString(data, 4, "export name");
         long queries = data.readUnsignedInt();
         if (queries > MAX_META_QUERIES) {
-            OptionReplies.refuse(ctx, option, OptionReply.ERR_TOO_BIG, queries + " queries; at most " + MAX_META_QUERIES);
+            OptionReplies.refuse(ctx, option, OptionReply.ERR_TOO_BIG,
+                    queries + " queries; at most " + MAX_META_QUERIES);
             return;
         }
         boolean allocation = !set && queries == 0;
@@ -243,7 +246,7 @@ final class Negotiation extends ChannelInboundHandlerAdapter {
 
     private int transmissionFlags(ExportInfo info) {
         int flags = Nbd.FLAG_HAS_FLAGS | Nbd.FLAG_SEND_FLUSH | Nbd.FLAG_SEND_FUA | Nbd.FLAG_SEND_CACHE
-                // true: every connection writes to one store, and a flush syncs its single WAL
+        // true: every connection writes to one store, and a flush syncs its single WAL
                 | Nbd.FLAG_CAN_MULTI_CONN;
         if (structured) {
             flags |= Nbd.FLAG_SEND_DF;

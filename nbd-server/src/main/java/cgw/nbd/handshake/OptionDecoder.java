@@ -31,7 +31,9 @@ final class OptionDecoder extends ByteToMessageDecoder {
     /** Set on a channel whose handshake ended without transmission: see {@link #stop}. */
     private static final AttributeKey<Boolean> STOPPED = AttributeKey.valueOf(OptionDecoder.class, "stopped");
 
-    private enum State { CLIENT_FLAGS, OPTION_HEADER, OPTION_DATA, SKIP_OPTION }
+    private enum State {
+        CLIENT_FLAGS, OPTION_HEADER, OPTION_DATA, SKIP_OPTION
+    }
 
     private State state = State.CLIENT_FLAGS;
     private int option;

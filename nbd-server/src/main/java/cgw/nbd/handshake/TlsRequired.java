@@ -30,7 +30,8 @@ final class TlsRequired extends ChannelInboundHandlerAdapter {
         if (kind == Option.EXPORT_NAME) {
             OptionReplies.hangUp(ctx, "NBD_OPT_EXPORT_NAME before STARTTLS on a TLS-only server");
         } else {
-            OptionReplies.refuse(ctx, request.code(), OptionReply.ERR_TLS_REQD, "this server requires TLS: use STARTTLS first");
+            OptionReplies.refuse(ctx, request.code(), OptionReply.ERR_TLS_REQD,
+                    "this server requires TLS: use STARTTLS first");
         }
     }
 }

@@ -11,10 +11,10 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.DecoderException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import java.util.Objects;
 
 /**
  * Hands each validated request to the export and writes its reply when the export completes it,
@@ -57,7 +57,8 @@ final class ExportDispatcher extends ChannelInboundHandlerAdapter {
             case READ -> read(ctx, r);
             case WRITE -> {
                 ByteBuf payload = Objects.requireNonNull(r.payload(), "a write without its payload");
-                CompletableFuture<Void> done = r.length() == 0 ? CompletableFuture.completedFuture(null)
+                CompletableFuture<Void> done = r.length() == 0
+                        ? CompletableFuture.completedFuture(null)
                         : export.write(r.offset(), payload.nioBuffer(), fua);
                 done.whenComplete((v, failure) -> loop.run(ctx, () -> {
                     payload.release();
@@ -65,11 +66,14 @@ final class ExportDispatcher extends ChannelInboundHandlerAdapter {
                 }, payload));
             }
             case FLUSH -> complete(ctx, r, command, export.flush());
-            case TRIM -> complete(ctx, r, command, r.length() == 0 ? CompletableFuture.completedFuture(null)
+            case TRIM -> complete(ctx, r, command, r.length() == 0
+                    ? CompletableFuture.completedFuture(null)
                     : export.trim(r.offset(), r.length(), fua));
-            case WRITE_ZEROES -> complete(ctx, r, command, r.length() == 0 ? CompletableFuture.completedFuture(null)
+            case WRITE_ZEROES -> complete(ctx, r, command, r.length() == 0
+                    ? CompletableFuture.completedFuture(null)
                     : export.writeZeroes(r.offset(), r.length(), fua, (r.flags() & Nbd.CMD_FLAG_NO_HOLE) == 0));
-            case CACHE -> complete(ctx, r, command, r.length() == 0 ? CompletableFuture.completedFuture(null)
+            case CACHE -> complete(ctx, r, command, r.length() == 0
+                    ? CompletableFuture.completedFuture(null)
                     : export.cache(r.offset(), r.length()));
             case BLOCK_STATUS -> blockStatus(ctx, r);
             default -> throw new IllegalStateException("not dispatched: " + command);

@@ -7,9 +7,9 @@ import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicBoolean;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import org.jspecify.annotations.Nullable;
 
 /**
  * Brings export completions back to the connection's event loop. From a store thread a
@@ -49,7 +49,7 @@ final class LoopHop {
                 ctx.executor().execute(() -> drain(ctx));
             } catch (RejectedExecutionException e) {
                 log.debug("event loop gone; dropping completions", e);
-                for (Completion c; (c = completions.poll()) != null; ) {
+                for (Completion c; (c = completions.poll()) != null;) {
                     ReferenceCountUtil.release(c.owned());
                 }
             }
@@ -59,7 +59,7 @@ final class LoopHop {
     /** Runs queued completions on the event loop, then flushes their replies at once. */
     private void drain(ChannelHandlerContext ctx) {
         drainScheduled.set(false);
-        for (Completion c; (c = completions.poll()) != null; ) {
+        for (Completion c; (c = completions.poll()) != null;) {
             c.task().run();
         }
         ctx.flush();

@@ -12,5 +12,5 @@ import org.jspecify.annotations.Nullable;
  * @param oversized a WRITE whose payload exceeded the maximum and was discarded unread
  */
 public record Request(int flags, int type, long cookie, long offset, long length, @Nullable ByteBuf payload,
-                      boolean oversized) {
+        boolean oversized) {
 }

@@ -10,8 +10,8 @@ import io.netty.channel.unix.IntegerUnixChannelOption;
 import io.netty.handler.codec.ByteToMessageDecoder;
 import io.netty.handler.codec.CorruptedFrameException;
 import java.util.List;
-import org.jspecify.annotations.Nullable;
 import java.util.Objects;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Splits the transmission byte stream into {@link Request}s. A request is emitted only once its

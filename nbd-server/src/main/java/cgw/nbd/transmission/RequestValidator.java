@@ -7,9 +7,9 @@ import cgw.nbd.wire.NbdError;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.util.ReferenceCountUtil;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import org.jspecify.annotations.Nullable;
 
 /**
  * Validates each request once, at the edge of the transmission phase: a request the export may
@@ -77,14 +77,16 @@ final class RequestValidator extends ChannelInboundHandlerAdapter {
             default -> Nbd.CMD_FLAG_FUA;
         };
         if ((r.flags() & ~allowed) != 0) {
-            return new Rejection(NbdError.EINVAL, String.format("flags 0x%x not valid for %s", r.flags() & ~allowed, command));
+            return new Rejection(NbdError.EINVAL,
+                    String.format("flags 0x%x not valid for %s", r.flags() & ~allowed, command));
         }
         if (command.changesExport() && info.readOnly()) {
             return new Rejection(NbdError.EPERM, "export " + info.name() + " is read-only");
         }
         if (command == Command.FLUSH) {
             return r.offset() != 0 || r.length() != 0
-                    ? new Rejection(NbdError.EINVAL, "flush offset and length must be 0") : null;
+                    ? new Rejection(NbdError.EINVAL, "flush offset and length must be 0")
+                    : null;
         }
         if (r.oversized() || command == Command.READ && r.length() > maxPayloadBytes) {
             return new Rejection(NbdError.EINVAL, command + " of " + r.length()

@@ -88,7 +88,7 @@ final class StructuredReads {
     }
 
     private static void addData(ByteBufAllocator alloc, CompositeByteBuf out, Request r, ByteBuf reply,
-                                int start, int end, boolean done) {
+            int start, int end, boolean done) {
         out.addComponent(true, Replies.dataPrefix(alloc, r.cookie(), done, r.offset() + start, end - start));
         out.addComponent(true, reply.retainedSlice(Replies.DATA_CHUNK_PREFIX_BYTES + start, end - start));
     }

@@ -27,8 +27,8 @@ public final class TransmissionPipeline {
      * @param serverInFlight      requests in flight on every connection of the server
      */
     public static void install(ChannelPipeline pipeline, String after, Export export, boolean structured,
-                               int allocationContextId, int maxPayloadBytes, int maxInFlightRequests,
-                               long maxInFlightBytes, InFlight serverInFlight) {
+            int allocationContextId, int maxPayloadBytes, int maxInFlightRequests,
+            long maxInFlightBytes, InFlight serverInFlight) {
         FlowControl flow = new FlowControl(export.info().name(), maxInFlightRequests, maxInFlightBytes, serverInFlight);
         String previous = after;
         previous = add(pipeline, previous, "requests", new RequestDecoder(maxPayloadBytes));

@@ -63,7 +63,7 @@ class HandshakeTest {
     }
 
     private void startTransmission(ChannelPipeline pipeline, String after, Export export, boolean structured,
-                                   int allocationContextId) {
+            int allocationContextId) {
         started = export;
         startedStructured = structured;
         startedContextId = allocationContextId;
@@ -147,7 +147,7 @@ class HandshakeTest {
                 .option(99, new byte[0])
                 .option(Option.GO, java.util.Arrays.copyOf(overrun, 10))
                 .option(Option.INFO, goData("nosuch"))
-                .option(Option.STRUCTURED_REPLY, new byte[] {1})
+                .option(Option.STRUCTURED_REPLY, new byte[]{1})
                 .option(Option.LIST, new byte[0]).bytes(), false);
 
         ByteBuf replies = Wire.received(channel);
@@ -158,7 +158,8 @@ class HandshakeTest {
         assertReply(replies, Option.STRUCTURED_REPLY, OptionReply.ERR_INVALID);
         ByteBuf server = assertReply(replies, Option.LIST, OptionReply.SERVER);
         int nameLength = server.readInt();
-        assertThat(server.readCharSequence(nameLength, StandardCharsets.UTF_8).toString()).isEqualTo(StoreFixture.VOLUME);
+        assertThat(server.readCharSequence(nameLength, StandardCharsets.UTF_8).toString())
+                .isEqualTo(StoreFixture.VOLUME);
         assertReply(replies, Option.LIST, OptionReply.ACK);
         assertThat(channel.isOpen()).isTrue();
         assertThat(started).isNull();
@@ -182,7 +183,8 @@ class HandshakeTest {
     void anOptionClaimingMoreThanCanBeSkippedEndsTheSession() {
         connect(null);
         Client client = new Client().flags(Nbd.FLAG_C_FIXED_NEWSTYLE);
-        client.out.writeLong(Nbd.IHAVEOPT).writeInt(Option.LIST.code).writeInt(OptionDecoder.MAX_SKIPPED_OPTION_BYTES + 1);
+        client.out.writeLong(Nbd.IHAVEOPT).writeInt(Option.LIST.code)
+                .writeInt(OptionDecoder.MAX_SKIPPED_OPTION_BYTES + 1);
         Wire.send(channel, client.option(Option.LIST, new byte[0]).bytes(), false);
 
         assertThat(Wire.received(channel).isReadable()).isFalse();

@@ -2,11 +2,11 @@ package cgw.nbd.transmission;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import cgw.host.InFlight;
 import cgw.nbd.wire.Command;
 import io.netty.channel.embedded.EmbeddedChannel;
 import java.util.ArrayList;
 import java.util.List;
-import cgw.host.InFlight;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -27,7 +27,7 @@ class FlowControlTest {
 
     private void send(Request... requests) {
         channel.writeInbound((Object[]) requests);
-        for (Object message; (message = channel.readInbound()) != null; ) {
+        for (Object message; (message = channel.readInbound()) != null;) {
             passed.add((Request) message);
         }
     }

@@ -37,7 +37,7 @@ class RequestDecoderTest {
     }
 
     private void take() {
-        for (Object message; (message = channel.readInbound()) != null; ) {
+        for (Object message; (message = channel.readInbound()) != null;) {
             decoded.add((Request) message);
         }
     }
@@ -58,7 +58,8 @@ class RequestDecoderTest {
         take();
 
         assertThat(decoded).hasSize(5);
-        assertThat(decoded.get(0)).isEqualTo(new Request(Nbd.CMD_FLAG_FUA, Command.READ.code, 1, 4096, 8192, null, false));
+        assertThat(decoded.get(0))
+                .isEqualTo(new Request(Nbd.CMD_FLAG_FUA, Command.READ.code, 1, 4096, 8192, null, false));
         assertPayload(decoded.get(1), 2, small);
         assertPayload(decoded.get(2), 3, streamed);
         assertThat(decoded.get(2).offset()).isEqualTo(1 << 20);
@@ -76,7 +77,7 @@ class RequestDecoderTest {
         byte[] bytes = stream.toByteArray();
         // in uneven pieces, as TCP delivers it
         Random random = new Random(42);
-        for (int at = 0; at < bytes.length; ) {
+        for (int at = 0; at < bytes.length;) {
             int n = Math.min(bytes.length - at, 1 + random.nextInt(50_000));
             Wire.send(channel, java.util.Arrays.copyOfRange(bytes, at, at + n), false);
             at += n;

@@ -57,16 +57,26 @@ class RequestValidatorTest {
     static Stream<Arguments> refused() {
         return Stream.of(
                 Arguments.of("unknown command", new Request(0, 42, 1, 0, 0, null, false), NbdError.EINVAL),
-                Arguments.of("flag not valid for the command", new Request(Nbd.CMD_FLAG_REQ_ONE, Command.READ.code, 1, 0, 512, null, false), NbdError.EINVAL),
-                Arguments.of("DF without structured replies", new Request(Nbd.CMD_FLAG_DF, Command.READ.code, 1, 0, 512, null, false), NbdError.EINVAL),
-                Arguments.of("flush with a range", new Request(0, Command.FLUSH.code, 1, 0, 512, null, false), NbdError.EINVAL),
-                Arguments.of("read over the maximum payload", new Request(0, Command.READ.code, 1, 0, MAX_PAYLOAD_BYTES + 1, null, false), NbdError.EINVAL),
-                Arguments.of("write discarded as oversized", new Request(0, Command.WRITE.code, 1, 0, MAX_PAYLOAD_BYTES + 1, null, true), NbdError.EINVAL),
-                Arguments.of("read past the end", new Request(0, Command.READ.code, 1, SIZE - 512, 1024, null, false), NbdError.EINVAL),
-                Arguments.of("read at an offset past 2^63", new Request(0, Command.READ.code, 1, -512, 512, null, false), NbdError.EINVAL),
-                Arguments.of("write zeroes past the end", new Request(0, Command.WRITE_ZEROES.code, 1, SIZE, 1, null, false), NbdError.ENOSPC),
-                Arguments.of("trim past the end", new Request(0, Command.TRIM.code, 1, SIZE, 1, null, false), NbdError.EINVAL),
-                Arguments.of("block status without a context", new Request(0, Command.BLOCK_STATUS.code, 1, 0, 512, null, false), NbdError.EINVAL));
+                Arguments.of("flag not valid for the command",
+                        new Request(Nbd.CMD_FLAG_REQ_ONE, Command.READ.code, 1, 0, 512, null, false), NbdError.EINVAL),
+                Arguments.of("DF without structured replies",
+                        new Request(Nbd.CMD_FLAG_DF, Command.READ.code, 1, 0, 512, null, false), NbdError.EINVAL),
+                Arguments.of("flush with a range", new Request(0, Command.FLUSH.code, 1, 0, 512, null, false),
+                        NbdError.EINVAL),
+                Arguments.of("read over the maximum payload",
+                        new Request(0, Command.READ.code, 1, 0, MAX_PAYLOAD_BYTES + 1, null, false), NbdError.EINVAL),
+                Arguments.of("write discarded as oversized",
+                        new Request(0, Command.WRITE.code, 1, 0, MAX_PAYLOAD_BYTES + 1, null, true), NbdError.EINVAL),
+                Arguments.of("read past the end", new Request(0, Command.READ.code, 1, SIZE - 512, 1024, null, false),
+                        NbdError.EINVAL),
+                Arguments.of("read at an offset past 2^63",
+                        new Request(0, Command.READ.code, 1, -512, 512, null, false), NbdError.EINVAL),
+                Arguments.of("write zeroes past the end",
+                        new Request(0, Command.WRITE_ZEROES.code, 1, SIZE, 1, null, false), NbdError.ENOSPC),
+                Arguments.of("trim past the end", new Request(0, Command.TRIM.code, 1, SIZE, 1, null, false),
+                        NbdError.EINVAL),
+                Arguments.of("block status without a context",
+                        new Request(0, Command.BLOCK_STATUS.code, 1, 0, 512, null, false), NbdError.EINVAL));
     }
 
     @ParameterizedTest(name = "{0}")

@@ -3,6 +3,7 @@ package cgw.nbd.transmission;
 import static cgw.nbd.transmission.Frames.request;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import cgw.host.InFlight;
 import cgw.nbd.StoreFixture;
 import cgw.nbd.Wire;
 import cgw.nbd.export.Export;
@@ -15,7 +16,6 @@ import java.nio.file.Path;
 import java.util.ArrayDeque;
 import java.util.Arrays;
 import java.util.Queue;
-import cgw.host.InFlight;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -134,7 +134,8 @@ class TransmissionTest {
         byte[] data = pattern(DATA_BYTES);
         Wire.send(channel, request(Command.WRITE, 0, 1, 0, data.length, data), false);
         Wire.send(channel, request(Command.BLOCK_STATUS, 2, 0, StoreFixture.SIZE_BYTES), false);
-        Wire.send(channel, request(Command.BLOCK_STATUS, Nbd.CMD_FLAG_REQ_ONE, 3, 0, StoreFixture.SIZE_BYTES, null), false);
+        Wire.send(channel, request(Command.BLOCK_STATUS, Nbd.CMD_FLAG_REQ_ONE, 3, 0, StoreFixture.SIZE_BYTES, null),
+                false);
 
         ByteBuf replies = Wire.received(channel);
         Frames.simpleReply(replies, 1);
@@ -168,7 +169,7 @@ class TransmissionTest {
         assertThat(Frames.simpleReply(replies, 1)).isZero();
         assertThat(Frames.simpleReply(replies, 2)).isZero();
         assertThat(channel.config().isAutoRead()).as("half answered").isTrue();
-        for (Runnable call; (call = storeCalls.poll()) != null; ) {
+        for (Runnable call; (call = storeCalls.poll()) != null;) {
             call.run();
         }
         assertThat(serverInFlight.count()).isZero();

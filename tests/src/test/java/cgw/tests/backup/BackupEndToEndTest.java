@@ -88,7 +88,8 @@ class BackupEndToEndTest {
             write(gateway, "data", 0x23, "3M", "256k");
             long first = snapshot(gateway, "wal", "data");
 
-            ExternalTool.Result exported = gateway.cli(NO_ENV, "export", String.valueOf(first), repository()).assertSuccess();
+            ExternalTool.Result exported = gateway.cli(NO_ENV, "export", String.valueOf(first), repository())
+                    .assertSuccess();
             assertThat(exported.stdout()).contains("done").contains("export");
 
             JsonNode restore = gateway.call(202, "POST", "/v1/restores",
@@ -119,7 +120,8 @@ class BackupEndToEndTest {
             assertThat(refused.exitCode()).isEqualTo(1);
             assertThat(refused.stderr()).contains("409 conflict").contains("r1-wal");
 
-            ExternalTool.Result verified = GatewayProcess.localCli(NO_ENV, "backup", "verify", repository()).assertSuccess();
+            ExternalTool.Result verified = GatewayProcess.localCli(NO_ENV, "backup", "verify", repository())
+                    .assertSuccess();
             assertThat(verified.stdout()).contains("2 manifests").contains("no problems found");
             assertThat(gateway.stop()).isZero();
         }
@@ -144,7 +146,8 @@ class BackupEndToEndTest {
 
             ExternalTool.Result shown = gateway.cli(NO_ENV, "job", "show", String.valueOf(job)).assertSuccess();
             assertThat(shown.stdout()).contains("cancelled");
-            ExternalTool.Result verified = GatewayProcess.localCli(NO_ENV, "backup", "verify", repository()).assertSuccess();
+            ExternalTool.Result verified = GatewayProcess.localCli(NO_ENV, "backup", "verify", repository())
+                    .assertSuccess();
             assertThat(verified.stdout()).contains("0 manifests").contains("no problems found");
 
             // SIGTERM while an export runs: the job is cancelled, the gateway exits 0, the repository stays valid
@@ -155,7 +158,8 @@ class BackupEndToEndTest {
             assertThat(gateway.stop()).isZero();
             assertThat(gateway.stderr()).contains("job " + running + " cancelled");
         }
-        ExternalTool.Result afterStop = GatewayProcess.localCli(NO_ENV, "backup", "verify", repository()).assertSuccess();
+        ExternalTool.Result afterStop = GatewayProcess.localCli(NO_ENV, "backup", "verify", repository())
+                .assertSuccess();
         assertThat(afterStop.stdout()).contains("0 manifests").contains("no problems found");
     }
 
@@ -172,7 +176,8 @@ class BackupEndToEndTest {
             awaitJob(gateway, job, "has written chunks", view -> view.get("bytesDone").asLong() > 0);
             gateway.kill();
         }
-        ExternalTool.Result afterKill = GatewayProcess.localCli(NO_ENV, "backup", "verify", repository()).assertSuccess();
+        ExternalTool.Result afterKill = GatewayProcess.localCli(NO_ENV, "backup", "verify", repository())
+                .assertSuccess();
         assertThat(afterKill.stdout()).contains("0 manifests").contains("no problems found");
         assertThat(temporaryFiles()).as("chunks the killed export wrote but never synced").isNotEmpty();
 
@@ -184,7 +189,8 @@ class BackupEndToEndTest {
         }
         GatewayProcess.localCli(NO_ENV, "backup", "prune", repository(), "--keep-last", "1").assertSuccess();
         assertThat(temporaryFiles()).as("prune removes what interrupted writes left").isEmpty();
-        ExternalTool.Result verified = GatewayProcess.localCli(NO_ENV, "backup", "verify", repository()).assertSuccess();
+        ExternalTool.Result verified = GatewayProcess.localCli(NO_ENV, "backup", "verify", repository())
+                .assertSuccess();
         assertThat(verified.stdout()).contains("no problems found");
     }
 
@@ -207,7 +213,8 @@ class BackupEndToEndTest {
                     String.valueOf(first)).assertSuccess();
             assertThat(gateway.stop()).isZero();
         }
-        ExternalTool.Result pruned = GatewayProcess.localCli(NO_ENV, "backup", "prune", repository(), "--keep-last", "1")
+        ExternalTool.Result pruned = GatewayProcess
+                .localCli(NO_ENV, "backup", "prune", repository(), "--keep-last", "1")
                 .assertSuccess();
         assertThat(pruned.stdout()).contains("deleted [");
 

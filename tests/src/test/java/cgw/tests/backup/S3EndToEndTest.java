@@ -54,7 +54,8 @@ class S3EndToEndTest {
         endpoint = "http://127.0.0.1:" + proxy.getPort();
         try (S3Client client = S3Client.builder().endpointOverride(URI.create(endpoint)).forcePathStyle(true)
                 .region(Region.US_EAST_1)
-                .credentialsProvider(StaticCredentialsProvider.create(AwsBasicCredentials.create("cgw-access", "cgw-secret")))
+                .credentialsProvider(
+                        StaticCredentialsProvider.create(AwsBasicCredentials.create("cgw-access", "cgw-secret")))
                 .build()) {
             client.createBucket(b -> b.bucket(BUCKET));
         }
@@ -75,7 +76,8 @@ class S3EndToEndTest {
         try (GatewayProcess gateway = GatewayProcess.start(dir.resolve("data"), dir.resolve("gateway.err"), environment,
                 "--s3-endpoint", endpoint, "--s3-path-style")) {
             gateway.call(201, "POST", "/v1/volumes", "{\"name\":\"disk\",\"size\":\"4MiB\"}");
-            ExternalTool.run("qemu-io", "-f", "raw", "-c", "write -P 0x77 128k 1M", gateway.nbdUri("disk")).assertSuccess();
+            ExternalTool.run("qemu-io", "-f", "raw", "-c", "write -P 0x77 128k 1M", gateway.nbdUri("disk"))
+                    .assertSuccess();
             long id = gateway.call(201, "POST", "/v1/snapshots", "{\"volumes\":[\"disk\"]}").get("id").asLong();
 
             ExternalTool.Result exported = gateway.cli(Map.of(), "export", String.valueOf(id), target).assertSuccess();

@@ -75,7 +75,8 @@ class BarrierFaultTest {
         StoreExports exports = new StoreExports(store, pool,
                 barrier::epochOf,
                 volume -> stallingGate(barrier, volume, stalling, disk));
-        NbdServer nbd = NbdServer.start(NbdServerConfig.defaults(new InetSocketAddress("127.0.0.1", 0)), exports, Transport.best());
+        NbdServer nbd = NbdServer.start(NbdServerConfig.defaults(new InetSocketAddress("127.0.0.1", 0)), exports,
+                Transport.best());
         RestServer rest = RestServer.start(new InetSocketAddress("127.0.0.1", 0),
                 RestApi.routes(store, barrier, exports::openConnections), TOKEN);
         try {
@@ -88,7 +89,8 @@ class BarrierFaultTest {
             stalling.set(true);
             Process stuck = new ProcessBuilder("qemu-io", "-f", "raw", "-c", "write -P 0x5a 0 64k", nbdUri + "slow")
                     .redirectErrorStream(true).start();
-            await("qemu-io's write reaches the stalled disk").atMost(Duration.ofSeconds(30)).untilTrue(stalledWriteSeen);
+            await("qemu-io's write reaches the stalled disk").atMost(Duration.ofSeconds(30))
+                    .untilTrue(stalledWriteSeen);
 
             CompletableFuture<HttpResponse<String>> snapshot = CompletableFuture.supplyAsync(
                     () -> post(restPort, "/v1/groups/g/snapshots", "{\"timeoutMs\":4000}"));
@@ -116,8 +118,10 @@ class BarrierFaultTest {
             HttpResponse<String> next = post(restPort, "/v1/groups/g/snapshots", "{}");
             assertThat(next.statusCode()).as(next.body()).isEqualTo(201);
             long id = JSON.readTree(next.body()).get("id").asLong();
-            ExternalTool.run("qemu-io", "-r", "-f", "raw", "-c", "read -P 0x5a 0 64k", nbdUri + "slow@" + id).assertSuccess();
-            ExternalTool.run("qemu-io", "-r", "-f", "raw", "-c", "read -P 0x11 0 4k", nbdUri + "fast@" + id).assertSuccess();
+            ExternalTool.run("qemu-io", "-r", "-f", "raw", "-c", "read -P 0x5a 0 64k", nbdUri + "slow@" + id)
+                    .assertSuccess();
+            ExternalTool.run("qemu-io", "-r", "-f", "raw", "-c", "read -P 0x11 0 4k", nbdUri + "fast@" + id)
+                    .assertSuccess();
         } finally {
             disk.complete(null);
             rest.close();
@@ -132,7 +136,8 @@ class BarrierFaultTest {
     private final AtomicBoolean stalledWriteSeen = new AtomicBoolean();
 
     /** The barrier's gate of a volume; while {@code stalling}, writes to "slow" wait for {@code disk} before the store. */
-    private IoGate stallingGate(GroupBarrier barrier, Volume volume, AtomicBoolean stalling, CompletableFuture<Void> disk) {
+    private IoGate stallingGate(GroupBarrier barrier, Volume volume, AtomicBoolean stalling,
+            CompletableFuture<Void> disk) {
         IoGate gate = barrier.gate(volume)::submit;
         if (!volume.name().equals("slow")) {
             return gate;
@@ -153,7 +158,8 @@ class BarrierFaultTest {
 
     /** Kills in one run of the kill test: each stalls the next step of {@link BarrierStall.Step} in turn. */
     private static final int KILLS = 4;
-    private static final Pattern ROLLED_BACK = Pattern.compile("rolled back barrier (\\d+) that was running when the gateway stopped");
+    private static final Pattern ROLLED_BACK = Pattern
+            .compile("rolled back barrier (\\d+) that was running when the gateway stopped");
 
     /**
      * SIGKILL mid-barrier, several times on one data directory. In each cycle a debugger stalls the
@@ -226,7 +232,8 @@ class BarrierFaultTest {
             checkAfterRestart(gateway, acknowledged, flushed, killed);
             assertThat(gateway.stop()).isZero();
         }
-        System.out.println("barrier kill test: " + KILLS + " barriers killed mid-way and rolled back, " + acknowledged.size()
+        System.out.println("barrier kill test: " + KILLS + " barriers killed mid-way and rolled back, "
+                + acknowledged.size()
                 + " snapshots acknowledged, " + (flushed + 1) + " flushed records of the writer's " + WRITER_RECORDS);
     }
 
@@ -275,8 +282,10 @@ class BarrierFaultTest {
         List<Long> listed = new ArrayList<>();
         snapshots.forEach(s -> listed.add(s.get("id").asLong()));
         assertThat(listed).as(killed + ": every snapshot answered 201 survives").containsAll(acknowledged);
-        List<Long> rolledBack = ROLLED_BACK.matcher(gateway.stderr()).results().map(m -> Long.parseLong(m.group(1))).toList();
-        assertThat(rolledBack).as(killed + ": the stalled barrier was rolled back at the restart, and nothing else").hasSize(1);
+        List<Long> rolledBack = ROLLED_BACK.matcher(gateway.stderr()).results().map(m -> Long.parseLong(m.group(1)))
+                .toList();
+        assertThat(rolledBack).as(killed + ": the stalled barrier was rolled back at the restart, and nothing else")
+                .hasSize(1);
         long stalledId = rolledBack.get(0);
         assertThat(stalledId).as(killed + ": the rolled-back barrier came after every answered one")
                 .isGreaterThan(acknowledged.stream().mapToLong(Long::longValue).max().orElse(0));
@@ -338,7 +347,8 @@ class BarrierFaultTest {
 
     private static Thread readFlushed(Process writer, AtomicLong lastFlushed) {
         Thread reader = new Thread(() -> {
-            try (BufferedReader lines = new BufferedReader(new InputStreamReader(writer.getInputStream(), StandardCharsets.UTF_8))) {
+            try (BufferedReader lines = new BufferedReader(
+                    new InputStreamReader(writer.getInputStream(), StandardCharsets.UTF_8))) {
                 for (String line = lines.readLine(); line != null; line = lines.readLine()) {
                     lastFlushed.set(Long.parseLong(line.strip()));
                 }

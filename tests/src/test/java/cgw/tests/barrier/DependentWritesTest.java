@@ -58,7 +58,8 @@ class DependentWritesTest {
                 // every chain got going: each writer holds two connections to every volume
                 gateway.awaitMetric("cgw_nbd_connections " + (double) (WRITERS * 2 * VOLUMES.size()));
                 for (int i = 0; i < SNAPSHOTS && writers.isAlive(); i++) {
-                    JsonNode snapshot = gateway.call(201, "POST", "/v1/groups/chains/snapshots", "{\"timeoutMs\":5000}");
+                    JsonNode snapshot = gateway.call(201, "POST", "/v1/groups/chains/snapshots",
+                            "{\"timeoutMs\":5000}");
                     ids.add(snapshot.get("id").asLong());
                     freezes.add(snapshot.get("freezeMicros").asLong());
                     Thread.sleep(10); // the scenario: a snapshot every ~10 ms, with writes between them
@@ -87,7 +88,8 @@ class DependentWritesTest {
                     first.add(v.toString());
                 }
             });
-            assertThat(violations.size()).as("snapshots holding a write without one before it, first: " + first).isZero();
+            assertThat(violations.size()).as("snapshots holding a write without one before it, first: " + first)
+                    .isZero();
             // the check is not vacuous: snapshots caught chains mid-way, at many different points
             JsonNode prefixes = report.get("prefixes");
             long distinct = 0;

@@ -93,7 +93,7 @@ class FioVerifyTest {
      */
     @SuppressWarnings("unchecked")
     private static <T> T forwarding(Class<T> type, T target, BiConsumer<Method, Object[]> spy) {
-        return (T) Proxy.newProxyInstance(type.getClassLoader(), new Class<?>[] {type}, (proxy, method, args) -> {
+        return (T) Proxy.newProxyInstance(type.getClassLoader(), new Class<?>[]{type}, (proxy, method, args) -> {
             spy.accept(method, args);
             Object result;
             try {

@@ -30,7 +30,7 @@ class FuseBlockDeviceTest {
 
     @BeforeEach
     void start() {
-        for (String[] tool : new String[][] {{"nbdfuse", "libnbd-bin"}, {"fusermount3", "fuse3"},
+        for (String[] tool : new String[][]{{"nbdfuse", "libnbd-bin"}, {"fusermount3", "fuse3"},
                 {"losetup", "mount"}, {"mkfs.ext4", "e2fsprogs"}, {"fsck.ext4", "e2fsprogs"}, {"mount", "mount"},
                 {"umount", "mount"}, {"nbdinfo", "libnbd-bin"}}) {
             require(tool[0], tool[1]);

@@ -62,7 +62,8 @@ class LibnbdInteropTest {
         long epoch = nbd.store.cut(volume);
         run("qemu-io", "-f", "raw", "-c", "write -P 0x44 0 64k", nbd.uri("disk")).assertSuccess();
         String snapshot = nbd.uri("disk@" + epoch);
-        JsonNode export = JSON.readTree(run("nbdinfo", "--json", snapshot).assertSuccess().stdout()).get("exports").get(0);
+        JsonNode export = JSON.readTree(run("nbdinfo", "--json", snapshot).assertSuccess().stdout()).get("exports")
+                .get(0);
         assertThat(export.get("is_read_only").asBoolean()).isTrue();
         run("qemu-io", "-r", "-f", "raw", "-c", "read -P 0x33 0 64k", snapshot).assertSuccess();
         // a writer that ignores the read-only flag gets EPERM, and nothing changes

@@ -261,8 +261,9 @@ class NbdBadInputTest {
     private static void trickle(RawNbdClient client, long cookie, long offset, byte[] data, java.util.Random random)
             throws Exception {
         client.header(0, CMD_WRITE, cookie, offset, data.length);
-        for (int sent = 0; sent < data.length; ) {
-            int piece = Math.min(data.length - sent, random.nextBoolean() ? 1 + random.nextInt(7) : random.nextInt(200_000));
+        for (int sent = 0; sent < data.length;) {
+            int piece = Math.min(data.length - sent,
+                    random.nextBoolean() ? 1 + random.nextInt(7) : random.nextInt(200_000));
             client.out.write(data, sent, piece);
             sent += piece;
             if (sent == data.length) {

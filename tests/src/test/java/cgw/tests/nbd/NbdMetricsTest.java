@@ -38,7 +38,8 @@ class NbdMetricsTest {
         nbd.createVolume("vm1", 16L << 20);
         nbd.createVolume("vm2", 16L << 20);
         run("qemu-io", "-f", "raw", "-c", "write -P 0xab 0 1M", nbd.uri("vm1")).assertSuccess();
-        run("qemu-io", "-f", "raw", "-c", "read -P 0xab 0 1M", "-c", "read -P 0 4M 64k", nbd.uri("vm1")).assertSuccess();
+        run("qemu-io", "-f", "raw", "-c", "read -P 0xab 0 1M", "-c", "read -P 0 4M 64k", nbd.uri("vm1"))
+                .assertSuccess();
         run("qemu-io", "-f", "raw", "-c", "write -z 0 64k", "-c", "discard 1M 64k", "-c", "flush", nbd.uri("vm2"))
                 .assertSuccess();
         String scrape = metrics.scrape();
@@ -47,9 +48,11 @@ class NbdMetricsTest {
         assertThat(value(scrape, "cgw_nbd_request_duration_seconds_count{op=\"write\",volume=\"vm1\"}")).isEqualTo(1);
         assertThat(value(scrape, "cgw_nbd_bytes_total{op=\"read\",volume=\"vm1\"}")).isEqualTo((1 << 20) + (64 << 10));
         assertThat(value(scrape, "cgw_nbd_request_duration_seconds_count{op=\"read\",volume=\"vm1\"}")).isEqualTo(2);
-        assertThat(value(scrape, "cgw_nbd_request_duration_seconds_count{op=\"write_zeroes\",volume=\"vm1\"}")).isZero();
+        assertThat(value(scrape, "cgw_nbd_request_duration_seconds_count{op=\"write_zeroes\",volume=\"vm1\"}"))
+                .isZero();
 
-        assertThat(value(scrape, "cgw_nbd_request_duration_seconds_count{op=\"write_zeroes\",volume=\"vm2\"}")).isEqualTo(1);
+        assertThat(value(scrape, "cgw_nbd_request_duration_seconds_count{op=\"write_zeroes\",volume=\"vm2\"}"))
+                .isEqualTo(1);
         assertThat(value(scrape, "cgw_nbd_request_duration_seconds_count{op=\"trim\",volume=\"vm2\"}")).isEqualTo(1);
         assertThat(value(scrape, "cgw_nbd_request_duration_seconds_count{op=\"flush\",volume=\"vm2\"}"))
                 .as("the flush asked, and qemu's own when it closes the disk").isGreaterThanOrEqualTo(1);

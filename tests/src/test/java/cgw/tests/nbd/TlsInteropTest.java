@@ -41,9 +41,11 @@ class TlsInteropTest {
     /** {@code tool [subcommand]} with the TLS object and image options before the rest of {@code args}. */
     private String[] qemu(String tool, String... args) {
         boolean img = tool.equals("qemu-img");
-        String[] head = img ? new String[] {tool, args[0], "--object", "tls-creds-x509,id=tls0,dir=" + tls + ",endpoint=client",
-                "--image-opts"} : new String[] {tool, "--object", "tls-creds-x509,id=tls0,dir=" + tls + ",endpoint=client",
-                "--image-opts"};
+        String[] head = img
+                ? new String[]{tool, args[0], "--object", "tls-creds-x509,id=tls0,dir=" + tls + ",endpoint=client",
+                        "--image-opts"}
+                : new String[]{tool, "--object", "tls-creds-x509,id=tls0,dir=" + tls + ",endpoint=client",
+                        "--image-opts"};
         if (img) {
             args = java.util.Arrays.copyOfRange(args, 1, args.length);
         }
@@ -58,7 +60,8 @@ class TlsInteropTest {
 
     @Test
     void materialIsInQemuLayoutWithPrivateKeys() throws Exception {
-        for (String file : List.of("ca-cert.pem", "server-cert.pem", "server-key.pem", "client-cert.pem", "client-key.pem")) {
+        for (String file : List.of("ca-cert.pem", "server-cert.pem", "server-key.pem", "client-cert.pem",
+                "client-key.pem")) {
             assertThat(tls.resolve(file)).exists();
         }
         assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(tls.resolve("server-key.pem"))))
@@ -100,7 +103,8 @@ class TlsInteropTest {
         Path other = dir.resolve("other-tls");
         TlsMaterial.ensure(other, List.of());
         // trust our server's CA, but present a client certificate of another CA
-        Files.copy(tls.resolve("ca-cert.pem"), other.resolve("ca-cert.pem"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        Files.copy(tls.resolve("ca-cert.pem"), other.resolve("ca-cert.pem"),
+                java.nio.file.StandardCopyOption.REPLACE_EXISTING);
         Result result = run("nbdinfo", "nbds://127.0.0.1:" + nbd.port() + "/disk?tls-certificates=" + other);
         assertThat(result.exitCode()).isNotZero();
     }

@@ -85,7 +85,8 @@ final class Ext4OverNbd {
     private static ExternalTool.Result untilNotBusy(String... command) {
         AtomicReference<ExternalTool.Result> last = new AtomicReference<>();
         try {
-            return await(String.join(" ", command) + " succeeds").atMost(BUSY_TIMEOUT).pollInterval(Duration.ofMillis(100))
+            return await(String.join(" ", command) + " succeeds").atMost(BUSY_TIMEOUT)
+                    .pollInterval(Duration.ofMillis(100))
                     .until(() -> {
                         last.set(run(command));
                         return last.get();

@@ -86,11 +86,13 @@ class PgGroupSnapshotTest {
         Files.delete(data);
         verdicts.forEach(System.out::println);
         System.out.println(exported);
-        assertThat(verdicts).as("every group snapshot recovers consistently").allMatch(RecoveryCheck.Verdict::consistent);
+        assertThat(verdicts).as("every group snapshot recovers consistently")
+                .allMatch(RecoveryCheck.Verdict::consistent);
         assertThat(exported).as("the read-only exports of snapshot %d", first)
                 .returns(List.of(), RecoveryCheck.Verdict::problems)
                 .returns(verdicts.get(0).historyRows(), RecoveryCheck.Verdict::historyRows);
-        assertThat(verdicts).as("each was a crash image of a running server").allMatch(RecoveryCheck.Verdict::crashRecovered);
+        assertThat(verdicts).as("each was a crash image of a running server")
+                .allMatch(RecoveryCheck.Verdict::crashRecovered);
         assertThat(verdicts.stream().mapToLong(RecoveryCheck.Verdict::historyRows).toArray())
                 .as("pgbench committed transactions between the snapshots").isSorted().doesNotHaveDuplicates();
     }

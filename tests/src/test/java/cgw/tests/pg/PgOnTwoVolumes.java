@@ -7,13 +7,13 @@ import static org.awaitility.Awaitility.await;
 
 import cgw.tests.GatewayProcess;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
 import java.util.List;
 
 /**
@@ -69,7 +69,7 @@ final class PgOnTwoVolumes implements AutoCloseable {
 
     /** Fails unless every program this fixture and {@link RecoveryCheck} run is installed. */
     static void requireTools() {
-        for (String[] tool : new String[][] {{"nbdfuse", "libnbd-bin"}, {"nbdcopy", "libnbd-bin"},
+        for (String[] tool : new String[][]{{"nbdfuse", "libnbd-bin"}, {"nbdcopy", "libnbd-bin"},
                 {"fusermount3", "fuse3"}, {"losetup", "mount"}, {"mount", "mount"}, {"umount", "mount"},
                 {"mkfs.ext4", "e2fsprogs"}, {"fsfreeze", "util-linux"}}) {
             require(tool[0], tool[1]);
@@ -97,7 +97,8 @@ final class PgOnTwoVolumes implements AutoCloseable {
             List<String> volumes = List.of(WAL_VOLUME, DATA_VOLUME);
             for (int i = 0; i < volumes.size(); i++) {
                 String volume = volumes.get(i);
-                gateway.call(201, "POST", "/v1/volumes", "{\"name\":\"" + volume + "\",\"size\":\"" + VOLUME_SIZE + "\"}");
+                gateway.call(201, "POST", "/v1/volumes",
+                        "{\"name\":\"" + volume + "\",\"size\":\"" + VOLUME_SIZE + "\"}");
                 Path file = Ext4OverNbd.nbdfuse(uri(socket, volume), dir.resolve("fuse-" + volume), teardown);
                 Path mount = dir.resolve(volume);
                 mounts[i] = mount;
@@ -121,7 +122,8 @@ final class PgOnTwoVolumes implements AutoCloseable {
 
             // -n: no vacuum first, which would truncate pgbench_history and break the invariant
             Path loadLog = dir.resolve("pgbench.log");
-            Process load = new ProcessBuilder(server.pgbench("-n", "-c", String.valueOf(clients), "-j", "2", "-T", "900"))
+            Process load = new ProcessBuilder(
+                    server.pgbench("-n", "-c", String.valueOf(clients), "-j", "2", "-T", "900"))
                     .redirectErrorStream(true).redirectOutput(loadLog.toFile()).start();
             teardown.add("stop pgbench", () -> {
                 load.destroy();
@@ -165,7 +167,8 @@ final class PgOnTwoVolumes implements AutoCloseable {
      * data files flushed, then the checkpoint record written and pg_control rewritten to point at it.
      */
     void awaitCheckpointAfter(String lsn) {
-        awaitQuery("SELECT checkpoint_lsn > '" + lsn + "'::pg_lsn FROM pg_control_checkpoint();", "a checkpoint after " + lsn);
+        awaitQuery("SELECT checkpoint_lsn > '" + lsn + "'::pg_lsn FROM pg_control_checkpoint();",
+                "a checkpoint after " + lsn);
     }
 
     /** Waits until pgbench has made the live server insert {@code bytes} more of WAL. */

@@ -91,7 +91,8 @@ final class PgServer implements AutoCloseable {
             server.close(); // a server still recovering when pg_ctl gave up
             String reasons = server.logLines("PANIC:|FATAL:");
             throw new StartFailure(reasons.isEmpty()
-                    ? "pg_ctl: " + started.stderr().strip() + "; the server log: " + server.logLines("") : reasons);
+                    ? "pg_ctl: " + started.stderr().strip() + "; the server log: " + server.logLines("")
+                    : reasons);
         }
         return server;
     }
@@ -166,7 +167,8 @@ final class PgServer implements AutoCloseable {
 
     /** Runs {@code command} as the postgres user in {@code workDir}, which that user can enter. */
     private static ExternalTool.Result asPostgres(Path workDir, String... command) {
-        List<String> argv = new ArrayList<>(List.of("runuser", "-u", "postgres", "--", "env", "-C", workDir.toString()));
+        List<String> argv = new ArrayList<>(
+                List.of("runuser", "-u", "postgres", "--", "env", "-C", workDir.toString()));
         argv.addAll(List.of(command));
         return run(argv.toArray(String[]::new));
     }

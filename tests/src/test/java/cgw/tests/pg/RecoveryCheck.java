@@ -33,7 +33,7 @@ final class RecoveryCheck {
         public String toString() {
             return pair + (consistent()
                     ? ": consistent, " + historyRows + " pgbench transactions, balances summing to " + sum
-                    + (crashRecovered ? " after crash recovery" : " (no crash recovery ran)")
+                            + (crashRecovered ? " after crash recovery" : " (no crash recovery ran)")
                     : ": INCONSISTENT: " + String.join("; ", problems));
         }
     }
@@ -87,10 +87,11 @@ final class RecoveryCheck {
         try (Teardown teardown = new Teardown()) {
             Path walMount = dir.resolve("wal");
             Path dataMount = dir.resolve("data");
-            for (Path[] volume : new Path[][] {{walImage, walMount}, {dataImage, dataMount}}) {
+            for (Path[] volume : new Path[][]{{walImage, walMount}, {dataImage, dataMount}}) {
                 ExternalTool.Result mounted = Ext4OverNbd.mountImage(volume[0], volume[1], teardown);
                 if (mounted.exitCode() != 0) {
-                    return failed(pair, "the ext4 filesystem of " + volume[0] + " does not mount: " + mounted.stderr().strip());
+                    return failed(pair,
+                            "the ext4 filesystem of " + volume[0] + " does not mount: " + mounted.stderr().strip());
                 }
             }
             Path pgdata = dataMount.resolve(PgOnTwoVolumes.DATA_DIR);
@@ -133,7 +134,7 @@ final class RecoveryCheck {
                 """);
         if (result.exitCode() != 0) {
             problems.add("the invariant query failed: " + result.stderr().strip());
-            return new long[] {-1, 0};
+            return new long[]{-1, 0};
         }
         long[] v = Arrays.stream(result.stdout().strip().split("\\|")).mapToLong(Long::parseLong).toArray();
         long[] expectedRows = {scale, 10L * scale, 100_000L * scale};
@@ -147,7 +148,7 @@ final class RecoveryCheck {
             problems.add("pgbench sums differ: sum(bbalance)=" + v[4] + " sum(tbalance)=" + v[5] + " sum(abalance)="
                     + v[6] + " sum(delta) of " + v[3] + " history rows=" + v[7]);
         }
-        return new long[] {v[3], v[7]};
+        return new long[]{v[3], v[7]};
     }
 
     /**

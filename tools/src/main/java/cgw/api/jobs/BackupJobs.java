@@ -52,7 +52,8 @@ public final class BackupJobs implements AutoCloseable {
             throw new IllegalArgumentException("maxRunning must be in [1, 16], got " + maxRunning);
         }
         if (bytesPerSecond < 0) {
-            throw new IllegalArgumentException("bytesPerSecond must be 0 (no limit) or positive, got " + bytesPerSecond);
+            throw new IllegalArgumentException(
+                    "bytesPerSecond must be 0 (no limit) or positive, got " + bytesPerSecond);
         }
         this.options = options.withBytesPerSecond(bytesPerSecond == 0 ? 0 : Math.max(1, bytesPerSecond / maxRunning));
         this.pool = new ThreadPoolExecutor(maxRunning, maxRunning, 0, TimeUnit.SECONDS,
@@ -136,7 +137,7 @@ public final class BackupJobs implements AutoCloseable {
     /** Drops the oldest finished jobs beyond {@link #MAX_FINISHED_KEPT}; running ones are always kept. */
     private void forgetOldJobs() {
         int excess = jobs.size() - MAX_FINISHED_KEPT - pool.getMaximumPoolSize() - MAX_QUEUED;
-        for (Iterator<Job> it = jobs.values().iterator(); excess > 0 && it.hasNext(); ) {
+        for (Iterator<Job> it = jobs.values().iterator(); excess > 0 && it.hasNext();) {
             if (it.next().state().finished()) {
                 it.remove();
                 excess--;

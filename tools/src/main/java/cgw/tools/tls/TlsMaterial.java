@@ -94,7 +94,8 @@ public final class TlsMaterial {
     /** A server context that requires a client certificate issued by the gateway's CA. */
     public SslContext serverContext() {
         try {
-            return SslContextBuilder.forServer(dir.resolve("server-cert.pem").toFile(), dir.resolve("server-key.pem").toFile())
+            return SslContextBuilder
+                    .forServer(dir.resolve("server-cert.pem").toFile(), dir.resolve("server-key.pem").toFile())
                     .trustManager(dir.resolve("ca-cert.pem").toFile())
                     .clientAuth(ClientAuth.REQUIRE)
                     .build();
@@ -106,7 +107,8 @@ public final class TlsMaterial {
     /** An HTTPS server context: the REST API authenticates clients by token, not certificate. */
     public SslContext httpsContext() {
         try {
-            return SslContextBuilder.forServer(dir.resolve("server-cert.pem").toFile(), dir.resolve("server-key.pem").toFile())
+            return SslContextBuilder
+                    .forServer(dir.resolve("server-cert.pem").toFile(), dir.resolve("server-key.pem").toFile())
                     .build();
         } catch (IOException e) {
             throw new UncheckedIOException("cannot load TLS material from " + dir, e);
@@ -128,16 +130,20 @@ public final class TlsMaterial {
                     .addExtension(Extension.basicConstraints, true, new BasicConstraints(true))
                     .addExtension(Extension.keyUsage, true, new KeyUsage(KeyUsage.keyCertSign | KeyUsage.cRLSign))
                     .addExtension(Extension.subjectKeyIdentifier, false,
-                            new JcaX509ExtensionUtils().createSubjectKeyIdentifier(caKeys.getPublic())), caKeys.getPrivate());
+                            new JcaX509ExtensionUtils().createSubjectKeyIdentifier(caKeys.getPublic())),
+                    caKeys.getPrivate());
 
             KeyPair serverKeys = generator.generateKeyPair();
             X509Certificate server = sign(leaf(caName, ca, caKeys, serverKeys, "CN=localhost", now, random)
-                    .addExtension(Extension.extendedKeyUsage, false, new ExtendedKeyUsage(KeyPurposeId.id_kp_serverAuth))
-                    .addExtension(Extension.subjectAlternativeName, false, subjectAltNames(hosts)), caKeys.getPrivate());
+                    .addExtension(Extension.extendedKeyUsage, false,
+                            new ExtendedKeyUsage(KeyPurposeId.id_kp_serverAuth))
+                    .addExtension(Extension.subjectAlternativeName, false, subjectAltNames(hosts)),
+                    caKeys.getPrivate());
 
             KeyPair clientKeys = generator.generateKeyPair();
             X509Certificate client = sign(leaf(caName, ca, caKeys, clientKeys, "CN=cgw client", now, random)
-                    .addExtension(Extension.extendedKeyUsage, false, new ExtendedKeyUsage(KeyPurposeId.id_kp_clientAuth)),
+                    .addExtension(Extension.extendedKeyUsage, false,
+                            new ExtendedKeyUsage(KeyPurposeId.id_kp_clientAuth)),
                     caKeys.getPrivate());
 
             writePublic("ca-cert.pem", ca);
@@ -155,13 +161,15 @@ public final class TlsMaterial {
     }
 
     private static JcaX509v3CertificateBuilder leaf(X500Name caName, X509Certificate ca, KeyPair caKeys, KeyPair keys,
-                                                    String subject, Instant now, SecureRandom random)
+            String subject, Instant now, SecureRandom random)
             throws java.security.GeneralSecurityException, IOException {
         JcaX509ExtensionUtils utils = new JcaX509ExtensionUtils();
-        JcaX509v3CertificateBuilder builder = new JcaX509v3CertificateBuilder(caName, serial(random), start(now), end(now),
+        JcaX509v3CertificateBuilder builder = new JcaX509v3CertificateBuilder(caName, serial(random), start(now),
+                end(now),
                 new X500Name(subject), keys.getPublic());
         builder.addExtension(Extension.basicConstraints, true, new BasicConstraints(false))
-                .addExtension(Extension.keyUsage, true, new KeyUsage(KeyUsage.digitalSignature | KeyUsage.keyEncipherment))
+                .addExtension(Extension.keyUsage, true,
+                        new KeyUsage(KeyUsage.digitalSignature | KeyUsage.keyEncipherment))
                 .addExtension(Extension.subjectKeyIdentifier, false, utils.createSubjectKeyIdentifier(keys.getPublic()))
                 .addExtension(Extension.authorityKeyIdentifier, false, utils.createAuthorityKeyIdentifier(ca));
         return builder;
@@ -223,7 +231,8 @@ public final class TlsMaterial {
         Path temporary = dir.resolve(name + ".tmp");
         Files.deleteIfExists(temporary);
         try {
-            Files.createFile(temporary, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString(permissions)));
+            Files.createFile(temporary,
+                    PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString(permissions)));
         } catch (FileAlreadyExistsException e) {
             throw new IOException("a concurrent writer is creating " + temporary, e);
         }

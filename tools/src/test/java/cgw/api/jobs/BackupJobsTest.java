@@ -99,7 +99,8 @@ class BackupJobsTest {
     @Test
     void aFailureEndsTheJobFailedWithItsMessage() throws Exception {
         try (BackupJobs jobs = new BackupJobs(2, 0, JobOptions.defaults())) {
-            Job job = jobs.submit(EXPORT, () -> { }, options -> {
+            Job job = jobs.submit(EXPORT, () -> {
+            }, options -> {
                 throw new IllegalStateException("disk on fire");
             });
             awaitEnd(job);
@@ -121,7 +122,8 @@ class BackupJobsTest {
             for (int i = 0; i < 4; i++) {
                 Blocking work = new Blocking();
                 works.add(work);
-                jobs.submit(EXPORT, () -> { }, work);
+                jobs.submit(EXPORT, () -> {
+                }, work);
             }
             List<Blocking> running = works.subList(0, 3);
             for (Blocking work : running) {
@@ -150,12 +152,14 @@ class BackupJobsTest {
     void closingCancelsWhatRuns() throws Exception {
         BackupJobs jobs = new BackupJobs(2, 0, JobOptions.defaults());
         Blocking work = new Blocking();
-        Job job = jobs.submit(EXPORT, () -> { }, work);
+        Job job = jobs.submit(EXPORT, () -> {
+        }, work);
         work.started.await();
         jobs.close();
         assertThat(job.state()).isEqualTo(JobState.CANCELLED);
         jobs.close();
-        assertThatThrownBy(() -> jobs.submit(EXPORT, () -> { }, new Blocking()))
+        assertThatThrownBy(() -> jobs.submit(EXPORT, () -> {
+        }, new Blocking()))
                 .isInstanceOf(java.util.concurrent.RejectedExecutionException.class);
         assertThatThrownBy(() -> jobs.job(99)).isInstanceOf(JobNotFoundException.class);
     }

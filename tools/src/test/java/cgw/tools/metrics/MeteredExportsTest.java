@@ -90,12 +90,13 @@ class MeteredExportsTest {
         assertThat(scrape.value(DURATION, "op", "read", "volume", "disk")).isEqualTo(3);
         assertThat(scrape.value("cgw_nbd_bytes_total", "op", "read", "volume", "disk")).isEqualTo(4096 + 512 + 1024);
         assertThat(scrape.value("cgw_nbd_request_errors_total", "op", "read", "volume", "disk")).isZero();
-        for (String op : new String[] {"write_zeroes", "trim", "flush", "cache", "block_status"}) {
+        for (String op : new String[]{"write_zeroes", "trim", "flush", "cache", "block_status"}) {
             assertThat(scrape.value(DURATION, "op", op, "volume", "disk")).as(op).isEqualTo(1);
             assertThat(scrape.value("cgw_nbd_request_errors_total", "op", op, "volume", "disk")).as(op).isZero();
             assertThat(scrape.has("cgw_nbd_bytes_total", "op", op, "volume", "disk")).as(op).isFalse();
         }
-        assertThat(scrape.value("cgw_nbd_request_duration_seconds_bucket", "op", "read", "volume", "disk", "le", "+Inf"))
+        assertThat(
+                scrape.value("cgw_nbd_request_duration_seconds_bucket", "op", "read", "volume", "disk", "le", "+Inf"))
                 .isEqualTo(3);
         assertThat(scrape.buckets("cgw_nbd_request_duration_seconds").firstKey()).isEqualTo(5e-5);
     }
@@ -104,7 +105,7 @@ class MeteredExportsTest {
     void aDeletedVolumeLeavesTheScrapeAndItsNameStartsFromZero() {
         Volume a = store.createVolume("a", 1 << 20);
         store.createVolume("b", 1 << 20);
-        for (String name : new String[] {"a", "b"}) {
+        for (String name : new String[]{"a", "b"}) {
             Export export = exports.open(name);
             export.write(0, ByteBuffer.allocateDirect(4096), false).join();
             export.close();

@@ -64,7 +64,8 @@ public final class Scrape {
             if (series.startsWith(histogram + "_bucket{")) {
                 Matcher le = LE.matcher(series);
                 assertThat(le.find()).isTrue();
-                buckets.put(le.group(1).equals("+Inf") ? Double.POSITIVE_INFINITY : Double.parseDouble(le.group(1)), value);
+                buckets.put(le.group(1).equals("+Inf") ? Double.POSITIVE_INFINITY : Double.parseDouble(le.group(1)),
+                        value);
             }
         });
         return buckets;
