@@ -82,8 +82,8 @@ final class Rocks implements AutoCloseable {
                 .setWalBytesPerSync(1 << 20)
                 .setAvoidUnnecessaryBlockingIO(true)
                 // a writer returns once its WAL record is written and its own memtable insert is
-                // done, not after every writer of its group (4 KiB writes from 8 threads: 48k ->
-                // 100k/s here). Given up: a reader may see part of a batch in flight, and an
+                // done, not after every writer of its group, whose hand-offs cost small writes
+                // from many threads a quarter of their CPU. Given up: a reader may see part of a batch in flight, and an
                 // iterator may see writes that were in flight when it was created. Reads of blocks
                 // being written may see any mix (NBD allows it), the catalog is read only at open,
                 // and the collector and cleaner never rely on an in-flight write being invisible
