@@ -1,7 +1,6 @@
 package cgw.tools;
 
 import cgw.barrier.GroupBarrier;
-import cgw.host.NamedThreads;
 import cgw.nbd.NbdServer;
 import cgw.nbd.NbdServerConfig;
 import cgw.nbd.ServerTransport;
@@ -9,6 +8,7 @@ import cgw.nbd.export.ExportRegistry;
 import cgw.nbd.export.StoreExports;
 import cgw.store.BlockStore;
 import io.netty.handler.ssl.SslContext;
+import io.netty.util.concurrent.DefaultThreadFactory;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
@@ -56,7 +56,10 @@ final class NbdFrontend implements AutoCloseable {
         int threads = storeThreads(System.getProperty(STORE_THREADS_PROPERTY),
                 Runtime.getRuntime().availableProcessors());
         ThreadPoolExecutor storeCalls = new ThreadPoolExecutor(threads, threads, 60, TimeUnit.SECONDS,
-                new ArrayBlockingQueue<>(STORE_QUEUE_LENGTH), NamedThreads.numbered("cgw-nbd-store", true));
+                // Netty's own thread type, not NamedThreads': these threads take the replies' pooled
+                // buffers and Netty's per-thread state (FastThreadLocal), which is a field there and
+                // a ThreadLocal lookup on any other thread
+                new ArrayBlockingQueue<>(STORE_QUEUE_LENGTH), new DefaultThreadFactory("cgw-nbd-store", true));
         StoreExports exports = new StoreExports(store, storeCalls, barrier::epochOf,
                 volume -> barrier.gate(volume)::submit);
         NbdServerConfig config = NbdServerConfig.defaults(settings.nbd().socketAddress())
