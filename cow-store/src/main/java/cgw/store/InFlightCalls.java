@@ -12,7 +12,6 @@ import java.util.function.Supplier;
 final class InFlightCalls {
     private final Path dir;
     private final InFlight inFlight;
-    private volatile boolean closed;
 
     InFlightCalls(Path dir) {
         this.dir = dir;
@@ -22,11 +21,6 @@ final class InFlightCalls {
     /** Counts a call in; throws {@link StoreException} once the store is closed. */
     void enter() {
         if (!inFlight.tryEnter()) {
-            throw closed();
-        }
-        // counted before the check: a close that refuses from now on waits for this call
-        if (closed) {
-            inFlight.exit();
             throw closed();
         }
     }
@@ -40,7 +34,7 @@ final class InFlightCalls {
     }
 
     boolean isClosed() {
-        return closed;
+        return inFlight.refusing();
     }
 
     /** Runs {@code call} counted in flight; for calls off the I/O path (it allocates a lambda). */
@@ -64,12 +58,8 @@ final class InFlightCalls {
     }
 
     /** Refuses new calls; true for the first caller only, who must then {@link #awaitNone}. */
-    synchronized boolean close() {
-        if (closed) {
-            return false;
-        }
-        closed = true;
-        return true;
+    boolean close() {
+        return inFlight.refuse();
     }
 
     /** Waits, however long it takes, until no call is in flight (warning every 5 s meanwhile). */

@@ -69,6 +69,23 @@ public final class InFlight {
         }
     }
 
+    /**
+     * Refuses new calls from now on without waiting yet, for a closer that stops other work before
+     * it drains; true for the first caller only (a close is then already under way).
+     */
+    public synchronized boolean refuse() {
+        if (draining) {
+            return false;
+        }
+        draining = true;
+        return true;
+    }
+
+    /** Whether new calls are refused (a refuse or drain has begun). */
+    public boolean refusing() {
+        return draining;
+    }
+
     /** Calls admitted and not yet ended. */
     public long count() {
         return count.get();

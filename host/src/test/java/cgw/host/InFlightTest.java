@@ -31,6 +31,18 @@ class InFlightTest {
     }
 
     @Test
+    void refusingComesBeforeTheDrainAndOnlyTheFirstRefuserIsTold() throws InterruptedException {
+        assertThat(inFlight.tryEnter()).isTrue();
+        assertThat(inFlight.refuse()).as("the first refuser").isTrue();
+        assertThat(inFlight.refuse()).as("a close already under way").isFalse();
+        assertThat(inFlight.refusing()).isTrue();
+        assertThat(inFlight.tryEnter()).as("refused before any drain").isFalse();
+        assertThat(inFlight.drain(0)).as("the admitted call is still in flight").isFalse();
+        inFlight.exit();
+        assertThat(inFlight.drain(0)).isTrue();
+    }
+
+    @Test
     void aCallThatMustRunIsCountedDuringADrain() throws InterruptedException {
         assertThat(inFlight.drain(0)).isTrue();
         inFlight.enter();
