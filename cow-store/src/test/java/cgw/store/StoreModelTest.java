@@ -105,7 +105,8 @@ class StoreModelTest {
                 net.jqwik.api.Tuple.of(2, Arbitraries.just(new Reopen())));
     }
 
-    @Property(tries = 1000, shrinking = ShrinkingMode.BOUNDED, edgeCases = EdgeCasesMode.MIXIN)
+    // tries: jqwik.tries.default in junit-platform.properties, lowered by the mutation profile
+    @Property(shrinking = ShrinkingMode.BOUNDED, edgeCases = EdgeCasesMode.MIXIN)
     void storeBehavesLikeTheModel(@ForAll @Size(min = 1, max = 60) List<@net.jqwik.api.From("op") Op> ops) {
         Path dir = tempDir();
         // tiny value log segments: writes roll over segments and the cleaner relocates all the time
