@@ -19,6 +19,7 @@ declare -A needs=(
   [nbdkit]=nbdkit
   [fio]=fio
   [fusermount3]=fuse3
+  [/usr/lib/python3/dist-packages/_pyfuse3.py]=python3-pyfuse3
   [mkfs.ext4]=e2fsprogs
   [losetup]=mount
   [curl]=curl
