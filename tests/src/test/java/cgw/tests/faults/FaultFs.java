@@ -27,13 +27,15 @@ import java.util.stream.Stream;
  * A disk that fails and loses power, for a test to put a store on: {@code faultfs.py} (Debian's
  * python3-pyfuse3) mounts a backing directory at a mount point, passes every operation through,
  * and on command fails fsyncs or writes, or cuts the power, dropping every byte not yet synced
- * (the model is in the script's docstring). Owned by the test thread; {@link #close} unmounts.
+ * (the model is in {@code faultfs_durability.py}'s docstring). Owned by the test thread;
+ * {@link #close} unmounts.
  */
 public final class FaultFs implements AutoCloseable {
     private static final String PYTHON = "/usr/bin/python3"; // Debian's: it has the bindings
     private static final String PYFUSE3 = "/usr/lib/python3/dist-packages/_pyfuse3.py";
-    /** What {@link #mount} makes in its own directory: the script, its output, its control socket. */
+    /** What {@link #mount} makes in its own directory: the script and its modules, its output, its socket. */
     private static final String SCRIPT = "faultfs.py";
+    private static final List<String> MODULES = List.of(SCRIPT, "faultfs_durability.py", "faultfs_control.py");
     private static final String LOG = "faultfs.log";
     private static final String SOCKET = "control.sock";
     private static final String READY_LINE = "faultfs: ready\n";
@@ -80,15 +82,17 @@ public final class FaultFs implements AutoCloseable {
         ExternalTool.require("fusermount3", "fuse3");
         assertThat(Path.of("/dev/fuse")).as("/dev/fuse (the fuse kernel module)").exists();
         Path work = Files.createTempDirectory("faultfs"); // short: a socket's path has 107 bytes at most
-        Path script = work.resolve(SCRIPT);
-        try (InputStream in = FaultFs.class.getResourceAsStream(SCRIPT)) {
-            assertThat(in).as("faultfs.py beside FaultFs on the class path").isNotNull();
-            Files.copy(in, script);
+        for (String module : MODULES) {
+            try (InputStream in = FaultFs.class.getResourceAsStream(module)) {
+                assertThat(in).as("%s beside FaultFs on the class path", module).isNotNull();
+                Files.copy(in, work.resolve(module));
+            }
         }
         Path mount = mountPoint.toRealPath();
-        FaultFs fs = new FaultFs(new ProcessBuilder(PYTHON, script.toString(), backing.toRealPath().toString(),
-                mount.toString(), work.resolve(SOCKET).toString()).redirectErrorStream(true)
-                .redirectOutput(work.resolve(LOG).toFile()).start(), mount, work);
+        // -B: no __pycache__ beside the modules, so close() finds only what it made
+        FaultFs fs = new FaultFs(new ProcessBuilder(PYTHON, "-B", work.resolve(SCRIPT).toString(),
+                backing.toRealPath().toString(), mount.toString(), work.resolve(SOCKET).toString())
+                .redirectErrorStream(true).redirectOutput(work.resolve(LOG).toFile()).start(), mount, work);
         try {
             await("faultfs mounts " + mount).atMost(MOUNT_TIMEOUT)
                     .until(() -> fs.output().contains(READY_LINE) || !fs.process.isAlive());
@@ -176,7 +180,7 @@ public final class FaultFs implements AutoCloseable {
     /** Deletes what {@link #mount} made beside the mount (the script removes its socket when it exits). */
     private void deleteWork() {
         try {
-            for (String name : new String[]{SCRIPT, LOG, SOCKET}) {
+            for (String name : Stream.concat(MODULES.stream(), Stream.of(LOG, SOCKET)).toList()) {
                 Files.deleteIfExists(work.resolve(name));
             }
             Files.deleteIfExists(work);

@@ -5,33 +5,16 @@ Usage: faultfs.py BACKING MOUNTPOINT CONTROL_SOCKET
 
 Runs in the foreground. Mounts BACKING on MOUNTPOINT, listens on the Unix socket CONTROL_SOCKET,
 then prints "faultfs: ready" on stdout. SIGTERM or SIGINT unmounts and exits; so does an unmount
-from outside (fusermount3 -u). Needs Debian's python3-pyfuse3 (libfuse3) and /dev/fuse.
+from outside (fusermount3 -u). Needs Debian's python3-pyfuse3 (libfuse3) and /dev/fuse, and its
+two sibling modules beside it:
+  - faultfs_durability.py: what a power cut keeps of each file (the model, like LazyFS's);
+  - faultfs_control.py: the faults, and the control socket's commands that arm them and cut.
+This module serves the FUSE operations and hands each write, truncate and sync to the first.
 Every file is opened with direct_io and no entry or attribute is cached (timeouts 0): the kernel
 keeps nothing, so the file system sees each write as it happens and a cut shows at once.
 
-What it models, like LazyFS: a disk whose cache loses, on a power cut, every byte written to a
-file since that file's last successful fsync or fdatasync.
-  - Per file it keeps, from the first change after its last sync, the size at that sync and the
-    pre-image of each 4 KiB page changed since (write, or truncate inside the synced size).
-  - A successful fsync/fdatasync (or a write through an O_SYNC/O_DSYNC descriptor) makes the
-    file's current content durable: the pre-images are dropped.
-  - A failed fsync behaves as Linux's page cache does: it reports the error once and marks the
-    pages clean. Those pages stay readable, but they never reached the disk: they are lost on a
-    power cut even after a later fsync succeeded, unless written again before that later fsync.
-    The size stays the one synced before the failure.
-  - The cut: for every file, its unsynced pages get their pre-images back, it is truncated (or
-    zero-extended) to its synced size, and the pages of failed syncs get the durable bytes they
-    had before the failure (zeros past the size synced then). Then every record is cleared: what
-    the backing directory holds is what survived, and is durable from then on.
-  - Files present before the mount are taken as durable as they are.
-
-What it does not model:
-  - Metadata: create, mkdir, rename, link, unlink, rmdir, chmod and utimes are durable at once
-    (LazyFS does the same); a directory's fsync can be made to fail, but a cut never undoes a
-    directory entry.
-  - The backing file system: it is never synced, since it never loses power.
-  - Torn pages (a cut keeps a page whole, old or new), reordered writes inside one sync interval,
-    latency, and failures of reads.
+What it does not model, beyond what faultfs_durability.py lists:
+  - Latency, and failures of reads.
   - mmap: the kernel refuses shared mappings of direct_io files (ENODEV); private ones work.
   - fallocate: pyfuse3 has no handler for it, so the kernel answers EOPNOTSUPP. Nor lseek with
     SEEK_DATA/SEEK_HOLE (the kernel's generic answer), copy_file_range (the kernel copies through
@@ -39,34 +22,21 @@ What it does not model:
   - sync_file_range and syncfs: they never reach a FUSE file system; only fsync/fdatasync count.
     O_DIRECT opens work and change nothing (every write reaches the file system anyway).
 
-Faults and the power cut come from the control socket: one command a line, one reply a line
-("ok", a JSON object, or "error: ..."). GLOB is an fnmatch pattern over the path relative to the
-mount root ("store/values/*", "*.log"; "*" also matches "/"; the root directory is ".").
-  fail-sync GLOB [COUNT]         the next COUNT (default 1, 0: every) fsync/fdatasync of a matching
-                                 file or directory fails with EIO
-  fail-write GLOB ERRNO [COUNT]  the next COUNT (default 1, 0: every) writes to a matching file
-                                 fail with ERRNO (EIO, ENOSPC, ...) and write nothing
-  cut                            the power cut; replies {"files", "pages_restored", "pages_lost",
-                                 "files_resized"}
-  clear                          disarms every fault
-  stats                          counters and armed faults, as JSON
-
 Threads: pyfuse3 runs each request as a trio task, and each task runs its system calls in a worker
 thread, so a slow request blocks nothing else. The control socket has its own threads.
 """
 import ctypes
 import errno
-import fnmatch
 import functools
-import json
 import os
-import shlex
 import signal
-import socketserver
 import stat
 import sys
 import threading
 import traceback
+
+import faultfs_durability
+from faultfs_control import Faults, control_server
 
 try:
     import pyfuse3
@@ -74,74 +44,10 @@ try:
 except ImportError as e:
     sys.exit("faultfs: %s (Debian package python3-pyfuse3; ./test.sh installs it)" % e)
 
-PAGE_BYTES = 4096
 # flags of the caller's open that must not reach the backing descriptor: the kernel gives each
 # write its offset (O_APPEND would move it), syncs are bookkeeping, truncation is tracked
 UNTRACKED_FLAGS = os.O_APPEND | os.O_DIRECT | os.O_TRUNC | os.O_SYNC | os.O_DSYNC | os.O_CREAT | os.O_EXCL
 SYNC_FLAGS = os.O_SYNC | os.O_DSYNC
-MAX_COUNT = 1 << 30
-
-
-class Durability:
-    """What a power cut would leave of one file. Guarded by its node's lock."""
-
-    def __init__(self, synced_size):
-        self.synced_size = synced_size
-        # page -> its bytes at the last sync (up to synced_size; b"" past it), or None when the
-        # page is in `lost` (its durable bytes are there), for pages changed since the last sync
-        self.dirty = {}
-        # page -> its durable bytes before a failed sync, for pages that sync failed to write
-        self.lost = {}
-
-    def capture(self, fd, start, end, past_synced_size):
-        """Records the pre-images of the pages in [start, end) before they change."""
-        if end <= start:
-            return
-        if not past_synced_size:
-            end = min(end, self.synced_size)
-        for page in range(start // PAGE_BYTES, (end - 1) // PAGE_BYTES + 1):
-            if page in self.dirty:
-                continue
-            if page in self.lost:
-                self.dirty[page] = None
-                continue
-            offset = page * PAGE_BYTES
-            length = max(0, min(PAGE_BYTES, self.synced_size - offset))
-            self.dirty[page] = os.pread(fd, length, offset) if length else b""
-
-    def synced(self, size):
-        for page, image in self.dirty.items():
-            if image is None:
-                del self.lost[page]  # written again since the failure, and now synced whole
-        self.dirty.clear()
-        self.synced_size = size
-
-    def sync_failed(self):
-        for page, image in self.dirty.items():
-            if image is not None:
-                self.lost[page] = image
-        self.dirty.clear()
-
-    def settled(self):
-        return not self.dirty and not self.lost
-
-    def cut(self, fd):
-        """Puts back what survives; returns (pages restored, pages lost, whether the size changed)."""
-        resized = os.fstat(fd).st_size != self.synced_size
-        os.ftruncate(fd, self.synced_size)
-        restored = 0
-        for page, image in self.dirty.items():
-            if image:
-                os.pwrite(fd, image, page * PAGE_BYTES)
-                restored += 1
-        lost = 0
-        for page, image in self.lost.items():
-            offset = page * PAGE_BYTES
-            length = min(PAGE_BYTES, self.synced_size - offset)
-            if length > 0:
-                os.pwrite(fd, image[:length].ljust(length, b"\0"), offset)
-                lost += 1
-        return restored, lost, resized
 
 
 class Node:
@@ -174,57 +80,6 @@ class DirHandle:
     def __init__(self, node):
         self.node = node
         self.entries = []
-
-
-class Fault:
-    def __init__(self, op, glob, errno_name, count):
-        self.op = op
-        self.glob = glob
-        self.errno_name = errno_name
-        self.remaining = None if count == 0 else count  # None: every time
-        self.fired = 0
-
-    def json(self):
-        return {"op": self.op, "glob": self.glob, "errno": self.errno_name, "remaining": self.remaining,
-                "fired": self.fired}
-
-
-class Faults:
-    """Armed faults and the counters of what happened. Any thread; guarded by `lock`."""
-
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.armed = []
-        self.counts = {"syncs_ok": 0, "syncs_failed": 0, "writes": 0, "writes_failed": 0, "cuts": 0}
-
-    def arm(self, fault):
-        with self.lock:
-            self.armed.append(fault)
-
-    def clear(self):
-        with self.lock:
-            self.armed.clear()
-
-    def fire(self, op, paths):
-        """The errno of the first armed fault of `op` matching one of `paths`, or None."""
-        with self.lock:
-            for fault in self.armed:
-                if fault.op != op or fault.remaining == 0:
-                    continue
-                if any(fnmatch.fnmatchcase(path, fault.glob) for path in paths):
-                    if fault.remaining is not None:
-                        fault.remaining -= 1
-                    fault.fired += 1
-                    return getattr(errno, fault.errno_name)
-            return None
-
-    def count(self, name):
-        with self.lock:
-            self.counts[name] += 1
-
-    def json(self):
-        with self.lock:
-            return dict(self.counts, faults=[fault.json() for fault in self.armed])
 
 
 def threaded(method):
@@ -390,57 +245,13 @@ class FaultFs(pyfuse3.Operations):
         st = os.lstat(path)
         return self.attrs(self.register(rel, st), st)
 
-    # ------------------------------------------------------------------ durability
-
-    def durability(self, node, fd):
-        """The node's record, begun at the file's current size. Caller holds node.lock."""
-        if node.durability is None:
-            node.durability = Durability(os.fstat(fd).st_size)
-        return node.durability
-
-    def resize(self, node, fd, size):
-        """ftruncate, with the pages it changes recorded."""
-        with node.lock:
-            record = self.durability(node, fd)
-            current = os.fstat(fd).st_size
-            record.capture(fd, min(current, size), max(current, size), past_synced_size=False)
-            os.ftruncate(fd, size)
-
-    def sync(self, node, fd, names):
-        """An fsync/fdatasync: an armed fault fails it (EIO), otherwise the content is durable."""
-        with node.lock:
-            failure = self.faults.fire("sync", names)
-            record = node.durability
-            if failure is not None:
-                if record is not None:
-                    record.sync_failed()
-                self.faults.count("syncs_failed")
-                raise pyfuse3.FUSEError(failure)
-            if record is not None and fd is not None:
-                record.synced(os.fstat(fd).st_size)
-                if record.settled():
-                    node.durability = None
-            self.faults.count("syncs_ok")
+    # ------------------------------------------------------------------ power cut
 
     def cut(self):
+        """The power cut (faultfs_durability.cut) over every file that still has a name."""
         with self.tree:
-            files = [(node, min(node.paths)) for node in self.nodes.values() if node.paths]
-        summary = {"files": 0, "pages_restored": 0, "pages_lost": 0, "files_resized": 0}
-        for node, rel in files:
-            with node.lock:
-                record = node.durability
-                if record is None:
-                    continue
-                fd = os.open(self.full(rel), os.O_RDWR)
-                try:
-                    restored, lost, resized = record.cut(fd)
-                finally:
-                    os.close(fd)
-                node.durability = None
-            summary["files"] += 1
-            summary["pages_restored"] += restored
-            summary["pages_lost"] += lost
-            summary["files_resized"] += int(resized)
+            files = [(node, self.full(min(node.paths))) for node in self.nodes.values() if node.paths]
+        summary = faultfs_durability.cut(files)
         self.faults.count("cuts")
         return summary
 
@@ -474,11 +285,11 @@ class FaultFs(pyfuse3.Operations):
         path = None if handle is not None else self.full(self.rel_of(inode))
         if fields.update_size:
             if handle is not None:
-                self.resize(node, handle.fd, attr.st_size)
+                faultfs_durability.resize(node, handle.fd, attr.st_size)
             else:
                 fd = os.open(path, os.O_RDWR)
                 try:
-                    self.resize(node, fd, attr.st_size)
+                    faultfs_durability.resize(node, fd, attr.st_size)
                 finally:
                     os.close(fd)
         target = handle.fd if handle is not None else path
@@ -587,7 +398,7 @@ class FaultFs(pyfuse3.Operations):
         fd = self.open_backing(self.full(self.rel_of(inode)), flags)
         try:
             if flags & os.O_TRUNC:
-                self.resize(node, fd, 0)
+                faultfs_durability.resize(node, fd, 0)
             return self.add_handle(node, fd, flags)
         except BaseException:
             os.close(fd)
@@ -601,7 +412,7 @@ class FaultFs(pyfuse3.Operations):
             entry = self.new_entry(rel, ctx)
             node = self.node(entry.st_ino)
             if flags & os.O_TRUNC:
-                self.resize(node, fd, 0)
+                faultfs_durability.resize(node, fd, 0)
             return self.add_handle(node, fd, flags), entry
         except BaseException:
             os.close(fd)
@@ -620,12 +431,10 @@ class FaultFs(pyfuse3.Operations):
         if failure is not None:
             self.faults.count("writes_failed")
             raise pyfuse3.FUSEError(failure)
-        with node.lock:
-            self.durability(node, handle.fd).capture(handle.fd, off, off + len(buf), past_synced_size=True)
-            written = os.pwrite(handle.fd, buf, off)
+        written = faultfs_durability.write(node, handle.fd, buf, off)
         self.faults.count("writes")
         if handle.sync_writes:
-            self.sync(node, handle.fd, names)
+            faultfs_durability.sync(node, handle.fd, names, self.faults)
         return written
 
     async def flush(self, fh):
@@ -634,7 +443,7 @@ class FaultFs(pyfuse3.Operations):
     @threaded
     def fsync(self, fh, datasync):
         handle = self.handles[fh]
-        self.sync(handle.node, handle.fd, self.match_names(handle.node))
+        faultfs_durability.sync(handle.node, handle.fd, self.match_names(handle.node), self.faults)
 
     @threaded
     def release(self, fh):
@@ -683,72 +492,12 @@ class FaultFs(pyfuse3.Operations):
     @threaded
     def fsyncdir(self, fh, datasync):
         node = self.handles[fh].node
-        self.sync(node, None, self.match_names(node))
+        faultfs_durability.sync(node, None, self.match_names(node), self.faults)
 
     @threaded
     def releasedir(self, fh):
         with self.tree:
             del self.handles[fh]
-
-
-# ---------------------------------------------------------------------- control channel
-
-def command(fs, line):
-    """One control command; returns its reply line."""
-    try:
-        words = shlex.split(line)
-    except ValueError as e:
-        return "error: %s" % e
-    if not words:
-        return "error: empty command"
-    name, args = words[0], words[1:]
-    try:
-        if name == "fail-sync" and len(args) in (1, 2):
-            fs.faults.arm(Fault("sync", args[0], "EIO", count_of(args[1:])))
-            return "ok"
-        if name == "fail-write" and len(args) in (2, 3):
-            errno_name = args[1]
-            if not errno_name.startswith("E") or not isinstance(getattr(errno, errno_name, None), int):
-                return "error: ERRNO must name an errno such as EIO or ENOSPC, got %r" % errno_name
-            fs.faults.arm(Fault("write", args[0], errno_name, count_of(args[2:])))
-            return "ok"
-        if name == "cut" and not args:
-            return json.dumps(fs.cut())
-        if name == "clear" and not args:
-            fs.faults.clear()
-            return "ok"
-        if name == "stats" and not args:
-            return json.dumps(fs.faults.json())
-    except ValueError as e:
-        return "error: %s" % e
-    except OSError as e:
-        traceback.print_exc()
-        return "error: %s failed: %s" % (name, e)
-    return "error: unknown command or wrong arguments: %r" % line
-
-
-def count_of(args):
-    if not args:
-        return 1
-    count = int(args[0])
-    if count < 0 or count > MAX_COUNT:
-        raise ValueError("COUNT must be in [0, %d], got %d" % (MAX_COUNT, count))
-    return count
-
-
-def control_server(fs, path):
-    class Connection(socketserver.StreamRequestHandler):
-        def handle(self):
-            for raw in self.rfile:
-                reply = command(fs, raw.decode("utf-8", "replace").strip())
-                self.wfile.write((reply + "\n").encode("utf-8"))
-                self.wfile.flush()
-
-    if os.path.exists(path):
-        os.unlink(path)
-    server = socketserver.ThreadingUnixStreamServer(path, Connection)
-    server.daemon_threads = True
-    return server
 
 
 # ---------------------------------------------------------------------- main
