@@ -1,6 +1,7 @@
 package cgw.backup;
 
 import cgw.host.Libc;
+import cgw.host.SyncLatch;
 import java.io.IOException;
 import java.nio.file.Path;
 import org.slf4j.Logger;
@@ -26,8 +27,8 @@ final class FileSystemSync implements AutoCloseable {
 
     private final Path dir;
     private int fd;
-    /** The first failed sync: Linux reports a writeback error once, so every later sync fails too. */
-    private IOException failed;
+    /** Every sync fails after the first failure: Linux reports a writeback error once. */
+    private final SyncLatch syncs = new SyncLatch();
 
     private FileSystemSync(Path dir, int fd) {
         this.dir = dir;
@@ -82,6 +83,7 @@ final class FileSystemSync implements AutoCloseable {
      * and nothing written before it can be trusted to be on the disk.
      */
     synchronized void sync() throws IOException {
+        IOException failed = syncs.failure();
         if (failed != null) {
             throw new IOException("an earlier sync of " + dir + " failed (" + failed.getMessage()
                     + "); nothing written since this repository was opened is trusted", failed);
@@ -90,8 +92,7 @@ final class FileSystemSync implements AutoCloseable {
             throw new IOException("syncfs of " + dir + " after close");
         }
         if (LIBC.syncfs(fd) != 0) {
-            failed = new IOException("syncfs of the file system holding " + dir + ": " + lastError());
-            throw failed;
+            throw syncs.fail(new IOException("syncfs of the file system holding " + dir + ": " + lastError()));
         }
     }
 

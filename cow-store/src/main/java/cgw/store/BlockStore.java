@@ -64,6 +64,7 @@ public final class BlockStore implements AutoCloseable {
     static final int MAX_NO_WAIT_READ_BYTES = 1 << 20;
 
     private final Path dir;
+    private final Durability durability;
     private final Rocks rocks;
     private final ValueLog valueLog;
     private final BlockGeometry geometry;
@@ -81,8 +82,10 @@ public final class BlockStore implements AutoCloseable {
     private final Collector collector;
     private final CollectorThread collectorThread;
 
-    private BlockStore(Path dir, StoreOptions options, Rocks rocks, ValueLog valueLog, int pointerCacheSlots) {
+    private BlockStore(Path dir, StoreOptions options, Rocks rocks, ValueLog valueLog, Durability durability,
+            int pointerCacheSlots) {
         this.dir = dir;
+        this.durability = durability;
         this.rocks = rocks;
         this.valueLog = valueLog;
         this.geometry = new BlockGeometry(Catalog.loadBlockSize(rocks, options.blockSizeBytes()));
@@ -92,7 +95,7 @@ public final class BlockStore implements AutoCloseable {
                 && geometry.blockSize <= MAX_OVERWRITE_BLOCK_BYTES;
         // names this open in the CRC table slots of blocks it overwrites in place; never 0
         int session = new SecureRandom().nextInt() | 1;
-        this.walSync = new WalSync(rocks.db, valueLog);
+        this.walSync = new WalSync(rocks.db, valueLog, durability);
         // room for RocksDB to flush both memtable generations and write its logs
         this.spaceGuard = new SpaceGuard(dir, 2 * options.memtableBytes() + (64L << 20));
         this.calls = new InFlightCalls(dir);
@@ -100,11 +103,11 @@ public final class BlockStore implements AutoCloseable {
         PointerCache pointerCache = new PointerCache(pointerCacheSlots);
         StripeLocks stripes = new StripeLocks();
         PointerReads pointers = new PointerReads(valueLog, geometry);
-        Relocation relocation = new Relocation(rocks, catalog, pointerCache, pointers, stripes);
+        Relocation relocation = new Relocation(rocks, catalog, pointerCache, pointers, stripes, durability);
         ReentrantLock collectorLock = new ReentrantLock();
         this.cleaner = new LogCleaner(rocks, valueLog, stripes, walSync, relocation, geometry.blockSize);
         this.defragmenter = new Defragmenter(new LogMover(relocation, valueLog, geometry.blockSize), catalog, rocks,
-                valueLog, spaceGuard, calls, collectorLock, geometry);
+                valueLog, spaceGuard, calls, collectorLock, durability, geometry);
         this.headReads = new HeadReads(rocks, pointers, pointerCache, stripes, defragmenter, geometry);
         this.reader = new BlockReader(rocks, pointers, headReads, stripes, defragmenter, geometry, overwriteInPlace);
         this.extents = new ExtentMap(rocks, geometry);
@@ -114,7 +117,7 @@ public final class BlockStore implements AutoCloseable {
         this.noWaitWriter = new NoWaitWriter(overwrites, writer, valueLog, pointerCache, stripes, geometry,
                 overwriteInPlace);
         this.collector = new Collector(rocks, catalog, extents, cleaner, calls, collectorLock);
-        this.collectorThread = new CollectorThread(collector, options.gcBlocksPerSecond());
+        this.collectorThread = new CollectorThread(collector, durability, options.gcBlocksPerSecond());
         if (options.backgroundGc()) {
             collectorThread.start();
             defragmenter.start();
@@ -134,12 +137,13 @@ public final class BlockStore implements AutoCloseable {
         int pointerCacheSlots = PointerCache.slotsFor(options);
         Rocks rocks = Rocks.open(dir, options, options.cacheBytes() - PointerCache.bytesOf(pointerCacheSlots));
         ValueLog valueLog = null;
+        Durability durability = new Durability(dir);
         try {
             long segmentBytes = options.valueLogSegmentBytes() > 0
                     ? options.valueLogSegmentBytes()
                     : StoreOptions.defaults().valueLogSegmentBytes();
-            valueLog = ValueLog.open(dir, segmentBytes);
-            BlockStore store = new BlockStore(dir, options, rocks, valueLog, pointerCacheSlots);
+            valueLog = ValueLog.open(dir, segmentBytes, durability);
+            BlockStore store = new BlockStore(dir, options, rocks, valueLog, durability, pointerCacheSlots);
             log.info("opened store at {} ({} volumes, block size {} bytes)", dir, store.catalog.size(),
                     store.geometry.blockSize);
             return store;
@@ -165,6 +169,7 @@ public final class BlockStore implements AutoCloseable {
     public Volume createVolume(String name, long sizeBytes) {
         Names.check("volume", name);
         Volume.checkSize("size", sizeBytes);
+        durability.check();
         return calls.call(() -> catalog.create(name, sizeBytes));
     }
 
@@ -185,6 +190,7 @@ public final class BlockStore implements AutoCloseable {
     /** Grows a volume; shrinking is refused, since it would silently drop data. */
     public VolumeInfo grow(Volume volume, long newSizeBytes) {
         Volume.checkSize("size", newSizeBytes);
+        durability.check();
         return calls.call(() -> catalog.grow(volume, newSizeBytes));
     }
 
@@ -194,6 +200,7 @@ public final class BlockStore implements AutoCloseable {
      * reclaimed by RocksDB compaction of the range tombstones.
      */
     public void delete(Volume volume) {
+        durability.check();
         calls.run(() -> {
             catalog.delete(volume);
             cleaner.hintGarbage();
@@ -225,6 +232,7 @@ public final class BlockStore implements AutoCloseable {
      * Not synced: call {@link #flush} when the cut must be durable.
      */
     public long[] cut(List<Volume> volumes, Function<long[], CatalogChanges> alongside) {
+        durability.check();
         return calls.call(() -> catalog.cut(volumes, alongside));
     }
 
@@ -249,12 +257,14 @@ public final class BlockStore implements AutoCloseable {
      * the epochs is not retained.
      */
     public void release(List<VolumeEpoch> epochs, CatalogChanges alongside) {
+        durability.check();
         calls.run(() -> catalog.release(epochs, alongside));
         collectorThread.wake();
     }
 
     /** Applies records of a layer above the store on their own, synced when {@code sync}. */
     public void updateCatalog(CatalogChanges changes, boolean sync) {
+        durability.check();
         calls.run(() -> catalog.update(changes, sync));
     }
 
@@ -279,6 +289,7 @@ public final class BlockStore implements AutoCloseable {
      */
     public Volume clone(Volume source, long epoch, String name) {
         Names.check("volume", name);
+        durability.check();
         return calls.call(() -> catalog.clone(source, epoch, name));
     }
 
@@ -343,6 +354,7 @@ public final class BlockStore implements AutoCloseable {
      * gate holds newer writes back until the older ones finish).
      */
     public void write(Volume volume, long epoch, long offset, ByteBuffer src) {
+        durability.check();
         calls.enter();
         try {
             int length = src.remaining();
@@ -373,7 +385,7 @@ public final class BlockStore implements AutoCloseable {
      * {@code write}; only the head epoch is overwritten in place.
      */
     public boolean writeNoWait(Volume volume, long epoch, long offset, ByteBuffer src) {
-        if (!noWaitWriter.fits(offset, src.remaining(), src)) {
+        if (!noWaitWriter.fits(offset, src.remaining(), src) || durability.failed()) {
             return false;
         }
         // no lambda: called for every request an event loop serves
@@ -414,6 +426,7 @@ public final class BlockStore implements AutoCloseable {
     }
 
     private void zeroRange(Volume volume, long requestedEpoch, long offset, long length, byte kind) {
+        durability.check();
         calls.enter();
         try {
             volume.headLock.readLock().lock();
@@ -432,7 +445,10 @@ public final class BlockStore implements AutoCloseable {
         }
     }
 
-    /** Makes every write acknowledged before this call durable (a WAL sync, grouped with others). */
+    /**
+     * Makes every write acknowledged before this call durable (a WAL sync, grouped with others).
+     * Once a sync failed, this and every later flush fail with {@link StoreFailedException}.
+     */
     public void flush() {
         calls.run(walSync::sync);
     }
@@ -485,6 +501,7 @@ public final class BlockStore implements AutoCloseable {
      * afterwards.
      */
     public GcStats collectGarbage() {
+        durability.check();
         GcStats stats = collector.collectPending(Long.MAX_VALUE);
         collector.cleanValueLog(Long.MAX_VALUE, true);
         return stats;
@@ -576,17 +593,31 @@ public final class BlockStore implements AutoCloseable {
         }
         collectorThread.stop();
         calls.awaitNone();
+        StoreException failure = null;
         try {
             walSync.sync();
         } catch (StoreException e) {
-            log.error("final sync of {} failed", dir, e);
+            failure = e;
         }
         writer.close();
         walSync.close();
         try {
             rocks.close();
+        } catch (StoreException e) {
+            if (failure == null) {
+                failure = e;
+            } else {
+                failure.addSuppressed(e);
+            }
         } finally {
             valueLog.close();
+        }
+        if (failure != null) {
+            // the caller learns it: `cgw serve` exits non-zero
+            String message = "closing store at " + dir + " failed: " + failure.getMessage();
+            throw durability.failed()
+                    ? new StoreFailedException(message, failure)
+                    : new StoreException(message, failure);
         }
         log.info("closed store at {}", dir);
     }

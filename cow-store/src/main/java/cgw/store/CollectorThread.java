@@ -20,14 +20,16 @@ final class CollectorThread {
     private static final long FAILURE_BACKOFF_MS = 10_000;
 
     private final Collector collector;
+    private final Durability durability;
     private final long blocksPerSecond;
     private final Object signal = new Object();
     private boolean woken; // guarded by signal
     private volatile boolean stopping;
     private @Nullable Thread thread;
 
-    CollectorThread(Collector collector, long blocksPerSecond) {
+    CollectorThread(Collector collector, Durability durability, long blocksPerSecond) {
         this.collector = collector;
+        this.durability = durability;
         this.blocksPerSecond = blocksPerSecond;
     }
 
@@ -59,6 +61,12 @@ final class CollectorThread {
 
     private void run() {
         while (!stopping) {
+            if (durability.failed()) {
+                // collecting and cleaning write and relocate; the store takes no writes now
+                log.error("a sync of the store failed: garbage collection stops until the gateway is restarted");
+                waitForStop();
+                return;
+            }
             try {
                 collector.collectPending(blocksPerSecond);
                 collector.cleanValueLog(blocksPerSecond, false);
@@ -69,6 +77,19 @@ final class CollectorThread {
                 }
                 log.error("garbage collection pass failed; retrying in {} ms", FAILURE_BACKOFF_MS, e);
                 waitForWork(FAILURE_BACKOFF_MS);
+            }
+        }
+    }
+
+    private void waitForStop() {
+        synchronized (signal) {
+            while (!stopping) {
+                try {
+                    signal.wait();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
             }
         }
     }

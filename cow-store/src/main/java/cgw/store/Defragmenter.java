@@ -61,6 +61,7 @@ final class Defragmenter {
     private final SpaceGuard spaceGuard;
     private final InFlightCalls calls;
     private final Lock collectorLock;
+    private final Durability durability;
     private final int blockSize;
     private final int blockShift;
     private final ArrayBlockingQueue<Request> queue = new ArrayBlockingQueue<>(QUEUE_RANGES);
@@ -70,7 +71,8 @@ final class Defragmenter {
     private @Nullable Thread thread; // guarded by lifecycle
 
     Defragmenter(LogMover mover, Catalog catalog, Rocks rocks, ValueLog valueLog, SpaceGuard spaceGuard,
-            InFlightCalls calls, Lock collectorLock, BlockGeometry geometry) {
+            InFlightCalls calls, Lock collectorLock, Durability durability, BlockGeometry geometry) {
+        this.durability = durability;
         this.mover = mover;
         this.catalog = catalog;
         this.rocks = rocks;
@@ -92,9 +94,14 @@ final class Defragmenter {
         return blocks >= BLOCKS_PER_BREAK && (long) runs * BLOCKS_PER_BREAK > blocks;
     }
 
-    /** Asks for a range to be laid out again; dropped when too many are waiting. */
+    /**
+     * Asks for a range to be laid out again; dropped when too many are waiting, or once a sync of
+     * the store failed (moving blocks writes and relocates).
+     */
     void request(long volumeId, long epoch, long first, long last) {
-        queue.offer(new Request(volumeId, epoch, first, last));
+        if (!durability.failed()) {
+            queue.offer(new Request(volumeId, epoch, first, last));
+        }
     }
 
     /** Blocks moved since the store was opened. */

@@ -23,8 +23,11 @@ final class Relocation {
     private final PointerCache pointerCache;
     private final PointerReads pointers;
     private final StripeLocks stripes;
+    private final Durability durability;
 
-    Relocation(Rocks rocks, Catalog catalog, PointerCache pointerCache, PointerReads pointers, StripeLocks stripes) {
+    Relocation(Rocks rocks, Catalog catalog, PointerCache pointerCache, PointerReads pointers, StripeLocks stripes,
+            Durability durability) {
+        this.durability = durability;
         this.rocks = rocks;
         this.catalog = catalog;
         this.pointerCache = pointerCache;
@@ -39,11 +42,13 @@ final class Relocation {
      * interleave). A version the collector deleted must not come back: the caller holds the
      * collector's lock, or asks for {@code headOnly}, versions of the head epoch (checked under
      * the head lock), which the collector never deletes. Sets {@code replaced[i]} for each that
-     * was; returns how many.
+     * was; returns how many. Refused once a sync of the store failed.
      */
     int replaceValues(byte[][] keys, byte[][] expected, byte[][] replacements, boolean[] replaced, int from, int to,
             boolean headOnly) {
         Arrays.fill(replaced, from, to, false);
+        // a copy made before a failed sync is not known to be on the disk; its original is
+        durability.check();
         Volume volume = catalog.byId(BlockKey.volumeId(ByteBuffer.wrap(keys[from])));
         if (volume == null) {
             return 0;

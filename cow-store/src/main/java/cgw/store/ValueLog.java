@@ -67,6 +67,7 @@ final class ValueLog implements AutoCloseable {
 
     private final Path dir;
     private final long segmentBytes;
+    private final Durability durability;
     private final Map<Integer, Segment> segments = new ConcurrentHashMap<>();
     /** Segments written since the last {@link #sync}. */
     private final Set<Segment> unsynced = ConcurrentHashMap.newKeySet();
@@ -81,15 +82,16 @@ final class ValueLog implements AutoCloseable {
     private int nextNumber; // guarded by this
     private volatile boolean closed;
 
-    private ValueLog(Path dir, long segmentBytes) {
+    private ValueLog(Path dir, long segmentBytes, Durability durability) {
         this.dir = dir;
         this.segmentBytes = segmentBytes;
+        this.durability = durability;
     }
 
     /** Opens (creating when missing) the value log of a store; every existing segment is settled. */
-    static ValueLog open(Path storeDir, long segmentBytes) {
+    static ValueLog open(Path storeDir, long segmentBytes, Durability durability) {
         Path dir = storeDir.resolve(DIRECTORY);
-        ValueLog valueLog = new ValueLog(dir, segmentBytes);
+        ValueLog valueLog = new ValueLog(dir, segmentBytes, durability);
         try {
             Files.createDirectories(dir);
             int highest = 0;
@@ -178,7 +180,12 @@ final class ValueLog implements AutoCloseable {
             }
             FileChannel channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ,
                     StandardOpenOption.WRITE);
-            syncDirectory();
+            try {
+                syncDirectory();
+            } catch (IOException e) {
+                channel.close();
+                throw durability.failed("value log directory " + dir, e);
+            }
             Segment started = new Segment(number, file, channel, NoWaitReads.open(file), 0);
             active = started;
             activeEnd = 0;
@@ -352,6 +359,7 @@ final class ValueLog implements AutoCloseable {
      * makes the pointers durable.
      */
     void sync() {
+        durability.check();
         for (Segment segment : unsynced) {
             unsynced.remove(segment);
             try {
@@ -361,8 +369,8 @@ final class ValueLog implements AutoCloseable {
                     table.force(false);
                 }
             } catch (IOException e) {
-                unsynced.add(segment);
-                throw failure("sync of value log segment " + segment.file + " failed", e);
+                // not put back for a retry: Linux reported the lost writeback once, a retry would pass
+                throw durability.failed("value log segment " + segment.file, e);
             }
         }
     }
@@ -584,10 +592,11 @@ final class ValueLog implements AutoCloseable {
          * the disk with the WAL at any time, and must never lead to bytes that did not.
          */
         void force() {
+            log.durability.check();
             try {
                 segment.channel.force(false);
             } catch (IOException e) {
-                throw failure("sync of value log segment " + segment.file + " failed", e);
+                throw log.durability.failed("value log segment " + segment.file, e);
             }
         }
 

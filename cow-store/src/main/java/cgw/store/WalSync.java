@@ -27,19 +27,23 @@ import org.rocksdb.RocksDBException;
 final class WalSync implements AutoCloseable {
     private final RocksDB db;
     private final ValueLog valueLog;
+    private final Durability durability;
     private final ExecutorService dataSyncs = Executors
             .newSingleThreadExecutor(NamedThreads.single("cgw-store-data-sync", true));
     private final AtomicLong issuedTicket = new AtomicLong();
     private long coveredTicket; // guarded by this
 
-    WalSync(RocksDB db, ValueLog valueLog) {
+    WalSync(RocksDB db, ValueLog valueLog, Durability durability) {
         this.db = db;
         this.valueLog = valueLog;
+        this.durability = durability;
     }
 
+    /** Fails with {@link StoreFailedException} if this or any earlier sync of the store failed. */
     void sync() {
         long ticket = issuedTicket.incrementAndGet();
         synchronized (this) {
+            durability.check();
             if (coveredTicket >= ticket) {
                 return;
             }
@@ -51,7 +55,7 @@ final class WalSync implements AutoCloseable {
             try {
                 db.flushWal(true);
             } catch (RocksDBException e) {
-                failure = StoreFullException.failure("WAL sync failed: " + e.getMessage(), e);
+                failure = durability.failed("RocksDB's WAL", e);
             }
             if (data != null) {
                 try {

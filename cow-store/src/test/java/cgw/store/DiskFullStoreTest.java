@@ -115,7 +115,7 @@ class DiskFullStoreTest {
     /** Should the disk fill anyway (another program): the value log reports it as a full store. */
     @Test
     void aValueLogWriteThatMeetsAFullDiskIsAStoreFullFailure() throws IOException {
-        try (ValueLog log = ValueLog.open(mount.resolve("store"), 64 << 20)) {
+        try (ValueLog log = ValueLog.open(mount.resolve("store"), 64 << 20, new Durability(mount.resolve("store")))) {
             fill(mount.resolve("ballast"), mount.toFile().getUsableSpace() - MiB);
             ValueLog.Reservation reservation = log.reserve(4 * MiB);
             try {
