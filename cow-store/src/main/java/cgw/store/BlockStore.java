@@ -65,6 +65,7 @@ public final class BlockStore implements AutoCloseable {
 
     private final Path dir;
     private final Durability durability;
+    private final FlushOrder flushOrder;
     private final Rocks rocks;
     private final ValueLog valueLog;
     private final BlockGeometry geometry;
@@ -83,9 +84,10 @@ public final class BlockStore implements AutoCloseable {
     private final CollectorThread collectorThread;
 
     private BlockStore(Path dir, StoreOptions options, Rocks rocks, ValueLog valueLog, Durability durability,
-            int pointerCacheSlots) {
+            FlushOrder flushOrder, int pointerCacheSlots) {
         this.dir = dir;
         this.durability = durability;
+        this.flushOrder = flushOrder;
         this.rocks = rocks;
         this.valueLog = valueLog;
         this.geometry = new BlockGeometry(Catalog.loadBlockSize(rocks, options.blockSizeBytes()));
@@ -135,7 +137,9 @@ public final class BlockStore implements AutoCloseable {
             throw new StoreException("cannot create store directory " + dir + ": " + reason, e);
         }
         int pointerCacheSlots = PointerCache.slotsFor(options);
-        Rocks rocks = Rocks.open(dir, options, options.cacheBytes() - PointerCache.bytesOf(pointerCacheSlots));
+        FlushOrder flushOrder = new FlushOrder();
+        Rocks rocks = Rocks.open(dir, options, options.cacheBytes() - PointerCache.bytesOf(pointerCacheSlots),
+                flushOrder);
         ValueLog valueLog = null;
         Durability durability = new Durability(dir);
         try {
@@ -143,7 +147,8 @@ public final class BlockStore implements AutoCloseable {
                     ? options.valueLogSegmentBytes()
                     : StoreOptions.defaults().valueLogSegmentBytes();
             valueLog = ValueLog.open(dir, segmentBytes, durability);
-            BlockStore store = new BlockStore(dir, options, rocks, valueLog, durability, pointerCacheSlots);
+            flushOrder.syncFirst(valueLog);
+            BlockStore store = new BlockStore(dir, options, rocks, valueLog, durability, flushOrder, pointerCacheSlots);
             log.info("opened store at {} ({} volumes, block size {} bytes)", dir, store.catalog.size(),
                     store.geometry.blockSize);
             return store;
@@ -602,7 +607,12 @@ public final class BlockStore implements AutoCloseable {
         writer.close();
         walSync.close();
         try {
-            rocks.close();
+            if (flushOrder.holding()) {
+                // closing would wait for the flush FlushOrder holds back; the process ends anyway
+                log.error("leaving RocksDB at {} open: a flush waits on a failed sync", dir);
+            } else {
+                rocks.close();
+            }
         } catch (StoreException e) {
             if (failure == null) {
                 failure = e;

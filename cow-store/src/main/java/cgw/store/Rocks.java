@@ -61,9 +61,10 @@ final class Rocks implements AutoCloseable {
     static final int LONG_READ_BYTES = 64 << 10;
 
     /** {@code cacheBytes}: the block cache, memtables included (the store's budget less its pointer cache). */
-    private Rocks(Path dir, StoreOptions options, long cacheBytes) throws RocksDBException {
+    private Rocks(Path dir, StoreOptions options, long cacheBytes, FlushOrder flushOrder) throws RocksDBException {
         this.dir = dir;
         RocksDB.loadLibrary();
+        own(flushOrder);
         Cache cache = own(new LRUCache(cacheBytes));
         WriteBufferManager writeBuffers = own(new WriteBufferManager(options.memtableBytes(), cache));
 
@@ -91,7 +92,8 @@ final class Rocks implements AutoCloseable {
                 .setUnorderedWrite(true)
                 .setKeepLogFileNum(5)
                 .setMaxLogFileSize(16 << 20)
-                .setInfoLogLevel(InfoLogLevel.WARN_LEVEL);
+                .setInfoLogLevel(InfoLogLevel.WARN_LEVEL)
+                .setListeners(List.of(flushOrder));
 
         ColumnFamilyOptions catalogOptions = own(new ColumnFamilyOptions())
                 .setTableFormatConfig(table(cache, 4096, null));
@@ -158,9 +160,9 @@ final class Rocks implements AutoCloseable {
         return table;
     }
 
-    static Rocks open(Path dir, StoreOptions options, long cacheBytes) {
+    static Rocks open(Path dir, StoreOptions options, long cacheBytes, FlushOrder flushOrder) {
         try {
-            return new Rocks(dir, options, cacheBytes);
+            return new Rocks(dir, options, cacheBytes, flushOrder);
         } catch (RocksDBException e) {
             String message = e.getMessage() == null ? "" : e.getMessage();
             if (message.contains("While lock file") || message.contains("lock hold by current process")) {

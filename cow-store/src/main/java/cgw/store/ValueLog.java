@@ -72,6 +72,7 @@ final class ValueLog implements AutoCloseable {
     /** Segments written since the last {@link #sync}. */
     private final Set<Segment> unsynced = ConcurrentHashMap.newKeySet();
     private final ReentrantReadWriteLock removal = new ReentrantReadWriteLock();
+    private final ReentrantLock syncing = new ReentrantLock();
     /** Segments the cleaner is emptying: bytes in them are never overwritten in place. */
     private final Set<Integer> cleaning = ConcurrentHashMap.newKeySet();
     private final AtomicLong appended = new AtomicLong();
@@ -355,10 +356,22 @@ final class ValueLog implements AutoCloseable {
 
     /**
      * Makes every byte written to a finished or still-running reservation before this call durable
-     * (fdatasync of each segment written since the last sync). Called before the WAL sync that
-     * makes the pointers durable.
+     * (fdatasync of each segment written since the last sync). Called with the WAL sync that
+     * makes the pointers durable, and before RocksDB flushes a memtable ({@link FlushOrder}).
+     * Fails, and from then on always fails, once a sync of the store failed ({@link Durability}).
      */
     void sync() {
+        // one at a time: a sync that finds the set empty while another forces what it took
+        // would return before those bytes are durable
+        syncing.lock();
+        try {
+            syncUnsynced();
+        } finally {
+            syncing.unlock();
+        }
+    }
+
+    private void syncUnsynced() {
         durability.check();
         for (Segment segment : unsynced) {
             unsynced.remove(segment);

@@ -9,7 +9,6 @@ import cgw.store.StoreOptions;
 import cgw.store.Volume;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Random;
 import org.junit.jupiter.api.AfterEach;
@@ -34,9 +33,8 @@ class FailedSyncTest {
 
     @BeforeEach
     void mount() throws IOException {
-        Path backing = Files.createDirectory(dir.resolve("backing"));
-        mount = Files.createDirectory(dir.resolve("mnt"));
-        fs = FaultFs.mount(backing, mount);
+        fs = FaultFs.mountIn(dir);
+        mount = fs.mountPoint();
     }
 
     @AfterEach

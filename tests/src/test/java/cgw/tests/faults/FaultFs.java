@@ -72,6 +72,11 @@ public final class FaultFs implements AutoCloseable {
         this.log = work.resolve(LOG);
     }
 
+    /** {@link #mount} of a new {@code dir/backing} at a new {@code dir/mnt}. */
+    public static FaultFs mountIn(Path dir) throws IOException {
+        return mount(Files.createDirectory(dir.resolve("backing")), Files.createDirectory(dir.resolve("mnt")));
+    }
+
     /**
      * Mounts {@code backing} (a directory) at {@code mountPoint} (an empty directory) and waits
      * until the file system serves. Fails, naming the package, when a tool is missing.

@@ -5,7 +5,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import cgw.tests.ExternalTool;
 import cgw.tests.ExternalTool.Result;
 import cgw.tests.GatewayProcess;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -23,10 +22,9 @@ class ServeAfterFailedSyncTest {
 
     @Test
     void flushesFailAfterAFailedSyncAndTheGatewayExitsNonZero() throws Exception {
-        Path backing = Files.createDirectory(dir.resolve("backing"));
-        Path mount = Files.createDirectory(dir.resolve("mnt"));
-        try (FaultFs fs = FaultFs.mount(backing, mount);
-                GatewayProcess gateway = GatewayProcess.start(mount.resolve("data"), dir.resolve("serve.log"))) {
+        try (FaultFs fs = FaultFs.mountIn(dir);
+                GatewayProcess gateway = GatewayProcess.start(fs.mountPoint().resolve("data"),
+                        dir.resolve("serve.log"))) {
             gateway.call(201, "POST", "/v1/volumes", "{\"name\":\"disk\",\"size\":\"64MiB\"}");
             String uri = gateway.nbdUri("disk");
             nbdsh(uri, WRITE_AND_FLUSH.formatted(1, 0)).assertSuccess();

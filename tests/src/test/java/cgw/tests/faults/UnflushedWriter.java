@@ -1,0 +1,53 @@
+package cgw.tests.faults;
+
+import cgw.store.BlockStore;
+import cgw.store.StoreOptions;
+import cgw.store.Volume;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.util.concurrent.CountDownLatch;
+
+/**
+ * The child process of {@link PowerCutTest}: fills a volume with one pattern and flushes, seals
+ * that epoch, then writes a second pattern over it without flushing, with memtables small enough
+ * that RocksDB flushes several of them meanwhile, and waits to be killed. Prints {@code flushed}
+ * and {@code written} as it gets there.
+ *
+ * <p>Arguments: the store directory, the volume size in MiB.
+ */
+public final class UnflushedWriter {
+    static final int WRITE_BYTES = 64 << 10;
+
+    private UnflushedWriter() {
+    }
+
+    static StoreOptions options() {
+        // the smallest memtables (4 MiB): RocksDB flushes some during a write of 128 MiB
+        return StoreOptions.defaults().withCacheBytes(32 << 20, 4 << 20).withBackgroundGc(false);
+    }
+
+    public static void main(String[] args) throws InterruptedException {
+        Path dir = Path.of(args[0]);
+        long size = Long.parseLong(args[1]) << 20;
+        BlockStore store = BlockStore.open(dir, options());
+        Volume volume = store.createVolume("disk", size);
+        write(store, volume, size, PowerCutTest.FLUSHED);
+        store.flush();
+        store.cut(volume);
+        store.flush();
+        System.out.println("flushed");
+        write(store, volume, size, PowerCutTest.UNFLUSHED);
+        System.out.println("written");
+        System.out.flush();
+        new CountDownLatch(1).await(); // until killed
+    }
+
+    private static void write(BlockStore store, Volume volume, long size, int pattern) {
+        ByteBuffer buffer = ByteBuffer.allocateDirect(WRITE_BYTES);
+        for (long offset = 0; offset < size; offset += WRITE_BYTES) {
+            buffer.clear();
+            PowerCutTest.fill(buffer, offset, pattern);
+            store.write(volume, offset, buffer.flip());
+        }
+    }
+}
