@@ -2,10 +2,7 @@ package cgw.store;
 
 import cgw.host.Pacer;
 import cgw.store.key.BlockValue;
-import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.file.FileSystemException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.util.ArrayList;
@@ -64,8 +61,8 @@ public final class BlockStore implements AutoCloseable {
     static final int MAX_NO_WAIT_READ_BYTES = 1 << 20;
 
     private final Path dir;
+    private final StoreFiles files;
     private final Durability durability;
-    private final FlushOrder flushOrder;
     private final Rocks rocks;
     private final ValueLog valueLog;
     private final BlockGeometry geometry;
@@ -83,13 +80,13 @@ public final class BlockStore implements AutoCloseable {
     private final Collector collector;
     private final CollectorThread collectorThread;
 
-    private BlockStore(Path dir, StoreOptions options, Rocks rocks, ValueLog valueLog, Durability durability,
-            FlushOrder flushOrder, int pointerCacheSlots) {
-        this.dir = dir;
-        this.durability = durability;
-        this.flushOrder = flushOrder;
-        this.rocks = rocks;
-        this.valueLog = valueLog;
+    private BlockStore(StoreFiles files, StoreOptions options, int pointerCacheSlots) {
+        this.files = files;
+        this.dir = files.dir;
+        this.durability = files.durability;
+        this.rocks = files.rocks;
+        this.valueLog = files.valueLog;
+        this.walSync = files.walSync;
         this.geometry = new BlockGeometry(Catalog.loadBlockSize(rocks, options.blockSizeBytes()));
         boolean logWrites = options.valueLogSegmentBytes() > 0;
         // a block of one page is overwritten whole or not at all when the process dies mid-write
@@ -97,7 +94,6 @@ public final class BlockStore implements AutoCloseable {
                 && geometry.blockSize <= MAX_OVERWRITE_BLOCK_BYTES;
         // names this open in the CRC table slots of blocks it overwrites in place; never 0
         int session = new SecureRandom().nextInt() | 1;
-        this.walSync = new WalSync(rocks.db, valueLog, durability);
         // room for RocksDB to flush both memtable generations and write its logs
         this.spaceGuard = new SpaceGuard(dir, 2 * options.memtableBytes() + (64L << 20));
         this.calls = new InFlightCalls(dir);
@@ -128,38 +124,19 @@ public final class BlockStore implements AutoCloseable {
 
     /** Opens the store in {@code dir}, creating it when missing. */
     public static BlockStore open(Path dir, StoreOptions options) {
-        try {
-            Files.createDirectories(dir);
-        } catch (IOException e) {
-            String reason = e instanceof FileSystemException fs && fs.getReason() != null
-                    ? fs.getReason()
-                    : e.toString();
-            throw new StoreException("cannot create store directory " + dir + ": " + reason, e);
-        }
         int pointerCacheSlots = PointerCache.slotsFor(options);
-        FlushOrder flushOrder = new FlushOrder();
-        Rocks rocks = Rocks.open(dir, options, options.cacheBytes() - PointerCache.bytesOf(pointerCacheSlots),
-                flushOrder);
-        ValueLog valueLog = null;
-        Durability durability = new Durability(dir);
+        StoreFiles files = StoreFiles.open(dir, options,
+                options.cacheBytes() - PointerCache.bytesOf(pointerCacheSlots));
         try {
-            long segmentBytes = options.valueLogSegmentBytes() > 0
-                    ? options.valueLogSegmentBytes()
-                    : StoreOptions.defaults().valueLogSegmentBytes();
-            valueLog = ValueLog.open(dir, segmentBytes, durability);
-            flushOrder.syncFirst(valueLog);
-            BlockStore store = new BlockStore(dir, options, rocks, valueLog, durability, flushOrder, pointerCacheSlots);
+            BlockStore store = new BlockStore(files, options, pointerCacheSlots);
             log.info("opened store at {} ({} volumes, block size {} bytes)", dir, store.catalog.size(),
                     store.geometry.blockSize);
             return store;
         } catch (RuntimeException e) {
             try {
-                rocks.close();
+                files.close();
             } catch (RuntimeException suppressed) {
                 e.addSuppressed(suppressed);
-            }
-            if (valueLog != null) {
-                valueLog.close();
             }
             throw e;
         }
@@ -598,37 +575,8 @@ public final class BlockStore implements AutoCloseable {
         }
         collectorThread.stop();
         calls.awaitNone();
-        StoreException failure = null;
-        try {
-            walSync.sync();
-        } catch (StoreException e) {
-            failure = e;
-        }
         writer.close();
-        walSync.close();
-        try {
-            if (flushOrder.holding()) {
-                // closing would wait for the flush FlushOrder holds back; the process ends anyway
-                log.error("leaving RocksDB at {} open: a flush waits on a failed sync", dir);
-            } else {
-                rocks.close();
-            }
-        } catch (StoreException e) {
-            if (failure == null) {
-                failure = e;
-            } else {
-                failure.addSuppressed(e);
-            }
-        } finally {
-            valueLog.close();
-        }
-        if (failure != null) {
-            // the caller learns it: `cgw serve` exits non-zero
-            String message = "closing store at " + dir + " failed: " + failure.getMessage();
-            throw durability.failed()
-                    ? new StoreFailedException(message, failure)
-                    : new StoreException(message, failure);
-        }
+        files.close(); // throws when the final sync failed: the caller (`cgw serve`) exits non-zero
         log.info("closed store at {}", dir);
     }
 }
