@@ -48,6 +48,10 @@ public final class FaultFs implements AutoCloseable {
     public record Cut(int files, int pagesRestored, int pagesLost, int filesResized) {
     }
 
+    /** What {@link #persist} did. */
+    record Persisted(int files) {
+    }
+
     /** Counters since the mount, and the faults armed since the last {@link #clear}. */
     public record Stats(long syncsOk, long syncsFailed, long writes, long writesFailed, long cuts,
             List<Fault> faults) {
@@ -132,6 +136,14 @@ public final class FaultFs implements AutoCloseable {
     /** Drops every byte not synced; the writers must be gone (killed), as after a real power cut. */
     public Cut powerCut() {
         return parse(command("cut"), Cut.class);
+    }
+
+    /**
+     * The kernel writing files back on its own: what the files matching {@code glob} hold now
+     * survives a later {@link #powerCut}, as if synced. Returns how many had unsynced pages.
+     */
+    public int persist(String glob) {
+        return parse(command("persist", glob), Persisted.class).files();
     }
 
     /** Disarms every fault. */

@@ -64,6 +64,23 @@ class FaultFsTest {
     }
 
     @Test
+    void filesTheKernelWroteBackKeepTheirBytesOverACutAndOthersDoNot() throws IOException {
+        byte[] log = random(2 * PAGE, 4);
+        byte[] data = random(2 * PAGE, 5);
+        try (FileChannel a = FileChannel.open(mount.resolve("a.log"), CREATE, WRITE);
+                FileChannel b = FileChannel.open(mount.resolve("b.seg"), CREATE, WRITE)) {
+            write(a, 0, log);
+            write(b, 0, data);
+        }
+
+        assertThat(fs.persist("*.log")).isEqualTo(1);
+        fs.powerCut();
+
+        assertThat(Files.readAllBytes(mount.resolve("a.log"))).isEqualTo(log);
+        assertThat(Files.readAllBytes(mount.resolve("b.seg"))).isEmpty();
+    }
+
+    @Test
     void anUnsyncedOverwriteGoesBackToTheSyncedBytes() throws IOException {
         byte[] synced = random(3 * PAGE, 2);
         try (FileChannel file = FileChannel.open(mount.resolve("data"), CREATE, WRITE, READ)) {

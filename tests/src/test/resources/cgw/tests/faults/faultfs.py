@@ -28,6 +28,7 @@ thread, so a slow request blocks nothing else. The control socket has its own th
 import ctypes
 import errno
 import functools
+import fnmatch
 import os
 import signal
 import stat
@@ -254,6 +255,14 @@ class FaultFs(pyfuse3.Operations):
         summary = faultfs_durability.cut(files)
         self.faults.count("cuts")
         return summary
+
+    def persist(self, glob):
+        """The kernel's writeback of files matching `glob`: what they hold now survives a cut,
+        without a sync (faultfs_durability.persist)."""
+        with self.tree:
+            files = [(node, self.full(min(node.paths))) for node in self.nodes.values()
+                     if node.paths and any(fnmatch.fnmatchcase(path, glob) for path in node.paths)]
+        return faultfs_durability.persist(files)
 
     # ------------------------------------------------------------------ entries
 

@@ -9,6 +9,9 @@ pattern over the path relative to the mount root ("store/values/*", "*.log"; "*"
                                  fail with ERRNO (EIO, ENOSPC, ...) and write nothing
   cut                            the power cut; replies {"files", "pages_restored", "pages_lost",
                                  "files_resized"}
+  persist GLOB                   what matching files hold now survives a cut, as after a sync: the
+                                 kernel's own writeback (sync_file_range, dirty page expiry),
+                                 which a FUSE file system never sees; replies {"files"}
   clear                          disarms every fault
   stats                          counters and armed faults, as JSON
 
@@ -99,6 +102,8 @@ def command(fs, line):
             return "ok"
         if name == "cut" and not args:
             return json.dumps(fs.cut())
+        if name == "persist" and len(args) == 1:
+            return json.dumps(fs.persist(args[0]))
         if name == "clear" and not args:
             fs.faults.clear()
             return "ok"

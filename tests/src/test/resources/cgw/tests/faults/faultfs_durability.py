@@ -94,7 +94,6 @@ class Durability:
         return restored, lost, resized
 
 
-
 def _record_of(node, fd):
     """The node's record, begun at the file's current size. Caller holds node.lock."""
     if node.durability is None:
@@ -156,3 +155,20 @@ def cut(files):
         summary["pages_lost"] += lost
         summary["files_resized"] += int(resized)
     return summary
+
+
+def persist(files):
+    """Makes the current content of `files`, (node, backing path) pairs, durable as a sync would,
+    for a writeback the kernel did on its own (e.g. after sync_file_range); returns
+    {"files": how many had unsynced pages}."""
+    persisted = 0
+    for node, path in files:
+        with node.lock:
+            record = node.durability
+            if record is None:
+                continue
+            record.synced(os.stat(path).st_size)
+            if record.settled():
+                node.durability = None
+        persisted += 1
+    return {"files": persisted}
