@@ -35,7 +35,6 @@ public final class ExternalTool {
     private ExternalTool() {
     }
 
-    /** Fails unless {@code program} is on the PATH (or is an absolute path that exists). */
     /**
      * Waits until the daemon {@code process} wrote its {@code pidFile} (it is ready) or ended,
      * for up to 30 s; the caller checks which, with the daemon's log at hand.
@@ -45,6 +44,7 @@ public final class ExternalTool {
                 .until(() -> Files.exists(pidFile) || !process.isAlive());
     }
 
+    /** Fails unless {@code program} is on the PATH (or is an absolute path that exists). */
     public static String require(String program, String debianPackage) {
         if (program.startsWith("/")) {
             assertThat(Path.of(program)).as("%s (Debian package %s; ./test.sh installs it)", program, debianPackage)
