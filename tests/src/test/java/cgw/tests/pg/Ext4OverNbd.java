@@ -20,7 +20,8 @@ import org.awaitility.core.ConditionTimeoutException;
  */
 final class Ext4OverNbd {
     private static final long READY_TIMEOUT_SECONDS = 30;
-    private static final Duration BUSY_TIMEOUT = Duration.ofSeconds(5);
+    // the last user may be a process still exiting on a loaded machine; a quiet one takes well under a second
+    private static final Duration BUSY_TIMEOUT = Duration.ofSeconds(30);
 
     private Ext4OverNbd() {
     }
