@@ -142,6 +142,14 @@ public final class BlockStore implements AutoCloseable {
         }
     }
 
+    /**
+     * Whether a sync of the store failed: it then serves reads and refuses everything else with
+     * {@link StoreFailedException} until it is opened again.
+     */
+    public boolean syncFailed() {
+        return durability.failed();
+    }
+
     public int blockSizeBytes() {
         return geometry.blockSize;
     }

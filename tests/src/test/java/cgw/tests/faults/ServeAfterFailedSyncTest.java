@@ -12,7 +12,7 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * {@code cgw serve} on a disk whose sync fails once, as a hypervisor sees it over NBD: the flush
  * that met the failure and every later one answer EIO, writes too, reads go on, and the gateway
- * exits non-zero when stopped, so a supervisor sees that it needs attention.
+ * exits non-zero when stopped, so a supervisor sees that it needs attention; /metrics says so before.
  */
 class ServeAfterFailedSyncTest {
     private static final String WRITE_AND_FLUSH = "h.pwrite(bytes([%d]) * 1048576, %d)\nh.flush()\nprint('flushed')";
@@ -28,12 +28,14 @@ class ServeAfterFailedSyncTest {
             gateway.call(201, "POST", "/v1/volumes", "{\"name\":\"disk\",\"size\":\"64MiB\"}");
             String uri = gateway.nbdUri("disk");
             nbdsh(uri, WRITE_AND_FLUSH.formatted(1, 0)).assertSuccess();
+            gateway.awaitMetric("cgw_store_sync_failed 0.0");
 
             fs.failSync("*.seg", 1);
             Result failed = nbdsh(uri, WRITE_AND_FLUSH.formatted(2, 1 << 20));
             assertThat(failed.exitCode()).as(failed.stdout()).isNotZero();
             assertThat(failed.stderr()).contains("Input/output error");
             assertThat(fs.stats().syncsFailed()).isEqualTo(1);
+            gateway.awaitMetric("cgw_store_sync_failed 1.0");
             fs.failSync("*.seg", 0); // from now on every sync of a segment fails: none may be tried
 
             Result next = nbdsh(uri, WRITE_AND_FLUSH.formatted(3, 2 << 20));

@@ -35,6 +35,8 @@ import io.netty.handler.codec.http.HttpMethod;
  *   <tr><td>{@code cgw_volumes}</td><td>gauge</td><td></td><td>volumes in the store</td></tr>
  *   <tr><td>{@code cgw_store_gc_pending_tasks}</td><td>gauge</td><td></td>
  *       <td>collections waiting for the store's garbage collector</td></tr>
+ *   <tr><td>{@code cgw_store_sync_failed}</td><td>gauge</td><td></td>
+ *       <td>1 once a sync of the store failed (it refuses writes until restarted), else 0</td></tr>
  * </table>
  *
  * <p>{@code volume} is the volume's name; reads of {@code VOLUME@SNAPSHOT} exports count under
@@ -61,6 +63,10 @@ public final class GatewayMetrics implements AutoCloseable {
         Gauge.builder("cgw.store.gc.pending.tasks", store::pendingReleases)
                 .description("Collections waiting for the store's garbage collector (after releases, clone "
                         + "deletions and some cuts)")
+                .register(registry);
+        Gauge.builder("cgw.store.sync.failed", () -> store.syncFailed() ? 1 : 0)
+                .description("1 once a sync of the store failed: it refuses writes and flushes until the gateway is"
+                        + " restarted")
                 .register(registry);
     }
 
