@@ -38,8 +38,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from barrier_bench import Gateway  # noqa: E402
-from nbd_bench import proc_cpu_seconds, proc_peak_rss_mib  # noqa: E402
+from nbd_servers import Gateway, proc_cpu_seconds, proc_peak_rss_mib  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 MiB = 1 << 20
@@ -96,23 +95,6 @@ def make_image(path, size):
         os.fsync(f.fileno())
 
 
-def job(gw, path, body):
-    """Starts a job, polls it to the end; returns (seconds, final job JSON)."""
-    start = time.perf_counter()
-    status, payload, _ = gw.api("POST", path, body)
-    if status != 202:
-        raise RuntimeError(f"POST {path}: {status} {payload}")
-    while True:
-        _, state, _ = gw.api("GET", f"/v1/jobs/{payload['id']}")
-        if state["state"] != "running":
-            break
-        time.sleep(0.02)
-    elapsed = time.perf_counter() - start
-    if state["state"] != "done":
-        raise RuntimeError(f"job {payload['id']} ended {state}")
-    return elapsed, state
-
-
 def change(gw, fraction, seed, size):
     pieces = int(size * fraction) // CHANGE_PIECE
     run(["/usr/bin/python3", "-c", CHANGE_SCRIPT, f"nbd://127.0.0.1:{gw.port}/disk", str(seed), str(pieces),
@@ -139,21 +121,21 @@ def one_run(gw, work, raw, size, snaps, index):
     shutil.rmtree(repo, ignore_errors=True)
     target = repo.as_uri()
     cpu0 = proc_cpu_seconds(gw.proc.pid)
-    r["export_s"], state = job(gw, f"/v1/snapshots/{snaps[0]}/export", {"target": target})
+    r["export_s"], state = gw.job(f"/v1/snapshots/{snaps[0]}/export", {"target": target})
     r["export_cpu_s"] = proc_cpu_seconds(gw.proc.pid) - cpu0
     r["export_job"] = state
     r["repo_bytes"] = du_bytes(repo)
-    r["incr1_s"], r["incr1_job"] = job(gw, f"/v1/snapshots/{snaps[1]}/export",
-                                       {"target": target, "incrementalFrom": snaps[0]})
+    r["incr1_s"], r["incr1_job"] = gw.job(f"/v1/snapshots/{snaps[1]}/export",
+                                          {"target": target, "incrementalFrom": snaps[0]})
     after1 = du_bytes(repo)
     r["incr1_written"] = after1 - r["repo_bytes"]
-    r["incr4_s"], r["incr4_job"] = job(gw, f"/v1/snapshots/{snaps[2]}/export",
-                                       {"target": target, "incrementalFrom": snaps[1]})
+    r["incr4_s"], r["incr4_job"] = gw.job(f"/v1/snapshots/{snaps[2]}/export",
+                                          {"target": target, "incrementalFrom": snaps[1]})
     r["incr4_written"] = du_bytes(repo) - after1
 
     cpu0 = proc_cpu_seconds(gw.proc.pid)
-    r["restore_s"], r["restore_job"] = job(gw, "/v1/restores",
-                                           {"source": target, "snapshot": snaps[0], "prefix": f"r{index}-"})
+    r["restore_s"], r["restore_job"] = gw.job("/v1/restores",
+                                              {"source": target, "snapshot": snaps[0], "prefix": f"r{index}-"})
     r["restore_cpu_s"] = proc_cpu_seconds(gw.proc.pid) - cpu0
     if index == 0:
         run(["qemu-img", "compare", "-f", "raw", "-F", "raw", uri, f"nbd://127.0.0.1:{gw.port}/r{index}-disk"])
@@ -186,7 +168,7 @@ def main():
     raw = work / "image.raw"
     make_image(raw, size)
 
-    gw = Gateway(work)
+    gw = Gateway(work / "cgw-data")
     try:
         gw.must("POST", "/v1/volumes", {"name": "disk", "size": size})
         fill_s = timed(["nbdcopy", "--sparse=0", str(raw), f"nbd://127.0.0.1:{gw.port}/disk"])

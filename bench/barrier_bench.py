@@ -20,19 +20,16 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from nbd_bench import free_port, proc_peak_rss_mib, wait_port  # noqa: E402
+from nbd_servers import Gateway, proc_peak_rss_mib  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST_SIDE_FREEZE_MS = 50.0  # what the host-side consistency-group approach froze VMs for
@@ -43,52 +40,6 @@ def pct(values, p):
         return float("nan")
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
-
-
-class Gateway:
-    def __init__(self, workdir):
-        self.data = workdir / "cgw-data"
-        shutil.rmtree(self.data, ignore_errors=True)
-        self.port = free_port()
-        self.proc = subprocess.Popen(
-            [str(ROOT / "cgw"), "serve", "--data", str(self.data), "--nbd", f"127.0.0.1:{self.port}",
-             "--http", "127.0.0.1:0"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        lines = [self.proc.stdout.readline() for _ in range(3)]
-        rest = next(l for l in lines if l.startswith("REST listening on "))
-        self.url = rest.split(" on ", 1)[1].strip()
-        self.token = (self.data / "api-token").read_text().strip()
-        wait_port(self.port)
-
-    def api(self, method, path, body=None):
-        """(status, parsed JSON or None, seconds)."""
-        data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(self.url + path, data=data, method=method,
-                                     headers={"Authorization": "Bearer " + self.token,
-                                              "Content-Type": "application/json"})
-        start = time.perf_counter()
-        try:
-            with urllib.request.urlopen(req) as response:
-                raw = response.read()
-                status = response.status
-        except urllib.error.HTTPError as e:
-            raw, status = e.read(), e.code
-        elapsed = time.perf_counter() - start
-        return status, (json.loads(raw) if raw else None), elapsed
-
-    def must(self, method, path, body=None, status=None):
-        got, payload, _ = self.api(method, path, body)
-        if status is not None and got != status or got >= 300:
-            raise RuntimeError(f"{method} {path}: {got} {payload}")
-        return payload
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(120)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
 
 
 def group_of(gw, n, size, prefix):
@@ -152,7 +103,7 @@ def summarize(results):
 def bench_freeze(workdir, sizes, runtime):
     rows = []
     for n in sizes:
-        gw = Gateway(workdir)
+        gw = Gateway(workdir / "cgw-data")
         try:
             group, names = group_of(gw, n, "256MiB", f"f{n}v")
             iops, results = with_snapshots(gw, group, names, 0.1, runtime, "256m", workdir)
@@ -170,7 +121,7 @@ def bench_freeze(workdir, sizes, runtime):
 
 
 def bench_overhead(workdir, runs, runtime):
-    gw = Gateway(workdir)
+    gw = Gateway(workdir / "cgw-data")
     try:
         group, names = group_of(gw, 8, "256MiB", "o")
         # written once whole first, so that every run meets the same store (compaction debt grows
@@ -208,7 +159,7 @@ def fill(port, name, offset_gib, gib):
 
 
 def bench_size(workdir, small_gib, large_gib, count):
-    gw = Gateway(workdir)
+    gw = Gateway(workdir / "cgw-data")
     try:
         gw.must("POST", "/v1/volumes", {"name": "big", "size": f"{large_gib}GiB"})
         gw.must("POST", "/v1/groups", {"name": "bg", "volumes": ["big"]})

@@ -18,9 +18,10 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import nbd_bench as nb  # noqa: E402
+import nbd_servers as nb  # noqa: E402
+from nbd_bench import JOBS as NBD_JOBS  # noqa: E402
 
-JOBS = {name: args for name, args, _ in nb.JOBS}
+JOBS = {name: args for name, args, _ in NBD_JOBS}
 # ./cgw serve's options before the JIT flag (297eaf9 and earlier)
 BEFORE = "-Xms64m -Xmx256m -XX:MaxDirectMemorySize=256m -XX:+UseShenandoahGC"
 

@@ -16,198 +16,27 @@ to show that a change costs nothing beyond noise.
 """
 import argparse
 import json
-import os
 import re
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-GiB = 1 << 30
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from nbd_servers import (GiB, RANDREAD_4K, RANDWRITE_4K, READ_1M, ROOT, WRITE_1M, WRITE_FLUSH_4K, Cgw,  # noqa: E402
+                         NbdkitFile, QemuNbd, baseline_cgw, commit_of, fill, fio, medians, nbdcopy,
+                         proc_cpu_seconds, proc_peak_rss_mib, random_image, rotated, settle)
 
 JOBS = [
     # name, fio args, metric
-    ("randread-4k-qd32", ["--rw=randread", "--bs=4k", "--iodepth=32"], "iops"),
-    ("randwrite-4k-qd32", ["--rw=randwrite", "--bs=4k", "--iodepth=32"], "iops"),
-    ("read-1m-qd8", ["--rw=read", "--bs=1m", "--iodepth=8"], "bw"),
-    ("write-1m-qd8", ["--rw=write", "--bs=1m", "--iodepth=8"], "bw"),
-    ("randwrite-4k-qd1-flush", ["--rw=randwrite", "--bs=4k", "--iodepth=1", "--fsync=1"], "lat"),
+    ("randread-4k-qd32", RANDREAD_4K, "iops"),
+    ("randwrite-4k-qd32", RANDWRITE_4K, "iops"),
+    ("read-1m-qd8", READ_1M, "bw"),
+    ("write-1m-qd8", WRITE_1M, "bw"),
+    ("randwrite-4k-qd1-flush", WRITE_FLUSH_4K, "lat"),
 ]
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port, timeout=60):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"nothing listening on {port} after {timeout}s")
-
-
-def proc_cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    ticks = os.sysconf("SC_CLK_TCK")
-    return (int(fields[11]) + int(fields[12])) / ticks
-
-
-def proc_peak_rss_mib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-class Server:
-    """A running NBD server: start() returns (pid, uri)."""
-
-    def __init__(self, name, workdir, size):
-        self.name, self.workdir, self.size = name, workdir, size
-        self.proc = None
-        self.port = free_port()
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-    @property
-    def pid(self):
-        return self.proc.pid
-
-
-class Cgw(Server):
-    root = ROOT
-
-    def start(self):
-        data = self.workdir / f"{self.name}-data"
-        shutil.rmtree(data, ignore_errors=True)
-        env = dict(os.environ)
-        self.proc = subprocess.Popen(
-            [str(self.root / "cgw"), "serve", "--data", str(data), "--nbd", f"127.0.0.1:{self.port}",
-             "--http", "127.0.0.1:0"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
-        lines = [self.proc.stdout.readline() for _ in range(3)]
-        rest = next(l for l in lines if l.startswith("REST listening on "))
-        url = rest.split(" on ", 1)[1].strip()
-        token = (data / "api-token").read_text().strip()
-        body = json.dumps({"name": "disk", "size": self.size}).encode()
-        import urllib.request
-        req = urllib.request.Request(url + "/v1/volumes", data=body, method="POST",
-                                     headers={"Authorization": "Bearer " + token, "Content-Type": "application/json"})
-        urllib.request.urlopen(req).read()
-        wait_port(self.port)
-        return f"nbd://127.0.0.1:{self.port}/disk"
-
-
-def baseline_cgw(checkout):
-    """The Cgw class of another checkout's gateway."""
-    return type("CgwBaseline", (Cgw,), {"root": Path(checkout).resolve()})
-
-
-class RawFileServer(Server):
-    """A peer serving a sparse raw file on the same disk; its log goes next to the file."""
-
-    def command(self, image):
-        raise NotImplementedError
-
-    def start(self):
-        image = self.workdir / f"{self.name}.raw"
-        image.unlink(missing_ok=True)
-        subprocess.run(["truncate", "-s", str(self.size), str(image)], check=True)
-        with open(self.workdir / f"{self.name}.log", "w") as log:
-            self.proc = subprocess.Popen(self.command(image), stdout=log, stderr=log)
-        wait_port(self.port)
-        return f"nbd://127.0.0.1:{self.port}/disk"
-
-
-class QemuNbd(RawFileServer):
-    def command(self, image):
-        return ["qemu-nbd", "-f", "raw", "-t", "-x", "disk", "-b", "127.0.0.1", "-p", str(self.port),
-                "--shared=16", str(image)]
-
-
-class NbdkitFile(RawFileServer):
-    def command(self, image):
-        return ["nbdkit", "-f", "-i", "127.0.0.1", "-p", str(self.port), "-e", "disk", "file", f"file={image}"]
-
-
-def fio(uri, name, args, size, runtime):
-    cmd = ["fio", f"--name={name}", "--ioengine=nbd", f"--uri={uri}", f"--size={size}",
-           "--time_based", f"--runtime={runtime}", "--ramp_time=2", "--output-format=json",
-           "--randrepeat=0", "--norandommap"] + args
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-    job = json.loads(out[out.index("{"):])["jobs"][0]
-    side = job["write"] if job["write"]["io_bytes"] > 0 else job["read"]
-    clat = side["clat_ns"].get("percentile", {})
-    if "fsync" in " ".join(args):
-        # with a flush after every write, the latency users see is write + flush
-        sync = job.get("sync", {}).get("lat_ns", {}).get("percentile", {})
-        p50 = clat.get("50.000000", 0) + sync.get("50.000000", 0)
-        p99 = clat.get("99.000000", 0) + sync.get("99.000000", 0)
-    else:
-        p50, p99 = clat.get("50.000000", 0), clat.get("99.000000", 0)
-    return {"iops": side["iops"], "bw_mib_s": side["bw_bytes"] / (1 << 20), "p50_us": p50 / 1000, "p99_us": p99 / 1000}
-
-
-def fill(uri, size):
-    """Writes the whole export once so that reads hit data, not holes."""
-    subprocess.run(["fio", "--name=fill", "--ioengine=nbd", f"--uri={uri}", "--rw=write", "--bs=1m",
-                    "--iodepth=8", f"--size={size}", "--refill_buffers", "--output-format=terse"],
-                   check=True, capture_output=True)
-
-
-def nbdcopy(src, dst):
-    start = time.time()
-    done = subprocess.run(["nbdcopy", src, dst], capture_output=True, text=True)
-    if done.returncode != 0:
-        raise RuntimeError(f"nbdcopy {src} {dst} failed ({done.returncode}): {done.stderr.strip()}")
-    return time.time() - start
-
-
-def settle(servers, idle_pct=5, timeout=120):
-    """Writes back all dirty pages (sync) and waits until no server is busy (all of them together
-    under idle_pct of a core for a second), so that neither the writeback of what one server wrote
-    nor its background work (cgw's defragmenter after random writes) runs during another's
-    measurement. Returns the seconds waited."""
-    start = time.time()
-    os.sync()
-    while time.time() - start < timeout:
-        cpu0 = sum(proc_cpu_seconds(s.pid) for s in servers)
-        time.sleep(1)
-        if 100 * (sum(proc_cpu_seconds(s.pid) for s in servers) - cpu0) < idle_pct:
-            return time.time() - start
-    print(f"servers still busy after {timeout}s; measuring anyway", file=sys.stderr)
-    return time.time() - start
-
-
-def baseline_commit(checkout):
-    done = subprocess.run(["git", "-C", str(checkout), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
-    return done.stdout.strip() or "unknown commit"
-
-
-def rotated(servers, run):
-    """The order of the servers in run number run: each goes first in turn, so that none always
-    follows the same peer."""
-    shift = run % len(servers)
-    return servers[shift:] + servers[:shift]
 
 
 def measure(servers, args):
@@ -234,14 +63,11 @@ def measure(servers, args):
                     r["settle_s"] = waited
                     runs[s.name].append(r)
             for s in servers:
-                results[s.name][name] = {k: statistics.median(r[k] for r in runs[s.name]) for k in runs[s.name][0]}
+                results[s.name][name] = medians(runs[s.name])
                 results[s.name][name]["runs"] = runs[s.name]
         if args.copy:
             workdir = servers[0].workdir
-            copy_src = workdir / "copy.raw"
-            if not copy_src.exists() or copy_src.stat().st_size != args.copy_mib << 20:
-                subprocess.run(["dd", "if=/dev/urandom", f"of={copy_src}", "bs=1M", f"count={args.copy_mib}",
-                                "status=none"], check=True)
+            copy_src = random_image(workdir / "copy.raw", args.copy_mib)
             out = workdir / "copy-out.raw"
             seconds = {s.name: {"nbdcopy-in": [], "nbdcopy-out": []} for s in servers}
             for direction in ("nbdcopy-in", "nbdcopy-out"):
@@ -262,6 +88,7 @@ def measure(servers, args):
     finally:
         for s in servers:
             s.stop()
+            s.remove()
     return results
 
 
@@ -316,8 +143,8 @@ def main():
     c, q, n = (results[s]["peak_rss_mib"] for s in ("Cgw", "QemuNbd", "NbdkitFile"))
     lines.append(f"| all | peak RSS MiB | {c:.0f} | {q:.0f} | {n:.0f} | {c / q:.2f} | {c / n:.2f} |")
     if args.baseline:
-        lines += ["", f"cgw against the baseline ({args.baseline}, {baseline_commit(args.baseline)}), "
-                  f"this checkout at {baseline_commit(ROOT)}:", "",
+        lines += ["", f"cgw against the baseline ({args.baseline}, {commit_of(args.baseline)}), "
+                  f"this checkout at {commit_of(ROOT)}:", "",
                   "| job | metric | cgw | baseline | cgw/baseline |", "|---|---|---|---|---|"]
         for name, _, metric in args.jobs:
             c, b = results["Cgw"][name], results["CgwBaseline"][name]
