@@ -1,21 +1,29 @@
 #!/usr/bin/env python3
-"""NBD benchmark: fio's nbd engine and nbdcopy against cgw, qemu-nbd and nbdkit's file plugin.
+"""NBD benchmark: fio's nbd engine and nbdcopy against cgw, qemu-nbd and nbdkit's file plugin (raw
+files on the same disk); every figure is reported next to its peers as a ratio. Two modes
+(--mode, both by default):
 
-All three servers run in the same invocation on the same disk with the same jobs, interleaved
-(run 1 of a job on each server in turn, then run 2, ...: see measure()); every figure is reported
-next to its peers as a ratio. Each job runs --runs times (5 by default) and the median is
-reported: the machines here are shared and noisy, and one server's 1 MiB figures swing by a quarter
-from one run to the next. Server CPU is the server
-process's user+system time over the job's wall time; peak RSS is the server's VmHWM.
+- back to back, the headline (nbd_back_to_back.py): each server alone on a fresh export, its
+  phases in a row with no pause, as a new user's disk meets them; --rounds rounds (3) in rotated
+  order, medians; then the extras of issue 26 (nbdcopy into a fresh export, a minute of writes
+  into a fresh 16 GiB export, space after a full overwrite, restore vs qemu-img convert).
+- interleaved (measure() here): all servers up at once, run 1 of a job on each server in turn,
+  then run 2, ..., each run after a sync and once no server is busy; --runs runs (5), medians. It
+  gives cgw's background work (defragmenter, cleaner) idle time between its runs: it shows a
+  settled gateway, not one that is still digesting what it was just sent.
 
-Usage: bench/nbd_bench.py [--quick] [--runs N] [--runtime S] [--out bench/results] [--baseline DIR]
+Server CPU is the server process's user+system time, peak RSS its VmHWM.
+
+Usage: bench/nbd_bench.py [--quick] [--mode M] [--rounds N] [--runs N] [--runtime S] [--size BYTES]
+                          [--copy-mib N] [--only REGEX] [--baseline DIR] [--out bench/results]
 
 --baseline DIR adds a fourth server: the cgw of another checkout (e.g. `git worktree add DIR
-HEAD~1`), interleaved with the others like a peer, and a table of this cgw against it: the way
-to show that a change costs nothing beyond noise.
+HEAD~1`), run like a peer in both modes, and tables of this cgw against it: the way to show that a
+change costs nothing beyond noise.
 """
 import argparse
 import json
+import os
 import re
 import shutil
 import statistics
@@ -25,6 +33,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import nbd_back_to_back as b2b  # noqa: E402
 from nbd_servers import (GiB, RANDREAD_4K, RANDWRITE_4K, READ_1M, ROOT, WRITE_1M, WRITE_FLUSH_4K, Cgw,  # noqa: E402
                          NbdkitFile, QemuNbd, baseline_cgw, commit_of, fill, fio, medians, nbdcopy,
                          proc_cpu_seconds, proc_peak_rss_mib, random_image, rotated, settle)
@@ -39,7 +48,7 @@ JOBS = [
 ]
 
 
-def measure(servers, args):
+def measure(servers, args, image):
     """Runs every job on every server, interleaved: run 1 of a job on each server in turn, then
     run 2 in a rotated order, and so on (then nbdcopy in and out the same way). On a shared host
     whose speed drifts over minutes, each server's runs are then spread over the same stretch of
@@ -58,7 +67,7 @@ def measure(servers, args):
                 for s in rotated(servers, run):
                     waited = settle(servers)
                     cpu0, t0 = proc_cpu_seconds(s.pid), time.time()
-                    r = fio(uris[s.name], name, fio_args, args.size, args.runtime)
+                    r = fio(uris[s.name], name, fio_args, args.size, args.job_runtime)
                     r["server_cpu_pct"] = 100 * (proc_cpu_seconds(s.pid) - cpu0) / (time.time() - t0)
                     r["settle_s"] = waited
                     runs[s.name].append(r)
@@ -66,16 +75,14 @@ def measure(servers, args):
                 results[s.name][name] = medians(runs[s.name])
                 results[s.name][name]["runs"] = runs[s.name]
         if args.copy:
-            workdir = servers[0].workdir
-            copy_src = random_image(workdir / "copy.raw", args.copy_mib)
-            out = workdir / "copy-out.raw"
+            out = servers[0].workdir / "copy-out.raw"
             seconds = {s.name: {"nbdcopy-in": [], "nbdcopy-out": []} for s in servers}
             for direction in ("nbdcopy-in", "nbdcopy-out"):
                 for run in range(args.runs):
                     for s in rotated(servers, run):
                         settle(servers)
                         if direction == "nbdcopy-in":
-                            seconds[s.name][direction].append(nbdcopy(str(copy_src), uris[s.name]))
+                            seconds[s.name][direction].append(nbdcopy(str(image), uris[s.name]))
                         else:
                             out.unlink(missing_ok=True)
                             seconds[s.name][direction].append(nbdcopy(uris[s.name], str(out)))
@@ -92,59 +99,32 @@ def measure(servers, args):
     return results
 
 
-def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--quick", action="store_true", help="smoke run: 1 run of 5 s per job")
-    parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--runtime", type=int, default=20)
-    parser.add_argument("--size", type=int, default=2 * GiB)
-    parser.add_argument("--copy-mib", type=int, default=2048)
-    parser.add_argument("--out", default=str(ROOT / "bench" / "results"))
-    parser.add_argument("--baseline", help="a checkout of another commit whose cgw runs beside this one")
-    parser.add_argument("--only", help="regex: only the jobs (and nbdcopy-in/out) whose name matches; "
-                        "for experiments, not for committed results")
-    args = parser.parse_args()
-    pattern = re.compile(args.only) if args.only else None
-    args.jobs = [job for job in JOBS if pattern is None or pattern.search(job[0])]
-    args.copy = pattern is None or bool(pattern.search("nbdcopy-in nbdcopy-out"))
-    if args.quick:
-        args.runs, args.runtime, args.size, args.copy_mib = 1, 5, GiB // 4, 256
-    for tool in ("fio", "qemu-nbd", "nbdkit", "nbdcopy"):
-        if not shutil.which(tool):
-            sys.exit(f"{tool} is missing: ./test.sh installs it")
-    workdir = ROOT / "bench" / "tmp" / "nbd"
-    workdir.mkdir(parents=True, exist_ok=True)
-    classes = [Cgw, QemuNbd, NbdkitFile] + ([baseline_cgw(args.baseline)] if args.baseline else [])
-    for cls in classes:
-        if issubclass(cls, Cgw):  # build first, untimed
-            subprocess.run([str(cls.root / "cgw"), "--help"], check=True, capture_output=True)
-
-    results = measure([cls(cls.__name__, workdir, args.size) for cls in classes], args)
-
-    lines = [f"# NBD benchmark ({time.strftime('%Y-%m-%d %H:%M')}, {'quick' if args.quick else 'full'}: "
-             f"{args.runs} runs x {args.runtime} s, {args.size >> 20} MiB export, median of runs, "
-             "the servers interleaved run by run)", "",
+def interleaved_markdown(results, args, names):
+    lines = ["## Interleaved", "",
+             f"All servers up at once, each on its own {args.size >> 20} MiB export written whole first; each job "
+             f"{args.runs} runs x {args.job_runtime} s (2 s ramp) per server, the servers interleaved run by run in "
+             "rotated order, every run after a sync and once no server is busy; one export for all jobs, in this "
+             "order; medians of runs.", "",
              "| job | metric | cgw | qemu-nbd | nbdkit file | cgw/qemu-nbd | cgw/nbdkit |", "|---|---|---|---|---|---|---|"]
     for name, _, metric in args.jobs:
         c, q, n = (results[s][name] for s in ("Cgw", "QemuNbd", "NbdkitFile"))
         if metric == "iops":
-            rows = [("IOPS", "iops", True), ("p50 µs", "p50_us", False), ("p99 µs", "p99_us", False)]
+            rows = [("IOPS", "iops"), ("p50 µs", "p50_us"), ("p99 µs", "p99_us")]
         elif metric == "bw":
-            rows = [("MiB/s", "bw_mib_s", True), ("p99 µs", "p99_us", False)]
+            rows = [("MiB/s", "bw_mib_s"), ("p99 µs", "p99_us")]
         else:
-            rows = [("write+flush p50 µs", "p50_us", False), ("write+flush p99 µs", "p99_us", False), ("IOPS", "iops", True)]
-        rows.append(("server CPU %", "server_cpu_pct", False))
-        for label, key, _ in rows:
+            rows = [("write+flush p50 µs", "p50_us"), ("write+flush p99 µs", "p99_us"), ("IOPS", "iops")]
+        rows.append(("server CPU %", "server_cpu_pct"))
+        for label, key in rows:
             lines.append(f"| {name} | {label} | {c[key]:.0f} | {q[key]:.0f} | {n[key]:.0f} | "
                          f"{c[key] / q[key]:.2f} | {c[key] / n[key]:.2f} |")
     for name in ("nbdcopy-in", "nbdcopy-out") if args.copy else ():
         c, q, n = (results[s][name]["bw_mib_s"] for s in ("Cgw", "QemuNbd", "NbdkitFile"))
         lines.append(f"| {name} {args.copy_mib} MiB | MiB/s | {c:.0f} | {q:.0f} | {n:.0f} | {c / q:.2f} | {c / n:.2f} |")
     c, q, n = (results[s]["peak_rss_mib"] for s in ("Cgw", "QemuNbd", "NbdkitFile"))
-    lines.append(f"| all | peak RSS MiB | {c:.0f} | {q:.0f} | {n:.0f} | {c / q:.2f} | {c / n:.2f} |")
-    if args.baseline:
-        lines += ["", f"cgw against the baseline ({args.baseline}, {commit_of(args.baseline)}), "
-                  f"this checkout at {commit_of(ROOT)}:", "",
+    lines += [f"| all | peak RSS MiB | {c:.0f} | {q:.0f} | {n:.0f} | {c / q:.2f} | {c / n:.2f} |", ""]
+    if "CgwBaseline" in names:
+        lines += ["Interleaved, cgw against the baseline:", "",
                   "| job | metric | cgw | baseline | cgw/baseline |", "|---|---|---|---|---|"]
         for name, _, metric in args.jobs:
             c, b = results["Cgw"][name], results["CgwBaseline"][name]
@@ -154,14 +134,101 @@ def main():
         for name in ("nbdcopy-in", "nbdcopy-out") if args.copy else ():
             c, b = results["Cgw"][name]["bw_mib_s"], results["CgwBaseline"][name]["bw_mib_s"]
             lines.append(f"| {name} {args.copy_mib} MiB | MiB/s | {c:.0f} | {b:.0f} | {c / b:.2f} |")
-    report = "\n".join(lines) + "\n"
+        lines.append("")
+    return lines
+
+
+def log_findings(workdir, names):
+    """Per server, the lines of its log that report an error or a warning."""
+    counts = {}
+    for name in names:
+        log = workdir / f"{name}.log"
+        text = log.read_text(errors="replace") if log.exists() else ""
+        counts[name] = sum(1 for line in text.splitlines() if re.search(r"\b(ERROR|WARN|error|warning)\b", line))
+    return counts
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke run: 1 round of 3 s phases, 1 run of 5 s per job, 256 MiB export and file")
+    parser.add_argument("--mode", choices=("back-to-back", "interleaved", "both"), default="both")
+    parser.add_argument("--rounds", type=int, default=3, help="back to back: rounds of every server's phases")
+    parser.add_argument("--runs", type=int, default=5, help="interleaved: runs of each job on each server")
+    parser.add_argument("--runtime", type=int,
+                        help="seconds per back-to-back phase (default 10) and per interleaved job (default 20)")
+    parser.add_argument("--size", type=int, default=2 * GiB, help="bytes of the export (default 2 GiB)")
+    parser.add_argument("--copy-mib", type=int, default=2048, help="size of the file for nbdcopy and the restore")
+    parser.add_argument("--out", default=str(ROOT / "bench" / "results"))
+    parser.add_argument("--baseline", help="a checkout of another commit whose cgw runs beside this one")
+    parser.add_argument("--only", help="regex: only the phases, extras (" + ", ".join(b2b.EXTRAS) + ") and jobs "
+                        "(and nbdcopy-in/out) whose name matches; for experiments, not for committed results")
+    args = parser.parse_args()
+    pattern = re.compile(args.only) if args.only else None
+
+    def wanted(name):
+        return pattern is None or bool(pattern.search(name))
+
+    args.jobs = [job for job in JOBS if wanted(job[0])]
+    args.copy = wanted("nbdcopy-in") or wanted("nbdcopy-out")
+    args.phases = [phase for phase in b2b.PHASES if wanted(phase[0])]
+    args.extras = [extra for extra in b2b.EXTRAS if wanted(extra)]
+    args.sustained = b2b.SUSTAINED
+    if args.quick:
+        args.rounds, args.runs, args.size, args.copy_mib = 1, 1, GiB // 4, 256
+        args.sustained = b2b.SUSTAINED_QUICK
+    args.phase_runtime = args.runtime or (3 if args.quick else 10)
+    args.job_runtime = args.runtime or (5 if args.quick else 20)
+    back_to_back, interleaved = args.mode in ("back-to-back", "both"), args.mode in ("interleaved", "both")
+    for tool in ("fio", "qemu-nbd", "nbdkit", "nbdcopy", "qemu-img"):
+        if not shutil.which(tool):
+            sys.exit(f"{tool} is missing: ./test.sh installs it")
+    workdir = ROOT / "bench" / "tmp" / "nbd"
+    workdir.mkdir(parents=True, exist_ok=True)
+    for log in workdir.glob("*.log"):
+        log.unlink()
+    classes = [Cgw, QemuNbd, NbdkitFile] + ([baseline_cgw(args.baseline)] if args.baseline else [])
+    names = [cls.__name__ for cls in classes]
+    for cls in classes:
+        if issubclass(cls, Cgw):  # build first, untimed
+            subprocess.run([str(cls.root / "cgw"), "--help"], check=True, capture_output=True)
+    image = None
+    if (interleaved and args.copy) or (back_to_back and {"nbdcopy-in", "restore"} & set(args.extras)):
+        image = random_image(workdir / "copy.raw", args.copy_mib)
+
+    load_start, started = os.getloadavg()[0], time.time()
+    report = {"date": time.strftime("%Y-%m-%d %H:%M"), "commit": commit_of(ROOT), "kind": "quick" if args.quick else "full",
+              "mode": args.mode, "nproc": os.cpu_count(), "size_bytes": args.size, "copy_mib": args.copy_mib,
+              "rounds": args.rounds, "phase_runtime_s": args.phase_runtime, "runs": args.runs,
+              "job_runtime_s": args.job_runtime, "sustained": args.sustained, "only": args.only,
+              "baseline": args.baseline and f"{args.baseline} at {commit_of(args.baseline)}"}
+    if back_to_back:
+        report["back_to_back"] = b2b.back_to_back(classes, workdir, args) if args.phases else {}
+        report["extras"] = b2b.extras(classes, workdir, args, image)
+    if interleaved:
+        report["interleaved"] = measure([cls(cls.__name__, workdir, args.size) for cls in classes], args, image)
+    report["minutes"] = (time.time() - started) / 60
+    report["load_avg_1m"] = [load_start, os.getloadavg()[0]]
+    report["log_findings"] = log_findings(workdir, names)
+
+    lines = [f"# NBD benchmark ({report['date']}, {report['kind']}, commit {report['commit']}, {report['nproc']} cores)",
+             "", f"`python3 bench/nbd_bench.py{''.join(' ' + a for a in sys.argv[1:])}`: took {report['minutes']:.0f} min; "
+             f"load average (1 min) {load_start:.2f} at the start, {report['load_avg_1m'][1]:.2f} at the end. Servers on the same disk; raw files for the peers.", ""]
+    if back_to_back:
+        lines += b2b.markdown(report["back_to_back"], report["extras"], args, names)
+    if interleaved:
+        lines += interleaved_markdown(report["interleaved"], args, names)
+    if args.baseline:
+        lines += [f"Baseline: {report['baseline']}; this checkout at {report['commit']}.", ""]
+    lines += ["Server log lines with an error or a warning (bench/tmp/nbd/NAME.log): " +
+              ", ".join(f"{name} {count}" for name, count in report["log_findings"].items()) + "."]
+    text = "\n".join(lines) + "\n"
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M")
-    kind = "quick" if args.quick else "full"
-    (out / f"nbd-{kind}-{stamp}.md").write_text(report)
-    (out / f"nbd-{kind}-{stamp}.json").write_text(json.dumps(results, indent=1))
-    print(report)
+    (out / f"nbd-{report['kind']}-{stamp}.md").write_text(text)
+    (out / f"nbd-{report['kind']}-{stamp}.json").write_text(json.dumps(report, indent=1))
+    print(text)
 
 
 if __name__ == "__main__":

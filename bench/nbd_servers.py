@@ -1,9 +1,10 @@
 """What the NBD benchmarks drive: cgw (`./cgw serve` and its REST API), qemu-nbd and nbdkit's file
 plugin on raw files, fio's nbd engine and nbdcopy; and the figures of a server process that the
-reports put beside throughput (CPU seconds, peak RSS).
+reports put beside throughput (CPU seconds, peak RSS, disk used).
 
-Used by nbd_bench.py, barrier_bench.py, backup_bench.py and job_switch.py.
+Used by nbd_bench.py and nbd_back_to_back.py, barrier_bench.py, backup_bench.py and job_switch.py.
 """
+import contextlib
 import json
 import os
 import shutil
@@ -12,6 +13,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -60,6 +62,19 @@ def proc_peak_rss_mib(pid):
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def disk_used_bytes(path):
+    """Bytes allocated on disk (what du counts, not the apparent size) by a file or a directory tree."""
+    path = Path(path)
+    if path.is_file():
+        return path.stat().st_blocks * 512
+    used = 0
+    for directory, _, files in os.walk(path):
+        for name in files:
+            with contextlib.suppress(FileNotFoundError):  # a server deletes files as we walk
+                used += os.lstat(os.path.join(directory, name)).st_blocks * 512
+    return used
 
 
 def stop_process(proc, timeout_s):
@@ -230,11 +245,55 @@ class NbdkitFile(RawFileServer):
         return ["nbdkit", "-f", "-i", "127.0.0.1", "-p", str(self.port), "-e", "disk", "file", f"file={image}"]
 
 
-def fio(uri, name, args, size, runtime, ramp_s=2):
-    """One fio job through the nbd engine: `runtime` seconds, wrapping around the export."""
-    cmd = ["fio", f"--name={name}", "--ioengine=nbd", f"--uri={uri}", f"--size={size}", "--time_based",
-           f"--runtime={runtime}", f"--ramp_time={ramp_s}", "--output-format=json", "--randrepeat=0",
-           "--norandommap"] + args
+@contextlib.contextmanager
+def serving(cls, workdir, size, min_free_bytes=8 * GiB):
+    """A fresh server of class cls, alone on its export: yields (server, uri); stops it and deletes
+    its data afterwards. The server is killed if the disk's free space falls under min_free_bytes
+    (a log-structured store can outgrow its export; other work shares this disk)."""
+    server = cls(cls.__name__, workdir, size)
+    stopped = threading.Event()
+
+    def guard():
+        while not stopped.wait(1):
+            if shutil.disk_usage(workdir).free < min_free_bytes:
+                print(f"{server.name}: under {min_free_bytes // GiB} GiB free on disk, killing it", file=sys.stderr)
+                server.proc.kill()
+                return
+
+    try:
+        uri = server.start()
+        threading.Thread(target=guard, daemon=True).start()
+        yield server, uri
+    finally:
+        stopped.set()
+        server.stop()
+        server.remove()
+        os.sync()  # what is left of its writeback does not land in the next server's measurement
+
+
+def measured(server, doing, run):
+    """(run(), the server's CPU seconds over it); names the server if it died meanwhile."""
+    cpu0 = proc_cpu_seconds(server.pid)
+    try:
+        result = run()
+    except Exception:
+        server.check_alive(doing)
+        raise
+    server.check_alive(doing)
+    return result, proc_cpu_seconds(server.pid) - cpu0
+
+
+def fio(uri, name, args, size, runtime, ramp_s=2, time_based=True, per_second_log=None):
+    """One fio job through the nbd engine. time_based: `runtime` seconds, wrapping around the
+    export; otherwise one pass over its `size` bytes, cut after `runtime` seconds at the latest.
+    per_second_log: a path prefix for fio's bandwidth log averaged over 1 s, returned as
+    "per_second": [[ms, MiB/s], ...]."""
+    cmd = ["fio", f"--name={name}", "--ioengine=nbd", f"--uri={uri}", f"--size={size}", f"--runtime={runtime}",
+           f"--ramp_time={ramp_s}", "--output-format=json", "--randrepeat=0", "--norandommap"] + args
+    if time_based:
+        cmd.append("--time_based")
+    if per_second_log:
+        cmd += [f"--write_bw_log={per_second_log}", "--log_avg_msec=1000"]
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"fio {name} on {uri} failed ({done.returncode}): {done.stderr.strip()[-2000:]}")
@@ -249,8 +308,25 @@ def fio(uri, name, args, size, runtime, ramp_s=2):
         p99 = clat.get("99.000000", 0) + sync.get("99.000000", 0)
     else:
         p50, p99 = clat.get("50.000000", 0), clat.get("99.000000", 0)
-    return {"iops": side["iops"], "bw_mib_s": side["bw_bytes"] / MiB, "p50_us": p50 / 1000, "p99_us": p99 / 1000,
-            "io_bytes": side["io_bytes"], "seconds": side["runtime"] / 1000}
+    result = {"iops": side["iops"], "bw_mib_s": side["bw_bytes"] / MiB, "p50_us": p50 / 1000, "p99_us": p99 / 1000,
+              "io_bytes": side["io_bytes"], "seconds": side["runtime"] / 1000}
+    if per_second_log:
+        result["per_second"] = read_bw_log(Path(f"{per_second_log}_bw.1.log"))
+    return result
+
+
+def read_bw_log(path):
+    """[[ms, MiB/s], ...] from fio's bandwidth log (lines `ms, KiB/s, direction, block size, ...`),
+    without a last sample that covers less than half a second; deletes the log."""
+    samples = []
+    for line in path.read_text().splitlines():
+        fields = line.split(",")
+        if len(fields) >= 2 and fields[0].strip().isdigit():
+            samples.append([int(fields[0]), int(fields[1]) / 1024])
+    path.unlink()
+    if len(samples) >= 2 and samples[-1][0] - samples[-2][0] < 500:
+        samples.pop()
+    return samples
 
 
 def fill(uri, size):
