@@ -4,6 +4,7 @@ import cgw.store.key.BlockPointer;
 import cgw.store.key.CrcSlot;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.channels.ClosedChannelException;
 import java.nio.channels.FileChannel;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
@@ -381,6 +382,11 @@ final class ValueLog implements AutoCloseable {
                 if (table != null) {
                     table.force(false);
                 }
+            } catch (ClosedChannelException e) {
+                if (segments.get(segment.number) == segment) {
+                    throw durability.failed("value log segment " + segment.file, e);
+                }
+                // removed meanwhile: the cleaner removes only segments whose pointers all moved
             } catch (IOException e) {
                 // not put back for a retry: Linux reported the lost writeback once, a retry would pass
                 throw durability.failed("value log segment " + segment.file, e);
