@@ -38,7 +38,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from nbd_servers import Gateway, proc_cpu_seconds, proc_peak_rss_mib  # noqa: E402
+from nbd_servers import Gateway, proc_cpu_seconds, proc_peak_rss_mib, timed  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 MiB = 1 << 20
@@ -61,12 +61,6 @@ h.shutdown()
 
 def run(cmd, **kw):
     return subprocess.run(cmd, check=True, capture_output=True, text=True, **kw)
-
-
-def timed(cmd):
-    start = time.perf_counter()
-    run(cmd)
-    return time.perf_counter() - start
 
 
 def du_bytes(path):

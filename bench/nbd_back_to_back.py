@@ -17,11 +17,10 @@ a volume holding that file against `qemu-img convert` of the file into a fresh c
 import os
 import statistics
 import subprocess
-import time
 
 from nbd_servers import (GiB, MiB, RANDREAD_4K, RANDWRITE_4K, READ_1M, WRITE_1M, WRITE_FLUSH_4K, Cgw,
                          disk_used_bytes, fill, fio, measured, medians, nbdcopy, proc_peak_rss_mib, rotated,
-                         serving, settle)
+                         serving, settle, timed)
 
 PHASES = [
     # name, fio arguments, metric, one pass over the export (else `runtime` seconds)
@@ -120,12 +119,6 @@ def space(cls, workdir, size):
         settled, rss = disk_used_bytes(server.data), proc_peak_rss_mib(server.pid)
     return {"logical_bytes": size, "used_bytes": used, "used_settled_bytes": settled, "settle_s": waited,
             "used_vs_logical": used / size, "settled_vs_logical": settled / size, "peak_rss_mib": rss}
-
-
-def timed(cmd):
-    start = time.perf_counter()
-    subprocess.run(cmd, check=True, capture_output=True)
-    return time.perf_counter() - start
 
 
 def restore(cls, workdir, image):

@@ -336,6 +336,13 @@ def fill(uri, size):
                    check=True, capture_output=True)
 
 
+def timed(cmd):
+    """Seconds that `cmd` took; it must succeed."""
+    start = time.perf_counter()
+    subprocess.run(cmd, check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
 def nbdcopy(src, dst):
     """Seconds that `nbdcopy src dst` took."""
     start = time.perf_counter()
