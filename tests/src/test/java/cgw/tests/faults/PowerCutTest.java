@@ -78,18 +78,23 @@ class PowerCutTest {
     /** Fills {@code buffer} with the blocks of {@code pattern} from volume offset {@code offset}. */
     static void fill(ByteBuffer buffer, long offset, int pattern) {
         for (int at = 0; at < buffer.limit(); at += 8) {
-            buffer.putLong(at, (offset + at) * 31 + pattern);
+            buffer.putLong(at, word(offset + at, pattern));
         }
         buffer.position(buffer.limit());
     }
 
     private static boolean is(ByteBuffer block, long offset, int pattern) {
         for (int at = 0; at < BLOCK; at += 8) {
-            if (block.getLong(at) != (offset + at) * 31 + pattern) {
+            if (block.getLong(at) != word(offset + at, pattern)) {
                 return false;
             }
         }
         return true;
+    }
+
+    /** The 8 bytes of {@code pattern} at volume offset {@code position}: each names where it belongs. */
+    private static long word(long position, int pattern) {
+        return position * 31 + pattern;
     }
 
     private static void awaitLine(Process child, String line, Path log) throws IOException {
