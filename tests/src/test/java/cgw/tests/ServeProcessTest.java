@@ -79,6 +79,17 @@ class ServeProcessTest {
             token = Files.readString(tokenFile).strip();
             assertThat(token).matches("[0-9a-f]{64}");
 
+            // the read token, made beside it, scrapes metrics and lists volumes but changes nothing
+            Path readTokenFile = data.resolve("read-token");
+            assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(readTokenFile)))
+                    .isEqualTo("rw-------");
+            String readToken = Files.readString(readTokenFile).strip();
+            assertThat(readToken).matches("[0-9a-f]{64}").isNotEqualTo(token);
+            assertThat(send(gateway, "GET", "/metrics", readToken).body()).contains("\ncgw_volumes 1.0\n");
+            assertThat(send(gateway, "GET", "/v1/volumes/vm1", readToken).statusCode()).isEqualTo(200);
+            HttpResponse<String> refused = send(gateway, "DELETE", "/v1/volumes/vm1", readToken);
+            assertThat(refused.statusCode()).as(refused.body()).isEqualTo(403);
+
             assertThat(gateway.stop()).as("exit code after SIGTERM").isEqualTo(0);
             assertThat(gateway.stderr()).as("stderr at the default log level").isEmpty();
         }
@@ -105,5 +116,13 @@ class ServeProcessTest {
             assertThat(health.stdout()).isEqualTo("{\"status\":\"ok\"}");
             assertThat(gateway.stop()).isEqualTo(0);
         }
+    }
+
+    private static HttpResponse<String> send(GatewayProcess gateway, String method, String path, String token)
+            throws IOException, InterruptedException {
+        return HttpClient.newHttpClient().send(HttpRequest.newBuilder(
+                URI.create("http://127.0.0.1:" + gateway.restPort + path))
+                .header("Authorization", "Bearer " + token)
+                .method(method, HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString());
     }
 }

@@ -8,14 +8,17 @@ import io.netty.handler.codec.http.HttpResponseStatus;
  * a code: scripts depend on them.
  */
 public enum ApiError {
-    BAD_REQUEST(HttpResponseStatus.BAD_REQUEST, "bad_request"), UNAUTHORIZED(HttpResponseStatus.UNAUTHORIZED,
-            "unauthorized"), NOT_FOUND(HttpResponseStatus.NOT_FOUND, "not_found"), METHOD_NOT_ALLOWED(
-                    HttpResponseStatus.METHOD_NOT_ALLOWED,
-                    "method_not_allowed"), CONFLICT(HttpResponseStatus.CONFLICT, "conflict"), PAYLOAD_TOO_LARGE(
-                            HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE,
-                            "payload_too_large"), INTERNAL(HttpResponseStatus.INTERNAL_SERVER_ERROR,
-                                    "internal"), UNAVAILABLE(HttpResponseStatus.SERVICE_UNAVAILABLE,
-                                            "unavailable"), TIMEOUT(HttpResponseStatus.GATEWAY_TIMEOUT, "timeout");
+    BAD_REQUEST(HttpResponseStatus.BAD_REQUEST, "bad_request"),
+    UNAUTHORIZED(HttpResponseStatus.UNAUTHORIZED, "unauthorized"),
+    /** The token is right but may not do this, or a path lies outside what the gateway allows. */
+    FORBIDDEN(HttpResponseStatus.FORBIDDEN, "forbidden"),
+    NOT_FOUND(HttpResponseStatus.NOT_FOUND, "not_found"),
+    METHOD_NOT_ALLOWED(HttpResponseStatus.METHOD_NOT_ALLOWED, "method_not_allowed"),
+    CONFLICT(HttpResponseStatus.CONFLICT, "conflict"),
+    PAYLOAD_TOO_LARGE(HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE, "payload_too_large"),
+    INTERNAL(HttpResponseStatus.INTERNAL_SERVER_ERROR, "internal"),
+    UNAVAILABLE(HttpResponseStatus.SERVICE_UNAVAILABLE, "unavailable"),
+    TIMEOUT(HttpResponseStatus.GATEWAY_TIMEOUT, "timeout");
 
     private final HttpResponseStatus status;
     private final String code;

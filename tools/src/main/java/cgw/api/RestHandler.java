@@ -98,7 +98,7 @@ final class RestHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
             Routes.Match match = routes.find(rawPath);
             boolean guarded = match == null || match.route().access() == Routes.Access.GUARDED;
             if (guarded) {
-                token.check(request.headers().get(HttpHeaderNames.AUTHORIZATION));
+                token.check(request.headers().get(HttpHeaderNames.AUTHORIZATION), request.method());
             }
             if (match == null) {
                 throw new ApiException(ApiError.NOT_FOUND, "no route " + rawPath);

@@ -83,6 +83,12 @@ public final class RestServer implements AutoCloseable {
     /** As {@link #start(InetSocketAddress, Routes, String, SslContext)}, on the transport the caller chose. */
     public static RestServer start(InetSocketAddress bindAddress, Routes routes, String token, SslContext tls,
             Transport transport) {
+        return start(bindAddress, routes, ApiTokens.adminOnly(token), tls, transport);
+    }
+
+    /** As {@link #start(InetSocketAddress, Routes, String, SslContext, Transport)}, with a read token too. */
+    public static RestServer start(InetSocketAddress bindAddress, Routes routes, ApiTokens tokens, SslContext tls,
+            Transport transport) {
         if (bindAddress.isUnresolved()) {
             throw bindFailure(bindAddress, "unknown host " + bindAddress.getHostString(), null);
         }
@@ -91,7 +97,7 @@ public final class RestServer implements AutoCloseable {
         StoreCalls storeCalls = new StoreCalls(STORE_THREADS, STORE_QUEUE_LENGTH);
         InFlight inFlight = new InFlight("REST API");
         ChannelGroup connections = new DefaultChannelGroup("cgw-rest-connections", GlobalEventExecutor.INSTANCE);
-        BearerToken bearerToken = new BearerToken(token);
+        BearerToken bearerToken = new BearerToken(tokens);
         ServerBootstrap bootstrap = new ServerBootstrap()
                 .group(loops)
                 .channel(transport.serverChannelClass())

@@ -19,8 +19,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The REST API token in {@code DATA/api-token}: 256 random bits as 64 hex digits, made on first
- * start and reused after. The file is born with mode 0600 (never chmod-ed after the token is in
+ * A REST token file, {@code DATA/api-token} or {@code DATA/read-token}: 256 random bits as 64
+ * hex digits, made on first start and reused after. The file is born with mode 0600 (never chmod-ed after the token is in
  * it) and appears whole, by rename. Runs once on the serve thread, after the store's lock is
  * held, so no other gateway races it. It never logs the token.
  */
@@ -42,19 +42,19 @@ final class ApiTokenFile {
             }
             return create(file);
         } catch (IOException e) {
-            throw new ServeException("cannot use the API token file " + file + ": " + e, e);
+            throw new ServeException("cannot use the token file " + file + ": " + e, e);
         }
     }
 
     private static String load(Path file) throws IOException {
         String token = Files.readString(file, StandardCharsets.US_ASCII).strip();
         if (!TOKEN.matcher(token).matches()) {
-            throw new ServeException(file + " does not hold an API token (" + 2 * TOKEN_BYTES
+            throw new ServeException(file + " does not hold a token (" + 2 * TOKEN_BYTES
                     + " hex digits); delete it and a new one is made on start");
         }
         Set<PosixFilePermission> mode = Files.getPosixFilePermissions(file);
         if (!OWNER_ONLY.containsAll(mode)) {
-            log.warn("{} has mode {}: others may read the API token; chmod 600 it", file,
+            log.warn("{} has mode {}: others may read its token; chmod 600 it", file,
                     PosixFilePermissions.toString(mode));
         }
         return token;
@@ -67,7 +67,7 @@ final class ApiTokenFile {
         Path dir = file.toAbsolutePath().getParent();
         Files.createDirectories(dir);
         FileAttribute<Set<PosixFilePermission>> ownerOnly = PosixFilePermissions.asFileAttribute(OWNER_ONLY);
-        Path temp = Files.createTempFile(dir, ".api-token-", ".tmp", ownerOnly);
+        Path temp = Files.createTempFile(dir, "." + file.getFileName() + "-", ".tmp", ownerOnly);
         try {
             try (FileChannel channel = FileChannel.open(temp, StandardOpenOption.WRITE)) {
                 ByteBuffer content = ByteBuffer.wrap((token + "\n").getBytes(StandardCharsets.US_ASCII));
@@ -88,7 +88,7 @@ final class ApiTokenFile {
         try (FileChannel directory = FileChannel.open(dir, StandardOpenOption.READ)) {
             directory.force(true); // the rename itself survives a crash
         }
-        log.info("created API token file {}", file);
+        log.info("created token file {}", file);
         return token;
     }
 }

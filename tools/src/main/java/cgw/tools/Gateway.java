@@ -1,5 +1,6 @@
 package cgw.tools;
 
+import cgw.api.ApiTokens;
 import cgw.api.RestApi;
 import cgw.api.RestBindException;
 import cgw.api.RestServer;
@@ -58,8 +59,9 @@ final class Gateway implements AutoCloseable {
             metrics.listenTo(barrier);
             jobs = new BackupJobs(settings.backups().maxRunning(), settings.backups().rateBytesPerSecond(),
                     JobOptions.defaults());
-            String token = ApiTokenFile.loadOrCreate(settings.tokenFile());
-            startFrontends(settings, store, barrier, metrics, jobs, token, started);
+            ApiTokens tokens = new ApiTokens(ApiTokenFile.loadOrCreate(settings.tokenFile()),
+                    ApiTokenFile.loadOrCreate(settings.readTokenFile()));
+            startFrontends(settings, store, barrier, metrics, jobs, tokens, started);
             return new Gateway(store, barrier, metrics, jobs, started);
         } catch (RuntimeException e) {
             new Gateway(store, barrier, metrics, jobs, started).closeAfterFailedStart(e);
@@ -74,7 +76,7 @@ final class Gateway implements AutoCloseable {
      * goes through the metrics' decorator; REST serves them as {@code GET /metrics}.
      */
     private static void startFrontends(ServeSettings settings, BlockStore store, GroupBarrier barrier,
-            GatewayMetrics metrics, BackupJobs jobs, String token, List<Frontend> started) {
+            GatewayMetrics metrics, BackupJobs jobs, ApiTokens tokens, List<Frontend> started) {
         TlsMaterial tls = settings.tls()
                 ? TlsMaterial.ensure(settings.dataDir().resolve("tls"),
                         List.of(settings.nbd().host(), settings.http().host()))
@@ -87,7 +89,7 @@ final class Gateway implements AutoCloseable {
             Routes routes = RestApi.routes(store, barrier, nbd::openConnections);
             metrics.addTo(routes);
             RestApi.addBackups(routes, store, barrier, jobs, settings.backups().access(), gatewayName(settings));
-            RestServer rest = RestServer.start(settings.http().socketAddress(), routes, token,
+            RestServer rest = RestServer.start(settings.http().socketAddress(), routes, tokens,
                     tls == null ? null : tls.httpsContext(), transport);
             started.add(new Frontend((tls == null ? "REST listening on http://" : "REST listening on https://")
                     + HostPort.of(rest.address()), rest));

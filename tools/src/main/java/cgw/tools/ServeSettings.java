@@ -26,4 +26,9 @@ record ServeSettings(Path dataDir, HostPort nbd, Path nbdSocket, HostPort http, 
     Path tokenFile() {
         return dataDir.resolve("api-token");
     }
+
+    /** The token for GET calls and {@code /metrics} only. */
+    Path readTokenFile() {
+        return dataDir.resolve("read-token");
+    }
 }

@@ -32,7 +32,8 @@ class RestHandlerTest {
         EmbeddedChannel connection = new EmbeddedChannel();
         connection.config().setAutoRead(false);
         connection.pipeline().addLast(new HttpServerCodec(), new RequestBodyLimit(RestServer.MAX_BODY_BYTES),
-                new RestHandler(routes, new BearerToken(TOKEN), storeCalls, new InFlight("REST API")));
+                new RestHandler(routes, new BearerToken(ApiTokens.adminOnly(TOKEN)), storeCalls,
+                        new InFlight("REST API")));
         return connection;
     }
 
