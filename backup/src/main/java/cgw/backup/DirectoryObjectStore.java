@@ -6,6 +6,7 @@ import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -66,11 +67,23 @@ final class DirectoryObjectStore implements ObjectStore {
         }
     }
 
+    /**
+     * The file of {@code key}. No part of it below the root may be a symbolic link: a repository
+     * holds plain files and directories only, and one that links elsewhere (to the gateway's own
+     * files, say) is refused instead of followed, for reads and writes alike.
+     */
     private Path path(String key) {
         if (key.isEmpty() || key.startsWith("/") || key.contains("..") || key.contains("\\")) {
             throw new IllegalArgumentException("bad object key: " + key);
         }
-        return root.resolve(key);
+        Path target = root.resolve(key);
+        for (Path part = target; !part.equals(root); part = part.getParent()) {
+            if (Files.isSymbolicLink(part)) {
+                throw new CorruptObjectException(root.relativize(part) + " in " + root
+                        + " is a symbolic link; a repository never follows one");
+            }
+        }
+        return target;
     }
 
     @Override
@@ -239,7 +252,7 @@ final class DirectoryObjectStore implements ObjectStore {
 
     @Override
     public boolean exists(String key) {
-        return Files.isRegularFile(path(key));
+        return Files.isRegularFile(path(key), LinkOption.NOFOLLOW_LINKS);
     }
 
     @Override
@@ -251,7 +264,7 @@ final class DirectoryObjectStore implements ObjectStore {
         }
         List<String> keys = new ArrayList<>();
         try (Stream<Path> files = Files.walk(dir)) {
-            files.filter(Files::isRegularFile)
+            files.filter(p -> Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS))
                     .filter(p -> !p.getFileName().toString().startsWith(TEMP_PREFIX))
                     .map(p -> root.relativize(p).toString())
                     .filter(k -> k.startsWith(prefix))

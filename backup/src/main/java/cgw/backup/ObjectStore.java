@@ -61,11 +61,17 @@ public interface ObjectStore extends AutoCloseable {
     @Override
     void close();
 
+    /** Opens a target anywhere its user can reach (tests, the CLI). */
+    static ObjectStore open(String target, S3Settings s3) {
+        return open(target, s3, BackupRoots.anywhere());
+    }
+
     /**
      * Opens a target: {@code file:///absolute/dir} (created when missing) or
-     * {@code s3://bucket/prefix}, reached with {@code s3} (null: the AWS defaults).
+     * {@code s3://bucket/prefix}, reached with {@code s3} (null: the AWS defaults); a directory
+     * only within {@code roots}.
      */
-    static ObjectStore open(String target, S3Settings s3) {
+    static ObjectStore open(String target, S3Settings s3, BackupRoots roots) {
         URI uri;
         try {
             uri = URI.create(target);
@@ -77,7 +83,7 @@ public interface ObjectStore extends AutoCloseable {
             if (uri.getAuthority() != null || uri.getPath() == null || !uri.getPath().startsWith("/")) {
                 throw new InvalidTargetException("a file target is file:///absolute/dir, got " + target);
             }
-            return new DirectoryObjectStore(Path.of(uri));
+            return new DirectoryObjectStore(roots.confine(Path.of(uri)));
         }
         if ("s3".equals(scheme)) {
             String bucket = uri.getHost();

@@ -1,6 +1,7 @@
 package cgw.backup;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -66,5 +67,33 @@ class DirectoryObjectStoreTest {
         java.io.StringWriter out = new java.io.StringWriter();
         failure.printStackTrace(new java.io.PrintWriter(out));
         return out.toString();
+    }
+
+    @Test
+    void symbolicLinksInsideARepositoryAreNeverFollowed() throws IOException {
+        Path secret = Files.writeString(dir.resolve("secret"), "the gateway's own file");
+        Path elsewhere = Files.createDirectories(dir.resolve("elsewhere"));
+        Path root = dir.resolve("repo");
+        try (DirectoryObjectStore store = new DirectoryObjectStore(root)) {
+            store.put("chunks/aa/real", bytes(100, 1));
+            Files.createSymbolicLink(root.resolve("chunks/aa/linked"), secret);
+            Files.createSymbolicLink(root.resolve("chunks/bb"), elsewhere);
+            Files.writeString(elsewhere.resolve("object"), "outside");
+
+            assertThatThrownBy(() -> store.get("chunks/aa/linked")).isInstanceOf(CorruptObjectException.class)
+                    .hasMessage("chunks/aa/linked in " + root + " is a symbolic link; a repository never follows one");
+            assertThatThrownBy(() -> store.get("chunks/bb/object")).isInstanceOf(CorruptObjectException.class)
+                    .hasMessageStartingWith("chunks/bb in ");
+            assertThatThrownBy(() -> store.put("chunks/bb/new", bytes(10, 2)))
+                    .isInstanceOf(CorruptObjectException.class);
+            assertThatThrownBy(() -> store.putIfAbsent("chunks/bb/new", bytes(10, 2)))
+                    .isInstanceOf(CorruptObjectException.class);
+            assertThatThrownBy(() -> store.delete("chunks/aa/linked")).isInstanceOf(CorruptObjectException.class);
+            assertThat(store.list("chunks/")).as("links are not objects").containsExactly("chunks/aa/real");
+        }
+        assertThat(Files.readString(secret)).isEqualTo("the gateway's own file");
+        try (Stream<Path> files = Files.list(elsewhere)) {
+            assertThat(files).containsExactly(elsewhere.resolve("object"));
+        }
     }
 }

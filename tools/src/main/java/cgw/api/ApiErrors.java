@@ -8,6 +8,7 @@ import cgw.backup.RepositoryFormatException;
 import cgw.backup.RepositoryLockedException;
 import cgw.backup.SnapshotExistsException;
 import cgw.backup.SnapshotNotFoundException;
+import cgw.backup.TargetNotAllowedException;
 import cgw.backup.WrongKeyException;
 import cgw.barrier.BarrierBusyException;
 import cgw.barrier.BarrierException;
@@ -120,12 +121,15 @@ public final class ApiErrors {
     }
 
     /**
-     * A repository that is not there or not usable is the caller's choice of target (400, 404);
+     * A repository that is not there or not usable is the caller's choice of target (400, 404),
+     * one outside the backup roots is not the caller's to choose (403);
      * one busy or holding the snapshot already is a conflict (409); a store that fails is ours (500).
      */
     private static Reply backupReply(BackupException e, String request) {
         ApiError error;
-        if (e instanceof InvalidTargetException || e instanceof RepositoryFormatException) {
+        if (e instanceof TargetNotAllowedException) {
+            error = ApiError.FORBIDDEN;
+        } else if (e instanceof InvalidTargetException || e instanceof RepositoryFormatException) {
             error = ApiError.BAD_REQUEST;
         } else if (e instanceof SnapshotNotFoundException) {
             error = ApiError.NOT_FOUND;

@@ -7,15 +7,21 @@ import cgw.api.RestServer;
 import cgw.api.Routes;
 import cgw.api.Transport;
 import cgw.api.jobs.BackupJobs;
+import cgw.backup.BackupRoots;
 import cgw.backup.JobOptions;
+import cgw.backup.RepositoryAccess;
 import cgw.barrier.GroupBarrier;
 import cgw.store.BlockStore;
 import cgw.store.StoreException;
 import cgw.store.StoreOptions;
 import cgw.tools.metrics.GatewayMetrics;
 import cgw.tools.tls.TlsMaterial;
+import java.io.IOException;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
 import org.slf4j.Logger;
@@ -88,12 +94,35 @@ final class Gateway implements AutoCloseable {
         try {
             Routes routes = RestApi.routes(store, barrier, nbd::openConnections);
             metrics.addTo(routes);
-            RestApi.addBackups(routes, store, barrier, jobs, settings.backups().access(), gatewayName(settings));
+            RestApi.addBackups(routes, store, barrier, jobs, repositoryAccess(settings), gatewayName(settings));
             RestServer rest = RestServer.start(settings.http().socketAddress(), routes, tokens,
                     tls == null ? null : tls.httpsContext(), transport);
             started.add(new Frontend((tls == null ? "REST listening on http://" : "REST listening on https://")
                     + HostPort.of(rest.address()), rest));
         } catch (RestBindException e) {
+            throw new ServeException(e.getMessage(), e);
+        }
+    }
+
+    /**
+     * The backup settings with {@code file://} repositories confined to the {@code --backup-root}
+     * directories, or to {@code DATA/backups} (made here, 0700) when none was given.
+     */
+    private static RepositoryAccess repositoryAccess(ServeSettings settings) {
+        List<Path> roots = settings.backups().roots();
+        if (roots.isEmpty()) {
+            Path dir = settings.defaultBackupRoot();
+            try {
+                Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(
+                        PosixFilePermissions.fromString("rwx------")));
+            } catch (IOException e) {
+                throw new ServeException("cannot create the backup root " + dir + ": " + e, e);
+            }
+            roots = List.of(dir);
+        }
+        try {
+            return settings.backups().access().withRoots(BackupRoots.of(roots));
+        } catch (IllegalArgumentException e) {
             throw new ServeException(e.getMessage(), e);
         }
     }

@@ -9,6 +9,8 @@ import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.Callable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -55,6 +57,11 @@ final class ServeCommand implements Callable<Integer> {
             "Key (32+ random bytes) that encrypts new repositories and opens existing ones;",
             "or a passphrase in $" + RepositoryAccess.PASSPHRASE_VARIABLE + "; neither: unencrypted"})
     Path backupKeyFile;
+
+    @Option(names = "--backup-root", paramLabel = "DIR", description = {
+            "The only directory where file:// export targets and restore sources may lie (checked",
+            "after resolving symlinks); repeatable; default: DATA/backups"})
+    List<Path> backupRoots = new ArrayList<>();
 
     @Option(names = "--backup-rate", paramLabel = "BYTES/s", defaultValue = "0", description = "Most bytes a second all backup jobs together read, e.g. 200MiB; 0 for no limit (default)")
     String backupRate;
@@ -115,8 +122,13 @@ final class ServeCommand implements Callable<Integer> {
             throw new ParameterException(spec.commandLine(),
                     "--backup-key-file " + backupKeyFile + " is not a readable file");
         }
-        return new ServeSettings(dataDir, nbd, nbdSocket, http, tls,
-                new ServeSettings.Backups(new RepositoryAccess(s3.settings(), key), rate, backupJobs));
+        for (Path root : backupRoots) {
+            if (!Files.isDirectory(root)) {
+                throw new ParameterException(spec.commandLine(), "--backup-root " + root + " is not a directory");
+            }
+        }
+        return new ServeSettings(dataDir, nbd, nbdSocket, http, tls, new ServeSettings.Backups(
+                new RepositoryAccess(s3.settings(), key), List.copyOf(backupRoots), rate, backupJobs));
     }
 
     private void checkSocketPath(Path socket) {

@@ -2,6 +2,7 @@ package cgw.tools;
 
 import cgw.backup.RepositoryAccess;
 import java.nio.file.Path;
+import java.util.List;
 
 /**
  * What {@code cgw serve} was asked to run, validated by {@link ServeCommand}. Immutable.
@@ -13,10 +14,18 @@ record ServeSettings(Path dataDir, HostPort nbd, Path nbdSocket, HostPort http, 
     /**
      * How backup jobs run.
      *
+     * @param access             S3 settings and key; {@code file://} confinement comes from {@code roots}
+     * @param roots              the only directories of {@code file://} repositories; empty for
+     *                           {@link #defaultBackupRoot}
      * @param rateBytesPerSecond what all jobs together may read a second, 0 for no limit
      * @param maxRunning         jobs run at once
      */
-    record Backups(RepositoryAccess access, long rateBytesPerSecond, int maxRunning) {
+    record Backups(RepositoryAccess access, List<Path> roots, long rateBytesPerSecond, int maxRunning) {
+    }
+
+    /** {@code DATA/backups}: where repositories may lie when no {@code --backup-root} is given. */
+    Path defaultBackupRoot() {
+        return dataDir.resolve("backups");
     }
 
     Path storeDir() {

@@ -7,6 +7,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import cgw.api.jobs.BackupJobs;
+import cgw.backup.BackupRoots;
 import cgw.backup.JobOptions;
 import cgw.backup.KeySource;
 import cgw.backup.RepositoryAccess;
@@ -19,9 +20,11 @@ import com.fasterxml.jackson.databind.JsonNode;
 import java.net.InetSocketAddress;
 import java.net.http.HttpResponse;
 import java.nio.ByteBuffer;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
+import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -48,12 +51,13 @@ class BackupApiTest {
         barrier = GroupBarrier.open(store);
         jobs = new BackupJobs(2, 0, JobOptions.defaults().withThreads(2));
         Routes routes = RestApi.routes(store, barrier, volume -> 0);
-        RestApi.addBackups(routes, store, barrier, jobs, new RepositoryAccess(S3Settings.defaults(), KeySource.none()),
-                "test");
+        Files.createDirectories(dir.resolve("backups"));
+        RestApi.addBackups(routes, store, barrier, jobs, new RepositoryAccess(S3Settings.defaults(), KeySource.none(),
+                BackupRoots.of(List.of(dir.resolve("backups")))), "test");
         server = RestServer.start(new InetSocketAddress("127.0.0.1", 0), routes, TOKEN);
         api = new ApiTestClient(server.address().getPort());
         api.createVolumes("wal", "data", "other");
-        target = "file://" + dir.resolve("repo").toAbsolutePath();
+        target = "file://" + dir.resolve("backups").resolve("repo").toAbsolutePath();
     }
 
     @AfterEach
@@ -166,5 +170,35 @@ class BackupApiTest {
         assertError(send("GET", "/v1/jobs/12345", null), 404, "not_found", "no job 12345");
         assertError(send("GET", "/v1/jobs/x", null), 400, "bad_request", "job id must be a positive integer");
         assertError(send("DELETE", "/v1/jobs/12345", null), 404, "not_found", "no job 12345");
+    }
+
+    @Test
+    void repositoriesOutsideTheBackupRootsAreForbidden() throws Exception {
+        long id = snapshot("wal");
+        Path outside = dir.resolve("elsewhere");
+        String escape = "file://" + dir.resolve("backups") + "/../elsewhere";
+        Files.createSymbolicLink(dir.resolve("backups").resolve("link"), dir);
+        String throughLink = "file://" + dir.resolve("backups").resolve("link").resolve("elsewhere");
+        String climbsFromMissing = "file://" + dir.resolve("backups") + "/new/../../elsewhere";
+        for (String where : List.of("file://" + outside, escape, throughLink, climbsFromMissing, "file:///etc")) {
+            HttpResponse<String> refused = send("POST", "/v1/snapshots/" + id + "/export",
+                    "{\"target\":\"" + where + "\"}");
+            assertThat(refused.statusCode()).as(where + ": " + refused.body()).isEqualTo(403);
+            assertThat(json(refused).get("error").asText()).isEqualTo("forbidden");
+            HttpResponse<String> restore = send("POST", "/v1/restores",
+                    "{\"source\":\"" + where + "\",\"snapshot\":" + id + ",\"prefix\":\"p\"}");
+            assertThat(restore.statusCode()).as(where + ": " + restore.body()).isEqualTo(403);
+        }
+        assertError(send("POST", "/v1/snapshots/" + id + "/export", "{\"target\":\"file://" + outside + "\"}"), 403,
+                "forbidden",
+                "file://" + outside + " is outside the backup roots [" + dir.resolve("backups").toRealPath()
+                        + "] (cgw serve --backup-root)");
+        assertThat(outside).doesNotExist();
+        assertThat(dir.resolve("backups").resolve("new")).doesNotExist();
+        // a path inside that only looks odd is fine
+        Files.createDirectories(dir.resolve("backups").resolve("a"));
+        JsonNode done = export(id, "{\"target\":\"file://" + dir.resolve("backups") + "/a/../b\"}");
+        assertThat(done.get("state").asText()).as(done.toString()).isEqualTo("done");
+        assertThat(dir.resolve("backups").resolve("b").resolve("config")).exists();
     }
 }

@@ -44,6 +44,13 @@ class MainTest {
     }
 
     @Test
+    void backupRootsMustBeDirectories() {
+        assertThat(run("serve", "--backup-root", dir.toString(), "--backup-root", dir.resolve("missing").toString()))
+                .isEqualTo(Main.USAGE);
+        assertThat(err.toString()).startsWith("cgw: --backup-root " + dir.resolve("missing") + " is not a directory");
+    }
+
+    @Test
     void logLevelIsCheckedOnEitherSideOfTheCommand() {
         assertThat(run("--log-level", "loud", "serve")).isEqualTo(Main.USAGE);
         assertThat(err.toString()).contains("expected error, warn, info, debug or trace, got 'loud'");

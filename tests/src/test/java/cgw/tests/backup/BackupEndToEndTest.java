@@ -74,8 +74,13 @@ class BackupEndToEndTest {
                 gateway.nbdUri(snapshotExport)).assertSuccess();
     }
 
+    /** In {@code DATA/backups}, the one backup root a gateway without {@code --backup-root} allows. */
+    private Path repositoryDir() {
+        return dir.resolve("data").resolve("backups").resolve("repo");
+    }
+
     private String repository() {
-        return "file://" + dir.resolve("repo").toAbsolutePath();
+        return "file://" + repositoryDir().toAbsolutePath();
     }
 
     @Test
@@ -195,7 +200,7 @@ class BackupEndToEndTest {
     }
 
     private List<Path> temporaryFiles() throws IOException {
-        try (Stream<Path> files = Files.walk(dir.resolve("repo"))) {
+        try (Stream<Path> files = Files.walk(repositoryDir())) {
             return files.filter(p -> p.getFileName().toString().startsWith(".tmp-")).toList();
         }
     }
@@ -219,7 +224,7 @@ class BackupEndToEndTest {
         assertThat(pruned.stdout()).contains("deleted [");
 
         Path chunk;
-        try (Stream<Path> files = Files.walk(dir.resolve("repo").resolve("chunks"))) {
+        try (Stream<Path> files = Files.walk(repositoryDir().resolve("chunks"))) {
             chunk = files.filter(Files::isRegularFile).sorted().findFirst().orElseThrow();
         }
         try (RandomAccessFile file = new RandomAccessFile(chunk.toFile(), "rw")) {
@@ -230,7 +235,7 @@ class BackupEndToEndTest {
         }
         ExternalTool.Result verified = GatewayProcess.localCli(NO_ENV, "backup", "verify", repository());
         assertThat(verified.exitCode()).as(verified.stdout() + verified.stderr()).isEqualTo(1);
-        assertThat(verified.stdout()).contains("corrupt").contains(dir.resolve("repo").relativize(chunk).toString());
+        assertThat(verified.stdout()).contains("corrupt").contains(repositoryDir().relativize(chunk).toString());
         assertThat(List.of(verified.stdout().split("\n"))).hasSizeGreaterThan(2);
     }
 }
