@@ -31,6 +31,9 @@ public interface Libc {
 
     int getpid();
 
+    /** {@code cgw serve} creates every file owner-only. */
+    int umask(int mask);
+
     String strerror(int errno);
 
     // what the page cache holds, and dropping a file from it: for tests of reads that must not wait

@@ -24,6 +24,13 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -40,6 +47,8 @@ import org.slf4j.LoggerFactory;
 public final class NbdServer implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(NbdServer.class);
     private static final long CLOSE_GRACE_MS = 10_000;
+    /** The Unix socket: the gateway's user and group, nobody else. */
+    private static final Set<PosixFilePermission> SOCKET_MODE = PosixFilePermissions.fromString("rw-rw----");
     /** Chunks of {@code pageSize << CHUNK_ORDER} bytes: 16 MiB with Netty's 8 KiB pages. */
     private static final int CHUNK_ORDER = 11;
     /**
@@ -111,11 +120,7 @@ public final class NbdServer implements AutoCloseable {
                 throw new IllegalStateException(
                         "NBD over a Unix socket needs Linux epoll: " + Epoll.unavailabilityCause());
             }
-            try {
-                Files.deleteIfExists(config.unixSocket());
-            } catch (IOException e) {
-                throw new UncheckedIOException("cannot replace " + config.unixSocket(), e);
-            }
+            removeStaleSocket(config.unixSocket());
             ServerBootstrap unix = new ServerBootstrap().group(group)
                     .channel(transport.domainServerChannelClass())
                     .childOption(ChannelOption.ALLOCATOR, BUFFERS)
@@ -123,6 +128,29 @@ public final class NbdServer implements AutoCloseable {
             unixChannel = bindOrThrow(unix, new DomainSocketAddress(config.unixSocket().toFile()),
                     "unix socket " + config.unixSocket());
             channels.add(unixChannel);
+            try {
+                // owner and group (qemu's user joins the gateway's group), nobody else
+                Files.setPosixFilePermissions(config.unixSocket(), SOCKET_MODE);
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot set the mode of " + config.unixSocket(), e);
+            }
+        }
+    }
+
+    /** Removes the socket a previous run left; anything else at that path is not ours to delete. */
+    private static void removeStaleSocket(Path socket) {
+        try {
+            BasicFileAttributes existing = Files.readAttributes(socket, BasicFileAttributes.class,
+                    LinkOption.NOFOLLOW_LINKS);
+            if (!existing.isOther()) {
+                throw new IllegalStateException(
+                        "cannot serve NBD on " + socket + ": a file that is not a socket is there");
+            }
+            Files.delete(socket);
+        } catch (NoSuchFileException e) {
+            return;
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot replace " + socket, e);
         }
     }
 

@@ -72,6 +72,7 @@ final class ServeCommand implements Callable<Integer> {
     @Override
     public Integer call() throws InterruptedException {
         ServeSettings settings = settings();
+        PrivateFiles.apply(settings.dataDir());
         StopSignals signals = StopSignals.install();
         Gateway gateway = Gateway.start(settings);
         Runtime.getRuntime().addShutdownHook(NamedThreads.thread("cgw-shutdown", false, () -> closeOnExit(gateway)));
