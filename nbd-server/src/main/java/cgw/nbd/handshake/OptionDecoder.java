@@ -2,6 +2,7 @@ package cgw.nbd.handshake;
 
 import cgw.nbd.wire.GreetingDescriptor;
 import cgw.nbd.wire.Nbd;
+import cgw.nbd.wire.Option;
 import cgw.nbd.wire.OptionHeaderDescriptor;
 import cgw.nbd.wire.OptionReply;
 import io.netty.buffer.ByteBuf;
@@ -32,7 +33,10 @@ final class OptionDecoder extends ByteToMessageDecoder {
     private static final AttributeKey<Boolean> STOPPED = AttributeKey.valueOf(OptionDecoder.class, "stopped");
 
     private enum State {
-        CLIENT_FLAGS, OPTION_HEADER, OPTION_DATA, SKIP_OPTION
+        CLIENT_FLAGS,
+        OPTION_HEADER,
+        OPTION_DATA,
+        SKIP_OPTION
     }
 
     private State state = State.CLIENT_FLAGS;
@@ -122,6 +126,13 @@ final class OptionDecoder extends ByteToMessageDecoder {
                     return;
                 }
                 state = State.OPTION_HEADER;
+                if (option == Option.STARTTLS.code && in.readableBytes() > optionLength) {
+                    // bytes sent before the server's answer would be read as if they came over TLS:
+                    // an injection (CVE-2021-3716 in nbdkit); no client may send them
+                    in.skipBytes(in.readableBytes());
+                    OptionReplies.hangUp(ctx, "bytes after NBD_OPT_STARTTLS before the TLS handshake");
+                    return;
+                }
                 out.add(new OptionRequest(option, in.readRetainedSlice((int) optionLength)));
             }
         }

@@ -16,6 +16,7 @@ import io.netty.channel.ChannelPipeline;
 import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
+import io.netty.handler.ssl.SslHandler;
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -257,6 +258,19 @@ class HandshakeTest {
         assertThat(Wire.received(channel).isReadable()).isFalse();
         assertThat(channel.isOpen()).isFalse();
         assertThat(started).isNull();
+    }
+
+    @ParameterizedTest
+    @ValueSource(booleans = {false, true})
+    void bytesSentAfterStartTlsBeforeItsAnswerEndTheSession(boolean withTls) throws SSLException {
+        connect(withTls ? SslContextBuilder.forClient().build() : null);
+        Wire.send(channel, new Client().flags(Nbd.FLAG_C_FIXED_NEWSTYLE)
+                .option(Option.STARTTLS, new byte[0])
+                .option(Option.LIST, new byte[0]).bytes(), false);
+
+        assertThat(channel.isOpen()).isFalse();
+        assertThat(channel.pipeline().get(SslHandler.class)).as("TLS never started").isNull();
+        assertThat(Wire.received(channel).isReadable()).as("neither option answered").isFalse();
     }
 
     @Test
