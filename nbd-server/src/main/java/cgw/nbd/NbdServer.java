@@ -174,7 +174,7 @@ public final class NbdServer implements AutoCloseable {
                 ChannelPipeline pipeline = channel.pipeline();
                 pipeline.addLast("handshake-timeout",
                         new ReadTimeoutHandler(config.handshakeTimeoutMs(), TimeUnit.MILLISECONDS));
-                HandshakePipeline.install(pipeline, exports, config.tls(), config.maxPayloadBytes(),
+                HandshakePipeline.install(pipeline, exports, config.policy(), config.tls(), config.maxPayloadBytes(),
                         NbdServer.this::startTransmission);
             }
         };

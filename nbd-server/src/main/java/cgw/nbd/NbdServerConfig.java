@@ -1,5 +1,6 @@
 package cgw.nbd;
 
+import cgw.nbd.export.ExportPolicy;
 import io.netty.handler.ssl.SslContext;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
@@ -16,6 +17,7 @@ import org.jspecify.annotations.Nullable;
  * @param maxInFlightBytes     per connection, payload bytes of requests not yet replied to
  * @param handshakeTimeoutMs   a client that has not entered transmission by then is dropped
  * @param ioThreads            Netty event loop threads
+ * @param policy               which clients may see and open which exports
  */
 public record NbdServerConfig(
         InetSocketAddress tcp,
@@ -25,27 +27,33 @@ public record NbdServerConfig(
         int maxInFlightRequests,
         long maxInFlightBytes,
         long handshakeTimeoutMs,
-        int ioThreads) {
+        int ioThreads,
+        ExportPolicy policy) {
 
     public static final int DEFAULT_MAX_PAYLOAD_BYTES = 32 << 20;
 
     public static NbdServerConfig defaults(InetSocketAddress tcp) {
         return new NbdServerConfig(tcp, null, null, DEFAULT_MAX_PAYLOAD_BYTES, 128, 128L << 20, 30_000,
-                Math.max(1, Runtime.getRuntime().availableProcessors()));
+                Math.max(1, Runtime.getRuntime().availableProcessors()), ExportPolicy.ANYONE);
     }
 
     public NbdServerConfig withUnixSocket(Path path) {
         return new NbdServerConfig(tcp, path, tls, maxPayloadBytes, maxInFlightRequests, maxInFlightBytes,
-                handshakeTimeoutMs, ioThreads);
+                handshakeTimeoutMs, ioThreads, policy);
     }
 
     public NbdServerConfig withTls(SslContext context) {
         return new NbdServerConfig(tcp, unixSocket, context, maxPayloadBytes, maxInFlightRequests, maxInFlightBytes,
-                handshakeTimeoutMs, ioThreads);
+                handshakeTimeoutMs, ioThreads, policy);
     }
 
     public NbdServerConfig withHandshakeTimeoutMs(long timeoutMs) {
         return new NbdServerConfig(tcp, unixSocket, tls, maxPayloadBytes, maxInFlightRequests, maxInFlightBytes,
-                timeoutMs, ioThreads);
+                timeoutMs, ioThreads, policy);
+    }
+
+    public NbdServerConfig withPolicy(ExportPolicy exportPolicy) {
+        return new NbdServerConfig(tcp, unixSocket, tls, maxPayloadBytes, maxInFlightRequests, maxInFlightBytes,
+                handshakeTimeoutMs, ioThreads, exportPolicy);
     }
 }

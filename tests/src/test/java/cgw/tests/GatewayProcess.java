@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.BufferedReader;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.InputStreamReader;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -16,12 +17,17 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.GeneralSecurityException;
+import java.security.KeyStore;
+import java.security.cert.CertificateFactory;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.TrustManagerFactory;
 
 /**
  * A {@code cgw serve} child process as operators run it (the shaded jar), on ports chosen by the
@@ -36,15 +42,39 @@ public final class GatewayProcess implements AutoCloseable {
     public final Path data;
     public final int nbdPort;
     public final int restPort;
+    /** {@code http} or, for a gateway started with {@code --tls}, {@code https}. */
+    public final String restScheme;
     private final Path stderrFile;
-    private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+    private final HttpClient http;
 
-    private GatewayProcess(Process process, Path data, Path stderrFile, int nbdPort, int restPort) {
+    private GatewayProcess(Process process, Path data, Path stderrFile, int nbdPort, int restPort, String restScheme) {
         this.process = process;
         this.data = data;
         this.stderrFile = stderrFile;
         this.nbdPort = nbdPort;
         this.restPort = restPort;
+        this.restScheme = restScheme;
+        HttpClient.Builder client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1);
+        if (restScheme.equals("https")) {
+            client.sslContext(trusting(data.resolve("tls").resolve("ca-cert.pem")));
+        }
+        this.http = client.build();
+    }
+
+    /** TLS that trusts the gateway's own CA, as clients given its ca-cert.pem do. */
+    private static SSLContext trusting(Path caCert) {
+        try (InputStream in = Files.newInputStream(caCert)) {
+            KeyStore trusted = KeyStore.getInstance(KeyStore.getDefaultType());
+            trusted.load(null, null);
+            trusted.setCertificateEntry("cgw-ca", CertificateFactory.getInstance("X.509").generateCertificate(in));
+            TrustManagerFactory trust = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+            trust.init(trusted);
+            SSLContext context = SSLContext.getInstance("TLS");
+            context.init(null, trust.getTrustManagers(), null);
+            return context;
+        } catch (IOException | GeneralSecurityException e) {
+            throw new IllegalStateException("cannot trust " + caCert, e);
+        }
     }
 
     /** Starts {@code cgw serve --data DATA} plus {@code extraArgs}; its stderr goes to {@code stderrFile}. */
@@ -86,7 +116,7 @@ public final class GatewayProcess implements AutoCloseable {
             assertThat(rest.group(1)).isEqualTo(List.of(extraArgs).contains("--tls") ? "https" : "http");
             assertThat(tokenLine).isEqualTo("API token in " + data.resolve("api-token"));
             gateway = new GatewayProcess(process, data, stderrFile, Integer.parseInt(nbd.group(1)),
-                    Integer.parseInt(rest.group(2)));
+                    Integer.parseInt(rest.group(2)), rest.group(1));
             return gateway;
         } finally {
             if (gateway == null) {
@@ -113,8 +143,11 @@ public final class GatewayProcess implements AutoCloseable {
     public ExternalTool.Result cli(Map<String, String> environment, String... args) {
         List<String> command = new ArrayList<>(javaJar());
         command.addAll(List.of(args));
-        command.addAll(List.of("--server", "http://127.0.0.1:" + restPort, "--token-file",
+        command.addAll(List.of("--server", restScheme + "://127.0.0.1:" + restPort, "--token-file",
                 data.resolve("api-token").toString()));
+        if (restScheme.equals("https")) {
+            command.addAll(List.of("--ca-cert", data.resolve("tls").resolve("ca-cert.pem").toString()));
+        }
         return ExternalTool.runWithEnvironment(environment, command.toArray(String[]::new));
     }
 
@@ -132,7 +165,7 @@ public final class GatewayProcess implements AutoCloseable {
 
     /** Sends a REST request with the gateway's token ({@code body} null: none). */
     public HttpResponse<String> rest(String method, String path, String body) throws IOException, InterruptedException {
-        HttpRequest request = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + restPort + path))
+        HttpRequest request = HttpRequest.newBuilder(URI.create(restScheme + "://127.0.0.1:" + restPort + path))
                 .header("Authorization", "Bearer " + token())
                 .method(method,
                         body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body))

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.StreamReadFeature;
 import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.MapperFeature;
 import com.fasterxml.jackson.databind.cfg.CoercionAction;
 import com.fasterxml.jackson.databind.cfg.CoercionInputShape;
@@ -56,6 +57,11 @@ final class ApiJson {
             }
             return value;
         }
+    }
+
+    /** A JSON value as a tree, for bodies where a field's absence and its null differ, and stored records. */
+    static JsonNode readTree(byte[] body) throws IOException {
+        return read(body, JsonNode.class);
     }
 
     static byte[] write(Object value) {

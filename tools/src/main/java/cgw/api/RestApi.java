@@ -21,10 +21,16 @@ public final class RestApi {
 
     /** {@code attachments}: how many NBD connections have a volume open (deleting it is refused then). */
     public static Routes routes(BlockStore store, GroupBarrier barrier, ToIntFunction<String> attachments) {
+        return routes(store, barrier, attachments, VolumeClients.load(store));
+    }
+
+    /** As {@link #routes(BlockStore, GroupBarrier, ToIntFunction)}, with the volumes' client lists the NBD server also reads. */
+    public static Routes routes(BlockStore store, GroupBarrier barrier, ToIntFunction<String> attachments,
+            VolumeClients clients) {
         Routes routes = new Routes().addPublic(HttpMethod.GET, "/healthz", request -> Reply.ok(HEALTHY));
-        new VolumeResource(store, barrier, attachments).addTo(routes);
+        new VolumeResource(store, barrier, attachments, clients).addTo(routes);
         new GroupResource(barrier).addTo(routes);
-        new SnapshotResource(barrier).addTo(routes);
+        new SnapshotResource(store, barrier, clients).addTo(routes);
         return routes;
     }
 

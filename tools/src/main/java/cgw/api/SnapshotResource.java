@@ -2,6 +2,8 @@ package cgw.api;
 
 import cgw.barrier.GroupBarrier;
 import cgw.barrier.Snapshot;
+import cgw.store.BlockStore;
+import cgw.store.VolumeInfo;
 import com.fasterxml.jackson.annotation.JsonPropertyOrder;
 import io.netty.handler.codec.http.HttpMethod;
 import java.io.IOException;
@@ -9,6 +11,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
+import java.util.stream.Collectors;
 
 /**
  * {@code /v1/snapshots}: ad-hoc group snapshots, listing, deletion and clones. Taking a snapshot
@@ -51,10 +54,14 @@ final class SnapshotResource {
         }
     }
 
+    private final BlockStore store;
     private final GroupBarrier barrier;
+    private final VolumeClients clients;
 
-    SnapshotResource(GroupBarrier barrier) {
+    SnapshotResource(BlockStore store, GroupBarrier barrier, VolumeClients clients) {
+        this.store = store;
         this.barrier = barrier;
+        this.clients = clients;
     }
 
     void addTo(Routes routes) {
@@ -98,7 +105,18 @@ final class SnapshotResource {
         if (body.prefix() == null) {
             throw new ApiException(ApiError.BAD_REQUEST, "field 'prefix' is required");
         }
-        return Reply.created(new CloneView(barrier.cloneSnapshot(id, body.prefix())), "/v1/volumes");
+        Map<String, String> clones = barrier.cloneSnapshot(id, body.prefix());
+        // a clone holds its source's data: the same clients may open it, and no others
+        Map<String, VolumeInfo> volumes = store.volumes().stream()
+                .collect(Collectors.toMap(VolumeInfo::name, volume -> volume));
+        clones.forEach((source, clone) -> {
+            VolumeInfo from = volumes.get(source); // null once the source volume is deleted
+            List<String> allowed = from == null ? null : clients.of(from);
+            if (allowed != null) {
+                clients.set(store.volume(clone), allowed);
+            }
+        });
+        return Reply.created(new CloneView(clones), "/v1/volumes");
     }
 
     private static long id(ApiRequest request) {

@@ -6,6 +6,7 @@ import cgw.api.RestBindException;
 import cgw.api.RestServer;
 import cgw.api.Routes;
 import cgw.api.Transport;
+import cgw.api.VolumeClients;
 import cgw.api.jobs.BackupJobs;
 import cgw.backup.BackupRoots;
 import cgw.backup.JobOptions;
@@ -88,11 +89,12 @@ final class Gateway implements AutoCloseable {
                         List.of(settings.nbd().host(), settings.http().host()))
                 : null;
         Transport transport = Transport.best();
-        NbdFrontend nbd = NbdFrontend.start(settings, store, barrier, metrics::meter,
+        VolumeClients clients = VolumeClients.load(store);
+        NbdFrontend nbd = NbdFrontend.start(settings, store, barrier, metrics::meter, clients,
                 tls == null ? null : tls.serverContext(), transport);
         started.add(new Frontend(nbd.listeningLine(), nbd));
         try {
-            Routes routes = RestApi.routes(store, barrier, nbd::openConnections);
+            Routes routes = RestApi.routes(store, barrier, nbd::openConnections, clients);
             metrics.addTo(routes);
             RestApi.addBackups(routes, store, barrier, jobs, repositoryAccess(settings), gatewayName(settings));
             RestServer rest = RestServer.start(settings.http().socketAddress(), routes, tokens,

@@ -30,7 +30,7 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "cgw", sortOptions = false, description = "Consistency-group gateway: VM disks over NBD from a copy-on-write block store.", subcommands = {
         ServeCommand.class, VolumeCommand.class, GroupCommand.class, SnapshotCommand.class,
-        ExportCommand.class, RestoreCommand.class, JobCommand.class, BackupCommand.class})
+        ExportCommand.class, RestoreCommand.class, JobCommand.class, BackupCommand.class, TlsCommand.class})
 public final class Main implements Runnable {
     private static final Logger log = LoggerFactory.getLogger(Main.class);
     static final String LOG_LEVEL = "--log-level";

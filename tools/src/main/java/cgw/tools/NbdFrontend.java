@@ -4,6 +4,7 @@ import cgw.barrier.GroupBarrier;
 import cgw.nbd.NbdServer;
 import cgw.nbd.NbdServerConfig;
 import cgw.nbd.ServerTransport;
+import cgw.nbd.export.ExportPolicy;
 import cgw.nbd.export.ExportRegistry;
 import cgw.nbd.export.StoreExports;
 import cgw.store.BlockStore;
@@ -49,10 +50,11 @@ final class NbdFrontend implements AutoCloseable {
     /**
      * Serves every volume of {@code store}: {@code VOLUME} through its epoch gate, and
      * {@code VOLUME@SNAPSHOT_ID} for each snapshot of the barrier's catalog; {@code decorate} wraps
-     * the exports in layers such as the metrics'. Listens on the gateway's {@code transport}.
+     * the exports in layers such as the metrics'; {@code policy} says which clients may open which.
+     * Listens on the gateway's {@code transport}.
      */
     static NbdFrontend start(ServeSettings settings, BlockStore store, GroupBarrier barrier,
-            UnaryOperator<ExportRegistry> decorate, SslContext tls, ServerTransport transport) {
+            UnaryOperator<ExportRegistry> decorate, ExportPolicy policy, SslContext tls, ServerTransport transport) {
         int threads = storeThreads(System.getProperty(STORE_THREADS_PROPERTY),
                 Runtime.getRuntime().availableProcessors());
         ThreadPoolExecutor storeCalls = new ThreadPoolExecutor(threads, threads, 60, TimeUnit.SECONDS,
@@ -64,7 +66,8 @@ final class NbdFrontend implements AutoCloseable {
                 volume -> barrier.gate(volume)::submit);
         NbdServerConfig config = NbdServerConfig.defaults(settings.nbd().socketAddress())
                 .withUnixSocket(settings.nbdSocket())
-                .withTls(tls);
+                .withTls(tls)
+                .withPolicy(policy);
         try {
             return new NbdFrontend(storeCalls, exports, NbdServer.start(config, decorate.apply(exports), transport));
         } catch (RuntimeException e) {

@@ -34,6 +34,6 @@ class ApiTokenFileTest {
         assertThatThrownBy(() -> ApiTokenFile.loadOrCreate(file))
                 .isInstanceOf(ServeException.class)
                 .hasMessage(
-                        file + " does not hold an API token (64 hex digits); delete it and a new one is made on start");
+                        file + " does not hold a token (64 hex digits); delete it and a new one is made on start");
     }
 }

@@ -1,6 +1,7 @@
 package cgw.nbd.handshake;
 
 import cgw.nbd.export.Export;
+import cgw.nbd.export.ExportPolicy;
 import cgw.nbd.export.ExportRegistry;
 import io.netty.channel.ChannelPipeline;
 import io.netty.handler.ssl.SslContext;
@@ -38,15 +39,16 @@ public final class HandshakePipeline {
 
     /**
      * Adds the handshake handlers at the end of {@code pipeline}. With {@code tls} the server is
-     * FORCEDTLS; without, STARTTLS is refused.
+     * FORCEDTLS; without, STARTTLS is refused. {@code policy} decides which exports the client
+     * may see and open.
      */
-    public static void install(ChannelPipeline pipeline, ExportRegistry exports, @Nullable SslContext tls,
-            int maxPayloadBytes, Transmission transmission) {
+    public static void install(ChannelPipeline pipeline, ExportRegistry exports, ExportPolicy policy,
+            @Nullable SslContext tls, int maxPayloadBytes, Transmission transmission) {
         pipeline.addLast(DECODER, new OptionDecoder());
         if (tls != null) {
             pipeline.addLast(TLS_REQUIRED, new TlsRequired());
         }
-        pipeline.addLast(NEGOTIATION, new Negotiation(exports, tls, maxPayloadBytes, transmission));
+        pipeline.addLast(NEGOTIATION, new Negotiation(exports, policy, tls, maxPayloadBytes, transmission));
     }
 
     /**

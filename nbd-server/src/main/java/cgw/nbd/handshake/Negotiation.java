@@ -6,6 +6,7 @@ import static cgw.nbd.handshake.OptionData.utf8;
 import cgw.nbd.export.Export;
 import cgw.nbd.export.ExportInfo;
 import cgw.nbd.export.ExportNotFoundException;
+import cgw.nbd.export.ExportPolicy;
 import cgw.nbd.export.ExportRegistry;
 import cgw.nbd.handshake.OptionData.InvalidOption;
 import cgw.nbd.wire.ExportNameReplyDescriptor;
@@ -50,6 +51,7 @@ final class Negotiation extends ChannelInboundHandlerAdapter {
     private static final int PREFERRED_BLOCK_BYTES = 4096;
 
     private final ExportRegistry exports;
+    private final ExportPolicy policy;
     /** Null when the server has no TLS: STARTTLS is refused. */
     private final @Nullable SslContext tls;
     private final int maxPayloadBytes;
@@ -61,9 +63,10 @@ final class Negotiation extends ChannelInboundHandlerAdapter {
     /** Export name the last SET_META_CONTEXT selected base:allocation for; null when none. */
     private @Nullable String allocationExport;
 
-    Negotiation(ExportRegistry exports, @Nullable SslContext tls, int maxPayloadBytes,
+    Negotiation(ExportRegistry exports, ExportPolicy policy, @Nullable SslContext tls, int maxPayloadBytes,
             HandshakePipeline.Transmission transmission) {
         this.exports = exports;
+        this.policy = policy;
         this.tls = tls;
         this.maxPayloadBytes = maxPayloadBytes;
         this.transmission = transmission;
@@ -133,7 +136,11 @@ final class Negotiation extends ChannelInboundHandlerAdapter {
             OptionReplies.refuse(ctx, option, OptionReply.ERR_INVALID, "LIST takes no data");
             return;
         }
+        String client = PeerName.of(ctx.pipeline());
         for (ExportInfo export : exports.list()) {
+            if (!policy.allows(export.name(), client)) {
+                continue;
+            }
             OptionReplies.reply(ctx, option, OptionReply.SERVER,
                     ServerReplyDescriptor.encode(ctx.alloc(), utf8(export.name()), utf8(export.description())));
         }
@@ -155,6 +162,9 @@ final class Negotiation extends ChannelInboundHandlerAdapter {
             OptionReplies.refuse(ctx, option, OptionReply.ERR_UNKNOWN, name.isEmpty()
                     ? "there is no default export: name a volume"
                     : "no export named '" + name + "'");
+            return;
+        }
+        if (!allowed(ctx, option, name)) {
             return;
         }
         Export export = null;
@@ -187,6 +197,11 @@ final class Negotiation extends ChannelInboundHandlerAdapter {
 
     private void exportName(ChannelHandlerContext ctx, ByteBuf data) {
         String name = OptionData.string(data, data.readableBytes());
+        if (name != null && !policy.allows(name, PeerName.of(ctx.pipeline()))) {
+            OptionReplies.hangUp(ctx, "client " + describe(PeerName.of(ctx.pipeline())) + " may not open export '"
+                    + name + "' (asked with NBD_OPT_EXPORT_NAME)");
+            return;
+        }
         Export export;
         try {
             export = name == null || name.isEmpty() ? null : exports.open(name);
@@ -234,6 +249,9 @@ final class Negotiation extends ChannelInboundHandlerAdapter {
             OptionReplies.refuse(ctx, option, OptionReply.ERR_UNKNOWN, "no export named '" + name + "'");
             return;
         }
+        if (!allowed(ctx, option, name)) {
+            return;
+        }
         if (allocation) {
             OptionReplies.reply(ctx, option, OptionReply.META_CONTEXT, MetaContextReplyDescriptor.encode(ctx.alloc(),
                     set ? ALLOCATION_CONTEXT_ID : 0, utf8(BASE_ALLOCATION)));
@@ -242,6 +260,21 @@ final class Negotiation extends ChannelInboundHandlerAdapter {
             }
         }
         OptionReplies.reply(ctx, option, OptionReply.ACK, null);
+    }
+
+    /** Whether the policy lets this connection's client open {@code name}; refuses the option when not. */
+    private boolean allowed(ChannelHandlerContext ctx, int option, String name) {
+        String client = PeerName.of(ctx.pipeline());
+        if (policy.allows(name, client)) {
+            return true;
+        }
+        OptionReplies.refuse(ctx, option, OptionReply.ERR_POLICY,
+                "client " + describe(client) + " may not open export '" + name + "'");
+        return false;
+    }
+
+    private static String describe(@Nullable String client) {
+        return client == null ? "without a TLS certificate" : "'" + client + "'";
     }
 
     private int transmissionFlags(ExportInfo info) {

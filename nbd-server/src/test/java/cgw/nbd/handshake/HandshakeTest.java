@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import cgw.nbd.StoreFixture;
 import cgw.nbd.Wire;
 import cgw.nbd.export.Export;
+import cgw.nbd.export.ExportPolicy;
 import cgw.nbd.wire.Nbd;
 import cgw.nbd.wire.Option;
 import cgw.nbd.wire.OptionReply;
@@ -20,6 +21,8 @@ import io.netty.handler.ssl.SslHandler;
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import javax.net.ssl.SSLException;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -57,8 +60,13 @@ class HandshakeTest {
     }
 
     private ByteBuf connect(SslContext tls) {
+        return connect(tls, ExportPolicy.ANYONE);
+    }
+
+    private ByteBuf connect(SslContext tls, ExportPolicy policy) {
         channel = fixture.attach(new EmbeddedChannel());
-        HandshakePipeline.install(channel.pipeline(), fixture.exports, tls, MAX_PAYLOAD_BYTES, this::startTransmission);
+        HandshakePipeline.install(channel.pipeline(), fixture.exports, policy, tls, MAX_PAYLOAD_BYTES,
+                this::startTransmission);
         channel.pipeline().fireChannelActive();
         return Wire.received(channel);
     }
@@ -258,6 +266,37 @@ class HandshakeTest {
         assertThat(Wire.received(channel).isReadable()).isFalse();
         assertThat(channel.isOpen()).isFalse();
         assertThat(started).isNull();
+    }
+
+    @Test
+    void anExportThePolicyRefusesIsNotListedNorOpened() {
+        List<String> asked = new ArrayList<>();
+        connect(null, (export, client) -> {
+            asked.add(export + " by " + client);
+            return false;
+        });
+        Wire.send(channel, new Client().flags(Nbd.FLAG_C_FIXED_NEWSTYLE)
+                .option(Option.LIST, new byte[0])
+                .option(Option.STRUCTURED_REPLY, new byte[0])
+                .option(Option.SET_META_CONTEXT, metaContextData(StoreFixture.VOLUME, "base:allocation"))
+                .option(Option.INFO, goData(StoreFixture.VOLUME))
+                .option(Option.GO, goData(StoreFixture.VOLUME))
+                .option(Option.GO, goData("no-such-volume"))
+                .option(Option.EXPORT_NAME, StoreFixture.VOLUME.getBytes(StandardCharsets.UTF_8)).bytes(), false);
+
+        ByteBuf replies = Wire.received(channel);
+        assertReply(replies, Option.LIST, OptionReply.ACK);
+        assertReply(replies, Option.STRUCTURED_REPLY, OptionReply.ACK);
+        ByteBuf why = assertReply(replies, Option.SET_META_CONTEXT, OptionReply.ERR_POLICY);
+        assertThat(why.toString(StandardCharsets.UTF_8))
+                .isEqualTo("client without a TLS certificate may not open export '" + StoreFixture.VOLUME + "'");
+        assertReply(replies, Option.INFO, OptionReply.ERR_POLICY);
+        assertReply(replies, Option.GO, OptionReply.ERR_POLICY);
+        assertReply(replies, Option.GO, OptionReply.ERR_UNKNOWN);
+        assertThat(replies.isReadable()).as("EXPORT_NAME cannot be refused: the session ends").isFalse();
+        assertThat(channel.isOpen()).isFalse();
+        assertThat(started).isNull();
+        assertThat(asked).allMatch(a -> a.endsWith(" by null")).hasSize(5);
     }
 
     @ParameterizedTest

@@ -19,6 +19,7 @@ import java.security.KeyPair;
 import java.security.KeyPairGenerator;
 import java.security.PrivateKey;
 import java.security.SecureRandom;
+import java.security.cert.CertificateException;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.time.Instant;
@@ -27,7 +28,10 @@ import java.util.Collection;
 import java.util.Date;
 import java.util.LinkedHashSet;
 import java.util.List;
+import org.bouncycastle.asn1.pkcs.PrivateKeyInfo;
 import org.bouncycastle.asn1.x500.X500Name;
+import org.bouncycastle.asn1.x500.X500NameBuilder;
+import org.bouncycastle.asn1.x500.style.BCStyle;
 import org.bouncycastle.asn1.x509.BasicConstraints;
 import org.bouncycastle.asn1.x509.ExtendedKeyUsage;
 import org.bouncycastle.asn1.x509.Extension;
@@ -40,6 +44,8 @@ import org.bouncycastle.cert.X509v3CertificateBuilder;
 import org.bouncycastle.cert.jcajce.JcaX509CertificateConverter;
 import org.bouncycastle.cert.jcajce.JcaX509ExtensionUtils;
 import org.bouncycastle.cert.jcajce.JcaX509v3CertificateBuilder;
+import org.bouncycastle.openssl.PEMParser;
+import org.bouncycastle.openssl.jcajce.JcaPEMKeyConverter;
 import org.bouncycastle.openssl.jcajce.JcaPEMWriter;
 import org.bouncycastle.openssl.jcajce.JcaPKCS8Generator;
 import org.bouncycastle.operator.ContentSigner;
@@ -68,6 +74,8 @@ public final class TlsMaterial {
     private static final Logger log = LoggerFactory.getLogger(TlsMaterial.class);
     private static final Duration VALIDITY = Duration.ofDays(3650);
     private static final String SIGNATURE = "SHA256withRSA";
+    /** The CN of the client certificate made with the material, for local tools. */
+    public static final String DEFAULT_CLIENT = "cgw-client";
 
     private final Path dir;
 
@@ -115,6 +123,74 @@ public final class TlsMaterial {
         }
     }
 
+    /**
+     * The material already in {@code dir}, for issuing client certificates.
+     *
+     * @throws IllegalStateException when the gateway has not made it yet
+     */
+    public static TlsMaterial existing(Path dir) {
+        if (!Files.exists(dir.resolve("server-cert.pem")) || !Files.exists(dir.resolve("ca-key.pem"))) {
+            throw new IllegalStateException("no TLS material in " + dir + ": start 'cgw serve --tls' once to make it");
+        }
+        return new TlsMaterial(dir);
+    }
+
+    /**
+     * Writes a client certificate for {@code name} (its subject's CN, which volumes' {@code clients}
+     * lists name), its key and the CA certificate into {@code out}, in qemu's client layout
+     * ({@code ca-cert.pem}, {@code client-cert.pem}, {@code client-key.pem} 0600).
+     *
+     * @throws IllegalStateException when {@code out} already holds a client certificate
+     */
+    public void issueClient(String name, Path out) {
+        TlsMaterial target = new TlsMaterial(out);
+        if (Files.exists(out.resolve("client-cert.pem")) || Files.exists(out.resolve("client-key.pem"))) {
+            throw new IllegalStateException(out + " already holds a client certificate; choose another --out");
+        }
+        try {
+            Files.createDirectories(out);
+            X509Certificate ca = readCertificate(dir.resolve("ca-cert.pem"));
+            PrivateKey caKey = readKey(dir.resolve("ca-key.pem"));
+            KeyPair caKeys = new KeyPair(ca.getPublicKey(), caKey);
+            SecureRandom random = new SecureRandom();
+            KeyPairGenerator generator = KeyPairGenerator.getInstance("RSA");
+            generator.initialize(3072, random);
+            KeyPair clientKeys = generator.generateKeyPair();
+            X500Name caName = X500Name.getInstance(ca.getSubjectX500Principal().getEncoded());
+            X500Name subject = new X500NameBuilder().addRDN(BCStyle.CN, name).build();
+            X509Certificate client = sign(leaf(caName, ca, caKeys, clientKeys, subject, Instant.now(), random)
+                    .addExtension(Extension.extendedKeyUsage, false,
+                            new ExtendedKeyUsage(KeyPurposeId.id_kp_clientAuth)),
+                    caKey);
+            target.writeSecret("client-key.pem", clientKeys.getPrivate());
+            target.writePublic("client-cert.pem", client);
+            target.writePublic("ca-cert.pem", ca);
+            log.info("issued a client certificate for '{}' into {}", name, out);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write a client certificate into " + out, e);
+        } catch (java.security.GeneralSecurityException | OperatorCreationException e) {
+            throw new IllegalStateException("cannot issue a client certificate: " + e.getMessage(), e);
+        }
+    }
+
+    private static X509Certificate readCertificate(Path file) throws IOException, CertificateException {
+        try (PEMParser parser = new PEMParser(Files.newBufferedReader(file, StandardCharsets.US_ASCII))) {
+            if (!(parser.readObject() instanceof X509CertificateHolder holder)) {
+                throw new IOException(file + " holds no certificate");
+            }
+            return new JcaX509CertificateConverter().getCertificate(holder);
+        }
+    }
+
+    private static PrivateKey readKey(Path file) throws IOException {
+        try (PEMParser parser = new PEMParser(Files.newBufferedReader(file, StandardCharsets.US_ASCII))) {
+            if (!(parser.readObject() instanceof PrivateKeyInfo info)) {
+                throw new IOException(file + " holds no unencrypted PKCS#8 key");
+            }
+            return new JcaPEMKeyConverter().getPrivateKey(info);
+        }
+    }
+
     private void create(Collection<String> hosts) {
         try {
             Files.createDirectories(dir);
@@ -134,16 +210,18 @@ public final class TlsMaterial {
                     caKeys.getPrivate());
 
             KeyPair serverKeys = generator.generateKeyPair();
-            X509Certificate server = sign(leaf(caName, ca, caKeys, serverKeys, "CN=localhost", now, random)
-                    .addExtension(Extension.extendedKeyUsage, false,
-                            new ExtendedKeyUsage(KeyPurposeId.id_kp_serverAuth))
-                    .addExtension(Extension.subjectAlternativeName, false, subjectAltNames(hosts)),
+            X509Certificate server = sign(
+                    leaf(caName, ca, caKeys, serverKeys, new X500Name("CN=localhost"), now, random)
+                            .addExtension(Extension.extendedKeyUsage, false,
+                                    new ExtendedKeyUsage(KeyPurposeId.id_kp_serverAuth))
+                            .addExtension(Extension.subjectAlternativeName, false, subjectAltNames(hosts)),
                     caKeys.getPrivate());
 
             KeyPair clientKeys = generator.generateKeyPair();
-            X509Certificate client = sign(leaf(caName, ca, caKeys, clientKeys, "CN=cgw client", now, random)
-                    .addExtension(Extension.extendedKeyUsage, false,
-                            new ExtendedKeyUsage(KeyPurposeId.id_kp_clientAuth)),
+            X509Certificate client = sign(
+                    leaf(caName, ca, caKeys, clientKeys, new X500Name("CN=" + DEFAULT_CLIENT), now, random)
+                            .addExtension(Extension.extendedKeyUsage, false,
+                                    new ExtendedKeyUsage(KeyPurposeId.id_kp_clientAuth)),
                     caKeys.getPrivate());
 
             writePublic("ca-cert.pem", ca);
@@ -161,12 +239,12 @@ public final class TlsMaterial {
     }
 
     private static JcaX509v3CertificateBuilder leaf(X500Name caName, X509Certificate ca, KeyPair caKeys, KeyPair keys,
-            String subject, Instant now, SecureRandom random)
+            X500Name subject, Instant now, SecureRandom random)
             throws java.security.GeneralSecurityException, IOException {
         JcaX509ExtensionUtils utils = new JcaX509ExtensionUtils();
         JcaX509v3CertificateBuilder builder = new JcaX509v3CertificateBuilder(caName, serial(random), start(now),
                 end(now),
-                new X500Name(subject), keys.getPublic());
+                subject, keys.getPublic());
         builder.addExtension(Extension.basicConstraints, true, new BasicConstraints(false))
                 .addExtension(Extension.keyUsage, true,
                         new KeyUsage(KeyUsage.digitalSignature | KeyUsage.keyEncipherment))
