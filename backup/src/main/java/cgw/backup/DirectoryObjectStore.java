@@ -12,6 +12,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Set;
 import java.util.UUID;
@@ -240,9 +241,17 @@ final class DirectoryObjectStore implements ObjectStore {
     }
 
     @Override
-    public byte[] get(String key) {
-        try {
-            return Files.readAllBytes(path(key));
+    public byte[] get(String key, long maxBytes) {
+        try (FileChannel channel = FileChannel.open(path(key), StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS)) {
+            long size = channel.size();
+            if (size > maxBytes) {
+                throw ObjectStore.tooLarge(key, size, maxBytes, describe());
+            }
+            ByteBuffer bytes = ByteBuffer.allocate((int) size);
+            while (bytes.hasRemaining() && channel.read(bytes) >= 0) {
+                // a file that shrank meanwhile ends the loop short, and its check fails later
+            }
+            return bytes.hasRemaining() ? Arrays.copyOf(bytes.array(), bytes.position()) : bytes.array();
         } catch (NoSuchFileException e) {
             throw new ObjectNotFoundException("no object " + key + " in " + describe());
         } catch (IOException e) {

@@ -100,6 +100,7 @@ public final class Exporter {
                 throw new SnapshotNotFoundException("incremental base snapshot " + parent.id() + " is not in "
                         + repository.describe() + "; export it first, or export in full");
             }
+            checkBase(base, parent, repository.describe());
         }
         try (RepositoryLock lock = repository.lock(false, "export of snapshot " + snapshot.id())) {
             List<Plan> plans = new ArrayList<>();
@@ -239,6 +240,26 @@ public final class Exporter {
             }
             workers.bytesDone.addAndGet(length);
         });
+    }
+
+    /**
+     * Checks that {@code base}, read from a repository under {@code parent}'s id, is the manifest
+     * of {@code parent}: taken at the same moment, of the same volumes at the same epochs. Ids
+     * alone are not enough: two gateways, or one whose store was replaced, number snapshots alike.
+     *
+     * @throws BaseMismatchException when it describes another snapshot
+     */
+    public static void checkBase(Manifest base, Snapshot parent, String repository) {
+        List<String> ours = parent.members().stream()
+                .map(m -> m.volume() + " (id " + m.volumeId() + ", epoch " + m.epoch() + ")").sorted().toList();
+        List<String> theirs = base.volumes().stream()
+                .map(v -> v.name() + " (id " + v.volumeId() + ", epoch " + v.epoch() + ")").sorted().toList();
+        if (base.createdAtMillis() != parent.createdAtMillis() || !ours.equals(theirs)) {
+            throw new BaseMismatchException("snapshot " + parent.id() + " in " + repository + " is not this gateway's"
+                    + " snapshot " + parent.id() + ": it was taken at " + base.createdAtMillis() + " of " + theirs
+                    + " by " + base.sourceGateway() + ", ours at " + parent.createdAtMillis() + " of " + ours
+                    + "; export in full, or into another repository");
+        }
     }
 
     private Manifest manifest(Snapshot snapshot, Snapshot parent, List<Plan> plans) {

@@ -32,6 +32,8 @@ final class ObjectCodec implements AutoCloseable {
     static final int HEADER_BYTES = 2;
     static final int FLAG_COMPRESSED = 1;
     static final int FLAG_ENCRYPTED = 2;
+    /** Header, nonce and tag, rounded up: what an object may hold beyond its plaintext. */
+    private static final int MAX_ENVELOPE_BYTES = 64;
 
     private final RepositoryKeys keys;
     private final ConcurrentLinkedQueue<Compressor> compressors = new ConcurrentLinkedQueue<>();
@@ -142,6 +144,14 @@ final class ObjectCodec implements AutoCloseable {
         for (ZstdDecompressCtx d; (d = decompressors.poll()) != null;) {
             d.close();
         }
+    }
+
+    /**
+     * The most bytes an object of at most {@code maxPlainBytes} of plaintext is stored in (it is
+     * compressed only when that makes it smaller), checked before it is read.
+     */
+    static long maxStoredBytes(long maxPlainBytes) {
+        return maxPlainBytes + MAX_ENVELOPE_BYTES;
     }
 
     private static void checkSize(String key, long size, long maxPlainBytes) {

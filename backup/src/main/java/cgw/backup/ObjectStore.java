@@ -38,8 +38,12 @@ public interface ObjectStore extends AutoCloseable {
      */
     void sync();
 
-    /** The object's bytes; {@link ObjectNotFoundException} when there is none. */
-    byte[] get(String key);
+    /**
+     * The object's bytes; {@link ObjectNotFoundException} when there is none, and
+     * {@link CorruptObjectException}, before reading it, when it holds more than {@code maxBytes}
+     * (a repository is not trusted to keep the gateway's memory).
+     */
+    byte[] get(String key, long maxBytes);
 
     boolean exists(String key);
 
@@ -60,6 +64,12 @@ public interface ObjectStore extends AutoCloseable {
 
     @Override
     void close();
+
+    /** Why an object is not read: it is larger than its kind of object can be. */
+    static CorruptObjectException tooLarge(String key, long size, long maxBytes, String where) {
+        return new CorruptObjectException(key + " in " + where + " holds " + size + " bytes, more than the " + maxBytes
+                + " such an object can have; not read");
+    }
 
     /** Opens a target anywhere its user can reach (tests, the CLI). */
     static ObjectStore open(String target, S3Settings s3) {

@@ -17,7 +17,14 @@ public final class Repository implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Repository.class);
     static final String CONFIG_KEY = "config";
     /** The most a manifest may expand to when decoded. */
-    private static final long MAX_MANIFEST_BYTES = ObjectStore.MAX_OBJECT_BYTES;
+    /**
+     * Largest manifest read, stored or decoded: a quarter of the heap at most, so that a hostile
+     * or corrupt repository cannot make a job exhaust the gateway's memory.
+     */
+    private static final long MAX_MANIFEST_BYTES = Math.min(ObjectStore.MAX_OBJECT_BYTES,
+            Runtime.getRuntime().maxMemory() / 4);
+    /** Largest config or lock object: they hold a few short JSON fields. */
+    static final long MAX_SMALL_OBJECT_BYTES = 64 << 10;
     /** Manifests are mostly random ids; a higher level gains nothing. */
     private static final int MANIFEST_ZSTD_LEVEL = 3;
 
@@ -80,7 +87,7 @@ public final class Repository implements AutoCloseable {
     private static RepositoryConfig readConfig(ObjectStore objects) {
         byte[] json;
         try {
-            json = objects.get(CONFIG_KEY);
+            json = objects.get(CONFIG_KEY, MAX_SMALL_OBJECT_BYTES);
         } catch (ObjectNotFoundException e) {
             throw new RepositoryFormatException(objects.describe() + " holds no backup repository (no config)");
         }
@@ -148,7 +155,8 @@ public final class Repository implements AutoCloseable {
      */
     byte[] readChunk(ChunkId id) {
         String key = id.objectKey();
-        byte[] plain = codec.decode(key, objects.get(key), config.chunkSizeBytes());
+        byte[] plain = codec.decode(key, objects.get(key, ObjectCodec.maxStoredBytes(config.chunkSizeBytes())),
+                config.chunkSizeBytes());
         ChunkId actual = keys.chunkId(plain, 0, plain.length);
         if (!actual.equals(id)) {
             throw new CorruptObjectException(key + ": content hashes to " + actual.hex());
@@ -201,7 +209,7 @@ public final class Repository implements AutoCloseable {
         String key = Manifest.objectKey(snapshotId);
         byte[] stored;
         try {
-            stored = objects.get(key);
+            stored = objects.get(key, ObjectCodec.maxStoredBytes(MAX_MANIFEST_BYTES));
         } catch (ObjectNotFoundException e) {
             throw new SnapshotNotFoundException("snapshot " + snapshotId + " is not in " + objects.describe());
         }

@@ -73,7 +73,10 @@ public final class RepositoryLock implements AutoCloseable {
             }
             String dead = now - theirs.refreshedAtMillis() > STALE_AFTER_MS
                     ? "not refreshed since " + theirs.refreshedAtMillis()
-                    : holderIsGone(theirs) ? "its process is gone" : null;
+                    : theirs.refreshedAtMillis() - now > STALE_AFTER_MS
+                            // no clock is that far ahead: a hostile or broken writer must not lock forever
+                            ? "dated " + theirs.refreshedAtMillis() + ", in the future"
+                            : holderIsGone(theirs) ? "its process is gone" : null;
             if (dead != null) {
                 LOG.warn("{} dead lock {} of {}: {}", exclusive ? "removing" : "ignoring", other, theirs.holder(),
                         dead);
@@ -117,7 +120,7 @@ public final class RepositoryLock implements AutoCloseable {
 
     private static Record read(ObjectStore objects, String key) {
         try {
-            return ManifestCodec.JSON.readValue(objects.get(key), Record.class);
+            return ManifestCodec.JSON.readValue(objects.get(key, Repository.MAX_SMALL_OBJECT_BYTES), Record.class);
         } catch (ObjectNotFoundException e) {
             return null; // released meanwhile
         } catch (IOException e) {

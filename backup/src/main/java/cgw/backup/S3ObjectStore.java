@@ -1,11 +1,13 @@
 package cgw.backup;
 
+import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import software.amazon.awssdk.auth.credentials.DefaultCredentialsProvider;
+import software.amazon.awssdk.core.ResponseInputStream;
 import software.amazon.awssdk.core.exception.SdkException;
 import software.amazon.awssdk.core.sync.RequestBody;
 import software.amazon.awssdk.regions.Region;
@@ -13,6 +15,7 @@ import software.amazon.awssdk.regions.providers.DefaultAwsRegionProviderChain;
 import software.amazon.awssdk.services.s3.S3Client;
 import software.amazon.awssdk.services.s3.S3ClientBuilder;
 import software.amazon.awssdk.services.s3.model.CompletedPart;
+import software.amazon.awssdk.services.s3.model.GetObjectResponse;
 import software.amazon.awssdk.services.s3.model.MultipartUpload;
 import software.amazon.awssdk.services.s3.model.NoSuchKeyException;
 import software.amazon.awssdk.services.s3.model.S3Exception;
@@ -140,9 +143,21 @@ final class S3ObjectStore implements ObjectStore {
     }
 
     @Override
-    public byte[] get(String key) {
-        try {
-            return client.getObjectAsBytes(b -> b.bucket(bucket).key(prefix + key)).asByteArray();
+    public byte[] get(String key, long maxBytes) {
+        try (ResponseInputStream<GetObjectResponse> in = client.getObject(b -> b.bucket(bucket).key(prefix + key))) {
+            Long size = in.response().contentLength();
+            if (size != null && size > maxBytes) {
+                in.abort(); // do not drain the rest of a body we will not use
+                throw ObjectStore.tooLarge(key, size, maxBytes, describe());
+            }
+            byte[] bytes = in.readNBytes((int) Math.min(maxBytes + 1, Integer.MAX_VALUE));
+            if (bytes.length > maxBytes) {
+                in.abort();
+                throw ObjectStore.tooLarge(key, bytes.length, maxBytes, describe());
+            }
+            return bytes;
+        } catch (IOException e) {
+            throw new BackupException("get " + key + " in " + describe() + " failed: " + e.getMessage(), e);
         } catch (NoSuchKeyException e) {
             throw new ObjectNotFoundException("no object " + key + " in " + describe());
         } catch (SdkException e) {

@@ -42,7 +42,8 @@ class DirectoryObjectStoreTest {
             store.sync();
             assertThat(store.list("chunks/")).hasSize(count);
             for (int i = 0; i < count; i++) {
-                assertThat(store.get(String.format("chunks/%02x/object-%d", i % 7, i))).isEqualTo(bytes(1 << 20, i));
+                assertThat(store.get(String.format("chunks/%02x/object-%d", i % 7, i), 1 << 20))
+                        .isEqualTo(bytes(1 << 20, i));
             }
             assertThat(temporaryFiles()).isEmpty();
         }
@@ -59,7 +60,7 @@ class DirectoryObjectStoreTest {
         assertThat(temporaryFiles()).isEmpty();
         try (DirectoryObjectStore store = new DirectoryObjectStore(dir)) {
             assertThat(store.list("")).containsExactly("config");
-            assertThat(store.get("config")).isEqualTo(bytes(100, 1));
+            assertThat(store.get("config", 1 << 20)).isEqualTo(bytes(100, 1));
         }
     }
 
@@ -80,9 +81,9 @@ class DirectoryObjectStoreTest {
             Files.createSymbolicLink(root.resolve("chunks/bb"), elsewhere);
             Files.writeString(elsewhere.resolve("object"), "outside");
 
-            assertThatThrownBy(() -> store.get("chunks/aa/linked")).isInstanceOf(CorruptObjectException.class)
+            assertThatThrownBy(() -> store.get("chunks/aa/linked", 1 << 20)).isInstanceOf(CorruptObjectException.class)
                     .hasMessage("chunks/aa/linked in " + root + " is a symbolic link; a repository never follows one");
-            assertThatThrownBy(() -> store.get("chunks/bb/object")).isInstanceOf(CorruptObjectException.class)
+            assertThatThrownBy(() -> store.get("chunks/bb/object", 1 << 20)).isInstanceOf(CorruptObjectException.class)
                     .hasMessageStartingWith("chunks/bb in ");
             assertThatThrownBy(() -> store.put("chunks/bb/new", bytes(10, 2)))
                     .isInstanceOf(CorruptObjectException.class);

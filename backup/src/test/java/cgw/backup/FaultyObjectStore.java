@@ -54,8 +54,8 @@ final class FaultyObjectStore implements ObjectStore {
     }
 
     @Override
-    public byte[] get(String key) {
-        return next.get(key);
+    public byte[] get(String key, long maxBytes) {
+        return next.get(key, maxBytes);
     }
 
     @Override

@@ -123,14 +123,17 @@ class S3BackupTest {
         try (ObjectStore objects = ObjectStore.open("s3://" + BUCKET + "/objects", S3Settings.compatible(endpoint))) {
             byte[] large = BackupFixture.randomBytes(S3ObjectStore.PART_BYTES * 2 + 12345, 4);
             objects.put("snapshots/big", large);
-            assertThat(Arrays.equals(objects.get("snapshots/big"), large)).as("the large object reads back whole")
+            assertThat(Arrays.equals(objects.get("snapshots/big", 1L << 30), large))
+                    .as("the large object reads back whole")
                     .isTrue();
+            assertThatThrownBy(() -> objects.get("snapshots/big", large.length - 1))
+                    .isInstanceOf(CorruptObjectException.class).hasMessageContaining("not read");
             assertThat(objects.putIfAbsent("config", new byte[]{1})).isTrue();
             assertThat(objects.putIfAbsent("config", new byte[]{2})).isFalse();
-            assertThat(objects.get("config")).containsExactly(1);
+            assertThat(objects.get("config", 1L << 30)).containsExactly(1);
             assertThat(objects.list("snapshots/")).containsExactly("snapshots/big");
             assertThat(objects.exists("nothing")).isFalse();
-            assertThatThrownBy(() -> objects.get("nothing")).isInstanceOf(ObjectNotFoundException.class);
+            assertThatThrownBy(() -> objects.get("nothing", 1L << 30)).isInstanceOf(ObjectNotFoundException.class);
             objects.delete("snapshots/big");
             objects.removeIncomplete();
             assertThat(objects.list("")).containsExactly("config");

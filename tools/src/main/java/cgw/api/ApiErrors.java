@@ -3,6 +3,7 @@ package cgw.api;
 import cgw.api.jobs.JobFinishedException;
 import cgw.api.jobs.JobNotFoundException;
 import cgw.backup.BackupException;
+import cgw.backup.BaseMismatchException;
 import cgw.backup.InvalidTargetException;
 import cgw.backup.RepositoryFormatException;
 import cgw.backup.RepositoryLockedException;
@@ -134,6 +135,7 @@ public final class ApiErrors {
         } else if (e instanceof SnapshotNotFoundException) {
             error = ApiError.NOT_FOUND;
         } else if (e instanceof SnapshotExistsException || e instanceof RepositoryLockedException
+                || e instanceof BaseMismatchException
                 || e instanceof WrongKeyException) {
             error = ApiError.CONFLICT;
         } else {

@@ -71,7 +71,8 @@ final class BackupResource {
                         "snapshot " + snapshot.id() + " is already in " + repository.describe());
             }
             if (parent != null) {
-                repository.readManifest(parent.id()); // 404 now, rather than a failed job, when the base is not there
+                // 404 or 409 now, rather than a failed job, when the base is not there or is another snapshot
+                Exporter.checkBase(repository.readManifest(parent.id()), parent, repository.describe());
             }
         } catch (RuntimeException e) {
             repository.close();
