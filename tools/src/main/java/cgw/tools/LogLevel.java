@@ -9,7 +9,11 @@ import org.slf4j.LoggerFactory;
  * Called once, on the main thread, before any other thread logs.
  */
 enum LogLevel {
-    ERROR, WARN, INFO, DEBUG, TRACE;
+    ERROR,
+    WARN,
+    INFO,
+    DEBUG,
+    TRACE;
 
     /** The level named {@code text}, in any case; the exception lists the names. */
     static LogLevel parse(String text) {

@@ -2,7 +2,15 @@ package cgw.nbd.wire;
 
 /** Request types of the transmission phase; codes the server does not know map to {@link #UNKNOWN}. */
 public enum Command {
-    READ(0), WRITE(1), DISC(2), FLUSH(3), TRIM(4), CACHE(5), WRITE_ZEROES(6), BLOCK_STATUS(7), UNKNOWN(-1);
+    READ(0),
+    WRITE(1),
+    DISC(2),
+    FLUSH(3),
+    TRIM(4),
+    CACHE(5),
+    WRITE_ZEROES(6),
+    BLOCK_STATUS(7),
+    UNKNOWN(-1);
 
     private static final Command[] BY_CODE = {READ, WRITE, DISC, FLUSH, TRIM, CACHE, WRITE_ZEROES, BLOCK_STATUS};
 

@@ -11,7 +11,8 @@ import java.time.Instant;
 public final class Job {
     /** What a job does. */
     public enum Kind {
-        EXPORT, RESTORE
+        EXPORT,
+        RESTORE
     }
 
     /**

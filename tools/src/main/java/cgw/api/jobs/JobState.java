@@ -8,7 +8,10 @@ import java.util.Locale;
  * {@code running} with nothing done yet), then exactly one of the three final states.
  */
 public enum JobState {
-    RUNNING, DONE, FAILED, CANCELLED;
+    RUNNING,
+    DONE,
+    FAILED,
+    CANCELLED;
 
     public boolean finished() {
         return this != RUNNING;
