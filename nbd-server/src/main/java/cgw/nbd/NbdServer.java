@@ -14,11 +14,11 @@ import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.WriteBufferWaterMark;
 import io.netty.channel.epoll.Epoll;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.channel.unix.DomainSocketAddress;
-import io.netty.handler.timeout.ReadTimeoutHandler;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -32,6 +32,7 @@ import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -78,6 +79,8 @@ public final class NbdServer implements AutoCloseable {
     private final EventLoopGroup group;
     private final ChannelGroup channels = new DefaultChannelGroup("nbd", GlobalEventExecutor.INSTANCE);
     private final InFlight inFlight = new InFlight("NBD server");
+    private final AtomicLong refusedConnections = new AtomicLong();
+    private final AtomicLong lastRefusalLogNanos = new AtomicLong(System.nanoTime() - TimeUnit.SECONDS.toNanos(2));
     private @Nullable Channel tcpChannel;
     private @Nullable Channel unixChannel;
     private boolean closed;
@@ -169,22 +172,42 @@ public final class NbdServer implements AutoCloseable {
         return new ChannelInitializer<>() {
             @Override
             protected void initChannel(Channel channel) {
+                if (connectionCount() >= config.maxConnections()) {
+                    refuse(channel);
+                    return;
+                }
                 channels.add(channel);
                 channel.config().setRecvByteBufAllocator(new PayloadReceiver());
+                // replies a client does not read pile up to here, then FlowControl stops reading
+                channel.config().setWriteBufferWaterMark(new WriteBufferWaterMark(
+                        (int) Math.min(config.maxInFlightBytes() / 4, Integer.MAX_VALUE),
+                        (int) Math.min(config.maxInFlightBytes() / 2, Integer.MAX_VALUE)));
                 ChannelPipeline pipeline = channel.pipeline();
-                pipeline.addLast("handshake-timeout",
-                        new ReadTimeoutHandler(config.handshakeTimeoutMs(), TimeUnit.MILLISECONDS));
+                pipeline.addLast("handshake-timeout", new HandshakeDeadline(config.handshakeTimeoutMs()));
                 HandshakePipeline.install(pipeline, exports, config.policy(), config.tls(), config.maxPayloadBytes(),
                         NbdServer.this::startTransmission);
             }
         };
     }
 
+    /** Closes a connection past the cap at once; logs at most once a second how many were refused. */
+    private void refuse(Channel channel) {
+        long refused = refusedConnections.incrementAndGet();
+        long now = System.nanoTime();
+        long last = lastRefusalLogNanos.get();
+        if (now - last > TimeUnit.SECONDS.toNanos(1) && lastRefusalLogNanos.compareAndSet(last, now)) {
+            log.warn("refusing NBD connection from {}: {} connections are open, the most allowed ({} refused so far)",
+                    channel.remoteAddress(), config.maxConnections(), refused);
+        }
+        channel.close();
+    }
+
     private void startTransmission(ChannelPipeline pipeline, String after, cgw.nbd.export.Export export,
             boolean structured, int allocationContextId) {
         pipeline.remove("handshake-timeout");
         TransmissionPipeline.install(pipeline, after, export, structured, allocationContextId,
-                config.maxPayloadBytes(), config.maxInFlightRequests(), config.maxInFlightBytes(), inFlight);
+                config.maxPayloadBytes(), config.maxInFlightRequests(), config.maxInFlightBytes(), inFlight,
+                config.stallTimeoutMs());
     }
 
     /** The bound TCP address (the real port when 0 was asked), or null without TCP. */

@@ -16,6 +16,9 @@ import org.jspecify.annotations.Nullable;
  * @param maxInFlightRequests  per connection; past it the connection stops reading
  * @param maxInFlightBytes     per connection, payload bytes of requests not yet replied to
  * @param handshakeTimeoutMs   a client that has not entered transmission by then is dropped
+ * @param stallTimeoutMs       a WRITE payload that stops arriving, or replies the client stops
+ *                             reading, for this long close the connection
+ * @param maxConnections       connections past this many are closed as they are accepted
  * @param ioThreads            Netty event loop threads
  * @param policy               which clients may see and open which exports
  */
@@ -27,33 +30,45 @@ public record NbdServerConfig(
         int maxInFlightRequests,
         long maxInFlightBytes,
         long handshakeTimeoutMs,
+        long stallTimeoutMs,
+        int maxConnections,
         int ioThreads,
         ExportPolicy policy) {
 
     public static final int DEFAULT_MAX_PAYLOAD_BYTES = 32 << 20;
 
     public static NbdServerConfig defaults(InetSocketAddress tcp) {
-        return new NbdServerConfig(tcp, null, null, DEFAULT_MAX_PAYLOAD_BYTES, 128, 128L << 20, 30_000,
+        return new NbdServerConfig(tcp, null, null, DEFAULT_MAX_PAYLOAD_BYTES, 128, 128L << 20, 30_000, 30_000, 512,
                 Math.max(1, Runtime.getRuntime().availableProcessors()), ExportPolicy.ANYONE);
     }
 
     public NbdServerConfig withUnixSocket(Path path) {
         return new NbdServerConfig(tcp, path, tls, maxPayloadBytes, maxInFlightRequests, maxInFlightBytes,
-                handshakeTimeoutMs, ioThreads, policy);
+                handshakeTimeoutMs, stallTimeoutMs, maxConnections, ioThreads, policy);
     }
 
     public NbdServerConfig withTls(SslContext context) {
         return new NbdServerConfig(tcp, unixSocket, context, maxPayloadBytes, maxInFlightRequests, maxInFlightBytes,
-                handshakeTimeoutMs, ioThreads, policy);
+                handshakeTimeoutMs, stallTimeoutMs, maxConnections, ioThreads, policy);
     }
 
     public NbdServerConfig withHandshakeTimeoutMs(long timeoutMs) {
         return new NbdServerConfig(tcp, unixSocket, tls, maxPayloadBytes, maxInFlightRequests, maxInFlightBytes,
-                timeoutMs, ioThreads, policy);
+                timeoutMs, stallTimeoutMs, maxConnections, ioThreads, policy);
     }
 
     public NbdServerConfig withPolicy(ExportPolicy exportPolicy) {
         return new NbdServerConfig(tcp, unixSocket, tls, maxPayloadBytes, maxInFlightRequests, maxInFlightBytes,
-                handshakeTimeoutMs, ioThreads, exportPolicy);
+                handshakeTimeoutMs, stallTimeoutMs, maxConnections, ioThreads, exportPolicy);
+    }
+
+    public NbdServerConfig withStallTimeoutMs(long timeoutMs) {
+        return new NbdServerConfig(tcp, unixSocket, tls, maxPayloadBytes, maxInFlightRequests, maxInFlightBytes,
+                handshakeTimeoutMs, timeoutMs, maxConnections, ioThreads, policy);
+    }
+
+    public NbdServerConfig withMaxConnections(int connections) {
+        return new NbdServerConfig(tcp, unixSocket, tls, maxPayloadBytes, maxInFlightRequests, maxInFlightBytes,
+                handshakeTimeoutMs, stallTimeoutMs, connections, ioThreads, policy);
     }
 }

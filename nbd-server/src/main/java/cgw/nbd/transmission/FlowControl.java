@@ -6,6 +6,7 @@ import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import java.util.concurrent.TimeUnit;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -13,7 +14,9 @@ import org.slf4j.LoggerFactory;
 /**
  * Bounds what one connection has in flight: each request passed on takes a credit (one request,
  * and its payload bytes for READ and WRITE), returned by the dispatcher once the reply is written.
- * Past either bound the connection stops reading until half of it is returned. On
+ * Past either bound the connection stops reading until half of it is returned. Replies that the
+ * client does not read pile up in the channel only to its high water mark: past it the connection
+ * stops reading too, and one that stays so for the stall timeout is closed. On
  * {@code NBD_CMD_DISC} it stops reading for good and closes the connection once the last reply
  * is out.
  *
@@ -28,18 +31,24 @@ final class FlowControl extends ChannelInboundHandlerAdapter {
     private final long maxInFlightBytes;
     /** Requests in flight on every connection of the server, for a graceful close. */
     private final InFlight serverInFlight;
+    private final ReadGate gate;
+    private final long stallTimeoutMs;
 
     private @Nullable ChannelHandlerContext context;
     private int inFlight;
     private long inFlightBytes;
-    private boolean paused;
     private boolean disconnecting;
+    /** Counts the times the channel turned unwritable, so a stall check knows its own episode. */
+    private long unwritableEpisode;
 
-    FlowControl(String exportName, int maxInFlightRequests, long maxInFlightBytes, InFlight serverInFlight) {
+    FlowControl(String exportName, int maxInFlightRequests, long maxInFlightBytes, InFlight serverInFlight,
+            ReadGate gate, long stallTimeoutMs) {
         this.exportName = exportName;
         this.maxInFlightRequests = maxInFlightRequests;
         this.maxInFlightBytes = maxInFlightBytes;
         this.serverInFlight = serverInFlight;
+        this.gate = gate;
+        this.stallTimeoutMs = stallTimeoutMs;
     }
 
     @Override
@@ -62,7 +71,7 @@ final class FlowControl extends ChannelInboundHandlerAdapter {
         if (Command.of(request.type()) == Command.DISC) {
             log.debug("{}: client disconnects after {} requests in flight", exportName, inFlight);
             disconnecting = true;
-            ctx.channel().config().setAutoRead(false);
+            gate.shut(ReadGate.Reason.DISCONNECT);
             closeWhenIdle();
             return;
         }
@@ -80,9 +89,8 @@ final class FlowControl extends ChannelInboundHandlerAdapter {
         serverInFlight.enter();
         inFlight++;
         inFlightBytes += costBytes;
-        if (!paused && (inFlight >= maxInFlightRequests || inFlightBytes >= maxInFlightBytes)) {
-            paused = true;
-            ctx().channel().config().setAutoRead(false);
+        if (inFlight >= maxInFlightRequests || inFlightBytes >= maxInFlightBytes) {
+            gate.shut(ReadGate.Reason.CREDITS);
         }
     }
 
@@ -91,11 +99,43 @@ final class FlowControl extends ChannelInboundHandlerAdapter {
         serverInFlight.exit();
         inFlight--;
         inFlightBytes -= costBytes(request);
-        if (paused && !disconnecting && inFlight <= maxInFlightRequests / 2 && inFlightBytes <= maxInFlightBytes / 2) {
-            paused = false;
-            ctx().channel().config().setAutoRead(true);
+        if (gate.isShutFor(ReadGate.Reason.CREDITS) && inFlight <= maxInFlightRequests / 2
+                && inFlightBytes <= maxInFlightBytes / 2) {
+            gate.open(ReadGate.Reason.CREDITS);
         }
         closeWhenIdle();
+    }
+
+    @Override
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+        if (!ctx.channel().isWritable()) {
+            gate.shut(ReadGate.Reason.UNSENT_REPLIES);
+            checkStallLater(ctx, ++unwritableEpisode, ctx.channel().bytesBeforeWritable());
+        } else {
+            gate.open(ReadGate.Reason.UNSENT_REPLIES);
+        }
+        ctx.fireChannelWritabilityChanged();
+    }
+
+    /**
+     * After the stall timeout, closes the connection if it is still unwritable (the same
+     * {@code episode}) and its queued replies did not drain at all meanwhile: a slow reader goes
+     * on, one that stopped reading is cut off.
+     */
+    private void checkStallLater(ChannelHandlerContext ctx, long episode, long queuedBytes) {
+        ctx.executor().schedule(() -> {
+            if (episode != unwritableEpisode || ctx.channel().isWritable() || !ctx.channel().isOpen()) {
+                return;
+            }
+            long stillQueued = ctx.channel().bytesBeforeWritable();
+            if (stillQueued < queuedBytes) {
+                checkStallLater(ctx, episode, stillQueued);
+                return;
+            }
+            log.info("{}: closing the connection from {}: it has not read its replies for {} ms", exportName,
+                    ctx.channel().remoteAddress(), stallTimeoutMs);
+            ctx.close();
+        }, stallTimeoutMs, TimeUnit.MILLISECONDS);
     }
 
     /** Whether every request passed on has been answered. */

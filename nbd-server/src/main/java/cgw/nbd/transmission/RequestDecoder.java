@@ -4,6 +4,7 @@ import cgw.nbd.wire.Command;
 import cgw.nbd.wire.Nbd;
 import cgw.nbd.wire.RequestHeaderDescriptor;
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.channel.unix.IntegerUnixChannelOption;
@@ -11,7 +12,10 @@ import io.netty.handler.codec.ByteToMessageDecoder;
 import io.netty.handler.codec.CorruptedFrameException;
 import java.util.List;
 import java.util.Objects;
+import java.util.concurrent.TimeUnit;
 import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Splits the transmission byte stream into {@link Request}s. A request is emitted only once its
@@ -26,10 +30,16 @@ import org.jspecify.annotations.Nullable;
  * event loop only once much of it is there ({@link #PAYLOAD_LOW_WATER_BYTES}).
  * A bad magic number is a protocol violation: the connection is closed.
  *
+ * <p>While the connection's {@link ReadGate} is shut, no new request is decoded: bytes a burst
+ * brought in stay here until it opens, so one socket read never dispatches past the in-flight
+ * bounds. A payload that stops arriving (no byte for the stall timeout) closes the connection and
+ * frees its buffer; an idle connection between requests is a quiet client and stays open.
+ *
  * <p>Threads: the channel's event loop only; one instance per connection. The header's layout is
  * {@link RequestHeaderDescriptor}.
  */
 public final class RequestDecoder extends ByteToMessageDecoder {
+    private static final Logger log = LoggerFactory.getLogger(RequestDecoder.class);
     static final int STREAMED_PAYLOAD_BYTES = 64 << 10;
     /**
      * At most this much of a streamed payload gathers in the socket before the event loop wakes to
@@ -41,6 +51,8 @@ public final class RequestDecoder extends ByteToMessageDecoder {
     /** SO_RCVLOWAT of Linux's generic socket options (x86-64, arm64). */
     private static final IntegerUnixChannelOption SO_RCVLOWAT = new IntegerUnixChannelOption("SO_RCVLOWAT", 1, 18);
     private final int maxPayloadBytes;
+    private final ReadGate gate;
+    private final long stallTimeoutMs;
     private long discardBytes;
     private @Nullable Request discarded;
     /** A WRITE whose payload is streaming into {@link #payload}; its payload field is null. */
@@ -51,13 +63,40 @@ public final class RequestDecoder extends ByteToMessageDecoder {
     /** The socket's receive low-water mark, as last set; see {@link #PAYLOAD_LOW_WATER_BYTES}. */
     private int lowWater = 1;
 
-    public RequestDecoder(int maxPayloadBytes) {
+    /** Payload bytes received since the stall check last looked; see {@link #checkStallLater}. */
+    private long payloadProgress;
+
+    public RequestDecoder(int maxPayloadBytes, ReadGate gate, long stallTimeoutMs) {
         this.maxPayloadBytes = maxPayloadBytes;
+        this.gate = gate;
+        this.stallTimeoutMs = stallTimeoutMs;
+    }
+
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+        gate.onOpen(() -> resume(ctx));
+    }
+
+    /** Decodes what arrived while the gate was shut; on the event loop, when it opens. */
+    private void resume(ChannelHandlerContext ctx) {
+        if (ctx.isRemoved() || actualReadableBytes() == 0) {
+            return;
+        }
+        try {
+            channelRead(ctx, Unpooled.EMPTY_BUFFER);
+        } catch (Exception e) {
+            ctx.fireExceptionCaught(e);
+        }
+        ctx.fireChannelReadComplete(); // replies written on the way (refusals) go out
     }
 
     @Override
     protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
+        if (payload == null && discardBytes == 0 && !gate.isOpen()) {
+            return; // not now: decoded once the gate opens
+        }
         if (payload != null) {
+            payloadProgress += Math.min(payload.writableBytes(), in.readableBytes());
             int n = Math.min(payload.writableBytes(), in.readableBytes());
             if (PayloadReceiver.receivedInPlace(in, payload)) {
                 payload.writerIndex(payload.writerIndex() + n);
@@ -120,6 +159,8 @@ public final class RequestDecoder extends ByteToMessageDecoder {
                 streaming = new Request(flags, type, cookie, offset, length, null, false);
                 payload = ctx.alloc().directBuffer((int) length, (int) length);
                 payload.writeBytes(in, in.readableBytes());
+                payloadProgress = 0;
+                checkStallLater(ctx, payload);
                 receiver = payload.hasMemoryAddress() ? receiverOf(ctx) : null;
                 if (receiver != null) {
                     receiver.receiveInto(payload);
@@ -151,6 +192,26 @@ public final class RequestDecoder extends ByteToMessageDecoder {
     private void setLowWater(ChannelHandlerContext ctx, int bytes) {
         ctx.channel().config().setOption(SO_RCVLOWAT, bytes);
         lowWater = bytes;
+    }
+
+    /**
+     * After the stall timeout, closes the connection if {@code streamed} is still the payload
+     * coming in and no byte of it arrived meanwhile.
+     */
+    private void checkStallLater(ChannelHandlerContext ctx, ByteBuf streamed) {
+        ctx.executor().schedule(() -> {
+            if (payload != streamed || ctx.isRemoved()) {
+                return;
+            }
+            if (payloadProgress > 0) {
+                payloadProgress = 0;
+                checkStallLater(ctx, streamed);
+                return;
+            }
+            log.info("closing the NBD connection from {}: the payload of a {}-byte write stopped arriving for {} ms",
+                    ctx.channel().remoteAddress(), streamed.capacity(), stallTimeoutMs);
+            ctx.close();
+        }, stallTimeoutMs, TimeUnit.MILLISECONDS);
     }
 
     private void stopStreaming() {

@@ -25,13 +25,16 @@ public final class TransmissionPipeline {
      *
      * @param allocationContextId the negotiated base:allocation context, 0 when none
      * @param serverInFlight      requests in flight on every connection of the server
+     * @param stallTimeoutMs      a payload that stops arriving, or replies not read, for this long close it
      */
     public static void install(ChannelPipeline pipeline, String after, Export export, boolean structured,
             int allocationContextId, int maxPayloadBytes, int maxInFlightRequests,
-            long maxInFlightBytes, InFlight serverInFlight) {
-        FlowControl flow = new FlowControl(export.info().name(), maxInFlightRequests, maxInFlightBytes, serverInFlight);
+            long maxInFlightBytes, InFlight serverInFlight, long stallTimeoutMs) {
+        ReadGate gate = new ReadGate(pipeline.channel());
+        FlowControl flow = new FlowControl(export.info().name(), maxInFlightRequests, maxInFlightBytes, serverInFlight,
+                gate, stallTimeoutMs);
         String previous = after;
-        previous = add(pipeline, previous, "requests", new RequestDecoder(maxPayloadBytes));
+        previous = add(pipeline, previous, "requests", new RequestDecoder(maxPayloadBytes, gate, stallTimeoutMs));
         previous = add(pipeline, previous, "validate",
                 new RequestValidator(export.info(), structured, allocationContextId, maxPayloadBytes));
         previous = add(pipeline, previous, "flow", flow);

@@ -7,6 +7,7 @@ import cgw.nbd.wire.Command;
 import io.netty.channel.embedded.EmbeddedChannel;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -14,10 +15,16 @@ import org.junit.jupiter.api.Test;
 class FlowControlTest {
     private static final int MAX_REQUESTS = 4;
     private static final long MAX_BYTES = 1 << 20;
+    private static final long STALL_MS = 30_000;
 
     private final InFlight serverInFlight = new InFlight("test");
-    private final FlowControl flow = new FlowControl("disk", MAX_REQUESTS, MAX_BYTES, serverInFlight);
-    private final EmbeddedChannel channel = new EmbeddedChannel(flow);
+    private final EmbeddedChannel channel = new EmbeddedChannel();
+    private final FlowControl flow = new FlowControl("disk", MAX_REQUESTS, MAX_BYTES, serverInFlight,
+            new ReadGate(channel), STALL_MS);
+
+    {
+        channel.pipeline().addLast(flow);
+    }
     private final List<Request> passed = new ArrayList<>();
 
     @AfterEach
@@ -81,5 +88,37 @@ class FlowControlTest {
         assertThat(channel.isOpen()).isFalse();
         assertThat(channel.config().isAutoRead()).as("no reading after DISC").isFalse();
         assertThat(flow.idle()).isTrue();
+    }
+
+    @Test
+    void aClientThatStopsReadingItsRepliesStopsBeingReadThenIsClosed() {
+        channel.freezeTime();
+        send(flush(1));
+        channel.unsafe().outboundBuffer().setUserDefinedWritability(1, false);
+        channel.runPendingTasks(); // the change is announced on the event loop
+        assertThat(channel.config().isAutoRead()).as("replies pile up: stop reading").isFalse();
+        flow.returnCredit(passed.get(0));
+        assertThat(channel.config().isAutoRead()).as("credits back, replies still unread").isFalse();
+
+        channel.advanceTimeBy(STALL_MS - 1, TimeUnit.MILLISECONDS);
+        channel.runScheduledPendingTasks();
+        assertThat(channel.isOpen()).isTrue();
+        channel.advanceTimeBy(2, TimeUnit.MILLISECONDS);
+        channel.runScheduledPendingTasks();
+        assertThat(channel.isOpen()).as("nothing read for the stall timeout").isFalse();
+    }
+
+    @Test
+    void aClientThatReadsAgainIsReadAgain() {
+        channel.freezeTime();
+        channel.unsafe().outboundBuffer().setUserDefinedWritability(1, false);
+        channel.runPendingTasks(); // the change is announced on the event loop
+        assertThat(channel.config().isAutoRead()).isFalse();
+        channel.unsafe().outboundBuffer().setUserDefinedWritability(1, true);
+        channel.runPendingTasks(); // the change is announced on the event loop
+        assertThat(channel.config().isAutoRead()).isTrue();
+        channel.advanceTimeBy(2 * STALL_MS, TimeUnit.MILLISECONDS);
+        channel.runScheduledPendingTasks();
+        assertThat(channel.isOpen()).isTrue();
     }
 }

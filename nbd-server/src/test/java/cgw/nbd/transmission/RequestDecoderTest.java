@@ -14,6 +14,7 @@ import java.io.ByteArrayOutputStream;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -21,9 +22,15 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 /** {@link RequestDecoder} alone on an embedded channel, fed as a socket would feed it. */
 class RequestDecoderTest {
+    private static final long STALL_MS = 30_000;
     private static final int MAX_PAYLOAD_BYTES = 256 << 10;
 
-    private final EmbeddedChannel channel = new EmbeddedChannel(new RequestDecoder(MAX_PAYLOAD_BYTES));
+    private final EmbeddedChannel channel = new EmbeddedChannel();
+    private final ReadGate gate = new ReadGate(channel);
+
+    {
+        channel.pipeline().addLast(new RequestDecoder(MAX_PAYLOAD_BYTES, gate, STALL_MS));
+    }
     private final List<Request> decoded = new ArrayList<>();
 
     @AfterEach
@@ -110,5 +117,57 @@ class RequestDecoderTest {
         byte[] bytes = new byte[length];
         new Random(seed).nextBytes(bytes);
         return bytes;
+    }
+
+    @Test
+    void whileTheGateIsShutNothingMoreIsDecodedAndOnceOpenTheRestIs() {
+        gate.shut(ReadGate.Reason.CREDITS);
+        ByteArrayOutputStream burst = new ByteArrayOutputStream();
+        for (int cookie = 1; cookie <= 10; cookie++) {
+            burst.writeBytes(request(Command.FLUSH, cookie, 0, 0));
+        }
+        Wire.send(channel, burst.toByteArray(), false);
+        take();
+        assertThat(decoded).as("a shut gate decodes nothing").isEmpty();
+        assertThat(channel.config().isAutoRead()).isFalse();
+
+        gate.open(ReadGate.Reason.CREDITS);
+        take();
+        assertThat(decoded).extracting(Request::cookie).containsExactly(1L, 2L, 3L, 4L, 5L, 6L, 7L, 8L, 9L, 10L);
+        assertThat(channel.config().isAutoRead()).isTrue();
+    }
+
+    @Test
+    void aPayloadThatStopsArrivingClosesTheConnectionAndOneThatTricklesDoesNot() {
+        channel.freezeTime();
+        byte[] payload = pattern(RequestDecoder.STREAMED_PAYLOAD_BYTES * 4, 5);
+        byte[] bytes = request(Command.WRITE, 0, 1, 0, payload.length, payload);
+        int sent = 100_000;
+        Wire.send(channel, java.util.Arrays.copyOf(bytes, sent), false);
+        for (int i = 0; i < 5; i++) {
+            channel.advanceTimeBy(STALL_MS - 1, TimeUnit.MILLISECONDS);
+            channel.runScheduledPendingTasks();
+            assertThat(channel.isOpen()).as("bytes still come").isTrue();
+            Wire.send(channel, java.util.Arrays.copyOfRange(bytes, sent, sent + 10), false);
+            sent += 10;
+        }
+        channel.advanceTimeBy(STALL_MS + 1, TimeUnit.MILLISECONDS);
+        channel.runScheduledPendingTasks();
+        channel.advanceTimeBy(STALL_MS + 1, TimeUnit.MILLISECONDS);
+        channel.runScheduledPendingTasks();
+        assertThat(channel.isOpen()).as("no byte for the stall timeout").isFalse();
+        take();
+        assertThat(decoded).isEmpty(); // the streamed buffer was released with the decoder: the leak check says so
+    }
+
+    @Test
+    void anIdleConnectionBetweenRequestsStaysOpen() {
+        channel.freezeTime();
+        Wire.send(channel, request(Command.FLUSH, 1, 0, 0), false);
+        channel.advanceTimeBy(10 * STALL_MS, TimeUnit.MILLISECONDS);
+        channel.runScheduledPendingTasks();
+        assertThat(channel.isOpen()).isTrue();
+        take();
+        assertThat(decoded).hasSize(1);
     }
 }

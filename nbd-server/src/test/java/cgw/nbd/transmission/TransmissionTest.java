@@ -50,7 +50,7 @@ class TransmissionTest {
         Export export = fixture.exports.open(StoreFixture.VOLUME);
         channel = fixture.attach(new EmbeddedChannel());
         TransmissionPipeline.install(channel.pipeline(), null, export, structured, ALLOCATION_CONTEXT_ID,
-                MAX_PAYLOAD_BYTES, maxInFlightRequests, 64L << 20, serverInFlight);
+                MAX_PAYLOAD_BYTES, maxInFlightRequests, 64L << 20, serverInFlight, 30_000);
     }
 
     private void connect(boolean structured) {
@@ -172,6 +172,36 @@ class TransmissionTest {
         for (Runnable call; (call = storeCalls.poll()) != null;) {
             call.run();
         }
+        assertThat(serverInFlight.count()).isZero();
+    }
+
+    @Test
+    void aBurstInOneReadIsDispatchedOnlyUpToTheBoundTheRestOnceRepliesGoOut() {
+        connect(false, true, 4);
+        byte[] data = pattern(4096);
+        ByteArrayOutputStream burst = new ByteArrayOutputStream();
+        for (int cookie = 1; cookie <= 20; cookie++) {
+            burst.writeBytes(request(Command.WRITE, 0, cookie, 4096L * cookie, data.length, data));
+        }
+        Wire.send(channel, burst.toByteArray(), false);
+        assertThat(storeCalls).as("one read of 20 requests dispatches only the 4 allowed in flight").hasSize(4);
+        assertThat(serverInFlight.count()).isEqualTo(4);
+
+        storeCalls.poll().run();
+        storeCalls.poll().run();
+        assertThat(storeCalls).as("half answered: the decoder goes on with what it holds, to the bound").hasSize(4);
+        int replies = 0;
+        for (int round = 0; round < 20 && !storeCalls.isEmpty(); round++) {
+            for (Runnable call; (call = storeCalls.poll()) != null;) {
+                call.run();
+            }
+        }
+        ByteBuf out = Wire.received(channel);
+        for (int cookie = 1; cookie <= 20; cookie++) {
+            assertThat(Frames.simpleReply(out, cookie)).isZero();
+            replies++;
+        }
+        assertThat(replies).isEqualTo(20);
         assertThat(serverInFlight.count()).isZero();
     }
 
