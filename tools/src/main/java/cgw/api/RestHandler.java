@@ -13,6 +13,7 @@ import io.netty.handler.codec.http.QueryStringDecoder;
 import java.io.IOException;
 import java.util.ArrayDeque;
 import java.util.concurrent.Executor;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -33,16 +34,19 @@ final class RestHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
     private final BearerToken token;
     private final Executor storeCalls;
     private final InFlight inFlight;
+    private final @Nullable RestTimeouts timeouts;
     /** Requests read while another is in progress, each retained once; released when dispatched. */
     private final ArrayDeque<FullHttpRequest> waiting = new ArrayDeque<>();
     private boolean busy;
 
     /** @param storeCalls runs guarded actions: {@link StoreCalls} in service, any executor in tests */
-    RestHandler(Routes routes, BearerToken token, Executor storeCalls, InFlight inFlight) {
+    RestHandler(Routes routes, BearerToken token, Executor storeCalls, InFlight inFlight,
+            @Nullable RestTimeouts timeouts) {
         this.routes = routes;
         this.token = token;
         this.storeCalls = storeCalls;
         this.inFlight = inFlight;
+        this.timeouts = timeouts;
     }
 
     @Override
@@ -64,6 +68,9 @@ final class RestHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
 
     @Override
     protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest request) {
+        if (timeouts != null) {
+            timeouts.received();
+        }
         if (!busy) {
             busy = true;
             dispatch(ctx, request);
@@ -165,6 +172,9 @@ final class RestHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
         FullHttpRequest next = waiting.poll();
         if (next == null) {
             busy = false;
+            if (timeouts != null) {
+                timeouts.idle();
+            }
             ctx.read();
             return;
         }

@@ -21,8 +21,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The REST listener: a Netty HTTP/1.1 server whose pipeline per connection is codec, body limit
- * and {@link RestHandler} (one request at a time). Started and closed by the thread
+ * The REST listener: a Netty HTTP/1.1 server whose pipeline per connection is timeouts, codec,
+ * token check on the head ({@link EarlyAuth}), body limit and {@link RestHandler} (one request at a
+ * time), within {@link RestLimits}. Started and closed by the thread
  * that owns the gateway; {@link #close} is idempotent and may also come from a shutdown hook.
  * It never blocks its event loops: every store call runs on its {@link StoreCalls} pool.
  */
@@ -89,6 +90,12 @@ public final class RestServer implements AutoCloseable {
     /** As {@link #start(InetSocketAddress, Routes, String, SslContext, Transport)}, with a read token too. */
     public static RestServer start(InetSocketAddress bindAddress, Routes routes, ApiTokens tokens, SslContext tls,
             Transport transport) {
+        return start(bindAddress, routes, tokens, tls, transport, RestLimits.defaults());
+    }
+
+    /** As {@link #start(InetSocketAddress, Routes, ApiTokens, SslContext, Transport)}, within {@code limits}. */
+    public static RestServer start(InetSocketAddress bindAddress, Routes routes, ApiTokens tokens, SslContext tls,
+            Transport transport, RestLimits limits) {
         if (bindAddress.isUnresolved()) {
             throw bindFailure(bindAddress, "unknown host " + bindAddress.getHostString(), null);
         }
@@ -105,14 +112,22 @@ public final class RestServer implements AutoCloseable {
                 .childHandler(new ChannelInitializer<>() {
                     @Override
                     protected void initChannel(Channel channel) {
+                        if (connections.size() >= limits.maxConnections()) {
+                            log.warn("refusing REST connection from {}: {} are open, the most allowed",
+                                    channel.remoteAddress(), limits.maxConnections());
+                            channel.close();
+                            return;
+                        }
                         connections.add(channel);
                         if (tls != null) {
                             channel.pipeline().addLast("tls", tls.newHandler(channel.alloc()));
                         }
-                        channel.pipeline().addLast(
+                        RestTimeouts timeouts = new RestTimeouts(limits);
+                        channel.pipeline().addLast(timeouts,
                                 new HttpServerCodec(MAX_INITIAL_LINE_BYTES, MAX_HEADER_BYTES, MAX_CHUNK_BYTES),
+                                new EarlyAuth(routes, bearerToken),
                                 new RequestBodyLimit(MAX_BODY_BYTES),
-                                new RestHandler(routes, bearerToken, storeCalls, inFlight));
+                                new RestHandler(routes, bearerToken, storeCalls, inFlight, timeouts));
                     }
                 });
         try {

@@ -33,7 +33,7 @@ class RestHandlerTest {
         connection.config().setAutoRead(false);
         connection.pipeline().addLast(new HttpServerCodec(), new RequestBodyLimit(RestServer.MAX_BODY_BYTES),
                 new RestHandler(routes, new BearerToken(ApiTokens.adminOnly(TOKEN)), storeCalls,
-                        new InFlight("REST API")));
+                        new InFlight("REST API"), null));
         return connection;
     }
 
