@@ -1,0 +1,25 @@
+#!/bin/bash
+# Coverage-guided fuzzing of the gateway's decoders with Jazzer, one target per run (Jazzer fuzzes
+# one @FuzzTest per JVM). Each target runs until its maxDuration, or for --runs executions.
+# The corpus it grows lands in MODULE/.cifuzz-corpus/ (not committed); a finding is written to
+# MODULE/src/test/resources/.../<Class>Inputs/<method>/crash-*, where `mvn verify` replays it
+# until it is fixed (then keep it, renamed, as a regression input).
+#
+#   bench/fuzz.sh [--runs N] [TARGET...]     TARGET: module:Class#method, default all below
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=""
+if [[ "${1:-}" == "--runs" ]]; then runs="$2"; shift 2; fi
+targets=("$@")
+if [[ ${#targets[@]} -eq 0 ]]; then
+    targets=(nbd-server:NbdWireFuzzTest#handshake nbd-server:NbdWireFuzzTest#transmission)
+fi
+for target in "${targets[@]}"; do
+    module="${target%%:*}"
+    test="${target#*:}"
+    echo "== fuzzing $test in $module ${runs:+for $runs runs}"
+    # the leak detector stays paranoid: a leaked buffer is a finding too
+    JAZZER_FUZZ=1 mvn -B -o verify -pl "$module" -am -Dspotless.check.skip=true \
+        -Dtest="$test" -Dsurefire.failIfNoSpecifiedTests=false ${runs:+-Djazzer.runs=$runs} \
+        | grep -E '^#[0-9]+.*(pulse|NEW|DONE)|Done [0-9]+ runs|Tests run:|FAIL|ERROR' || true
+done
