@@ -77,9 +77,16 @@ public final class RequestDecoder extends ByteToMessageDecoder {
         gate.onOpen(() -> resume(ctx));
     }
 
-    /** Decodes what arrived while the gate was shut; on the event loop, when it opens. */
+    /**
+     * Decodes what arrived while the gate was shut, once it opens: as a task of the event loop,
+     * never inside the decoding that a reply completed on the spot may be running right now.
+     */
     private void resume(ChannelHandlerContext ctx) {
-        if (ctx.isRemoved() || actualReadableBytes() == 0) {
+        ctx.executor().execute(() -> decodeHeld(ctx));
+    }
+
+    private void decodeHeld(ChannelHandlerContext ctx) {
+        if (ctx.isRemoved() || actualReadableBytes() == 0 || !gate.isOpen()) {
             return;
         }
         try {
