@@ -3,7 +3,8 @@
 # one @FuzzTest per JVM). Each target runs until its maxDuration, or for --runs executions.
 # The corpus it grows lands in MODULE/.cifuzz-corpus/ (not committed); a finding is written to
 # MODULE/src/test/resources/.../<Class>Inputs/<method>/crash-*, where `mvn verify` replays it
-# until it is fixed (then keep it, renamed, as a regression input).
+# until it is fixed (then keep it, renamed, as a regression input). Do not stop a run with a
+# signal: Jazzer then writes the input it was on as a crash-* file although nothing failed.
 #
 #   bench/fuzz.sh [--runs N] [TARGET...]     TARGET: module:Class#method, default all below
 set -euo pipefail
@@ -12,7 +13,8 @@ runs=""
 if [[ "${1:-}" == "--runs" ]]; then runs="$2"; shift 2; fi
 targets=("$@")
 if [[ ${#targets[@]} -eq 0 ]]; then
-    targets=(nbd-server:NbdWireFuzzTest#handshake nbd-server:NbdWireFuzzTest#transmission)
+    targets=(nbd-server:NbdWireFuzzTest#handshake nbd-server:NbdWireFuzzTest#transmission
+        backup:BackupDecodersFuzzTest#manifest backup:BackupDecodersFuzzTest#object)
 fi
 for target in "${targets[@]}"; do
     module="${target%%:*}"
