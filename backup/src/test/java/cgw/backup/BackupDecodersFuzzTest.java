@@ -15,7 +15,7 @@ import java.util.Arrays;
 class BackupDecodersFuzzTest {
     private static final ObjectCodec OBJECTS = new ObjectCodec(RepositoryKeys.plain());
 
-    @FuzzTest(maxDuration = "30m")
+    @FuzzTest(maxDuration = "2h", maxExecutions = 1_000_000)
     void manifest(byte[] body) throws NoSuchAlgorithmException {
         byte[] plain = Arrays.copyOf(body, body.length + 32);
         byte[] digest = MessageDigest.getInstance("SHA-256").digest(body);
@@ -27,7 +27,7 @@ class BackupDecodersFuzzTest {
         }
     }
 
-    @FuzzTest(maxDuration = "30m")
+    @FuzzTest(maxDuration = "2h", maxExecutions = 1_000_000)
     void object(byte[] stored) {
         try {
             OBJECTS.decode("chunks/ab/x", stored, 1 << 20);

@@ -12,6 +12,10 @@ import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.databind.type.LogicalType;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
 import java.util.List;
 
 /**
@@ -48,7 +52,15 @@ final class ApiJson {
         if (body.length == 0) {
             throw new ApiException(ApiError.BAD_REQUEST, "the request body is empty; expected a JSON object");
         }
-        try (JsonParser parser = MAPPER.createParser(body)) {
+        String text;
+        try {
+            // JSON between systems is UTF-8 (RFC 8259); Jackson would guess UTF-16 or UTF-32 from zero bytes
+            text = StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
+                    .onUnmappableCharacter(CodingErrorAction.REPORT).decode(ByteBuffer.wrap(body)).toString();
+        } catch (CharacterCodingException e) {
+            throw new ApiException(ApiError.BAD_REQUEST, "the request body is not UTF-8 text");
+        }
+        try (JsonParser parser = MAPPER.createParser(text)) {
             T value = MAPPER.readValue(parser, type);
             if (parser.nextToken() != null) {
                 throw new ApiException(ApiError.BAD_REQUEST,

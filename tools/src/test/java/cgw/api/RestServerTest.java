@@ -216,6 +216,19 @@ class RestServerTest {
         }
     }
 
+    @Test
+    void aBodyThatIsNotUtf8IsBadInputNotAnInternalError() throws Exception {
+        byte[][] bodies = {{'{', (byte) 0xff, '}'}, {'{', '"', 'a', 0, 0, 0, '"', ':', '1', '}'},
+                {0, 0, 0, '{', 0, 0, 0, '}'}};
+        for (byte[] body : bodies) {
+            HttpResponse<String> response = client.send(HttpRequest.newBuilder(uri("/v1/snapshots"))
+                    .header("Authorization", "Bearer " + TOKEN)
+                    .POST(BodyPublishers.ofByteArray(body)).build(), BodyHandlers.ofString());
+            assertThat(response.statusCode()).as(response.body()).isEqualTo(400);
+            assertThat(json(response).get("error").asText()).isEqualTo("bad_request");
+        }
+    }
+
     private HttpResponse<String> send(String method, String path, String body, String token) throws Exception {
         return new ApiTestClient(server.address().getPort()).send(method, path, body, token);
     }

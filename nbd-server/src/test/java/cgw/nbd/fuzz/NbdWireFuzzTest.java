@@ -46,7 +46,7 @@ class NbdWireFuzzTest {
         }
     }
 
-    @FuzzTest(maxDuration = "30m")
+    @FuzzTest(maxDuration = "2h", maxExecutions = 1_000_000)
     void handshake(byte[] input) {
         EmbeddedChannel channel = new EmbeddedChannel();
         HandshakePipeline.install(channel.pipeline(), fixture().exports, ExportPolicy.ANYONE, null,
@@ -57,7 +57,7 @@ class NbdWireFuzzTest {
     }
 
     /** The first byte chooses structured replies and the allocation context; the rest is the request stream. */
-    @FuzzTest(maxDuration = "30m")
+    @FuzzTest(maxDuration = "2h", maxExecutions = 1_000_000)
     void transmission(byte[] input) {
         if (input.length == 0) {
             return;
