@@ -203,14 +203,15 @@ public final class RequestDecoder extends ByteToMessageDecoder {
 
     /**
      * After the stall timeout, closes the connection if {@code streamed} is still the payload
-     * coming in and no byte of it arrived meanwhile.
+     * coming in and no byte of it arrived meanwhile although the connection was being read (while
+     * the gate is shut, for replies the client reads slowly, the wait is ours, not the client's).
      */
     private void checkStallLater(ChannelHandlerContext ctx, ByteBuf streamed) {
         ctx.executor().schedule(() -> {
             if (payload != streamed || ctx.isRemoved()) {
                 return;
             }
-            if (payloadProgress > 0) {
+            if (payloadProgress > 0 || !gate.isOpen()) {
                 payloadProgress = 0;
                 checkStallLater(ctx, streamed);
                 return;

@@ -162,6 +162,24 @@ class RequestDecoderTest {
     }
 
     @Test
+    void aPayloadIsNotStalledWhileTheGatewayIsNotReading() {
+        channel.freezeTime();
+        byte[] payload = pattern(RequestDecoder.STREAMED_PAYLOAD_BYTES * 4, 6);
+        byte[] bytes = request(Command.WRITE, 0, 1, 0, payload.length, payload);
+        Wire.send(channel, java.util.Arrays.copyOf(bytes, 100_000), false);
+        gate.shut(ReadGate.Reason.UNSENT_REPLIES); // replies a slow client reads hold the reading back
+        channel.advanceTimeBy(3 * STALL_MS, TimeUnit.MILLISECONDS);
+        channel.runScheduledPendingTasks();
+        assertThat(channel.isOpen()).as("our wait, not the client's").isTrue();
+        gate.open(ReadGate.Reason.UNSENT_REPLIES);
+        channel.runPendingTasks();
+        Wire.send(channel, java.util.Arrays.copyOfRange(bytes, 100_000, bytes.length), false);
+        take();
+        assertThat(decoded).hasSize(1);
+        assertPayload(decoded.get(0), 1, payload);
+    }
+
+    @Test
     void anIdleConnectionBetweenRequestsStaysOpen() {
         channel.freezeTime();
         Wire.send(channel, request(Command.FLUSH, 1, 0, 0), false);
