@@ -3,6 +3,7 @@ package cgw.nbd;
 import cgw.host.InFlight;
 import cgw.nbd.export.ExportRegistry;
 import cgw.nbd.handshake.HandshakePipeline;
+import cgw.nbd.transmission.MemoryBudget;
 import cgw.nbd.transmission.PayloadReceiver;
 import cgw.nbd.transmission.TransmissionPipeline;
 import io.netty.bootstrap.ServerBootstrap;
@@ -79,6 +80,7 @@ public final class NbdServer implements AutoCloseable {
     private final EventLoopGroup group;
     private final ChannelGroup channels = new DefaultChannelGroup("nbd", GlobalEventExecutor.INSTANCE);
     private final InFlight inFlight = new InFlight("NBD server");
+    private final MemoryBudget memory;
     private final AtomicLong refusedConnections = new AtomicLong();
     private final AtomicLong lastRefusalLogNanos = new AtomicLong(System.nanoTime() - TimeUnit.SECONDS.toNanos(2));
     private @Nullable Channel tcpChannel;
@@ -89,6 +91,7 @@ public final class NbdServer implements AutoCloseable {
         this.config = config;
         this.exports = exports;
         this.transport = transport;
+        this.memory = new MemoryBudget(config.memoryBudgetBytes());
         this.group = new MultiThreadIoEventLoopGroup(config.ioThreads(), transport.ioHandlerFactory());
     }
 
@@ -207,7 +210,7 @@ public final class NbdServer implements AutoCloseable {
         pipeline.remove("handshake-timeout");
         TransmissionPipeline.install(pipeline, after, export, structured, allocationContextId,
                 config.maxPayloadBytes(), config.maxInFlightRequests(), config.maxInFlightBytes(), inFlight,
-                config.stallTimeoutMs());
+                memory, config.stallTimeoutMs());
     }
 
     /** The bound TCP address (the real port when 0 was asked), or null without TCP. */

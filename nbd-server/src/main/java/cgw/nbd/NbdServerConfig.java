@@ -2,6 +2,7 @@ package cgw.nbd;
 
 import cgw.nbd.export.ExportPolicy;
 import io.netty.handler.ssl.SslContext;
+import io.netty.util.internal.PlatformDependent;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import org.jspecify.annotations.Nullable;
@@ -19,6 +20,7 @@ import org.jspecify.annotations.Nullable;
  * @param stallTimeoutMs       a WRITE payload that stops arriving, or replies the client stops
  *                             reading, for this long close the connection
  * @param maxConnections       connections past this many are closed as they are accepted
+ * @param memoryBudgetBytes    what all connections together may hold of payloads and replies
  * @param ioThreads            Netty event loop threads
  * @param policy               which clients may see and open which exports
  */
@@ -32,6 +34,7 @@ public record NbdServerConfig(
         long handshakeTimeoutMs,
         long stallTimeoutMs,
         int maxConnections,
+        long memoryBudgetBytes,
         int ioThreads,
         ExportPolicy policy) {
 
@@ -39,36 +42,46 @@ public record NbdServerConfig(
 
     public static NbdServerConfig defaults(InetSocketAddress tcp) {
         return new NbdServerConfig(tcp, null, null, DEFAULT_MAX_PAYLOAD_BYTES, 128, 128L << 20, 30_000, 30_000, 512,
-                Math.max(1, Runtime.getRuntime().availableProcessors()), ExportPolicy.ANYONE);
+                defaultMemoryBudget(), Math.max(1, Runtime.getRuntime().availableProcessors()), ExportPolicy.ANYONE);
     }
 
     public NbdServerConfig withUnixSocket(Path path) {
         return new NbdServerConfig(tcp, path, tls, maxPayloadBytes, maxInFlightRequests, maxInFlightBytes,
-                handshakeTimeoutMs, stallTimeoutMs, maxConnections, ioThreads, policy);
+                handshakeTimeoutMs, stallTimeoutMs, maxConnections, memoryBudgetBytes, ioThreads, policy);
     }
 
     public NbdServerConfig withTls(SslContext context) {
         return new NbdServerConfig(tcp, unixSocket, context, maxPayloadBytes, maxInFlightRequests, maxInFlightBytes,
-                handshakeTimeoutMs, stallTimeoutMs, maxConnections, ioThreads, policy);
+                handshakeTimeoutMs, stallTimeoutMs, maxConnections, memoryBudgetBytes, ioThreads, policy);
     }
 
     public NbdServerConfig withHandshakeTimeoutMs(long timeoutMs) {
         return new NbdServerConfig(tcp, unixSocket, tls, maxPayloadBytes, maxInFlightRequests, maxInFlightBytes,
-                timeoutMs, stallTimeoutMs, maxConnections, ioThreads, policy);
+                timeoutMs, stallTimeoutMs, maxConnections, memoryBudgetBytes, ioThreads, policy);
     }
 
     public NbdServerConfig withPolicy(ExportPolicy exportPolicy) {
         return new NbdServerConfig(tcp, unixSocket, tls, maxPayloadBytes, maxInFlightRequests, maxInFlightBytes,
-                handshakeTimeoutMs, stallTimeoutMs, maxConnections, ioThreads, exportPolicy);
+                handshakeTimeoutMs, stallTimeoutMs, maxConnections, memoryBudgetBytes, ioThreads, exportPolicy);
     }
 
     public NbdServerConfig withStallTimeoutMs(long timeoutMs) {
         return new NbdServerConfig(tcp, unixSocket, tls, maxPayloadBytes, maxInFlightRequests, maxInFlightBytes,
-                handshakeTimeoutMs, timeoutMs, maxConnections, ioThreads, policy);
+                handshakeTimeoutMs, timeoutMs, maxConnections, memoryBudgetBytes, ioThreads, policy);
     }
 
     public NbdServerConfig withMaxConnections(int connections) {
         return new NbdServerConfig(tcp, unixSocket, tls, maxPayloadBytes, maxInFlightRequests, maxInFlightBytes,
-                handshakeTimeoutMs, stallTimeoutMs, connections, ioThreads, policy);
+                handshakeTimeoutMs, stallTimeoutMs, connections, memoryBudgetBytes, ioThreads, policy);
+    }
+
+    public NbdServerConfig withMemoryBudgetBytes(long bytes) {
+        return new NbdServerConfig(tcp, unixSocket, tls, maxPayloadBytes, maxInFlightRequests, maxInFlightBytes,
+                handshakeTimeoutMs, stallTimeoutMs, maxConnections, bytes, ioThreads, policy);
+    }
+
+    /** Three quarters of the JVM's direct memory, at most 4 GiB: the rest is for the store and Netty's own. */
+    static long defaultMemoryBudget() {
+        return Math.min(PlatformDependent.maxDirectMemory() / 4 * 3, 4L << 30);
     }
 }

@@ -32,6 +32,7 @@ final class FlowControl extends ChannelInboundHandlerAdapter {
     /** Requests in flight on every connection of the server, for a graceful close. */
     private final InFlight serverInFlight;
     private final ReadGate gate;
+    private final ConnectionMemory memory;
     private final long stallTimeoutMs;
 
     private @Nullable ChannelHandlerContext context;
@@ -42,7 +43,8 @@ final class FlowControl extends ChannelInboundHandlerAdapter {
     private long unwritableEpisode;
 
     FlowControl(String exportName, int maxInFlightRequests, long maxInFlightBytes, InFlight serverInFlight,
-            ReadGate gate, long stallTimeoutMs) {
+            ReadGate gate, ConnectionMemory memory, long stallTimeoutMs) {
+        this.memory = memory;
         this.exportName = exportName;
         this.maxInFlightRequests = maxInFlightRequests;
         this.maxInFlightBytes = maxInFlightBytes;
@@ -75,7 +77,7 @@ final class FlowControl extends ChannelInboundHandlerAdapter {
             closeWhenIdle();
             return;
         }
-        takeCredit(costBytes(request));
+        takeCredit(ctx, costBytes(request));
         ctx.fireChannelRead(request);
     }
 
@@ -85,10 +87,11 @@ final class FlowControl extends ChannelInboundHandlerAdapter {
         return command == Command.READ || command == Command.WRITE ? request.length() : 0;
     }
 
-    private void takeCredit(long costBytes) {
+    private void takeCredit(ChannelHandlerContext ctx, long costBytes) {
         serverInFlight.enter();
         inFlight++;
         inFlightBytes += costBytes;
+        memory.reserve(ctx, costBytes);
         if (inFlight >= maxInFlightRequests || inFlightBytes >= maxInFlightBytes) {
             gate.shut(ReadGate.Reason.CREDITS);
         }
@@ -99,6 +102,7 @@ final class FlowControl extends ChannelInboundHandlerAdapter {
         serverInFlight.exit();
         inFlight--;
         inFlightBytes -= costBytes(request);
+        memory.release(costBytes(request));
         if (gate.isShutFor(ReadGate.Reason.CREDITS) && inFlight <= maxInFlightRequests / 2
                 && inFlightBytes <= maxInFlightBytes / 2) {
             gate.open(ReadGate.Reason.CREDITS);

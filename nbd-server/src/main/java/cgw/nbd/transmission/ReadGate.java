@@ -20,6 +20,8 @@ final class ReadGate {
         CREDITS,
         /** Replies wait to be sent: the client does not read them fast enough. */
         UNSENT_REPLIES,
+        /** The server's memory budget cannot take this connection's next request now. */
+        MEMORY,
         /** The client sent NBD_CMD_DISC: nothing after it is read. */
         DISCONNECT
     }

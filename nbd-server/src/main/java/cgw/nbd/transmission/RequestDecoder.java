@@ -52,6 +52,11 @@ public final class RequestDecoder extends ByteToMessageDecoder {
     private static final IntegerUnixChannelOption SO_RCVLOWAT = new IntegerUnixChannelOption("SO_RCVLOWAT", 1, 18);
     private final int maxPayloadBytes;
     private final ReadGate gate;
+    private final ConnectionMemory memory;
+    /** The reservation of a streamed payload passed on, released once flow control has counted it. */
+    private long passedOnReservation;
+    /** The reservation of the payload streaming in now. */
+    private long streamingReservation;
     private final long stallTimeoutMs;
     private long discardBytes;
     private @Nullable Request discarded;
@@ -66,7 +71,8 @@ public final class RequestDecoder extends ByteToMessageDecoder {
     /** Payload bytes received since the stall check last looked; see {@link #checkStallLater}. */
     private long payloadProgress;
 
-    public RequestDecoder(int maxPayloadBytes, ReadGate gate, long stallTimeoutMs) {
+    public RequestDecoder(int maxPayloadBytes, ReadGate gate, ConnectionMemory memory, long stallTimeoutMs) {
+        this.memory = memory;
         this.maxPayloadBytes = maxPayloadBytes;
         this.gate = gate;
         this.stallTimeoutMs = stallTimeoutMs;
@@ -91,6 +97,7 @@ public final class RequestDecoder extends ByteToMessageDecoder {
         }
         try {
             channelRead(ctx, Unpooled.EMPTY_BUFFER);
+            releasePassedOn();
         } catch (Exception e) {
             ctx.fireExceptionCaught(e);
         }
@@ -99,6 +106,7 @@ public final class RequestDecoder extends ByteToMessageDecoder {
 
     @Override
     protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
+        releasePassedOn(); // what this decoder emitted before has been through flow control by now
         if (payload == null && discardBytes == 0 && !gate.isOpen()) {
             return; // not now: decoded once the gate opens
         }
@@ -113,6 +121,8 @@ public final class RequestDecoder extends ByteToMessageDecoder {
             }
             if (!payload.isWritable()) {
                 Request header = Objects.requireNonNull(streaming, "a payload without its request");
+                passedOnReservation = streamingReservation;
+                streamingReservation = 0;
                 out.add(new Request(header.flags(), header.type(), header.cookie(), header.offset(), header.length(),
                         payload, false));
                 stopStreaming();
@@ -162,6 +172,10 @@ public final class RequestDecoder extends ByteToMessageDecoder {
         }
         if (in.readableBytes() < RequestHeaderDescriptor.LENGTH + length) {
             if (length >= STREAMED_PAYLOAD_BYTES) {
+                if (!memory.tryReserve(ctx, length)) {
+                    return; // the header stays: decoded again once memory is released
+                }
+                streamingReservation = length;
                 in.skipBytes(RequestHeaderDescriptor.LENGTH);
                 streaming = new Request(flags, type, cookie, offset, length, null, false);
                 payload = ctx.alloc().directBuffer((int) length, (int) length);
@@ -236,6 +250,24 @@ public final class RequestDecoder extends ByteToMessageDecoder {
         if (payload != null) {
             payload.release();
             stopStreaming();
+        }
+        releasePassedOn();
+        if (streamingReservation > 0) {
+            memory.release(streamingReservation);
+            streamingReservation = 0;
+        }
+    }
+
+    @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) throws Exception {
+        releasePassedOn();
+        super.channelReadComplete(ctx);
+    }
+
+    private void releasePassedOn() {
+        if (passedOnReservation > 0) {
+            memory.release(passedOnReservation);
+            passedOnReservation = 0;
         }
     }
 }

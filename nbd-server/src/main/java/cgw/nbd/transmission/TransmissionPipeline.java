@@ -25,16 +25,19 @@ public final class TransmissionPipeline {
      *
      * @param allocationContextId the negotiated base:allocation context, 0 when none
      * @param serverInFlight      requests in flight on every connection of the server
+     * @param budget              the memory all connections of the server share
      * @param stallTimeoutMs      a payload that stops arriving, or replies not read, for this long close it
      */
     public static void install(ChannelPipeline pipeline, String after, Export export, boolean structured,
             int allocationContextId, int maxPayloadBytes, int maxInFlightRequests,
-            long maxInFlightBytes, InFlight serverInFlight, long stallTimeoutMs) {
+            long maxInFlightBytes, InFlight serverInFlight, MemoryBudget budget, long stallTimeoutMs) {
         ReadGate gate = new ReadGate(pipeline.channel());
+        ConnectionMemory memory = new ConnectionMemory(budget, gate);
         FlowControl flow = new FlowControl(export.info().name(), maxInFlightRequests, maxInFlightBytes, serverInFlight,
-                gate, stallTimeoutMs);
+                gate, memory, stallTimeoutMs);
         String previous = after;
-        previous = add(pipeline, previous, "requests", new RequestDecoder(maxPayloadBytes, gate, stallTimeoutMs));
+        previous = add(pipeline, previous, "requests",
+                new RequestDecoder(maxPayloadBytes, gate, memory, stallTimeoutMs));
         previous = add(pipeline, previous, "validate",
                 new RequestValidator(export.info(), structured, allocationContextId, maxPayloadBytes));
         previous = add(pipeline, previous, "flow", flow);

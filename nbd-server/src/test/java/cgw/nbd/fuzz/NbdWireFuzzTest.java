@@ -5,6 +5,7 @@ import cgw.nbd.StoreFixture;
 import cgw.nbd.export.Export;
 import cgw.nbd.export.ExportPolicy;
 import cgw.nbd.handshake.HandshakePipeline;
+import cgw.nbd.transmission.MemoryBudget;
 import cgw.nbd.transmission.TransmissionPipeline;
 import com.code_intelligence.jazzer.junit.FuzzTest;
 import io.netty.buffer.Unpooled;
@@ -26,6 +27,7 @@ class NbdWireFuzzTest {
     /** One store for every input: opening RocksDB per input would leave the fuzzer no time. */
     private static StoreFixture fixture;
     private static final InFlight IN_FLIGHT = new InFlight("fuzz");
+    private static final MemoryBudget MEMORY = new MemoryBudget(256L << 20);
 
     private static synchronized StoreFixture fixture() {
         if (fixture == null) {
@@ -71,7 +73,7 @@ class NbdWireFuzzTest {
     private static void transmission(io.netty.channel.ChannelPipeline pipeline, String after, Export export,
             boolean structured, int contextId) {
         TransmissionPipeline.install(pipeline, after, export, structured, contextId, MAX_PAYLOAD_BYTES, 16, 4L << 20,
-                IN_FLIGHT, 30_000);
+                IN_FLIGHT, MEMORY, 30_000);
     }
 
     /** Sends the input in two pieces, as TCP may, then ends the connection and drops every reply. */

@@ -19,8 +19,9 @@ class FlowControlTest {
 
     private final InFlight serverInFlight = new InFlight("test");
     private final EmbeddedChannel channel = new EmbeddedChannel();
-    private final FlowControl flow = new FlowControl("disk", MAX_REQUESTS, MAX_BYTES, serverInFlight,
-            new ReadGate(channel), STALL_MS);
+    private final ReadGate gate = new ReadGate(channel);
+    private final FlowControl flow = new FlowControl("disk", MAX_REQUESTS, MAX_BYTES, serverInFlight, gate,
+            new ConnectionMemory(new MemoryBudget(1L << 30), gate), STALL_MS);
 
     {
         channel.pipeline().addLast(flow);

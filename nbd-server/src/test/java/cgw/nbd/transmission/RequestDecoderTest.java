@@ -27,9 +27,11 @@ class RequestDecoderTest {
 
     private final EmbeddedChannel channel = new EmbeddedChannel();
     private final ReadGate gate = new ReadGate(channel);
+    private final MemoryBudget budget = new MemoryBudget(64L << 20);
+    private final ConnectionMemory memory = new ConnectionMemory(budget, gate);
 
     {
-        channel.pipeline().addLast(new RequestDecoder(MAX_PAYLOAD_BYTES, gate, STALL_MS));
+        channel.pipeline().addLast(new RequestDecoder(MAX_PAYLOAD_BYTES, gate, memory, STALL_MS));
     }
     private final List<Request> decoded = new ArrayList<>();
 

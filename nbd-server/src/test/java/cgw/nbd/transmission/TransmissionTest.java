@@ -50,7 +50,7 @@ class TransmissionTest {
         Export export = fixture.exports.open(StoreFixture.VOLUME);
         channel = fixture.attach(new EmbeddedChannel());
         TransmissionPipeline.install(channel.pipeline(), null, export, structured, ALLOCATION_CONTEXT_ID,
-                MAX_PAYLOAD_BYTES, maxInFlightRequests, 64L << 20, serverInFlight, 30_000);
+                MAX_PAYLOAD_BYTES, maxInFlightRequests, 64L << 20, serverInFlight, new MemoryBudget(1L << 30), 30_000);
     }
 
     private void connect(boolean structured) {
