@@ -4,12 +4,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.fail;
 import static org.awaitility.Awaitility.await;
 
+import cgw.cli.TrustedCa;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.InputStreamReader;
+import java.io.UncheckedIOException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -17,17 +18,12 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.GeneralSecurityException;
-import java.security.KeyStore;
-import java.security.cert.CertificateFactory;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import javax.net.ssl.SSLContext;
-import javax.net.ssl.TrustManagerFactory;
 
 /**
  * A {@code cgw serve} child process as operators run it (the shaded jar), on ports chosen by the
@@ -56,25 +52,14 @@ public final class GatewayProcess implements AutoCloseable {
         this.restScheme = restScheme;
         HttpClient.Builder client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1);
         if (restScheme.equals("https")) {
-            client.sslContext(trusting(data.resolve("tls").resolve("ca-cert.pem")));
+            Path caCert = data.resolve("tls").resolve("ca-cert.pem");
+            try {
+                client.sslContext(TrustedCa.sslContext(Files.readAllBytes(caCert), caCert));
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot read " + caCert, e);
+            }
         }
         this.http = client.build();
-    }
-
-    /** TLS that trusts the gateway's own CA, as clients given its ca-cert.pem do. */
-    private static SSLContext trusting(Path caCert) {
-        try (InputStream in = Files.newInputStream(caCert)) {
-            KeyStore trusted = KeyStore.getInstance(KeyStore.getDefaultType());
-            trusted.load(null, null);
-            trusted.setCertificateEntry("cgw-ca", CertificateFactory.getInstance("X.509").generateCertificate(in));
-            TrustManagerFactory trust = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
-            trust.init(trusted);
-            SSLContext context = SSLContext.getInstance("TLS");
-            context.init(null, trust.getTrustManagers(), null);
-            return context;
-        } catch (IOException | GeneralSecurityException e) {
-            throw new IllegalStateException("cannot trust " + caCert, e);
-        }
     }
 
     /** Starts {@code cgw serve --data DATA} plus {@code extraArgs}; its stderr goes to {@code stderrFile}. */

@@ -57,8 +57,7 @@ final class EarlyAuth extends ChannelInboundHandlerAdapter {
         if (!request.decoderResult().isSuccess()) {
             return true;
         }
-        Routes.Match match = routes.find(new QueryStringDecoder(request.uri()).rawPath());
-        if (match != null && match.route().access() == Routes.Access.PUBLIC) {
+        if (!Routes.needsToken(routes.find(new QueryStringDecoder(request.uri()).rawPath()))) {
             return true;
         }
         try {

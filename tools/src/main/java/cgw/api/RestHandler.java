@@ -103,7 +103,7 @@ final class RestHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
             QueryStringDecoder uri = new QueryStringDecoder(request.uri());
             String rawPath = uri.rawPath();
             Routes.Match match = routes.find(rawPath);
-            boolean guarded = match == null || match.route().access() == Routes.Access.GUARDED;
+            boolean guarded = Routes.needsToken(match);
             if (guarded) {
                 token.check(request.headers().get(HttpHeaderNames.AUTHORIZATION), request.method());
             }

@@ -71,6 +71,14 @@ public final class Routes {
     }
 
     /**
+     * Whether a request matching {@code match} (null: no route) needs the token: every one but a
+     * public route's, so that unknown paths do not reveal themselves without it.
+     */
+    static boolean needsToken(Match match) {
+        return match == null || match.route().access() == Access.GUARDED;
+    }
+
+    /**
      * The route whose template matches {@code rawPath} (still percent-encoded, so an encoded
      * {@code /} stays inside its segment), or null.
      */

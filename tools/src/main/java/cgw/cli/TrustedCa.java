@@ -16,12 +16,12 @@ import javax.net.ssl.TrustManagerFactory;
  * A TLS context that trusts only the certificates of one PEM file, such as the gateway's own CA in
  * {@code DATA/tls/ca-cert.pem}. Host names are still checked, by the HTTP client. Stateless.
  */
-final class TrustedCa {
+public final class TrustedCa {
     private TrustedCa() {
     }
 
     /** A context trusting the certificates in {@code pem}, the contents of {@code file}. */
-    static SSLContext sslContext(byte[] pem, Path file) {
+    public static SSLContext sslContext(byte[] pem, Path file) {
         Collection<? extends Certificate> certificates;
         try {
             certificates = CertificateFactory.getInstance("X.509").generateCertificates(new ByteArrayInputStream(pem));

@@ -115,8 +115,8 @@ final class Gateway implements AutoCloseable {
         if (roots.isEmpty()) {
             Path dir = settings.defaultBackupRoot();
             try {
-                Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(
-                        PosixFilePermissions.fromString("rwx------")));
+                Files.createDirectories(dir,
+                        PosixFilePermissions.asFileAttribute(PrivateFiles.OWNER_ONLY_DIRECTORY));
             } catch (IOException e) {
                 throw new ServeException("cannot create the backup root " + dir + ": " + e, e);
             }

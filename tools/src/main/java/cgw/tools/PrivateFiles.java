@@ -20,7 +20,7 @@ import org.slf4j.LoggerFactory;
 final class PrivateFiles {
     private static final Logger log = LoggerFactory.getLogger(PrivateFiles.class);
     private static final int OWNER_ONLY_UMASK = 0077;
-    private static final Set<PosixFilePermission> OWNER_ONLY_DIRECTORY = PosixFilePermissions.fromString("rwx------");
+    static final Set<PosixFilePermission> OWNER_ONLY_DIRECTORY = PosixFilePermissions.fromString("rwx------");
 
     private PrivateFiles() {
     }
