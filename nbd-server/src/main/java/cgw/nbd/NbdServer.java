@@ -1,6 +1,7 @@
 package cgw.nbd;
 
 import cgw.host.InFlight;
+import cgw.host.RefusalLog;
 import cgw.nbd.export.ExportRegistry;
 import cgw.nbd.handshake.HandshakePipeline;
 import cgw.nbd.transmission.MemoryBudget;
@@ -33,7 +34,6 @@ import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -81,8 +81,7 @@ public final class NbdServer implements AutoCloseable {
     private final ChannelGroup channels = new DefaultChannelGroup("nbd", GlobalEventExecutor.INSTANCE);
     private final InFlight inFlight = new InFlight("NBD server");
     private final MemoryBudget memory;
-    private final AtomicLong refusedConnections = new AtomicLong();
-    private final AtomicLong lastRefusalLogNanos = new AtomicLong(System.nanoTime() - TimeUnit.SECONDS.toNanos(2));
+    private final RefusalLog refusals = new RefusalLog();
     private @Nullable Channel tcpChannel;
     private @Nullable Channel unixChannel;
     private boolean closed;
@@ -195,10 +194,8 @@ public final class NbdServer implements AutoCloseable {
 
     /** Closes a connection past the cap at once; logs at most once a second how many were refused. */
     private void refuse(Channel channel) {
-        long refused = refusedConnections.incrementAndGet();
-        long now = System.nanoTime();
-        long last = lastRefusalLogNanos.get();
-        if (now - last > TimeUnit.SECONDS.toNanos(1) && lastRefusalLogNanos.compareAndSet(last, now)) {
+        long refused = refusals.refusedAndDue();
+        if (refused > 0) {
             log.warn("refusing NBD connection from {}: {} connections are open, the most allowed ({} refused so far)",
                     channel.remoteAddress(), config.maxConnections(), refused);
         }

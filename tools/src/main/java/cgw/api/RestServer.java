@@ -2,6 +2,7 @@ package cgw.api;
 
 import cgw.barrier.GroupBarrier;
 import cgw.host.InFlight;
+import cgw.host.RefusalLog;
 import cgw.store.BlockStore;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
@@ -105,6 +106,7 @@ public final class RestServer implements AutoCloseable {
         InFlight inFlight = new InFlight("REST API");
         ChannelGroup connections = new DefaultChannelGroup("cgw-rest-connections", GlobalEventExecutor.INSTANCE);
         BearerToken bearerToken = new BearerToken(tokens);
+        RefusalLog refusals = new RefusalLog();
         ServerBootstrap bootstrap = new ServerBootstrap()
                 .group(loops)
                 .channel(transport.serverChannelClass())
@@ -113,8 +115,11 @@ public final class RestServer implements AutoCloseable {
                     @Override
                     protected void initChannel(Channel channel) {
                         if (connections.size() >= limits.maxConnections()) {
-                            log.warn("refusing REST connection from {}: {} are open, the most allowed",
-                                    channel.remoteAddress(), limits.maxConnections());
+                            long refused = refusals.refusedAndDue();
+                            if (refused > 0) {
+                                log.warn("refusing REST connection from {}: {} are open, the most allowed ({} refused"
+                                        + " so far)", channel.remoteAddress(), limits.maxConnections(), refused);
+                            }
                             channel.close();
                             return;
                         }
