@@ -1,5 +1,8 @@
 package cgw.store;
 
+import static cgw.store.StoreTesting.filled;
+import static cgw.store.StoreTesting.options;
+import static cgw.store.StoreTesting.read;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -13,22 +16,6 @@ import org.junit.jupiter.api.io.TempDir;
 class BlockStoreTest {
     @TempDir
     Path dir;
-
-    private static StoreOptions options() {
-        return StoreOptions.defaults().withCacheBytes(64 << 20, 16 << 20).withBackgroundGc(false);
-    }
-
-    private static ByteBuffer filled(int length, int value) {
-        byte[] bytes = new byte[length];
-        Arrays.fill(bytes, (byte) value);
-        return ByteBuffer.wrap(bytes);
-    }
-
-    private static byte[] read(BlockStore store, Volume volume, long epoch, long offset, int length) {
-        ByteBuffer dst = ByteBuffer.allocate(length);
-        store.read(volume, epoch, offset, dst);
-        return dst.array();
-    }
 
     /**
      * A whole-block read of the head into a direct buffer (what NBD does) looks the block's

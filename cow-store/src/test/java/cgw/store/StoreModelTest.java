@@ -280,17 +280,18 @@ class StoreModelTest {
 
     private static void checkEpoch(BlockStore store, Volume volume, long epoch, byte[] content, ExtentType[] state,
             String what) {
-        ByteBuffer heap = ByteBuffer.allocate(content.length);
+        // callers pass reused buffers (the NBD server's are pooled): every byte is the store's to write
+        ByteBuffer heap = ByteBuffer.wrap(garbage(content.length));
         store.read(volume, epoch, 0, heap);
         assertThat(heap.array()).as("content of %s", what).isEqualTo(content);
-        ByteBuffer direct = ByteBuffer.allocateDirect(content.length + 3);
+        ByteBuffer direct = ByteBuffer.allocateDirect(content.length + 3).put(garbage(content.length + 3)).clear();
         direct.position(3);
         store.read(volume, epoch, 0, direct);
         byte[] fromDirect = new byte[content.length];
         direct.get(3, fromDirect);
         assertThat(fromDirect).as("content read into a direct buffer of %s", what).isEqualTo(content);
         if (content.length > 10) {
-            ByteBuffer middle = ByteBuffer.allocate(content.length - 10);
+            ByteBuffer middle = ByteBuffer.wrap(garbage(content.length - 10));
             store.read(volume, epoch, 5, middle);
             assertThat(middle.array()).as("unaligned read of %s", what)
                     .isEqualTo(Arrays.copyOfRange(content, 5, content.length - 5));
@@ -450,6 +451,12 @@ class StoreModelTest {
                 action.apply(block, full);
             }
         }
+    }
+
+    private static byte[] garbage(int length) {
+        byte[] bytes = new byte[length];
+        Arrays.fill(bytes, (byte) 0xA5);
+        return bytes;
     }
 
     // ---------------------------------------------------------------- helpers
