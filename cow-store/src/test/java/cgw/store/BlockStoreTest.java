@@ -170,6 +170,31 @@ class BlockStoreTest {
         }
     }
 
+    /** The NBD server reads into pooled buffers: every byte past the parent's end must be written as zero. */
+    @Test
+    void aGrownCloneReadsZerosPastItsParentsEndIntoAReusedBuffer() {
+        try (BlockStore store = BlockStore.open(dir, options())) {
+            int parentSize = 10240; // two and a half blocks
+            Volume base = store.createVolume("base", parentSize);
+            store.write(base, 0, filled(parentSize, 1));
+            long sealed = store.cut(base);
+            Volume clone = store.clone(base, sealed, "clone");
+            store.grow(clone, 32768);
+            for (ByteBuffer dst : List.of(ByteBuffer.allocate(32768 - 100), ByteBuffer.allocateDirect(32768 - 100))) {
+                while (dst.hasRemaining()) {
+                    dst.put((byte) 0xA5);
+                }
+                dst.clear();
+                store.read(clone, 100, dst);
+                byte[] got = new byte[dst.capacity()];
+                dst.get(0, got);
+                byte[] expected = new byte[got.length];
+                Arrays.fill(expected, 0, parentSize - 100, (byte) 1);
+                assertThat(got).isEqualTo(expected);
+            }
+        }
+    }
+
     @Test
     void releasingTheOldestSnapshotExaminesOnlyWhatChangedSince() {
         try (BlockStore store = BlockStore.open(dir, options())) {

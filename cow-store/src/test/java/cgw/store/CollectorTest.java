@@ -5,13 +5,16 @@ import static cgw.store.StoreTesting.options;
 import static cgw.store.StoreTesting.read;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import cgw.store.key.BlockKey;
 import cgw.store.key.CatalogKey;
+import cgw.store.key.DirtyKey;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.rocksdb.ColumnFamilyDescriptor;
@@ -188,6 +191,24 @@ class CollectorTest {
     }
 
     @Test
+    void aCollectedVersionTakesItsDirtyEntryWithIt() throws RocksDBException {
+        long id;
+        long second;
+        try (BlockStore store = BlockStore.open(dir, options())) {
+            Volume volume = store.createVolume("vm", 1 << 20);
+            store.write(volume, 0, filled(BLOCK, 1));
+            long first = store.cut(volume);
+            store.write(volume, 0, filled(BLOCK, 2));
+            second = store.cut(volume);
+            store.release(volume, first);
+            assertThat(store.collectGarbage().versionsDeleted()).isEqualTo(1);
+            id = volume.id;
+        }
+        assertThat(keysOf(dir, id)).containsExactlyInAnyOrder("catalog V", "catalog E", "blocks 0@" + second,
+                "dirty 0@" + second);
+    }
+
+    @Test
     void aDeletedVolumeLeavesNoKeyInAnyColumnFamily() throws RocksDBException {
         long id;
         try (BlockStore store = BlockStore.open(dir, options())) {
@@ -207,7 +228,7 @@ class CollectorTest {
         assertThat(keysOf(dir, id)).isEmpty();
     }
 
-    /** Every key in the store that belongs to volume {@code id}, as "family: key bytes". */
+    /** Every key in the store that belongs to volume {@code id}, as "catalog V", "blocks 0@2", "dirty 0@2". */
     private static List<String> keysOf(Path dir, long id) throws RocksDBException {
         List<ColumnFamilyDescriptor> families = List.of(new ColumnFamilyDescriptor(RocksDB.DEFAULT_COLUMN_FAMILY),
                 new ColumnFamilyDescriptor(Rocks.BLOCKS.getBytes(StandardCharsets.US_ASCII)),
@@ -220,13 +241,9 @@ class CollectorTest {
                 try (RocksIterator it = db.newIterator(handles.get(f))) {
                     for (it.seekToFirst(); it.isValid(); it.next()) {
                         ByteBuffer key = ByteBuffer.wrap(it.key());
-                        boolean catalog = f == 0;
-                        boolean ofVolume = catalog
-                                ? key.limit() >= 9 && key.get(0) != CatalogKey.META && key.get(0) != CatalogKey.APP
-                                        && key.getLong(1) == id
-                                : key.getLong(0) == id;
-                        if (ofVolume) {
-                            found.add(f + ": " + Arrays.toString(it.key()));
+                        String described = describe(f, key, id);
+                        if (described != null) {
+                            found.add(described);
                         }
                     }
                 }
@@ -234,6 +251,19 @@ class CollectorTest {
             handles.forEach(ColumnFamilyHandle::close);
         }
         return found;
+    }
+
+    private static @Nullable String describe(int family, ByteBuffer key, long id) {
+        return switch (family) {
+            case 0 -> key.limit() >= 9 && key.get(0) != CatalogKey.META && key.get(0) != CatalogKey.APP
+                    && key.getLong(1) == id ? "catalog " + (char) key.get(0) : null;
+            case 1 -> BlockKey.volumeId(key) == id
+                    ? "blocks " + BlockKey.blockIndex(key) + "@" + BlockKey.epoch(key)
+                    : null;
+            default -> DirtyKey.volumeId(key) == id
+                    ? "dirty " + DirtyKey.blockIndex(key) + "@" + DirtyKey.epoch(key)
+                    : null;
+        };
     }
 
 }

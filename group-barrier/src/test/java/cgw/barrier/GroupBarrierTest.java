@@ -302,6 +302,46 @@ class GroupBarrierTest {
         }
     }
 
+    /** Backups and changed-block queries name snapshots by id: an id deleted is never given again. */
+    @Test
+    void deletedGroupsAndSnapshotsStayDeletedAndTheirIdsAreNeverReused() {
+        long last;
+        try (BlockStore store = open(); GroupBarrier barrier = GroupBarrier.open(store)) {
+            store.createVolume("a", 1 << 20);
+            store.createVolume("b", 1 << 20);
+            barrier.createGroup("g", List.of("a"));
+            barrier.createGroup("gone", List.of("b"));
+            long first = barrier.snapshotGroup("g", null, TIMEOUT).id();
+            last = barrier.snapshotGroup("g", null, TIMEOUT).id();
+            barrier.deleteSnapshot(first);
+            barrier.deleteSnapshot(last);
+            barrier.deleteGroup("gone");
+        }
+        try (BlockStore store = open(); GroupBarrier barrier = GroupBarrier.open(store)) {
+            assertThat(barrier.groups()).extracting(Group::name).containsExactly("g");
+            assertThat(barrier.snapshots(null)).isEmpty();
+            assertThat(barrier.snapshotGroup("g", null, TIMEOUT).id()).isEqualTo(last + 1);
+            assertThat(barrier.createGroup("gone", List.of("b")).volumes()).containsExactly("b");
+        }
+    }
+
+    /** The id part of an export name {@code VOLUME@ID}: what a client sends, so anything may come. */
+    @Test
+    void snapshotIdsInExportNamesAreReadStrictly() {
+        try (BlockStore store = open(); GroupBarrier barrier = GroupBarrier.open(store)) {
+            Volume a = store.createVolume("a", 1 << 20);
+            Volume b = store.createVolume("b", 1 << 20);
+            barrier.createGroup("g", List.of("a"));
+            long id = barrier.snapshotGroup("g", null, TIMEOUT).id();
+            assertThat(barrier.epochOf(a, Long.toString(id))).hasValue(barrier.epochOf(a, id));
+            assertThat(barrier.epochOf(b, Long.toString(id))).as("a volume not in the snapshot").isEmpty();
+            for (String name : List.of("", "0", "0" + id, "+" + id, "-1", id + " ", "x", Long.toString(id + 1),
+                    "1234567890123456789", "99999999999999999999")) {
+                assertThat(barrier.epochOf(a, name)).as("'%s'", name).isEmpty();
+            }
+        }
+    }
+
     @Test
     void groupsRefuseBadMembershipAndProtectTheirVolumes() {
         try (BlockStore store = open(); GroupBarrier barrier = GroupBarrier.open(store)) {
