@@ -80,8 +80,12 @@ public record NbdServerConfig(
                 handshakeTimeoutMs, stallTimeoutMs, maxConnections, bytes, ioThreads, policy);
     }
 
-    /** Three quarters of the JVM's direct memory, at most 4 GiB: the rest is for the store and Netty's own. */
+    /**
+     * Half the JVM's direct memory, at most 4 GiB. The other half is for what the budget does not
+     * count: the pool's partly used 16 MiB chunks (one or more per arena), the JDK's per-thread
+     * buffers for file I/O, the store's and TLS's own.
+     */
     static long defaultMemoryBudget() {
-        return Math.min(PlatformDependent.maxDirectMemory() / 4 * 3, 4L << 30);
+        return Math.min(PlatformDependent.maxDirectMemory() / 2, 4L << 30);
     }
 }

@@ -6,6 +6,7 @@ import cgw.nbd.wire.Command;
 import cgw.nbd.wire.Nbd;
 import cgw.nbd.wire.NbdError;
 import io.netty.buffer.ByteBuf;
+import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.DecoderException;
@@ -86,35 +87,34 @@ final class ExportDispatcher extends ChannelInboundHandlerAdapter {
 
     /** Replies to a request that carries no data back, and lets the next ones in. */
     private void finish(ChannelHandlerContext ctx, Request r, Command command, Throwable failure) {
-        if (failure == null) {
-            ctx.write(Replies.simple(ctx.alloc(), r.cookie(), 0));
-        } else {
-            replyFailure(ctx, r, command, failure);
-        }
-        answered(r);
+        answered(r, failure == null
+                ? ctx.write(Replies.simple(ctx.alloc(), r.cookie(), 0))
+                : replyFailure(ctx, r, command, failure));
     }
 
     private void read(ChannelHandlerContext ctx, Request r) {
         int length = (int) r.length();
         if (length == 0) {
-            ctx.write(structured ? Replies.none(ctx.alloc(), r.cookie()) : Replies.simple(ctx.alloc(), r.cookie(), 0));
-            answered(r);
+            answered(r, ctx.write(structured
+                    ? Replies.none(ctx.alloc(), r.cookie())
+                    : Replies.simple(ctx.alloc(), r.cookie(), 0)));
             return;
         }
         int prefix = structured ? Replies.DATA_CHUNK_PREFIX_BYTES : Nbd.SIMPLE_REPLY_HEADER_BYTES;
         ByteBuf reply = ctx.alloc().directBuffer(prefix + length);
         ByteBuffer data = reply.nioBuffer(prefix, length);
         export.read(r.offset(), data).whenComplete((v, failure) -> loop.run(ctx, () -> {
+            ChannelFuture written;
             if (failure != null) {
                 reply.release();
-                replyFailure(ctx, r, Command.READ, failure);
+                written = replyFailure(ctx, r, Command.READ, failure);
             } else if (!structured) {
                 Replies.writeSimpleHeader(reply.writerIndex(0), r.cookie(), 0);
-                ctx.write(reply.writerIndex(prefix + length));
+                written = ctx.write(reply.writerIndex(prefix + length));
             } else {
-                ctx.write(StructuredReads.encode(ctx.alloc(), r, reply, length));
+                written = ctx.write(StructuredReads.encode(ctx.alloc(), r, reply, length));
             }
-            answered(r);
+            answered(r, written);
         }, reply));
     }
 
@@ -122,16 +122,14 @@ final class ExportDispatcher extends ChannelInboundHandlerAdapter {
         long length = Math.min(r.length(), BlockStatusReplies.MAX_STATUS_BYTES);
         boolean reqOne = (r.flags() & Nbd.CMD_FLAG_REQ_ONE) != 0;
         export.extents(r.offset(), length).whenComplete((extents, failure) -> loop.run(ctx, () -> {
-            if (failure != null) {
-                replyFailure(ctx, r, Command.BLOCK_STATUS, failure);
-            } else {
-                ctx.write(BlockStatusReplies.encode(ctx.alloc(), r.cookie(), allocationContextId, extents, reqOne));
-            }
-            answered(r);
+            answered(r, failure != null
+                    ? replyFailure(ctx, r, Command.BLOCK_STATUS, failure)
+                    : ctx.write(BlockStatusReplies.encode(ctx.alloc(), r.cookie(), allocationContextId, extents,
+                            reqOne)));
         }, null));
     }
 
-    private void replyFailure(ChannelHandlerContext ctx, Request r, Command command, Throwable failure) {
+    private ChannelFuture replyFailure(ChannelHandlerContext ctx, Request r, Command command, Throwable failure) {
         NbdError error = NbdErrors.of(failure, command.writesData());
         Throwable cause = NbdErrors.unwrap(failure);
         if (error == NbdError.EIO) {
@@ -139,12 +137,15 @@ final class ExportDispatcher extends ChannelInboundHandlerAdapter {
         } else {
             log.debug("{}: {} at {} +{} failed: {}", info.name(), command, r.offset(), r.length(), cause.toString());
         }
-        ctx.write(Replies.error(ctx.alloc(), structured, r.cookie(), error, String.valueOf(cause.getMessage())));
+        return ctx.write(Replies.error(ctx.alloc(), structured, r.cookie(), error, String.valueOf(cause.getMessage())));
     }
 
-    /** The reply to {@code r} is written: its credit goes back, and the export closes if it was the last. */
-    private void answered(Request r) {
-        flow.returnCredit(r);
+    /**
+     * The reply to {@code r} is handed to the channel ({@code written} completes once it is on the
+     * socket): its credit goes back, and the export closes if it was the last.
+     */
+    private void answered(Request r, ChannelFuture written) {
+        flow.returnCredit(r, written);
         closeExportWhenDone();
     }
 

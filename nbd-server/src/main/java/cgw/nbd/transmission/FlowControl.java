@@ -3,6 +3,7 @@ package cgw.nbd.transmission;
 import cgw.host.InFlight;
 import cgw.nbd.wire.Command;
 import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
@@ -13,7 +14,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Bounds what one connection has in flight: each request passed on takes a credit (one request,
- * and its payload bytes for READ and WRITE), returned by the dispatcher once the reply is written.
+ * and its payload bytes for READ and WRITE), returned by the dispatcher once the reply is written;
+ * the bytes leave the memory budget once the reply has left for the socket.
  * Past either bound the connection stops reading until half of it is returned. Replies that the
  * client does not read pile up in the channel only to its high water mark: past it the connection
  * stops reading too, and one that stays so for the stall timeout is closed. On
@@ -38,6 +40,8 @@ final class FlowControl extends ChannelInboundHandlerAdapter {
     private @Nullable ChannelHandlerContext context;
     private int inFlight;
     private long inFlightBytes;
+    /** A read waiting for the memory budget; reading is shut meanwhile, so it is the only one. */
+    private @Nullable Request parked;
     private boolean disconnecting;
     /** Counts the times the channel turned unwritable, so a stall check knows its own episode. */
     private long unwritableEpisode;
@@ -77,8 +81,32 @@ final class FlowControl extends ChannelInboundHandlerAdapter {
             closeWhenIdle();
             return;
         }
-        takeCredit(ctx, costBytes(request));
+        if (Command.of(request.type()) == Command.READ && request.length() > 0) {
+            // a read's reply buffer is allocated when it is dispatched: its memory is admitted first
+            if (!memory.tryReserve(ctx, request.length(), () -> admitParked(ctx))) {
+                parked = request;
+                return;
+            }
+            takeCredit(ctx, 0, request.length());
+        } else {
+            takeCredit(ctx, costBytes(request), costBytes(request));
+        }
         ctx.fireChannelRead(request);
+    }
+
+    /** Passes on the read that waited for memory, once the budget admits it; reading resumes after it. */
+    private void admitParked(ChannelHandlerContext ctx) {
+        Request request = parked;
+        if (request == null || !ctx.channel().isOpen()) {
+            gate.open(ReadGate.Reason.MEMORY);
+            return;
+        }
+        if (memory.tryReserve(ctx, request.length(), () -> admitParked(ctx))) {
+            parked = null;
+            takeCredit(ctx, 0, request.length());
+            ctx.fireChannelRead(request); // before the gate opens: the requests after it come after it
+            gate.open(ReadGate.Reason.MEMORY);
+        }
     }
 
     /** The payload bytes a request holds while in flight: a WRITE's data in, a READ's out. */
@@ -87,22 +115,32 @@ final class FlowControl extends ChannelInboundHandlerAdapter {
         return command == Command.READ || command == Command.WRITE ? request.length() : 0;
     }
 
-    private void takeCredit(ChannelHandlerContext ctx, long costBytes) {
+    /** Takes a request's credit; {@code unreservedBytes} are counted against the memory budget here. */
+    private void takeCredit(ChannelHandlerContext ctx, long unreservedBytes, long costBytes) {
         serverInFlight.enter();
         inFlight++;
         inFlightBytes += costBytes;
-        memory.reserve(ctx, costBytes);
+        if (unreservedBytes > 0) {
+            memory.reserve(ctx, unreservedBytes);
+        }
         if (inFlight >= maxInFlightRequests || inFlightBytes >= maxInFlightBytes) {
             gate.shut(ReadGate.Reason.CREDITS);
         }
     }
 
-    /** The reply to {@code request} is written: its credit comes back, and reading may resume. */
-    void returnCredit(Request request) {
+    /**
+     * The reply to {@code request} is handed to the channel: its credit comes back, and reading may
+     * resume. Its bytes stay counted against the memory budget until {@code written} completes: a
+     * reply the client does not read still holds its buffer.
+     */
+    void returnCredit(Request request, ChannelFuture written) {
         serverInFlight.exit();
         inFlight--;
-        inFlightBytes -= costBytes(request);
-        memory.release(costBytes(request));
+        long cost = costBytes(request);
+        inFlightBytes -= cost;
+        if (cost > 0) {
+            written.addListener(done -> memory.release(cost));
+        }
         if (gate.isShutFor(ReadGate.Reason.CREDITS) && inFlight <= maxInFlightRequests / 2
                 && inFlightBytes <= maxInFlightBytes / 2) {
             gate.open(ReadGate.Reason.CREDITS);

@@ -9,10 +9,11 @@ import java.util.concurrent.atomic.AtomicLong;
  * Admission comes before allocation: a connection that cannot reserve waits, its reading shut
  * ({@link ReadGate.Reason#MEMORY}), and is woken when memory is released.
  *
- * <p>Shares: any connection may hold up to {@link #smallShare} whenever the budget has it; beyond
- * that only while three quarters of it are not used. So connections that hold much (a crowd of
- * clients each pinning a large payload) can never take the last quarter, and a connection that
- * holds little (a VM doing its usual I/O beside them) still gets its next request in.
+ * <p>Shares: a connection that is making progress (it released memory within the last second)
+ * may hold up to {@link #smallShare} whenever the budget has it; any other reservation is admitted
+ * only while three quarters of the budget are not used. So connections that hold much, or hold
+ * without moving (a crowd of clients each pinning a payload or leaving replies unread), can never
+ * take the last quarter, and a VM doing its usual I/O beside them still gets its next request in.
  *
  * <p>Threads: any; lock-free. Waiters are run on the releasing thread and must only hand off to
  * their own event loop.
@@ -21,7 +22,8 @@ public final class MemoryBudget {
     private final long limit;
     private final long smallShare;
     private final AtomicLong used = new AtomicLong();
-    private final ConcurrentLinkedQueue<Runnable> waiters = new ConcurrentLinkedQueue<>();
+    private final ConcurrentLinkedQueue<Waiter> waiters = new ConcurrentLinkedQueue<>();
+    private final PressureRelief relief = new PressureRelief(this);
 
     public MemoryBudget(long limitBytes) {
         if (limitBytes <= 0) {
@@ -39,11 +41,19 @@ public final class MemoryBudget {
         return used.get();
     }
 
+    boolean hasWaiters() {
+        return !waiters.isEmpty();
+    }
+
+    PressureRelief relief() {
+        return relief;
+    }
+
     /** Reserves {@code bytes} for a connection that holds {@code heldBytes} already, if its share allows. */
-    boolean tryReserve(long bytes, long heldBytes) {
+    boolean tryReserve(long bytes, long heldBytes, boolean progressing) {
         while (true) {
             long now = used.get();
-            if (!admits(now, bytes, heldBytes)) {
+            if (!admits(now, bytes, heldBytes, progressing)) {
                 return false;
             }
             if (used.compareAndSet(now, now + bytes)) {
@@ -52,9 +62,9 @@ public final class MemoryBudget {
         }
     }
 
-    private boolean admits(long now, long bytes, long heldBytes) {
+    private boolean admits(long now, long bytes, long heldBytes, boolean progressing) {
         long after = now + bytes;
-        return after <= limit && (heldBytes + bytes <= smallShare || after <= limit / 4 * 3);
+        return after <= limit && (progressing && heldBytes + bytes <= smallShare || after <= limit / 4 * 3);
     }
 
     /** Counts bytes already in memory (a request passed on): never refused. */
@@ -68,24 +78,29 @@ public final class MemoryBudget {
 
     void release(long bytes) {
         used.addAndGet(-bytes);
-        Runnable next = waiters.poll();
-        if (next != null) {
-            next.run();
-        }
+        wakeAdmitted();
     }
 
     /**
-     * Runs {@code wake} once after the next release, or at once when memory was released since
-     * the caller was refused {@code bytes} while holding {@code heldBytes}, so that it would be
-     * admitted now. A woken waiter that still cannot reserve asks again.
+     * Runs {@code wake} once a release lets in what the caller was refused: {@code bytes} more
+     * while holding {@code heldBytes} (at once if memory was released meanwhile). Waiters are
+     * woken in order, and only when the first would be admitted: a release too small for it wakes
+     * nobody, so waiters do not spin. A woken waiter that still cannot reserve asks again.
      */
-    void whenReleased(Runnable wake, long bytes, long heldBytes) {
-        waiters.add(wake);
-        if (admits(used.get(), bytes, heldBytes)) {
-            Runnable next = waiters.poll(); // released meanwhile: nobody else will wake it
-            if (next != null) {
-                next.run();
+    void whenReleased(Runnable wake, long bytes, long heldBytes, boolean progressing) {
+        waiters.add(new Waiter(wake, bytes, heldBytes, progressing));
+        wakeAdmitted();
+    }
+
+    private void wakeAdmitted() {
+        for (Waiter first; (first = waiters.peek()) != null
+                && admits(used.get(), first.bytes, first.heldBytes, first.progressing);) {
+            if (waiters.remove(first)) {
+                first.wake.run();
             }
         }
+    }
+
+    private record Waiter(Runnable wake, long bytes, long heldBytes, boolean progressing) {
     }
 }

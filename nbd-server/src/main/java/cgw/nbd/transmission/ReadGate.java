@@ -29,6 +29,8 @@ final class ReadGate {
     private final Channel channel;
     private final EnumSet<Reason> shut = EnumSet.noneOf(Reason.class);
     private @Nullable Runnable onOpen;
+    /** How many times the gate went from open to shut: a client cannot be blamed for bytes not read meanwhile. */
+    private long closings;
 
     ReadGate(Channel channel) {
         this.channel = channel;
@@ -43,11 +45,18 @@ final class ReadGate {
         return shut.isEmpty();
     }
 
+    long closings() {
+        return closings;
+    }
+
     boolean isShutFor(Reason reason) {
         return shut.contains(reason);
     }
 
     void shut(Reason reason) {
+        if (shut.isEmpty()) {
+            closings++;
+        }
         shut.add(reason);
         channel.config().setAutoRead(false);
     }

@@ -70,6 +70,8 @@ public final class RequestDecoder extends ByteToMessageDecoder {
 
     /** Payload bytes received since the stall check last looked; see {@link #checkStallLater}. */
     private long payloadProgress;
+    /** Payload bytes received since the connection opened, for {@link PressureRelief}. */
+    private long payloadBytesReceived;
 
     public RequestDecoder(int maxPayloadBytes, ReadGate gate, ConnectionMemory memory, long stallTimeoutMs) {
         this.memory = memory;
@@ -111,8 +113,9 @@ public final class RequestDecoder extends ByteToMessageDecoder {
             return; // not now: decoded once the gate opens
         }
         if (payload != null) {
-            payloadProgress += Math.min(payload.writableBytes(), in.readableBytes());
             int n = Math.min(payload.writableBytes(), in.readableBytes());
+            payloadProgress += n;
+            payloadBytesReceived += n;
             if (PayloadReceiver.receivedInPlace(in, payload)) {
                 payload.writerIndex(payload.writerIndex() + n);
                 in.skipBytes(n);
@@ -172,7 +175,7 @@ public final class RequestDecoder extends ByteToMessageDecoder {
         }
         if (in.readableBytes() < RequestHeaderDescriptor.LENGTH + length) {
             if (length >= STREAMED_PAYLOAD_BYTES) {
-                if (!memory.tryReserve(ctx, length)) {
+                if (!memory.tryReserve(ctx, length, () -> gate.open(ReadGate.Reason.MEMORY))) {
                     return; // the header stays: decoded again once memory is released
                 }
                 streamingReservation = length;
@@ -213,6 +216,15 @@ public final class RequestDecoder extends ByteToMessageDecoder {
     private void setLowWater(ChannelHandlerContext ctx, int bytes) {
         ctx.channel().config().setOption(SO_RCVLOWAT, bytes);
         lowWater = bytes;
+    }
+
+    /** Whether a streamed payload is coming in: what the decoder waits for are the client's bytes. */
+    boolean awaitsPayload() {
+        return payload != null;
+    }
+
+    long payloadBytesReceived() {
+        return payloadBytesReceived;
     }
 
     /**

@@ -35,9 +35,10 @@ public final class TransmissionPipeline {
         ConnectionMemory memory = new ConnectionMemory(budget, gate);
         FlowControl flow = new FlowControl(export.info().name(), maxInFlightRequests, maxInFlightBytes, serverInFlight,
                 gate, memory, stallTimeoutMs);
+        RequestDecoder decoder = new RequestDecoder(maxPayloadBytes, gate, memory, stallTimeoutMs);
+        budget.relief().watch(pipeline.channel(), decoder, memory);
         String previous = after;
-        previous = add(pipeline, previous, "requests",
-                new RequestDecoder(maxPayloadBytes, gate, memory, stallTimeoutMs));
+        previous = add(pipeline, previous, "requests", decoder);
         previous = add(pipeline, previous, "validate",
                 new RequestValidator(export.info(), structured, allocationContextId, maxPayloadBytes));
         previous = add(pipeline, previous, "flow", flow);

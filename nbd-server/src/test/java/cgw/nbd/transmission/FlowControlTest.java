@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import cgw.host.InFlight;
 import cgw.nbd.wire.Command;
+import io.netty.channel.ChannelPromise;
 import io.netty.channel.embedded.EmbeddedChannel;
 import java.util.ArrayList;
 import java.util.List;
@@ -20,8 +21,9 @@ class FlowControlTest {
     private final InFlight serverInFlight = new InFlight("test");
     private final EmbeddedChannel channel = new EmbeddedChannel();
     private final ReadGate gate = new ReadGate(channel);
+    private final MemoryBudget budget = new MemoryBudget(1L << 30);
     private final FlowControl flow = new FlowControl("disk", MAX_REQUESTS, MAX_BYTES, serverInFlight, gate,
-            new ConnectionMemory(new MemoryBudget(1L << 30), gate), STALL_MS);
+            new ConnectionMemory(budget, gate), STALL_MS);
 
     {
         channel.pipeline().addLast(flow);
@@ -57,9 +59,9 @@ class FlowControlTest {
         assertThat(passed).hasSize(4);
         assertThat(serverInFlight.count()).isEqualTo(4);
 
-        flow.returnCredit(passed.get(0));
+        flow.returnCredit(passed.get(0), channel.newSucceededFuture());
         assertThat(channel.config().isAutoRead()).as("still 3 in flight").isFalse();
-        flow.returnCredit(passed.get(1));
+        flow.returnCredit(passed.get(1), channel.newSucceededFuture());
         assertThat(channel.config().isAutoRead()).as("resumed at half").isTrue();
         assertThat(serverInFlight.count()).isEqualTo(2);
     }
@@ -71,8 +73,43 @@ class FlowControlTest {
         send(read(3, MAX_BYTES / 2));
         assertThat(channel.config().isAutoRead()).as("a MiB of reads in flight").isFalse();
 
-        flow.returnCredit(passed.get(2));
+        flow.returnCredit(passed.get(2), channel.newSucceededFuture());
         assertThat(channel.config().isAutoRead()).isTrue();
+    }
+
+    /** A reply the client has not read yet still holds its buffer: the budget counts it until it is sent. */
+    @Test
+    void aReadsBytesLeaveTheMemoryBudgetOnlyOnceItsReplyIsSent() {
+        send(read(1, 4096), flush(2));
+        assertThat(budget.usedBytes()).isEqualTo(4096);
+        ChannelPromise replySent = channel.newPromise();
+
+        flow.returnCredit(passed.get(0), replySent);
+        flow.returnCredit(passed.get(1), channel.newSucceededFuture());
+
+        assertThat(serverInFlight.count()).as("credits come back at once").isZero();
+        assertThat(budget.usedBytes()).as("the reply is queued, not sent").isEqualTo(4096);
+        replySent.setSuccess();
+        assertThat(budget.usedBytes()).isZero();
+    }
+
+    /** A read is admitted to the budget before its reply buffer exists; one refused waits, in order, with reading shut. */
+    @Test
+    void aReadTheBudgetRefusesWaitsAndGoesOnInOrderOnceMemoryIsReleased() {
+        long taken = (1L << 30) / 4 * 3;
+        assertThat(budget.tryReserve(taken, 0, false)).isTrue();
+        send(read(1, 4096));
+        assertThat(passed).as("parked: the budget's last quarter is for connections making progress").isEmpty();
+        assertThat(channel.config().isAutoRead()).isFalse();
+
+        budget.release(taken);
+        channel.runPendingTasks();
+        send(); // takes what the admitted read passed on
+        assertThat(passed).extracting(Request::cookie).containsExactly(1L);
+        assertThat(channel.config().isAutoRead()).isTrue();
+        assertThat(budget.usedBytes()).isEqualTo(4096);
+        send(flush(2));
+        assertThat(passed).extracting(Request::cookie).containsExactly(1L, 2L);
     }
 
     @Test
@@ -81,10 +118,10 @@ class FlowControlTest {
         assertThat(passed).extracting(Request::cookie).containsExactly(1L, 2L);
         assertThat(channel.config().isAutoRead()).isFalse();
 
-        flow.returnCredit(passed.get(0));
+        flow.returnCredit(passed.get(0), channel.newSucceededFuture());
         channel.runPendingTasks();
         assertThat(channel.isOpen()).isTrue();
-        flow.returnCredit(passed.get(1));
+        flow.returnCredit(passed.get(1), channel.newSucceededFuture());
         channel.runPendingTasks();
         assertThat(channel.isOpen()).isFalse();
         assertThat(channel.config().isAutoRead()).as("no reading after DISC").isFalse();
@@ -98,7 +135,7 @@ class FlowControlTest {
         channel.unsafe().outboundBuffer().setUserDefinedWritability(1, false);
         channel.runPendingTasks(); // the change is announced on the event loop
         assertThat(channel.config().isAutoRead()).as("replies pile up: stop reading").isFalse();
-        flow.returnCredit(passed.get(0));
+        flow.returnCredit(passed.get(0), channel.newSucceededFuture());
         assertThat(channel.config().isAutoRead()).as("credits back, replies still unread").isFalse();
 
         channel.advanceTimeBy(STALL_MS - 1, TimeUnit.MILLISECONDS);

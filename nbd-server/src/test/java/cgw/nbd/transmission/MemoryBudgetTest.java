@@ -9,6 +9,7 @@ import io.netty.channel.embedded.EmbeddedChannel;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -38,7 +39,10 @@ class MemoryBudgetTest {
     private EmbeddedChannel connection() {
         EmbeddedChannel channel = new EmbeddedChannel();
         ReadGate gate = new ReadGate(channel);
-        channel.pipeline().addLast(new RequestDecoder(32 * MIB, gate, new ConnectionMemory(budget, gate), 30_000));
+        ConnectionMemory memory = new ConnectionMemory(budget, gate);
+        RequestDecoder decoder = new RequestDecoder(32 * MIB, gate, memory, 30_000);
+        channel.pipeline().addLast(decoder);
+        budget.relief().watch(channel, decoder, memory);
         channels.add(channel);
         return channel;
     }
@@ -56,11 +60,12 @@ class MemoryBudgetTest {
 
     @Test
     void sharesLetTheSmallInWhenTheBigHaveTakenTheirThreeQuarters() {
-        assertThat(budget.tryReserve(4 * MIB, 0)).as("a small share, any time there is room").isTrue();
-        assertThat(budget.tryReserve(40 * MIB, 0)).as("big, while under three quarters").isTrue();
-        assertThat(budget.tryReserve(8 * MIB, 40 * MIB)).as("big past three quarters").isFalse();
-        assertThat(budget.tryReserve(4 * MIB, 0)).as("small, in the last quarter").isTrue();
-        assertThat(budget.tryReserve(17 * MIB, 0)).as("never past the limit").isFalse();
+        assertThat(budget.tryReserve(4 * MIB, 0, true)).as("a small share, any time there is room").isTrue();
+        assertThat(budget.tryReserve(40 * MIB, 0, false)).as("big, while under three quarters").isTrue();
+        assertThat(budget.tryReserve(8 * MIB, 40 * MIB, true)).as("big past three quarters").isFalse();
+        assertThat(budget.tryReserve(5 * MIB, 0, false)).as("small but not moving, in the last quarter").isFalse();
+        assertThat(budget.tryReserve(4 * MIB, 0, true)).as("small and moving, in the last quarter").isTrue();
+        assertThat(budget.tryReserve(17 * MIB, 0, true)).as("never past the limit").isFalse();
         assertThat(budget.usedBytes()).isEqualTo(48L * MIB);
     }
 
@@ -84,5 +89,51 @@ class MemoryBudgetTest {
         second.runPendingTasks();
         assertThat(second.config().isAutoRead()).isTrue();
         assertThat(budget.usedBytes()).as("the second's payload, now admitted").isEqualTo(32L * MIB);
+    }
+
+    /** Releases too small for the first waiter wake nobody: a crowd of waiters must not spin on a busy neighbour's releases. */
+    @Test
+    void aWaiterIsWokenOnlyOnceWhatItAskedForFits() {
+        assertThat(budget.tryReserve(48 * MIB, 0, false)).isTrue();
+        int[] woken = new int[1];
+        budget.whenReleased(() -> woken[0]++, 8 * MIB, 0, false);
+        budget.reserve(MIB);
+        for (int i = 0; i < 100; i++) {
+            budget.release(64 << 10);
+            budget.reserve(64 << 10);
+        }
+        assertThat(woken[0]).as("a busy neighbour's releases").isZero();
+        budget.release(9 * MIB);
+        assertThat(woken[0]).isEqualTo(1);
+        assertThat(budget.hasWaiters()).isFalse();
+    }
+
+    /**
+     * While a connection waits for memory, one that holds a payload it stopped sending is closed
+     * after {@link PressureRelief#INTERVAL_MS}, long before the stall timeout, and the waiter gets in.
+     */
+    @Test
+    void underPressureAConnectionSittingOnAPayloadIsClosedAndTheWaiterGoesOn() {
+        EmbeddedChannel pinned = connection();
+        EmbeddedChannel waiting = connection();
+        waiting.freezeTime(); // the relief's clock runs on the waiter's event loop
+        Wire.send(pinned, startOfWrite(1, 32 * MIB), false);
+        Wire.send(waiting, startOfWrite(2, 32 * MIB), false);
+        assertThat(waiting.config().isAutoRead()).as("waits: the first holds three quarters' worth").isFalse();
+        pinned.runPendingTasks(); // the relief takes its marks
+
+        waiting.advanceTimeBy(PressureRelief.INTERVAL_MS - 1, TimeUnit.MILLISECONDS);
+        waiting.runScheduledPendingTasks();
+        pinned.runPendingTasks();
+        assertThat(pinned.isOpen()).as("not before the interval").isTrue();
+
+        waiting.advanceTimeBy(1, TimeUnit.MILLISECONDS);
+        waiting.runScheduledPendingTasks();
+        pinned.runPendingTasks();
+        assertThat(pinned.isOpen()).as("no byte of its payload while another waited").isFalse();
+        waiting.runPendingTasks();
+        assertThat(waiting.config().isAutoRead()).isTrue();
+        assertThat(budget.usedBytes()).isEqualTo(32L * MIB);
+        assertThat(budget.hasWaiters()).isFalse();
     }
 }

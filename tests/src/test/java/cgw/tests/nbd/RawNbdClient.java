@@ -73,6 +73,10 @@ final class RawNbdClient implements AutoCloseable {
         out = new DataOutputStream(socket.getOutputStream());
     }
 
+    Socket socket() {
+        return socket;
+    }
+
     /** Reads the greeting and answers with fixed newstyle + no zeroes. */
     RawNbdClient greet() throws IOException {
         assertThat(in.readLong()).isEqualTo(0x4e42444d41474943L);
