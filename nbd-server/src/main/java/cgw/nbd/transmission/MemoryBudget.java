@@ -22,6 +22,8 @@ public final class MemoryBudget {
     private final long limit;
     private final long smallShare;
     private final AtomicLong used = new AtomicLong();
+    /** Waiters for a small share while making progress: never queued behind a big request. */
+    private final ConcurrentLinkedQueue<Waiter> smallWaiters = new ConcurrentLinkedQueue<>();
     private final ConcurrentLinkedQueue<Waiter> waiters = new ConcurrentLinkedQueue<>();
     private final PressureRelief relief = new PressureRelief(this);
 
@@ -42,7 +44,7 @@ public final class MemoryBudget {
     }
 
     boolean hasWaiters() {
-        return !waiters.isEmpty();
+        return !smallWaiters.isEmpty() || !waiters.isEmpty();
     }
 
     PressureRelief relief() {
@@ -85,17 +87,26 @@ public final class MemoryBudget {
      * Runs {@code wake} once a release lets in what the caller was refused: {@code bytes} more
      * while holding {@code heldBytes} (at once if memory was released meanwhile). Waiters are
      * woken in order, and only when the first would be admitted: a release too small for it wakes
-     * nobody, so waiters do not spin. A woken waiter that still cannot reserve asks again.
+     * nobody, so waiters do not spin. A connection making progress that waits for a small share
+     * queues apart, ahead of the rest, so a big request that does not fit yet never holds it up.
+     * A woken waiter that still cannot reserve asks again.
      */
     void whenReleased(Runnable wake, long bytes, long heldBytes, boolean progressing) {
-        waiters.add(new Waiter(wake, bytes, heldBytes, progressing));
+        boolean small = progressing && heldBytes + bytes <= smallShare;
+        (small ? smallWaiters : waiters).add(new Waiter(wake, bytes, heldBytes, progressing));
         wakeAdmitted();
     }
 
+    /** Wakes, in order, the waiters for small shares that fit, then the others that fit. */
     private void wakeAdmitted() {
-        for (Waiter first; (first = waiters.peek()) != null
+        wakeAdmitted(smallWaiters);
+        wakeAdmitted(waiters);
+    }
+
+    private void wakeAdmitted(ConcurrentLinkedQueue<Waiter> queue) {
+        for (Waiter first; (first = queue.peek()) != null
                 && admits(used.get(), first.bytes, first.heldBytes, first.progressing);) {
-            if (waiters.remove(first)) {
+            if (queue.remove(first)) {
                 first.wake.run();
             }
         }

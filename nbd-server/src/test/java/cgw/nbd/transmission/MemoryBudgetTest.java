@@ -108,6 +108,19 @@ class MemoryBudgetTest {
         assertThat(budget.hasWaiters()).isFalse();
     }
 
+    /** A VM doing its usual I/O is not queued behind a crowd's big requests that do not fit yet. */
+    @Test
+    void aSmallWaiterMakingProgressIsNotHeldUpBehindABigOne() {
+        budget.reserve(60 * MIB);
+        int[] woken = new int[2];
+        budget.whenReleased(() -> woken[0]++, 32 * MIB, 0, false); // big: fits once under three quarters
+        budget.whenReleased(() -> woken[1]++, MIB, 0, true); // small and moving: fits once there is room
+        budget.release(4 * MIB);
+        assertThat(woken).as("56 MiB used: room for the small one only").containsExactly(0, 1);
+        budget.release(40 * MIB);
+        assertThat(woken).containsExactly(1, 1);
+    }
+
     /**
      * While a connection waits for memory, one that holds a payload it stopped sending is closed
      * after {@link PressureRelief#INTERVAL_MS}, long before the stall timeout, and the waiter gets in.
