@@ -40,6 +40,15 @@ public record NbdServerConfig(
 
     public static final int DEFAULT_MAX_PAYLOAD_BYTES = 32 << 20;
 
+    public NbdServerConfig {
+        // a request bigger than what the budget admits to one connection would wait forever
+        if (memoryBudgetBytes / 4 * 3 < maxPayloadBytes) {
+            throw new IllegalArgumentException("an NBD memory budget of " + memoryBudgetBytes + " bytes cannot admit a "
+                    + maxPayloadBytes + "-byte request (three quarters of it must hold one); give the JVM more"
+                    + " direct memory (-XX:MaxDirectMemorySize)");
+        }
+    }
+
     public static NbdServerConfig defaults(InetSocketAddress tcp) {
         return new NbdServerConfig(tcp, null, null, DEFAULT_MAX_PAYLOAD_BYTES, 128, 128L << 20, 30_000, 30_000, 512,
                 defaultMemoryBudget(), Math.max(1, Runtime.getRuntime().availableProcessors()), ExportPolicy.ANYONE);
