@@ -34,6 +34,7 @@ import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -82,6 +83,8 @@ public final class NbdServer implements AutoCloseable {
     private final InFlight inFlight = new InFlight("NBD server");
     private final MemoryBudget memory;
     private final RefusalLog refusals = new RefusalLog();
+    /** Connections admitted and not yet closed, for the cap. */
+    private final AtomicInteger open = new AtomicInteger();
     private @Nullable Channel tcpChannel;
     private @Nullable Channel unixChannel;
     private boolean closed;
@@ -174,10 +177,13 @@ public final class NbdServer implements AutoCloseable {
         return new ChannelInitializer<>() {
             @Override
             protected void initChannel(Channel channel) {
-                if (connectionCount() >= config.maxConnections()) {
+                // counted atomically: channels are set up on several event loops at once
+                if (open.incrementAndGet() > config.maxConnections()) {
+                    open.decrementAndGet();
                     refuse(channel);
                     return;
                 }
+                channel.closeFuture().addListener(closed -> open.decrementAndGet());
                 channels.add(channel);
                 channel.config().setRecvByteBufAllocator(new PayloadReceiver());
                 // replies a client does not read pile up to here, then FlowControl stops reading
