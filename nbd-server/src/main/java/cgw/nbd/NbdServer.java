@@ -223,7 +223,7 @@ public final class NbdServer implements AutoCloseable {
 
     /** Connections open now, listeners excluded. */
     public int connectionCount() {
-        return (int) channels.stream().filter(c -> c != tcpChannel && c != unixChannel).count();
+        return open.get();
     }
 
     /**
