@@ -87,7 +87,7 @@ public final class BlockStore implements AutoCloseable {
         this.rocks = files.rocks;
         this.valueLog = files.valueLog;
         this.walSync = files.walSync;
-        this.geometry = new BlockGeometry(Catalog.loadBlockSize(rocks, options.blockSizeBytes()));
+        this.geometry = new BlockGeometry(files.blockSize);
         boolean logWrites = options.valueLogSegmentBytes() > 0;
         // a block of one page is overwritten whole or not at all when the process dies mid-write
         boolean overwriteInPlace = logWrites && options.overwriteInPlace()

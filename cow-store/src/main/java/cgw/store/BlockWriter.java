@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.locks.Lock;
 import org.jspecify.annotations.Nullable;
 import org.rocksdb.RocksDBException;
 
@@ -157,11 +158,13 @@ final class BlockWriter {
      * head epoch are overwritten in place when {@link InPlaceOverwrites#find} says so; the others
      * are appended to the log with one reservation. Appends are written first (one pwrite per run
      * contiguous in {@code src}), then the overwritten blocks' CRC table slots (new and old CRC,
-     * one pwrite per run), then the pointers go to RocksDB in one WriteBatch (an overwritten block
-     * needs one only the first time, to say its CRCs are in the table), then the overwrites are
-     * written (one pwrite per run contiguous in {@code src} and in the log). The order is what a
-     * crash needs: an appended block's bytes are there before its pointer, and an overwritten
-     * block's old and new CRC before its pointer leads to the table and before its bytes change.
+     * one pwrite per run), then the overwrites (one pwrite per run contiguous in {@code src} and in
+     * the log), then the pointers go to RocksDB in one WriteBatch (an overwritten block needs one
+     * only the first time, to say its CRCs are in the table). The order is what a crash needs: an
+     * appended block's bytes are there before its pointer, and an overwritten block's old and new
+     * CRC before its bytes change; until its pointer leads to the table, reads find its CRCs there
+     * ({@link PointerReads#overwrittenTo}). From choosing the blocks to overwrite until their bytes
+     * are written, the write holds the value log's overwrite permit ({@link OverwriteFence}).
      * A partial first or last block is read-modify-written in its own buffer.
      */
     private void writeToLog(Volume volume, long epoch, long start, long end, ByteBuffer src) {
@@ -174,6 +177,7 @@ final class BlockWriter {
             long chunkLast = Math.min(last, chunk + BlockStore.MAX_BATCH_BLOCKS - 1);
             int[] locked = stripes.lock(volume, chunk, chunkLast);
             ValueLog.Reservation reservation = null;
+            Lock permit = null;
             int data = 0;
             int overwritten = 0;
             boolean written = false;
@@ -207,7 +211,11 @@ final class BlockWriter {
                         data++;
                     }
                 }
-                overwritten = overwrites.find(context, volume, epoch, data, mayOverwrite);
+                if (mayOverwrite && data >= overwrites.minRunBlocks()) {
+                    permit = valueLog.overwritePermit();
+                    permit.lock();
+                }
+                overwritten = overwrites.find(context, volume, epoch, data, permit != null);
                 if (overwritten < data) {
                     reservation = valueLog.reserve((data - overwritten) << blockShift);
                     append(context, reservation, src, data);
@@ -231,6 +239,7 @@ final class BlockWriter {
                 if (overwritten > 0) {
                     try {
                         overwrites.writeTables(context, data);
+                        overwrites.overwrite(context, src, data);
                     } catch (StoreException e) {
                         // slots may be half written while the bytes are unchanged: without this
                         // session in them, the next overwrite reads what the bytes are
@@ -238,22 +247,22 @@ final class BlockWriter {
                         throw e;
                     }
                 }
+                if (permit != null) {
+                    // before RocksDB, which may wait for a memtable flush, which waits for the permit
+                    permit.unlock();
+                    permit = null;
+                }
                 if (context.batch.count() > 0) {
                     rocks.commit(context.batch);
                 }
                 committed(context, volume);
-                if (overwritten > 0) {
-                    try {
-                        overwrites.overwrite(context, src, data);
-                    } catch (StoreException e) {
-                        overwrites.forgetSession(context, data, e);
-                        throw e;
-                    }
-                }
                 written = true;
             } catch (RocksDBException e) {
                 throw rocks.failure("writing " + (end - start) + " bytes at " + start + " of " + volume.name, e);
             } finally {
+                if (permit != null) {
+                    permit.unlock();
+                }
                 context.clearBatch();
                 if (reservation != null) {
                     reservation.finish();

@@ -51,19 +51,11 @@ final class Checksums {
         return crc32c(crc, data, data.position(), data.remaining());
     }
 
-    /**
-     * Checks a block read from the log, {@code length} bytes of {@code data} from index {@code at}
-     * (a buffer of this thread's: see {@link #crc32c(CRC32C, ByteBuffer, int, int)}), against its
-     * pointer's CRC, or the previous one of an overwrite.
-     */
-    static void checkCrc(CRC32C crc, ByteBuffer data, int at, int length, int expected, int previous,
-            int segment, long position) {
-        int actual = crc32c(crc, data, at, length);
-        if (actual != expected && actual != previous) {
-            throw new ChecksumMismatch("block data at " + position + " of value log segment " + segment
-                    + " fails its checksum (crc32c " + Integer.toHexString(actual) + ", expected "
-                    + Integer.toHexString(expected)
-                    + (previous != expected ? " or " + Integer.toHexString(previous) : "") + ")");
-        }
+    /** The error of a block whose bytes, of CRC {@code actual}, match neither of its CRCs. */
+    static ChecksumMismatch mismatch(int actual, int expected, int previous, int segment, long position) {
+        return new ChecksumMismatch("block data at " + position + " of value log segment " + segment
+                + " fails its checksum (crc32c " + Integer.toHexString(actual) + ", expected "
+                + Integer.toHexString(expected) + (previous != expected ? " or " + Integer.toHexString(previous) : "")
+                + ")");
     }
 }

@@ -13,6 +13,8 @@ import org.slf4j.LoggerFactory;
  * file it flushes, so the pointers in it are on the disk at once, while writes nobody flushed
  * have their bytes only in the page cache: without this, a power cut leaves pointers to bytes
  * that never reached the disk, and the blocks fail their checksums instead of reading as before.
+ * The log is frozen first ({@link OverwriteFence}): nothing a table file leads to is overwritten
+ * in place afterwards, since {@link ReplayCheck} never sees table files.
  *
  * <p>If that sync fails, the flush must not go on: this thread (one of RocksDB's) then waits
  * until the process ends. The store is failed ({@link Durability}) and takes no writes that would
@@ -52,6 +54,8 @@ final class FlushOrder extends AbstractEventListener {
             return; // opening: the value log is not open yet, and nothing was written since
         }
         try {
+            // frozen first: bytes the table file's pointers lead to must stay as they are synced
+            values.freeze();
             values.sync();
         } catch (RuntimeException e) {
             holding = true;

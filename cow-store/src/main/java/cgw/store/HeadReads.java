@@ -267,7 +267,7 @@ final class HeadReads {
             geometry.zero(out, at, blockSize);
         } else if (BlockPointer.isPointer(size)) {
             try {
-                pointers.readPointed(out, at, value.clear(), crcs);
+                pointers.readPointed(out, at, value.clear(), crcs, BlockPointer.inTable(size));
             } catch (ChecksumMismatch e) {
                 pointerCache.clear(volume.id, block);
                 throw e;

@@ -7,10 +7,11 @@ import java.nio.ByteBuffer;
 /**
  * Which blocks of a write overwrite their bytes in the value log instead of appending, and the
  * steps of doing so crash-safely. Only long runs of blocks already in the head epoch, back to
- * back in the volume and in one segment not being cleaned, are overwritten in place: their CRC
- * table slots (new CRC, the CRC of the bytes they replace, this session) are written before the
- * pointers and the bytes, so that until the bytes are written, and after a crash in between, the
- * location matches one of the two CRCs (docs/store.md, "Overwrites in place").
+ * back in the volume and in one segment not being cleaned, appended since the last flush (never
+ * what a flush covered: {@link OverwriteFence}), are overwritten in place: their CRC table slots
+ * (new CRC, the CRC of the bytes they replace, this session) are written before the bytes, so
+ * that until the bytes are written, and after a crash in between, the location matches one of
+ * the two CRCs (docs/store.md, "Overwrites in place").
  *
  * <p>Threads: the writing thread, under the batch's stripe locks; state is in its
  * {@link WriteContext}. Never overwrites a block of a sealed epoch.
@@ -86,7 +87,8 @@ final class InPlaceOverwrites {
     /**
      * Sets each of the batch's data blocks' {@code slot} from its target: -1 (overwritten in
      * place) for those in runs of at least {@code minRun} blocks back to back in the volume and
-     * in one segment, else its index among the appended. Returns how many are overwritten.
+     * in one segment that no flush has frozen yet ({@link ValueLog#mayOverwrite}), else its index
+     * among the appended. Returns how many are overwritten. Under the value log's overwrite permit.
      */
     int assignSlots(WriteContext context, int data, int minRun) {
         int overwrites = 0;
@@ -101,7 +103,9 @@ final class InPlaceOverwrites {
                     end++;
                 }
             }
-            boolean overwrite = segment >= 0 && end - i >= minRun;
+            // positions rise along a run: where its first block may be overwritten, all may
+            boolean overwrite = segment >= 0 && end - i >= minRun
+                    && valueLog.mayOverwrite(segment, context.targetPosition[i]);
             for (int k = i; k < end; k++) {
                 context.slot[k] = overwrite ? -1 : appended++;
             }

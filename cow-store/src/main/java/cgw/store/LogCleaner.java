@@ -20,7 +20,8 @@ import org.slf4j.LoggerFactory;
  * moving), when the collector deletes a released version, or with its volume; only the pointers in RocksDB know which bytes are live, so a round scans them:
  *
  * <ol>
- *   <li>note the settled segments (no pointer to them can appear any more);
+ *   <li>note the settled segments (no pointer to them can appear any more) that lie before the
+ *       value log's {@link DurableMark} (made durable first: a flush);
  *   <li>scan every pointer and add up the live bytes of each settled segment;
  *   <li>segments with nothing live are deleted; those less than half live are <em>victims</em>:
  *       a second scan copies every block still pointing into a victim to the active segment,
@@ -104,7 +105,11 @@ final class LogCleaner {
     }
 
     private Stats round(Pacer pacer, double liveShare) {
+        // only segments all durable for good, and known to be after a power cut: a pointer the
+        // WAL replays past the mark is read (ReplayCheck), and must not lead into a removed one
+        LogPosition durable = walSync.syncDurable();
         Map<Integer, Long> settled = valueLog.settledSegments(); // before the scan: see the class comment
+        settled.keySet().removeIf(number -> number >= durable.segment());
         if (settled.isEmpty()) {
             return Stats.NOTHING;
         }

@@ -81,8 +81,12 @@ final class LogRun {
         reads++;
         int blockSize = 1 << blockShift;
         for (int i = 0; i < blocks; i++) {
-            Checksums.checkCrc(crc, out, at + (i << blockShift), blockSize, crcs[i], previousCrcs[i], segment,
-                    position + ((long) i << blockShift));
+            long blockPosition = position + ((long) i << blockShift);
+            int actual = Checksums.crc32c(crc, out, at + (i << blockShift), blockSize);
+            if (actual != crcs[i] && actual != previousCrcs[i]
+                    && (inTable[i] || !pointers.overwrittenTo(segment, blockPosition, actual))) {
+                throw Checksums.mismatch(actual, crcs[i], previousCrcs[i], segment, blockPosition);
+            }
         }
         blocks = 0;
     }

@@ -93,8 +93,14 @@ final class NoWaitWriter {
         }
         // held through the writes too: their own read lock on the value log is then taken
         // reentrantly, which never waits behind a segment removal queued meanwhile
+        Lock permit = valueLog.overwritePermit();
+        if (!permit.tryLock()) {
+            stripes.unlock(locked);
+            return false;
+        }
         Lock removal = valueLog.readLock();
         if (!removal.tryLock()) {
+            permit.unlock();
             stripes.unlock(locked);
             return false;
         }
@@ -137,6 +143,7 @@ final class NoWaitWriter {
                 overwrites.rememberRuns(context, volume, epoch, count, first, first + count - 1);
             }
             removal.unlock();
+            permit.unlock();
             stripes.unlock(locked);
         }
     }

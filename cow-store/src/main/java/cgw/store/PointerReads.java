@@ -29,17 +29,36 @@ final class PointerReads {
      * into {@code into} (which may overlap the pointer) and checks it; {@code into} is flipped.
      */
     void readPointed(ByteBuffer pointer, int at, int size, ByteBuffer into) {
-        readPointed(pointer, at, into, crcs(pointer, at, size));
+        readPointed(pointer, at, into, crcs(pointer, at, size), BlockPointer.inTable(size));
     }
 
     /** {@link #readPointed} with the pointer's {@link #crcs} already looked up. */
-    void readPointed(ByteBuffer pointer, int at, ByteBuffer into, long crcs) {
+    void readPointed(ByteBuffer pointer, int at, ByteBuffer into, long crcs, boolean inTable) {
         int segment = BlockPointer.segment(pointer, at);
         long position = BlockPointer.position(pointer, at);
         valueLog.read(segment, position, into);
         into.flip();
-        Checksums.checkCrc(Checksums.threadCrc(), into, into.position(), into.remaining(), (int) (crcs >>> 32),
-                (int) crcs, segment, position);
+        int actual = Checksums.crc32c(Checksums.threadCrc(), into, into.position(), into.remaining());
+        if (actual != (int) (crcs >>> 32) && actual != (int) crcs
+                && (inTable || !overwrittenTo(segment, position, actual))) {
+            throw Checksums.mismatch(actual, (int) (crcs >>> 32), (int) crcs, segment, position);
+        }
+    }
+
+    /**
+     * Whether a block whose pointer carries its own CRCs was overwritten in place since, to bytes
+     * of CRC {@code actual}: its segment's table slot names it. The pointer that says its CRCs are
+     * in the table is put after the bytes are overwritten ({@link BlockWriter}), so until then, and
+     * for good when a crash comes between, the slot is what tells.
+     */
+    boolean overwrittenTo(int segment, long position, int actual) {
+        ByteBuffer slot = tableSlots.get().clear();
+        if (!valueLog.readTableIfPresent(segment, position >>> blockShift, slot)) {
+            return false;
+        }
+        int crc = CrcSlot.crc(slot, 0);
+        int previousCrc = CrcSlot.previousCrc(slot, 0);
+        return (crc | previousCrc) != 0 && (actual == crc || actual == previousCrc);
     }
 
     /**

@@ -61,10 +61,12 @@ final class Rocks implements AutoCloseable {
     static final int LONG_READ_BYTES = 64 << 10;
 
     /** {@code cacheBytes}: the block cache, memtables included (the store's budget less its pointer cache). */
-    private Rocks(Path dir, StoreOptions options, long cacheBytes, FlushOrder flushOrder) throws RocksDBException {
+    private Rocks(Path dir, StoreOptions options, long cacheBytes, FlushOrder flushOrder, ReplayCheck replayCheck)
+            throws RocksDBException {
         this.dir = dir;
         RocksDB.loadLibrary();
         own(flushOrder);
+        own(replayCheck);
         Cache cache = own(new LRUCache(cacheBytes));
         WriteBufferManager writeBuffers = own(new WriteBufferManager(options.memtableBytes(), cache));
 
@@ -93,7 +95,8 @@ final class Rocks implements AutoCloseable {
                 .setKeepLogFileNum(5)
                 .setMaxLogFileSize(16 << 20)
                 .setInfoLogLevel(InfoLogLevel.WARN_LEVEL)
-                .setListeners(List.of(flushOrder));
+                .setListeners(List.of(flushOrder))
+                .setWalFilter(replayCheck);
 
         ColumnFamilyOptions catalogOptions = own(new ColumnFamilyOptions())
                 .setTableFormatConfig(table(cache, 4096, null));
@@ -160,9 +163,10 @@ final class Rocks implements AutoCloseable {
         return table;
     }
 
-    static Rocks open(Path dir, StoreOptions options, long cacheBytes, FlushOrder flushOrder) {
+    static Rocks open(Path dir, StoreOptions options, long cacheBytes, FlushOrder flushOrder,
+            ReplayCheck replayCheck) {
         try {
-            return new Rocks(dir, options, cacheBytes, flushOrder);
+            return new Rocks(dir, options, cacheBytes, flushOrder, replayCheck);
         } catch (RocksDBException e) {
             String message = e.getMessage() == null ? "" : e.getMessage();
             if (message.contains("While lock file") || message.contains("lock hold by current process")) {

@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -23,18 +24,29 @@ final class StoreFiles implements AutoCloseable {
     final ValueLog valueLog;
     final Durability durability;
     final WalSync walSync;
+    /** The store's block size, as its catalog records it. */
+    final int blockSize;
     private final FlushOrder flushOrder;
+    private final DurableMark mark;
 
-    private StoreFiles(Path dir, Rocks rocks, ValueLog valueLog, Durability durability, FlushOrder flushOrder) {
+    private StoreFiles(Path dir, Rocks rocks, ValueLog valueLog, DurableMark mark, Durability durability,
+            FlushOrder flushOrder, int blockSize) {
         this.dir = dir;
         this.rocks = rocks;
         this.valueLog = valueLog;
+        this.mark = mark;
         this.durability = durability;
         this.flushOrder = flushOrder;
-        this.walSync = new WalSync(rocks.db, valueLog, durability);
+        this.blockSize = blockSize;
+        this.walSync = new WalSync(rocks.db, valueLog, mark, durability);
     }
 
-    /** Opens (creating when missing) the files of the store in {@code dir}; RocksDB gets {@code cacheBytes}. */
+    /**
+     * Opens (creating when missing) the files of the store in {@code dir}; RocksDB gets
+     * {@code cacheBytes}. The value log first: RocksDB's replay of its WAL reads the bytes the
+     * replayed pointers lead to ({@link ReplayCheck}). Then everything found is synced and marked
+     * durable, so that only what this open appends may be overwritten in place or judged again.
+     */
     static StoreFiles open(Path dir, StoreOptions options, long cacheBytes) {
         try {
             Files.createDirectories(dir);
@@ -44,23 +56,66 @@ final class StoreFiles implements AutoCloseable {
                     : e.toString();
             throw new StoreException("cannot create store directory " + dir + ": " + reason, e);
         }
-        FlushOrder flushOrder = new FlushOrder();
-        Rocks rocks = Rocks.open(dir, options, cacheBytes, flushOrder);
+        long segmentBytes = options.valueLogSegmentBytes() > 0
+                ? options.valueLogSegmentBytes()
+                : StoreOptions.defaults().valueLogSegmentBytes();
+        Durability durability = new Durability(dir);
+        ValueLog valueLog = ValueLog.open(dir, segmentBytes, durability);
+        Rocks rocks = null;
+        DurableMark mark = null;
         try {
-            long segmentBytes = options.valueLogSegmentBytes() > 0
-                    ? options.valueLogSegmentBytes()
-                    : StoreOptions.defaults().valueLogSegmentBytes();
-            Durability durability = new Durability(dir);
-            ValueLog valueLog = ValueLog.open(dir, segmentBytes, durability);
+            Path values = dir.resolve(ValueLog.DIRECTORY);
+            ReplayCheck replayCheck = new ReplayCheck(valueLog, DurableMark.read(values));
+            FlushOrder flushOrder = new FlushOrder();
             flushOrder.syncFirst(valueLog);
-            return new StoreFiles(dir, rocks, valueLog, durability, flushOrder);
+            rocks = Rocks.open(dir, options, cacheBytes, flushOrder, replayCheck);
+            replayCheck.throwIfFailed();
+            report(dir, replayCheck);
+            // only now that RocksDB's lock is held: a second process must not write
+            valueLog.removeOrphanTables();
+            mark = DurableMark.open(values);
+            StoreFiles files = new StoreFiles(dir, rocks, valueLog, mark, durability, flushOrder,
+                    Catalog.loadBlockSize(rocks, options.blockSizeBytes()));
+            files.walSync.useBlockSize(files.blockSize);
+            files.walSync.syncDurable();
+            return files;
         } catch (RuntimeException e) {
-            try {
-                rocks.close();
-            } catch (RuntimeException suppressed) {
-                e.addSuppressed(suppressed);
-            }
+            closeAfterFailure(e, rocks, mark);
+            valueLog.close();
             throw e;
+        }
+    }
+
+    private static void report(Path dir, ReplayCheck replayCheck) {
+        if (!replayCheck.judged()) {
+            log.info("store at {} has no value log mark yet (an earlier version's): its WAL was replayed unchecked",
+                    dir);
+        } else if (replayCheck.dropped() > 0) {
+            log.warn("store at {} lost writes that were never flushed: {} of the batches replayed from the WAL"
+                    + " led to bytes that did not reach the disk and were dropped, so their blocks read as"
+                    + " before them (first: {}); {} pointers checked", dir, replayCheck.dropped(),
+                    replayCheck.firstDropped(), replayCheck.checked());
+        } else if (replayCheck.checked() > 0) {
+            log.info("store at {}: {} pointers replayed from the WAL after the last flush checked, all there", dir,
+                    replayCheck.checked());
+        }
+    }
+
+    private static void closeAfterFailure(RuntimeException failure, @Nullable Rocks rocks,
+            @Nullable DurableMark mark) {
+        try {
+            if (mark != null) {
+                mark.close();
+            }
+        } catch (IOException | RuntimeException suppressed) {
+            failure.addSuppressed(suppressed);
+        }
+        try {
+            if (rocks != null) {
+                rocks.close();
+            }
+        } catch (RuntimeException suppressed) {
+            failure.addSuppressed(suppressed);
         }
     }
 
@@ -73,7 +128,8 @@ final class StoreFiles implements AutoCloseable {
     public void close() {
         StoreException failure = null;
         try {
-            walSync.sync();
+            // the mark too: the next open has nothing to judge
+            walSync.syncDurable();
         } catch (StoreException e) {
             failure = e;
         }
@@ -93,6 +149,11 @@ final class StoreFiles implements AutoCloseable {
             }
         } finally {
             valueLog.close();
+            try {
+                mark.close();
+            } catch (IOException e) {
+                log.warn("closing the value log's mark at {} failed", dir, e);
+            }
         }
         if (failure != null) {
             String message = "closing store at " + dir + " failed: " + failure.getMessage();

@@ -19,6 +19,9 @@ import org.jspecify.annotations.Nullable;
  *   <li>a volume's head lock ({@link Volume#headLock}; cuts take the write side of several in
  *       the order the cut lists them, under the catalog lock, so no two cuts interleave);
  *   <li>stripes, in ascending stripe order ({@link #lock}, {@link #lockInOrder});
+ *   <li>the value log's overwrite permit (held by writes that may overwrite in place, from
+ *       choosing their targets until their bytes are written, never across a RocksDB call; its
+ *       write side is a freeze: {@link OverwriteFence});
  *   <li>the value log's read lock (held by reads and overwrites so that no segment is removed
  *       under them; its write side is the cleaner's removal of segments);
  *   <li>a value log segment's write lock.

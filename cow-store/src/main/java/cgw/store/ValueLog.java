@@ -19,6 +19,7 @@ import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.Lock;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 import org.jspecify.annotations.Nullable;
@@ -77,6 +78,7 @@ final class ValueLog implements AutoCloseable {
     /** Segments the cleaner is emptying: bytes in them are never overwritten in place. */
     private final Set<Integer> cleaning = ConcurrentHashMap.newKeySet();
     private final AtomicLong appended = new AtomicLong();
+    private final OverwriteFence fence = new OverwriteFence(LogPosition.START);
     /** Removed segment files waiting to be reused, oldest first. */
     private final java.util.ArrayDeque<Path> free = new java.util.ArrayDeque<>(); // guarded by this
     private @Nullable Segment active; // guarded by this
@@ -90,7 +92,10 @@ final class ValueLog implements AutoCloseable {
         this.durability = durability;
     }
 
-    /** Opens (creating when missing) the value log of a store; every existing segment is settled. */
+    /**
+     * Opens (creating when missing) the value log of a store, before RocksDB (its replay reads the
+     * log): every existing segment is settled, frozen, and synced by the next sync.
+     */
     static ValueLog open(Path storeDir, long segmentBytes, Durability durability) {
         Path dir = storeDir.resolve(DIRECTORY);
         ValueLog valueLog = new ValueLog(dir, segmentBytes, durability);
@@ -110,17 +115,14 @@ final class ValueLog implements AutoCloseable {
                     Segment segment = new Segment(number, file, channel, NoWaitReads.open(file), channel.size());
                     segment.sealed = true;
                     valueLog.segments.put(number, segment);
+                    // maybe in the page cache only (a crash): the first sync makes it and its table durable
+                    segment.existingTable(dir);
+                    valueLog.unsynced.add(segment);
                     highest = Math.max(highest, number);
                 }
             }
-            try (DirectoryStream<Path> files = Files.newDirectoryStream(dir, "*" + TABLE_SUFFIX)) {
-                for (Path file : files) {
-                    if (!valueLog.segments.containsKey(parseNumber(file, TABLE_SUFFIX))) {
-                        Files.delete(file); // its segment was removed before a crash
-                    }
-                }
-            }
             valueLog.nextNumber = highest + 1;
+            valueLog.fence.freezeThrough(new LogPosition(valueLog.nextNumber, 0));
         } catch (IOException | RuntimeException e) {
             valueLog.close();
             throw new StoreException("cannot open the value log in " + dir + ": " + e.getMessage(), e);
@@ -139,6 +141,22 @@ final class ValueLog implements AutoCloseable {
             return Integer.parseInt(name.substring(0, name.length() - suffix.length()));
         } catch (NumberFormatException e) {
             throw new StoreException("unexpected file in the value log: " + file, e);
+        }
+    }
+
+    /**
+     * Deletes the CRC tables of segments removed before a crash. Only once RocksDB is open: its
+     * lock is what keeps a second process off a store in use, and this writes.
+     */
+    void removeOrphanTables() {
+        try (DirectoryStream<Path> files = Files.newDirectoryStream(dir, "*" + TABLE_SUFFIX)) {
+            for (Path file : files) {
+                if (!segments.containsKey(parseNumber(file, TABLE_SUFFIX))) {
+                    Files.delete(file);
+                }
+            }
+        } catch (IOException e) {
+            throw failure("cannot remove the CRC tables of removed segments in " + dir, e);
         }
     }
 
@@ -164,7 +182,34 @@ final class ValueLog implements AutoCloseable {
         segment.writers.incrementAndGet();
         segment.size = Math.max(segment.size, activeEnd);
         appended.addAndGet(bytes);
-        return new Reservation(this, segment, position, bytes);
+        Reservation reservation = new Reservation(this, segment, position, bytes);
+        fence.reserved(reservation);
+        return reservation;
+    }
+
+    /** Held by a write from choosing the bytes it overwrites in place until they are written ({@link OverwriteFence}). */
+    Lock overwritePermit() {
+        return fence.permit();
+    }
+
+    /** Whether a write holding the {@link #overwritePermit} may overwrite these bytes in place. */
+    boolean mayOverwrite(int segmentNumber, long position) {
+        return fence.mayOverwrite(segmentNumber, position);
+    }
+
+    /**
+     * Ends overwrites in place of everything appended so far (waiting for those in flight);
+     * returns the point before which every appended byte is written, which the {@link #sync}
+     * that follows makes durable for good ({@link OverwriteFence#freeze}). Not under the monitor.
+     */
+    LogPosition freeze() {
+        return fence.freeze(this::end);
+    }
+
+    /** Where the next reservation starts, or a later point. */
+    private synchronized LogPosition end() {
+        Segment segment = active;
+        return segment == null ? new LogPosition(nextNumber, 0) : new LogPosition(segment.number, activeEnd);
     }
 
     /** Seals the active segment and starts the next one, which it returns. Under the monitor. */
@@ -245,6 +290,26 @@ final class ValueLog implements AutoCloseable {
         Segment segment = pointedAt(segmentNumber);
         try {
             readFully(segment, true, firstSlot * CrcSlot.LENGTH, into);
+        } catch (IOException e) {
+            throw new StoreException(
+                    "reading the CRC table of value log segment " + segmentNumber + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * {@link #readTable}, or false when the segment has no table or the table ends before the
+     * slots: for a block whose pointer carries its own CRCs, the table says whether it was
+     * overwritten in place since. Under {@link #readLock}.
+     */
+    boolean readTableIfPresent(int segmentNumber, long firstSlot, ByteBuffer into) {
+        Segment segment = pointedAt(segmentNumber);
+        try {
+            FileChannel table = segment.existingTable(dir);
+            if (table == null || table.size() < (firstSlot * CrcSlot.LENGTH) + into.remaining()) {
+                return false;
+            }
+            readFully(segment, true, firstSlot * CrcSlot.LENGTH, into);
+            return true;
         } catch (IOException e) {
             throw new StoreException(
                     "reading the CRC table of value log segment " + segmentNumber + ": " + e.getMessage(), e);
@@ -617,6 +682,8 @@ final class ValueLog implements AutoCloseable {
             } catch (IOException e) {
                 throw log.durability.failed("value log segment " + segment.file, e);
             }
+            // durable bytes a pointer will lead to at once: never overwritten in place from now on
+            log.fence.freezeThrough(new LogPosition(segment.number, position + length));
         }
 
         /**
@@ -630,6 +697,7 @@ final class ValueLog implements AutoCloseable {
                 finished = true;
                 log.unsynced.add(segment);
                 segment.writers.decrementAndGet();
+                log.fence.finished(this);
             }
         }
     }

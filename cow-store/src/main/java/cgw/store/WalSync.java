@@ -1,42 +1,54 @@
 package cgw.store;
 
 import cgw.host.NamedThreads;
+import java.io.IOException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicLong;
+import org.jspecify.annotations.Nullable;
 import org.rocksdb.RocksDB;
 import org.rocksdb.RocksDBException;
 
 /**
  * Makes acknowledged writes durable: the value log's segments and RocksDB's WAL (which holds the
- * pointers to them and everything else). The two syncs run side by side, the value log's on a
- * thread of its own, so a flush costs one device round trip, not two; a flush returns once both
- * are done, so whatever it covers is durable whole. (A write nobody flushed may reach the disk
- * with its pointer but not its bytes after a power loss; the pointer's CRC32C turns that into a
- * read error instead of wrong data.)
+ * pointers to them and everything else). A flush first freezes the log (no overwrite in place of
+ * anything appended so far, {@link OverwriteFence}), then syncs the log, the WAL and the last
+ * {@link DurableMark} side by side, each on a thread of its own, so a flush costs one device round
+ * trip, not two; it returns once all are done, so whatever it covers is durable whole. Then it
+ * writes the mark of what this sync made durable, which the next flush syncs. The WAL may reach
+ * the disk before the log (the two syncs race, and the kernel writes back at will): after a power
+ * cut, {@link ReplayCheck} drops the replayed writes whose bytes did not.
  *
  * <p>Concurrent flushes are grouped into as few syncs as possible, as BookKeeper's journal groups
  * forces. A caller takes a ticket after its writes completed; a sync that starts after the ticket
  * was issued covers it. While one thread syncs, the others queue on the monitor and usually find,
  * once inside, that a sync which started after their ticket has already covered them.
  *
- * <p>Threads: any; the monitor guards {@code coveredTicket} and serialises the syncs.
+ * <p>Threads: any; the monitor guards {@code coveredTicket} and the mark, and serialises the syncs.
  */
 final class WalSync implements AutoCloseable {
     private final RocksDB db;
     private final ValueLog valueLog;
+    private final DurableMark mark;
     private final Durability durability;
     private final ExecutorService dataSyncs = Executors
-            .newSingleThreadExecutor(NamedThreads.single("cgw-store-data-sync", true));
+            .newFixedThreadPool(2, NamedThreads.numbered("cgw-store-data-sync", true));
     private final AtomicLong issuedTicket = new AtomicLong();
     private long coveredTicket; // guarded by this
+    private int blockSize; // guarded by this; 0 until the store's is known
 
-    WalSync(RocksDB db, ValueLog valueLog, Durability durability) {
+    WalSync(RocksDB db, ValueLog valueLog, DurableMark mark, Durability durability) {
         this.db = db;
         this.valueLog = valueLog;
+        this.mark = mark;
         this.durability = durability;
+    }
+
+    /** From now on the marks written name {@code size} as the store's block size. */
+    synchronized void useBlockSize(int size) {
+        this.blockSize = size;
     }
 
     /** Fails with {@link StoreFailedException} if this or any earlier sync of the store failed. */
@@ -48,37 +60,100 @@ final class WalSync implements AutoCloseable {
                 return;
             }
             long upTo = issuedTicket.get();
-            CompletableFuture<Void> data = valueLog.hasUnsynced()
-                    ? CompletableFuture.runAsync(valueLog::sync, dataSyncs)
-                    : null;
-            StoreException failure = null;
-            try {
-                db.flushWal(true);
-            } catch (RocksDBException e) {
-                failure = durability.failed("RocksDB's WAL", e);
-            }
-            if (data != null) {
-                try {
-                    data.get();
-                } catch (ExecutionException e) {
-                    StoreException dataFailure = e.getCause() instanceof StoreException se
-                            ? se
-                            : new StoreException("value log sync failed: " + e.getCause(), e.getCause());
-                    if (failure == null) {
-                        failure = dataFailure;
-                    } else {
-                        failure.addSuppressed(dataFailure);
-                    }
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    failure = new StoreException("interrupted while waiting for the value log sync", e);
-                }
-            }
-            if (failure != null) {
-                throw failure;
-            }
+            syncAll();
             coveredTicket = upTo;
         }
+    }
+
+    /**
+     * A {@link #sync}, then a sync of the mark it wrote: returns the point before which the value
+     * log is durable and the mark on the disk says so. For the cleaner, which removes only
+     * segments before it, and for open and close.
+     */
+    LogPosition syncDurable() {
+        synchronized (this) {
+            durability.check();
+            long upTo = issuedTicket.get();
+            syncAll();
+            coveredTicket = Math.max(coveredTicket, upTo);
+            try {
+                mark.sync();
+            } catch (IOException e) {
+                throw durability.failed("the value log's mark", e);
+            }
+            return mark.durable();
+        }
+    }
+
+    /** The point before which the value log is durable and the mark on the disk says so. */
+    LogPosition durable() {
+        return mark.durable();
+    }
+
+    private void syncAll() {
+        LogPosition written = valueLog.freeze();
+        // on the calling thread when nothing is to sync: it then only waits for a sync in progress
+        CompletableFuture<Void> data = valueLog.hasUnsynced()
+                ? CompletableFuture.runAsync(valueLog::sync, dataSyncs)
+                : null;
+        CompletableFuture<Void> marked = mark.pending()
+                ? CompletableFuture.runAsync(this::syncMark, dataSyncs)
+                : null;
+        StoreException failure = null;
+        try {
+            db.flushWal(true);
+        } catch (RocksDBException e) {
+            failure = durability.failed("RocksDB's WAL", e);
+        }
+        failure = await(data, "value log", failure);
+        failure = await(marked, "value log's mark", failure);
+        if (failure == null && data == null) {
+            try {
+                valueLog.sync();
+            } catch (StoreException e) {
+                failure = e;
+            }
+        }
+        if (failure != null) {
+            throw failure;
+        }
+        if (blockSize > 0) {
+            mark.write(blockSize, written);
+        }
+    }
+
+    private void syncMark() {
+        try {
+            mark.sync();
+        } catch (IOException e) {
+            throw durability.failed("the value log's mark", e);
+        }
+    }
+
+    private static @Nullable StoreException await(@Nullable CompletableFuture<Void> sync, String what,
+            @Nullable StoreException failure) {
+        if (sync == null) {
+            return failure;
+        }
+        StoreException thrown = null;
+        try {
+            sync.get();
+        } catch (ExecutionException e) {
+            thrown = e.getCause() instanceof StoreException se
+                    ? se
+                    : new StoreException(what + " sync failed: " + e.getCause(), e.getCause());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            thrown = new StoreException("interrupted while waiting for the " + what + " sync", e);
+        }
+        if (thrown == null) {
+            return failure;
+        }
+        if (failure == null) {
+            return thrown;
+        }
+        failure.addSuppressed(thrown);
+        return failure;
     }
 
     @Override

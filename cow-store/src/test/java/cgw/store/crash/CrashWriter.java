@@ -3,6 +3,7 @@ package cgw.store.crash;
 import cgw.store.BlockStore;
 import cgw.store.StoreOptions;
 import cgw.store.Volume;
+import cgw.store.VolumeInfo;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.List;
@@ -11,11 +12,12 @@ import java.util.concurrent.locks.LockSupport;
 
 /**
  * The process {@link CrashTest} kills: opens the store, prints {@code READY}, then writes, zeroes,
- * trims, flushes, cuts and collects until SIGKILL, recording every operation in a {@link Journal}.
+ * trims, flushes, cuts, clones and collects until SIGKILL, recording every operation in a {@link Journal}.
  * It never exits by itself; an exception halts it with status 3, which the test reports.
  *
  * <p>Threads: {@value #WRITERS} writer threads, each with its own region, operation stream and
- * buffers; the main thread flushes in a loop and now and then cuts, releases and collects. The
+ * buffers; the main thread flushes in a loop and now and then cuts, releases, clones the newest
+ * snapshot (deleting older clones) and collects. The
  * journal is the only shared state.
  *
  * <p>Arguments: store directory, journal file, seed, round, whether writers share the whole volume.
@@ -35,6 +37,9 @@ public final class CrashWriter {
     private static final int WRITER_SHIFT = 28;
     /** Retained epochs kept while the flusher cuts; older ones are released for the collector. */
     private static final int RETAINED_EPOCHS = 2;
+    /** Clones of the newest snapshot, never written: each must read as the snapshot it was made of. */
+    static final String CLONE_PREFIX = "clone-";
+    private static final int CLONES = 2;
 
     private CrashWriter() {
     }
@@ -74,7 +79,7 @@ public final class CrashWriter {
             thread.setDaemon(true);
             thread.start();
         }
-        flushForever(store, volume, journal, new Random(streamSeed(seed, round, WRITERS)));
+        flushForever(store, volume, journal, round, new Random(streamSeed(seed, round, WRITERS)));
     }
 
     /** Seed of one thread's random stream in one round: writers 0 to WRITERS - 1, then the flusher. */
@@ -82,20 +87,32 @@ public final class CrashWriter {
         return OpContent.mix(OpContent.mix(seed + round) + stream);
     }
 
-    private static void flushForever(BlockStore store, Volume volume, Journal journal, Random random) {
+    private static void flushForever(BlockStore store, Volume volume, Journal journal, int round, Random random) {
         for (long id = 1;; id++) {
             journal.flushStarted(id);
             store.flush();
             journal.flushed(id);
             int dice = random.nextInt(100);
             if (dice < 5) {
-                store.cut(volume);
+                journal.cutStarted(id);
+                journal.cut(id, store.cut(volume));
                 List<Long> retained = store.retainedEpochs(volume);
                 if (retained.size() > RETAINED_EPOCHS) {
                     store.release(volume, retained.get(0));
                 }
             } else if (dice < 7) {
                 store.collectGarbage();
+            } else if (dice < 8) {
+                List<Long> retained = store.retainedEpochs(volume);
+                if (!retained.isEmpty()) {
+                    store.clone(volume, retained.get(retained.size() - 1),
+                            String.format("%s%04d-%08d", CLONE_PREFIX, round, id));
+                }
+                List<String> clones = store.volumes().stream().map(VolumeInfo::name)
+                        .filter(name -> name.startsWith(CLONE_PREFIX)).toList();
+                for (int i = 0; i < clones.size() - CLONES; i++) {
+                    store.delete(store.volume(clones.get(i)));
+                }
             }
             LockSupport.parkNanos(random.nextInt(5_000_000));
         }

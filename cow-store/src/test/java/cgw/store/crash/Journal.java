@@ -25,6 +25,8 @@ import java.util.Map;
  *   A seq                           written just after that call returned (acknowledged)
  *   F id                            written just before flush() number id is called
  *   D id                            written just after flush() number id returned
+ *   C id                            written just before cut number id
+ *   E id epoch                      written just after cut number id sealed epoch
  * </pre>
  *
  * So "A x" before "S y" means x completed before y began, and "A x" before "F id" with a
@@ -79,7 +81,7 @@ final class Journal implements AutoCloseable {
      *                      Operations acknowledged before it are durable.
      * @param lines         complete lines in the journal
      */
-    record History(List<Op> ops, int flushLine, int lines) {
+    record History(List<Op> ops, int flushLine, int lines, List<Cut> cuts, List<Flush> flushes) {
         long acknowledgedCount() {
             return ops.stream().filter(Op::acknowledged).count();
         }
@@ -87,6 +89,33 @@ final class Journal implements AutoCloseable {
         long durableCount() {
             return ops.stream().filter(op -> op.ackLine() < flushLine).count();
         }
+
+        /**
+         * What the epoch {@code cut} sealed can hold: the operations started before the cut
+         * returned (a cut waits for writes in flight; later ones go to the next epoch), with those
+         * acknowledged before it began durable once a flush that started after it completed, else
+         * those acknowledged before the last flush that completed before it began.
+         */
+        History sealedBy(Cut cut) {
+            List<Op> sealed = ops.stream().filter(op -> op.startLine() < cut.doneLine()).toList();
+            boolean flushedAfter = flushes.stream().anyMatch(f -> f.startLine() > cut.doneLine());
+            int durableBefore = flushes.stream().filter(f -> f.doneLine() < cut.startLine()).mapToInt(Flush::startLine)
+                    .max().orElse(-1);
+            return new History(sealed, flushedAfter ? cut.startLine() : durableBefore, lines, List.of(), List.of());
+        }
+    }
+
+    /**
+     * A cut of the volume.
+     *
+     * @param epoch    the epoch it sealed, -1 when the kill came before the E entry
+     * @param doneLine journal line of its E entry, {@link #NEVER} if the kill came first
+     */
+    record Cut(long id, long epoch, int startLine, int doneLine) {
+    }
+
+    /** A flush that completed: the lines of its F and D entries. */
+    record Flush(int startLine, int doneLine) {
     }
 
     private final FileChannel channel;
@@ -116,6 +145,14 @@ final class Journal implements AutoCloseable {
         append("D " + id + "\n");
     }
 
+    void cutStarted(long id) {
+        append("C " + id + "\n");
+    }
+
+    void cut(long id, long epoch) {
+        append("E " + id + " " + epoch + "\n");
+    }
+
     /** One line, one write(2): lines never interleave, and their order is the order of the calls. */
     private synchronized void append(String line) {
         ByteBuffer bytes = ByteBuffer.wrap(line.getBytes(StandardCharsets.US_ASCII));
@@ -139,13 +176,15 @@ final class Journal implements AutoCloseable {
         try {
             text = Files.readString(path, StandardCharsets.US_ASCII);
         } catch (NoSuchFileException e) {
-            return new History(List.of(), -1, 0);
+            return new History(List.of(), -1, 0, List.of(), List.of());
         }
         int complete = text.lastIndexOf('\n') + 1;
         String[] lines = complete == 0 ? new String[0] : text.substring(0, complete).split("\n");
         Map<Long, Op> started = new HashMap<>();
         List<Long> order = new ArrayList<>();
         Map<Long, Integer> flushStarts = new HashMap<>();
+        Map<Long, Cut> cuts = new java.util.LinkedHashMap<>();
+        List<Flush> flushes = new ArrayList<>();
         int flushLine = -1;
         for (int line = 0; line < lines.length; line++) {
             String[] f = lines[line].split(" ");
@@ -173,6 +212,16 @@ final class Journal implements AutoCloseable {
                                 "journal " + path + " line " + line + ": unexpected " + lines[line]);
                     }
                     flushLine = Math.max(flushLine, start);
+                    flushes.add(new Flush(start, line));
+                }
+                case "C" -> cuts.put(Long.parseLong(f[1]), new Cut(Long.parseLong(f[1]), -1, line, NEVER));
+                case "E" -> {
+                    Cut cut = cuts.get(Long.parseLong(f[1]));
+                    if (cut == null) {
+                        throw new IllegalStateException(
+                                "journal " + path + " line " + line + ": unexpected " + lines[line]);
+                    }
+                    cuts.put(cut.id(), new Cut(cut.id(), Long.parseLong(f[2]), cut.startLine(), line));
                 }
                 default -> throw new IllegalStateException("journal " + path + " line " + line + ": " + lines[line]);
             }
@@ -181,6 +230,7 @@ final class Journal implements AutoCloseable {
         for (long seq : order) {
             ops.add(started.get(seq));
         }
-        return new History(List.copyOf(ops), flushLine, lines.length);
+        return new History(List.copyOf(ops), flushLine, lines.length, List.copyOf(cuts.values()),
+                List.copyOf(flushes));
     }
 }

@@ -9,11 +9,13 @@ import java.util.concurrent.CountDownLatch;
 
 /**
  * The child process of {@link PowerCutTest}: fills a volume with one pattern and flushes, seals
- * that epoch, then writes a second pattern over it without flushing, with memtables small enough
- * that RocksDB flushes several of them meanwhile, and waits to be killed. Prints {@code flushed}
- * and {@code written} as it gets there.
+ * that epoch (or not, with {@code head}: the second write is then over blocks of the head epoch
+ * that this open wrote, which is where the store may overwrite in place), then writes a second
+ * pattern over it without flushing, with memtables small enough that RocksDB flushes several of
+ * them meanwhile, and waits to be killed. Prints {@code flushed} and {@code written} as it gets
+ * there.
  *
- * <p>Arguments: the store directory, the volume size in MiB.
+ * <p>Arguments: the store directory, the volume size in MiB, {@code cut} or {@code head}.
  */
 public final class UnflushedWriter {
     static final int WRITE_BYTES = 64 << 10;
@@ -33,8 +35,10 @@ public final class UnflushedWriter {
         Volume volume = store.createVolume("disk", size);
         write(store, volume, size, PowerCutTest.FLUSHED);
         store.flush();
-        store.cut(volume);
-        store.flush();
+        if (args[2].equals("cut")) {
+            store.cut(volume);
+            store.flush();
+        }
         System.out.println("flushed");
         write(store, volume, size, PowerCutTest.UNFLUSHED);
         System.out.println("written");
