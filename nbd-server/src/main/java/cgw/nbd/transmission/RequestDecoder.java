@@ -70,6 +70,13 @@ public final class RequestDecoder extends ByteToMessageDecoder {
 
     /** Payload bytes received since the stall check last looked; see {@link #checkStallLater}. */
     private long payloadProgress;
+    /**
+     * Streamed payloads begun so far: which one the stall check saw last. Not the buffer itself:
+     * pooled buffers are recycled, so a later payload may be the same object.
+     */
+    private long payloadsStarted;
+    /** Whether a stall check is scheduled: one at a time, while payloads stream in. */
+    private boolean stallCheckScheduled;
     /** Payload bytes received since the connection opened, for {@link PressureRelief}. */
     private long payloadBytesReceived;
 
@@ -184,7 +191,11 @@ public final class RequestDecoder extends ByteToMessageDecoder {
                 payload = ctx.alloc().directBuffer((int) length, (int) length);
                 payload.writeBytes(in, in.readableBytes());
                 payloadProgress = 0;
-                checkStallLater(ctx, payload);
+                payloadsStarted++;
+                if (!stallCheckScheduled) {
+                    stallCheckScheduled = true;
+                    checkStallLater(ctx, payloadsStarted);
+                }
                 receiver = payload.hasMemoryAddress() ? receiverOf(ctx) : null;
                 if (receiver != null) {
                     receiver.receiveInto(payload);
@@ -228,18 +239,21 @@ public final class RequestDecoder extends ByteToMessageDecoder {
     }
 
     /**
-     * After the stall timeout, closes the connection if {@code streamed} is still the payload
-     * coming in and no byte of it arrived meanwhile although the connection was being read (while
-     * the gate is shut, for replies the client reads slowly, the wait is ours, not the client's).
+     * After the stall timeout, closes the connection if payload number {@code started} is still
+     * the one coming in and no byte of it arrived meanwhile although the connection was being read
+     * (while the gate is shut, for replies the client reads slowly, the wait is ours, not the
+     * client's); looks again a timeout later while payloads keep streaming.
      */
-    private void checkStallLater(ChannelHandlerContext ctx, ByteBuf streamed) {
+    private void checkStallLater(ChannelHandlerContext ctx, long started) {
         ctx.executor().schedule(() -> {
-            if (payload != streamed || ctx.isRemoved()) {
+            ByteBuf streamed = payload;
+            if (streamed == null || ctx.isRemoved()) {
+                stallCheckScheduled = false; // the next payload schedules the next check
                 return;
             }
-            if (payloadProgress > 0 || !gate.isOpen()) {
+            if (payloadsStarted != started || payloadProgress > 0 || !gate.isOpen()) {
                 payloadProgress = 0;
-                checkStallLater(ctx, streamed);
+                checkStallLater(ctx, payloadsStarted);
                 return;
             }
             log.info("closing the NBD connection from {}: the payload of a {}-byte write stopped arriving for {} ms",
