@@ -6,6 +6,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.jspecify.annotations.Nullable;
 import org.rocksdb.RocksDB;
@@ -16,8 +17,9 @@ import org.rocksdb.RocksDBException;
  * pointers to them and everything else). A flush first freezes the log (no overwrite in place of
  * anything appended so far, {@link OverwriteFence}), then syncs the log, the WAL and the last
  * {@link DurableMark} side by side, each on a thread of its own, so a flush costs one device round
- * trip, not two; it returns once all are done, so whatever it covers is durable whole. Then it
- * writes the mark of what this sync made durable, which the next flush syncs. The WAL may reach
+ * trip, not two; it returns once all are done, so whatever it covers is durable whole. Then, at
+ * most once a second or when asked ({@link #syncDurable}), it writes the mark of what this sync
+ * made durable, which the next flush syncs. The WAL may reach
  * the disk before the log (the two syncs race, and the kernel writes back at will): after a power
  * cut, {@link ReplayCheck} drops the replayed writes whose bytes did not.
  *
@@ -35,9 +37,15 @@ final class WalSync implements AutoCloseable {
     private final Durability durability;
     private final ExecutorService dataSyncs = Executors
             .newFixedThreadPool(2, NamedThreads.numbered("cgw-store-data-sync", true));
+    /**
+     * How often a flush writes a new mark: each one it writes costs the next flush a third
+     * fdatasync, and a mark that lags only makes the replay after a power cut read more.
+     */
+    private static final long MARK_INTERVAL_NANOS = TimeUnit.SECONDS.toNanos(1);
     private final AtomicLong issuedTicket = new AtomicLong();
     private long coveredTicket; // guarded by this
     private int blockSize; // guarded by this; 0 until the store's is known
+    private long markWrittenNanos = System.nanoTime(); // guarded by this
 
     WalSync(RocksDB db, ValueLog valueLog, DurableMark mark, Durability durability) {
         this.db = db;
@@ -60,7 +68,7 @@ final class WalSync implements AutoCloseable {
                 return;
             }
             long upTo = issuedTicket.get();
-            syncAll();
+            syncAll(false);
             coveredTicket = upTo;
         }
     }
@@ -74,7 +82,7 @@ final class WalSync implements AutoCloseable {
         synchronized (this) {
             durability.check();
             long upTo = issuedTicket.get();
-            syncAll();
+            syncAll(true);
             coveredTicket = Math.max(coveredTicket, upTo);
             try {
                 mark.sync();
@@ -90,7 +98,8 @@ final class WalSync implements AutoCloseable {
         return mark.durable();
     }
 
-    private void syncAll() {
+    /** Syncs the log, the WAL and a pending mark; writes a new mark when {@code markNow} or a second has passed. */
+    private void syncAll(boolean markNow) {
         LogPosition written = valueLog.freeze();
         // on the calling thread when nothing is to sync: it then only waits for a sync in progress
         CompletableFuture<Void> data = valueLog.hasUnsynced()
@@ -117,8 +126,10 @@ final class WalSync implements AutoCloseable {
         if (failure != null) {
             throw failure;
         }
-        if (blockSize > 0) {
+        long now = System.nanoTime();
+        if (blockSize > 0 && (markNow || now - markWrittenNanos >= MARK_INTERVAL_NANOS)) {
             mark.write(blockSize, written);
+            markWrittenNanos = now;
         }
     }
 
