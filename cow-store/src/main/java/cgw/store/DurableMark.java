@@ -77,6 +77,9 @@ final class DurableMark implements AutoCloseable {
             if (created) {
                 try (FileChannel directory = FileChannel.open(valueLogDir, StandardOpenOption.READ)) {
                     directory.force(true);
+                } catch (IOException e) {
+                    channel.close();
+                    throw e;
                 }
             }
             return new DurableMark(file, channel, newest == null ? 0 : newest.sequence,

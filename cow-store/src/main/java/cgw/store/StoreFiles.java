@@ -60,12 +60,14 @@ final class StoreFiles implements AutoCloseable {
                 ? options.valueLogSegmentBytes()
                 : StoreOptions.defaults().valueLogSegmentBytes();
         Durability durability = new Durability(dir);
-        ValueLog valueLog = ValueLog.open(dir, segmentBytes, durability);
+        Path values = dir.resolve(ValueLog.DIRECTORY);
+        DurableMark.Stored stored = DurableMark.read(values);
+        ValueLog valueLog = ValueLog.open(dir, segmentBytes, durability,
+                stored == null ? LogPosition.START : stored.through());
         Rocks rocks = null;
         DurableMark mark = null;
         try {
-            Path values = dir.resolve(ValueLog.DIRECTORY);
-            ReplayCheck replayCheck = new ReplayCheck(valueLog, DurableMark.read(values));
+            ReplayCheck replayCheck = new ReplayCheck(valueLog, stored);
             FlushOrder flushOrder = new FlushOrder();
             flushOrder.syncFirst(valueLog);
             rocks = Rocks.open(dir, options, cacheBytes, flushOrder, replayCheck);

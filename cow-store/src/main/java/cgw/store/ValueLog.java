@@ -94,9 +94,15 @@ final class ValueLog implements AutoCloseable {
 
     /**
      * Opens (creating when missing) the value log of a store, before RocksDB (its replay reads the
-     * log): every existing segment is settled, frozen, and synced by the next sync.
+     * log): every existing segment is settled and frozen, and those not known durable are synced
+     * by the next sync.
      */
     static ValueLog open(Path storeDir, long segmentBytes, Durability durability) {
+        return open(storeDir, segmentBytes, durability, LogPosition.START);
+    }
+
+    /** {@link #open}; segments wholly before {@code durable} are known durable and are not synced again. */
+    static ValueLog open(Path storeDir, long segmentBytes, Durability durability, LogPosition durable) {
         Path dir = storeDir.resolve(DIRECTORY);
         ValueLog valueLog = new ValueLog(dir, segmentBytes, durability);
         try {
@@ -115,9 +121,11 @@ final class ValueLog implements AutoCloseable {
                     Segment segment = new Segment(number, file, channel, NoWaitReads.open(file), channel.size());
                     segment.sealed = true;
                     valueLog.segments.put(number, segment);
-                    // maybe in the page cache only (a crash): the first sync makes it and its table durable
-                    segment.existingTable(dir);
-                    valueLog.unsynced.add(segment);
+                    if (number >= durable.segment()) {
+                        // maybe in the page cache only (a crash): the first sync makes it and its table durable
+                        segment.existingTable(dir);
+                        valueLog.unsynced.add(segment);
+                    }
                     highest = Math.max(highest, number);
                 }
             }
