@@ -79,6 +79,9 @@ final class RecoveredStore {
                             + " differs from it first at byte " + Arrays.mismatch(parent, clone));
                 }
             }
+            // the writer's children die before a cleaner round of theirs ends: without this the
+            // log only grows, and every open of thousands of segments slows the rounds down
+            store.collectGarbage();
         } catch (RuntimeException e) {
             throw new AssertionError(where + ": reopening and reading the store failed: " + e, e);
         }
