@@ -120,8 +120,9 @@ final class LogMover {
                 copiedKeys.add(keys[i]);
                 copiedPointers.add(pointers[i]);
                 copiedReplacements.add(BlockPointer.inTable(pointers[i].length)
-                        ? fromTable(pointers[i], reservation.segment(), position)
-                        : BlockPointer.moved(pointers[i], reservation.segment(), position));
+                        || overwrittenBeforeItsPointer(pointers[i], data.slice(i << blockShift, blockSize))
+                                ? fromTable(pointers[i], reservation.segment(), position)
+                                : BlockPointer.moved(pointers[i], reservation.segment(), position));
             }
         } catch (RuntimeException e) {
             abandon();
@@ -215,6 +216,27 @@ final class LogMover {
         BlockPointer.encodeOverwritten(moved, segment, position, CrcSlot.crc(slot, 0), CrcSlot.previousCrc(slot, 0),
                 CrcSlot.session(slot, 0));
         return moved.array();
+    }
+
+    /**
+     * Whether a block whose pointer carries its own CRCs holds bytes of neither but of an
+     * overwrite its table slot names (a crash between the overwrite's bytes and its pointer:
+     * {@link PointerReads#overwrittenTo}): its copy then takes the slot's CRCs.
+     */
+    private boolean overwrittenBeforeItsPointer(byte[] pointer, ByteBuffer copied) {
+        ByteBuffer old = ByteBuffer.wrap(pointer);
+        int actual = Checksums.crc32c(Checksums.threadCrc(), copied.duplicate());
+        if (actual == BlockPointer.crc(old, 0) || actual == BlockPointer.previousCrc(old, 0, pointer.length)) {
+            return false;
+        }
+        ByteBuffer slot = ByteBuffer.allocate(CrcSlot.LENGTH);
+        if (!valueLog.readTableIfPresent(BlockPointer.segment(old, 0), BlockPointer.position(old, 0) >>> blockShift,
+                slot)) {
+            return false;
+        }
+        int crc = CrcSlot.crc(slot, 0);
+        int previousCrc = CrcSlot.previousCrc(slot, 0);
+        return (crc | previousCrc) != 0 && (actual == crc || actual == previousCrc);
     }
 
     private static long volumeOf(byte[] key) {
