@@ -226,17 +226,9 @@ final class LogMover {
     private boolean overwrittenBeforeItsPointer(byte[] pointer, ByteBuffer copied) {
         ByteBuffer old = ByteBuffer.wrap(pointer);
         int actual = Checksums.crc32c(Checksums.threadCrc(), copied.duplicate());
-        if (actual == BlockPointer.crc(old, 0) || actual == BlockPointer.previousCrc(old, 0, pointer.length)) {
-            return false;
-        }
-        ByteBuffer slot = ByteBuffer.allocate(CrcSlot.LENGTH);
-        if (!valueLog.readTableIfPresent(BlockPointer.segment(old, 0), BlockPointer.position(old, 0) >>> blockShift,
-                slot)) {
-            return false;
-        }
-        int crc = CrcSlot.crc(slot, 0);
-        int previousCrc = CrcSlot.previousCrc(slot, 0);
-        return (crc | previousCrc) != 0 && (actual == crc || actual == previousCrc);
+        return actual != BlockPointer.crc(old, 0) && actual != BlockPointer.previousCrc(old, 0, pointer.length)
+                && relocation.pointers().overwrittenTo(BlockPointer.segment(old, 0), BlockPointer.position(old, 0),
+                        actual);
     }
 
     private static long volumeOf(byte[] key) {

@@ -35,6 +35,11 @@ final class Relocation {
         this.stripes = stripes;
     }
 
+    /** How pointers are followed and checked: the rule a relocated copy's CRCs must keep. */
+    PointerReads pointers() {
+        return pointers;
+    }
+
     /**
      * Replaces the values of block versions {@code keys[from, to)} (all of one volume) with
      * {@code replacements} where they are still {@code expected}, in one batch under the blocks'
