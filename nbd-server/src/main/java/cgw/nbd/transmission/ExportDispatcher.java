@@ -176,7 +176,7 @@ final class ExportDispatcher extends ChannelInboundHandlerAdapter {
         } else if (cause instanceof DecoderException) {
             log.warn("{}: protocol violation, closing the connection: {}", info.name(), cause.getMessage());
         } else {
-            log.warn("{}: unexpected failure, closing the connection", info.name(), cause);
+            log.error("{}: unexpected failure, closing the connection", info.name(), cause);
         }
         ctx.close();
     }
