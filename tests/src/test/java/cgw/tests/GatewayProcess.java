@@ -167,7 +167,12 @@ public final class GatewayProcess implements AutoCloseable {
 
     /** Waits up to 30 s until {@code GET /metrics} has the line {@code sample}, e.g. {@code cgw_nbd_connections 1.0}. */
     public void awaitMetric(String sample) {
-        await("/metrics shows " + sample).atMost(Duration.ofSeconds(30))
+        awaitMetric(sample, Duration.ofSeconds(30));
+    }
+
+    /** Waits up to {@code within} until {@code GET /metrics} has the line {@code sample}. */
+    public void awaitMetric(String sample, Duration within) {
+        await("/metrics shows " + sample).atMost(within).pollInterval(Duration.ofMillis(200))
                 .until(() -> rest("GET", "/metrics", null).body().contains("\n" + sample + "\n"));
     }
 

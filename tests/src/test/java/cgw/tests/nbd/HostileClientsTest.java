@@ -14,8 +14,10 @@ import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.slf4j.Logger;
@@ -26,12 +28,16 @@ import org.slf4j.LoggerFactory;
  * that pin payload memory, that never read their replies, that hold handshake slots, that
  * trickle REST headers, and a thousand connections at once. A bystander's fio run under attack
  * must keep 70% of its throughput alone, measured in the same test, and the gateway must not
- * run out of memory. {@code mvn -P faults verify} runs the attack for longer.
+ * run out of memory, and every attacker is closed within its timeout. {@code mvn -P faults verify}
+ * runs the attack for longer.
  */
 class HostileClientsTest {
     private static final Logger log = LoggerFactory.getLogger(HostileClientsTest.class);
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final int MIB = 1 << 20;
+    /** The gateway's handshake, payload-stall, reply-drain and REST request timeouts. */
+    private static final long STUCK_TIMEOUT_MS = 30_000;
+    private static final long SLACK_MS = 15_000;
 
     @TempDir
     Path dir;
@@ -52,9 +58,11 @@ class HostileClientsTest {
             List<Socket> attackers = new ArrayList<>();
             double attacked;
             try {
+                long stuckSince = System.nanoTime();
                 attack(gateway, attackers);
                 attacked = fio(gateway, "randwrite", seconds);
                 assertThat(gateway.call(200, "GET", "/v1/volumes", null).path("volumes")).hasSize(2);
+                assertClosedInTime(gateway, attackers, stuckSince);
             } finally {
                 for (Socket socket : attackers) {
                     socket.close();
@@ -148,6 +156,41 @@ class HostileClientsTest {
             assertThat(socket.isClosed()).isFalse();
         }
         assertThat(stillOpen(attackers.get(0))).as("a pinned-payload connection").isTrue();
+    }
+
+    /**
+     * Every attacker is closed by the gateway within its timeout (30 s for an unfinished
+     * handshake, a payload that stopped, replies not read, an unfinished REST request), counted
+     * from before the attack began, with some slack for a loaded machine.
+     */
+    private static void assertClosedInTime(GatewayProcess gateway, List<Socket> attackers, long stuckSince)
+            throws IOException {
+        long deadline = stuckSince + TimeUnit.MILLISECONDS.toNanos(STUCK_TIMEOUT_MS + SLACK_MS);
+        // the bystander is done: no NBD connection may be left (reading would drain the replies a
+        // non-reading attacker is being judged for, so it is not read until then)
+        gateway.awaitMetric("cgw_nbd_connections 0.0", Duration.ofNanos(Math.max(1, deadline - System.nanoTime())));
+        for (int i = 0; i < attackers.size(); i++) {
+            assertThat(closedByPeer(attackers.get(i), deadline)).as("attacker %d of %d closed within %d ms + %d ms", i,
+                    attackers.size(), STUCK_TIMEOUT_MS, SLACK_MS).isTrue();
+        }
+    }
+
+    /** Reads what is left until the end of the stream: whether it came (EOF or reset) by the deadline. */
+    private static boolean closedByPeer(Socket socket, long deadline) throws IOException {
+        InputStream in = socket.getInputStream();
+        byte[] buffer = new byte[1 << 20];
+        while (true) {
+            socket.setSoTimeout((int) Math.max(200, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime())));
+            try {
+                if (in.read(buffer) < 0) {
+                    return true;
+                }
+            } catch (SocketTimeoutException e) {
+                return false;
+            } catch (IOException e) {
+                return true; // reset by the server
+            }
+        }
     }
 
     private static RawNbdClient handshake(GatewayProcess gateway, List<Socket> attackers) throws IOException {
