@@ -134,7 +134,8 @@ final class RepositoryKeys {
         byte[] salt = Base64.getDecoder().decode(encryption.salt());
         byte[] kek = new byte[KEY_BYTES];
         if (source instanceof KeySource.Passphrase p) {
-            KdfParams params = new KdfParams(encryption.memoryKiB(), encryption.iterations(), encryption.parallelism());
+            KdfParams params = KdfParams.ofRepository(encryption.memoryKiB(), encryption.iterations(),
+                    encryption.parallelism(), Runtime.getRuntime().maxMemory());
             Argon2BytesGenerator argon2 = new Argon2BytesGenerator();
             argon2.init(new Argon2Parameters.Builder(Argon2Parameters.ARGON2_id)
                     .withVersion(Argon2Parameters.ARGON2_VERSION_13)

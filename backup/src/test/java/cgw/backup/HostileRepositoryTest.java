@@ -16,8 +16,9 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * A repository is data from elsewhere: objects too large for what they claim to be are refused
- * before they are read, a lock from a clock far ahead does not lock it forever, and an
- * incremental export never builds on a manifest that only shares its base's id.
+ * before they are read, key derivation parameters out of bounds before any work, a lock from a
+ * clock far ahead does not lock it forever, and an incremental export never builds on a manifest
+ * that only shares its base's id.
  */
 class HostileRepositoryTest {
     @TempDir
@@ -97,6 +98,34 @@ class HostileRepositoryTest {
                         .hasMessageContaining("by gw-test");
                 assertThat(repository.hasSnapshot(next.id())).isFalse();
             }
+        }
+    }
+
+    /**
+     * Key derivation parameters are the repository's to name: a config asking Argon2 for more
+     * memory than the heap, or for hours of passes, is refused before any work (with them, the
+     * opening would run out of memory or tie up a core).
+     */
+    @Test
+    void aKeyDerivationBeyondItsBoundsIsRefusedBeforeAnyWork() throws IOException {
+        try (BackupFixture fx = new BackupFixture(dir.resolve("gw"))) {
+            fx.directoryRepository("repo", KeySource.passphrase("correct horse")).close();
+            Path config = fx.repositoryDir("repo").resolve(Repository.CONFIG_KEY);
+            String original = Files.readString(config);
+            for (String[] change : new String[][]{{"memoryKiB", String.valueOf(4 << 20), "out of range"},
+                    {"iterations", "100000", "out of range"}, {"memoryKiB", "-1", "out of range"},
+                    {"memoryKiB", String.valueOf(KdfParams.MAX_MEMORY_KIB), "more than half of this gateway's heap"}}) {
+                com.fasterxml.jackson.databind.node.ObjectNode json = (com.fasterxml.jackson.databind.node.ObjectNode) ManifestCodec.JSON
+                        .readTree(original);
+                ((com.fasterxml.jackson.databind.node.ObjectNode) json.get("encryption")).put(change[0],
+                        Long.parseLong(change[1]));
+                Files.write(config, ManifestCodec.JSON.writeValueAsBytes(json));
+                assertThatThrownBy(() -> fx.directoryRepository("repo", KeySource.passphrase("correct horse")))
+                        .as("%s = %s", change[0], change[1]).isInstanceOf(RepositoryFormatException.class)
+                        .hasMessageStartingWith("the repository's key derivation").hasMessageContaining(change[2]);
+            }
+            Files.writeString(config, original);
+            fx.directoryRepository("repo", KeySource.passphrase("correct horse")).close();
         }
     }
 
