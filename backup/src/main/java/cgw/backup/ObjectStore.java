@@ -100,6 +100,12 @@ public interface ObjectStore extends AutoCloseable {
             if (bucket == null || bucket.isEmpty()) {
                 throw new InvalidTargetException("an S3 target is s3://bucket/prefix, got " + target);
             }
+            // where and as whom S3 is reached is the operator's choice (serve options), never a caller's
+            if (uri.getUserInfo() != null || uri.getPort() != -1 || uri.getQuery() != null
+                    || uri.getFragment() != null) {
+                throw new InvalidTargetException("an S3 target is s3://bucket/prefix; the endpoint and credentials"
+                        + " come from cgw serve's options, got " + target);
+            }
             String prefix = uri.getPath() == null ? "" : uri.getPath().replaceAll("^/+|/+$", "");
             return S3ObjectStore.open(s3 == null ? S3Settings.defaults() : s3, bucket, prefix);
         }

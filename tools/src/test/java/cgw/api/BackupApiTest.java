@@ -160,6 +160,10 @@ class BackupApiTest {
                 "unknown target scheme");
         assertError(send("POST", "/v1/snapshots/" + id + "/export", "{\"target\":\"file://relative/dir\"}"), 400,
                 "bad_request", "file:///absolute/dir");
+        for (String s3 : new String[]{"s3://bucket:9000/p", "s3://key:secret@bucket/p", "s3://bucket/p?endpoint=x"}) {
+            assertError(send("POST", "/v1/snapshots/" + id + "/export", "{\"target\":\"" + s3 + "\"}"), 400,
+                    "bad_request", "the endpoint and credentials come from cgw serve's options");
+        }
         assertError(send("POST", "/v1/snapshots/" + id + "/export", "{}"), 400, "bad_request", "'target' is required");
         assertError(send("POST", "/v1/restores", "{\"source\":\"" + target + "\",\"snapshot\":" + id + "}"), 400,
                 "bad_request", "'prefix' is required");
