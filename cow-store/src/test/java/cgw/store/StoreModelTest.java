@@ -136,8 +136,11 @@ class StoreModelTest {
                 check(store, model, "after step " + step + " " + op);
             }
         } finally {
-            store.close();
-            deleteTree(dir);
+            try {
+                store.close();
+            } finally {
+                deleteTree(dir); // also when close fails (a mutant, a failed sync): runs leave no stores behind
+            }
         }
     }
 

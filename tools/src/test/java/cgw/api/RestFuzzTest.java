@@ -15,6 +15,9 @@ import java.io.UncheckedIOException;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Comparator;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 
 /**
@@ -29,13 +32,15 @@ class RestFuzzTest {
     private static final String[] PATHS = {"/v1/volumes", "/v1/volumes/{}", "/v1/groups", "/v1/groups/{}",
             "/v1/groups/{}/snapshots", "/v1/snapshots", "/v1/snapshots/{}", "/v1/snapshots/{}/clone", "/healthz"};
     private static BlockStore store;
+    private static Path storeDir;
     private static Routes routes;
     private static BearerToken token;
 
     private static synchronized Routes routes() {
         if (routes == null) {
             try {
-                store = BlockStore.open(Files.createTempDirectory("cgw-rest-fuzz"),
+                storeDir = Files.createTempDirectory("cgw-rest-fuzz");
+                store = BlockStore.open(storeDir,
                         StoreOptions.defaults().withCacheBytes(16 << 20, 4 << 20).withBackgroundGc(false));
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
@@ -47,11 +52,16 @@ class RestFuzzTest {
     }
 
     @AfterAll
-    static synchronized void closeStore() {
+    static synchronized void closeStore() throws IOException {
         if (store != null) {
             store.close();
             store = null;
             routes = null;
+            try (Stream<Path> files = Files.walk(storeDir)) {
+                for (Path file : files.sorted(Comparator.reverseOrder()).toList()) {
+                    Files.delete(file);
+                }
+            }
         }
     }
 

@@ -13,7 +13,10 @@ import io.netty.channel.embedded.EmbeddedChannel;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.Comparator;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 
 /**
@@ -26,13 +29,15 @@ class NbdWireFuzzTest {
     private static final int MAX_PAYLOAD_BYTES = 1 << 20;
     /** One store for every input: opening RocksDB per input would leave the fuzzer no time. */
     private static StoreFixture fixture;
+    private static Path fixtureDir;
     private static final InFlight IN_FLIGHT = new InFlight("fuzz");
     private static final MemoryBudget MEMORY = new MemoryBudget(256L << 20);
 
     private static synchronized StoreFixture fixture() {
         if (fixture == null) {
             try {
-                fixture = new StoreFixture(Files.createTempDirectory("cgw-nbd-fuzz"), Runnable::run);
+                fixtureDir = Files.createTempDirectory("cgw-nbd-fuzz");
+                fixture = new StoreFixture(fixtureDir, Runnable::run);
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
             }
@@ -41,10 +46,15 @@ class NbdWireFuzzTest {
     }
 
     @AfterAll
-    static synchronized void closeStore() {
+    static synchronized void closeStore() throws IOException {
         if (fixture != null) {
             fixture.close();
             fixture = null;
+            try (Stream<Path> files = Files.walk(fixtureDir)) {
+                for (Path file : files.sorted(Comparator.reverseOrder()).toList()) {
+                    Files.delete(file);
+                }
+            }
         }
     }
 
