@@ -111,7 +111,8 @@ final class ObjectCodec implements AutoCloseable {
             checkSize(key, payload.length, maxPlainBytes);
             return payload;
         }
-        long size = Zstd.getFrameContentSize(payload);
+        // zstd-jni indexes the first byte of what it is given, so an empty payload is not asked
+        long size = payload.length == 0 ? -1 : Zstd.getFrameContentSize(payload);
         if (size < 0) {
             throw new CorruptObjectException(key + ": not a zstd frame with its content size");
         }
