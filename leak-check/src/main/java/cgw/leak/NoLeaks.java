@@ -2,9 +2,13 @@ package cgw.leak;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.PooledByteBufAllocator;
+import java.lang.annotation.Annotation;
 import java.lang.ref.ReferenceQueue;
 import java.lang.ref.WeakReference;
+import java.lang.reflect.Method;
+import java.util.Arrays;
 import java.util.List;
+import org.junit.jupiter.api.extension.AfterAllCallback;
 import org.junit.jupiter.api.extension.AfterEachCallback;
 import org.junit.jupiter.api.extension.ExtensionContext;
 
@@ -18,15 +22,31 @@ import org.junit.jupiter.api.extension.ExtensionContext;
  * </pre>
  * Leaks are only noticed once the leaked buffer is garbage collected and the detector runs again,
  * so this collects garbage, waits until the collector has enqueued what it found, and allocates a
- * few tracked buffers before asking. Runs on the test's thread.
+ * few tracked buffers before asking. Runs on the test's thread. The inputs a fuzz test replays
+ * (hundreds, each a test of its own) are checked together once the class is done: three
+ * collections per input cost more than the inputs.
  */
-public final class NoLeaks implements AfterEachCallback {
+public final class NoLeaks implements AfterEachCallback, AfterAllCallback {
     private static final int GC_ROUNDS = 3;
     private static final long ENQUEUE_TIMEOUT_MS = 10_000;
 
     @Override
     public void afterEach(ExtensionContext context) throws InterruptedException {
+        if (context.getTestMethod().map(NoLeaks::isFuzzTest).orElse(false)) {
+            return; // checked in afterAll
+        }
         assertNoLeaks(context.getDisplayName());
+    }
+
+    @Override
+    public void afterAll(ExtensionContext context) throws InterruptedException {
+        assertNoLeaks(context.getDisplayName() + " (its fuzz inputs)");
+    }
+
+    /** Jazzer's {@code @FuzzTest}, by name: this module does not depend on Jazzer. */
+    private static boolean isFuzzTest(Method method) {
+        return Arrays.stream(method.getAnnotations()).map(Annotation::annotationType)
+                .anyMatch(type -> type.getName().equals("com.code_intelligence.jazzer.junit.FuzzTest"));
     }
 
     /** Throws an {@link AssertionError} naming the leaks Netty reports once garbage is collected. */
