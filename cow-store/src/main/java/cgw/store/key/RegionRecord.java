@@ -4,7 +4,7 @@ import java.nio.ByteBuffer;
 
 /**
  * The versions of the blocks of one aligned region of {@link #SLOTS} blocks at one epoch: the
- * value of a region record in the {@code blocks} column family (store format 3). Each present slot
+ * value of a region record in the {@code regions} column family (store format 2). Each present slot
  * holds what a block version held before: a {@link BlockValue} marker or a {@link BlockPointer}
  * (any form). An absent slot has no version at this epoch: a read falls through to older epochs,
  * as it did for a block without a version.
