@@ -2,11 +2,11 @@ package cgw.store;
 
 import cgw.store.key.BlockPointer;
 import cgw.store.key.BlockValue;
+import cgw.store.key.RegionRecord;
 import java.nio.ByteBuffer;
 import java.util.Arrays;
 import org.jspecify.annotations.Nullable;
 import org.rocksdb.ReadOptions;
-import org.rocksdb.RocksIterator;
 
 /**
  * Reads a range of a volume at an epoch: one iterator walks the versions of its blocks, whole
@@ -110,19 +110,16 @@ final class BlockReader {
         Gaps gaps = null;
         ReadOptions options = length >= Rocks.LONG_READ_BYTES ? rocks.scanOptions : rocks.readOptions;
         LogRun run = null;
-        try (BlockCursor cursor = new BlockCursor(rocks.db.newIterator(rocks.blocks, options))) {
+        try (RegionCursor cursor = new RegionCursor(rocks.db.newIterator(rocks.blocks, options), blockShift)) {
             for (long block = first; block <= last; block++) {
                 long blockStart = block << blockShift;
                 int from = (int) Math.max(0, offset - blockStart);
                 int to = (int) Math.min(blockSize, offset + length - blockStart);
                 int at = outPos + (int) (blockStart + from - offset);
-                cursor.seek(volume.id, block, epoch);
-                if (cursor.at(volume.id, block)) {
-                    run = copyValue(cursor.it, out, at, from, to - from, run);
-                    if (block == last) {
-                        break;
-                    }
-                    cursor.next();
+                RegionRecord region = cursor.resolve(volume.id, RegionRecord.region(block), epoch);
+                int slot = RegionRecord.slot(block);
+                if (region.has(slot)) {
+                    run = copyValue(region.value(slot), out, at, from, to - from, run);
                 } else if (volume.parent == null) {
                     geometry.zero(out, at, to - from);
                 } else {
@@ -159,44 +156,34 @@ final class BlockReader {
     }
 
     /**
-     * Copies the part {@code [from, from + length)} of the block under the iterator to {@code at}.
-     * Whole blocks in the value log join {@code run} (returned, maybe new), read later with one
-     * pread per run of blocks that lie next to each other in a segment and in {@code out}.
+     * Copies the part {@code [from, from + length)} of the block whose version is {@code value} (a
+     * marker or a pointer) to {@code at}. Whole blocks join {@code run} (returned, maybe new),
+     * read later with one pread per run of blocks that lie next to each other in a segment and in
+     * {@code out}.
      */
-    private @Nullable LogRun copyValue(RocksIterator it, ByteBuffer out, int at, int from, int length,
+    private @Nullable LogRun copyValue(ByteBuffer value, ByteBuffer out, int at, int from, int length,
             @Nullable LogRun run) {
-        if (from == 0 && length == blockSize) {
-            int size = it.value(out.slice(at, blockSize));
-            if (size == BlockValue.MARKER_LENGTH) {
-                geometry.zero(out, at, length);
-            } else if (BlockPointer.isPointer(size)) {
-                int segment = BlockPointer.segment(out, at);
-                long position = BlockPointer.position(out, at);
-                boolean inTable = BlockPointer.inTable(size);
-                int crc = inTable ? 0 : BlockPointer.crc(out, at);
-                int previousCrc = inTable ? 0 : BlockPointer.previousCrc(out, at, size);
-                if (run == null) {
-                    run = pointers.newRun(out);
-                }
-                run.add(segment, position, at, crc, previousCrc, inTable);
-            } else if (size != blockSize) {
-                throw geometry.corruptValue(size);
-            }
+        int size = value.remaining();
+        if (size == BlockValue.MARKER_LENGTH) {
+            geometry.zero(out, at, length);
             return run;
         }
-        byte[] block = new byte[blockSize];
-        int size = it.value(block);
-        if (size == blockSize) {
-            out.put(at, block, from, length);
-        } else if (size == BlockValue.MARKER_LENGTH) {
-            geometry.zero(out, at, length);
-        } else if (BlockPointer.isPointer(size)) {
-            ByteBuffer data = ByteBuffer.allocate(blockSize);
-            pointers.readPointed(ByteBuffer.wrap(block, 0, size), 0, size, data);
-            out.put(at, data, from, length);
-        } else {
+        if (!BlockPointer.isPointer(size)) {
             throw geometry.corruptValue(size);
         }
+        if (from == 0 && length == blockSize) {
+            boolean inTable = BlockPointer.inTable(size);
+            if (run == null) {
+                run = pointers.newRun(out);
+            }
+            run.add(BlockPointer.segment(value, 0), BlockPointer.position(value, 0), at,
+                    inTable ? 0 : BlockPointer.crc(value, 0), inTable ? 0 : BlockPointer.previousCrc(value, 0, size),
+                    inTable);
+            return run;
+        }
+        ByteBuffer data = ByteBuffer.allocate(blockSize);
+        pointers.readPointed(value, 0, size, data);
+        out.put(at, data, from, length);
         return run;
     }
 

@@ -88,9 +88,8 @@ public final class BlockStore implements AutoCloseable {
         this.valueLog = files.valueLog;
         this.walSync = files.walSync;
         this.geometry = new BlockGeometry(files.blockSize);
-        boolean logWrites = options.valueLogSegmentBytes() > 0;
         // a block of one page is overwritten whole or not at all when the process dies mid-write
-        boolean overwriteInPlace = logWrites && options.overwriteInPlace()
+        boolean overwriteInPlace = options.overwriteInPlace()
                 && geometry.blockSize <= MAX_OVERWRITE_BLOCK_BYTES;
         // names this open in the CRC table slots of blocks it overwrites in place; never 0
         int session = new SecureRandom().nextInt() | 1;
@@ -111,10 +110,11 @@ public final class BlockStore implements AutoCloseable {
         this.extents = new ExtentMap(rocks, geometry);
         InPlaceOverwrites overwrites = new InPlaceOverwrites(rocks, pointers, pointerCache, geometry, session);
         this.writer = new BlockWriter(rocks, reader, overwrites, extents, valueLog, pointerCache, stripes, geometry,
-                logWrites, overwriteInPlace);
+                overwriteInPlace);
         this.noWaitWriter = new NoWaitWriter(overwrites, writer, valueLog, pointerCache, stripes, geometry,
                 overwriteInPlace);
-        this.collector = new Collector(rocks, catalog, extents, cleaner, calls, collectorLock);
+        this.collector = new Collector(rocks, catalog, extents, cleaner, calls, collectorLock, stripes,
+                geometry.blockShift);
         this.collectorThread = new CollectorThread(collector, durability, options.gcBlocksPerSecond());
         if (options.backgroundGc()) {
             collectorThread.start();

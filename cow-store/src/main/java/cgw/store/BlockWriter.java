@@ -1,6 +1,5 @@
 package cgw.store;
 
-import cgw.store.key.BlockKey;
 import cgw.store.key.BlockPointer;
 import cgw.store.key.BlockValue;
 import cgw.store.key.DirtyKey;
@@ -36,16 +35,13 @@ final class BlockWriter {
     private final BlockGeometry geometry;
     private final int blockSize;
     private final int blockShift;
-    /** Whether new block data goes to the value log (pointers in RocksDB) or into RocksDB. */
-    private final boolean logWrites;
     /** Whether data writes to blocks already in the head epoch may overwrite their bytes in the log. */
     private final boolean overwriteInPlace;
     private final Set<WriteContext> allContexts = ConcurrentHashMap.newKeySet();
     private final ThreadLocal<WriteContext> contexts;
 
     BlockWriter(Rocks rocks, BlockReader reader, InPlaceOverwrites overwrites, ExtentMap extents, ValueLog valueLog,
-            PointerCache pointerCache, StripeLocks stripes, BlockGeometry geometry, boolean logWrites,
-            boolean overwriteInPlace) {
+            PointerCache pointerCache, StripeLocks stripes, BlockGeometry geometry, boolean overwriteInPlace) {
         this.rocks = rocks;
         this.valueLog = valueLog;
         this.reader = reader;
@@ -56,7 +52,6 @@ final class BlockWriter {
         this.geometry = geometry;
         this.blockSize = geometry.blockSize;
         this.blockShift = geometry.blockShift;
-        this.logWrites = logWrites;
         this.overwriteInPlace = overwriteInPlace;
         this.contexts = ThreadLocal.withInitial(() -> {
             WriteContext context = new WriteContext(blockSize);
@@ -104,7 +99,7 @@ final class BlockWriter {
      * Up to {@link BlockStore#MAX_BATCH_BLOCKS} blocks go in one atomic WriteBatch.
      */
     void write(Volume volume, long epoch, long start, long end, @Nullable ByteBuffer src, byte marker) {
-        if (logWrites && src != null) {
+        if (src != null) {
             writeToLog(volume, epoch, start, end, src);
             return;
         }
@@ -114,38 +109,54 @@ final class BlockWriter {
         for (long chunk = first; chunk <= last; chunk += BlockStore.MAX_BATCH_BLOCKS) {
             long chunkLast = Math.min(last, chunk + BlockStore.MAX_BATCH_BLOCKS - 1);
             int[] locked = stripes.lock(volume, chunk, chunkLast);
+            ValueLog.Reservation reservation = null;
             try {
                 context.clearBatch();
+                context.regions.begin(chunk, chunkLast);
+                // a partial block (at most the first and the last) keeps its other bytes: read, zero the part
+                long[] partialBlocks = new long[2];
+                int[] partialCrcs = new int[2];
+                int partial = 0;
                 for (long block = chunk; block <= chunkLast; block++) {
                     long blockStart = block << blockShift;
                     int from = (int) Math.max(0, start - blockStart);
                     int to = (int) Math.min(blockSize, end - blockStart);
-                    boolean whole = from == 0 && to == blockSize;
-                    int srcIndex = (int) (blockStart + from - start);
-                    if (whole && src == null) {
-                        putVersion(context, volume, block, epoch, context.marker(marker));
-                    } else if (whole && src != null && src.isDirect()) {
-                        putBlock(context, volume, block, epoch, src.slice(srcIndex, blockSize));
-                    } else {
-                        ByteBuffer value = context.block;
-                        value.clear();
-                        if (!whole) {
-                            reader.readRange(volume, epoch, blockStart, value, 0, blockSize);
-                        }
-                        if (src == null) {
-                            geometry.zero(value, from, to - from);
-                        } else {
-                            value.put(from, src, srcIndex, to - from);
-                        }
-                        putBlock(context, volume, block, epoch, value);
+                    if (from == 0 && to == blockSize) {
+                        context.regions.set(block, context.marker(marker));
+                        continue;
+                    }
+                    ByteBuffer value = partial == 0 ? context.block : context.lastBlock;
+                    value.clear();
+                    reader.readRange(volume, epoch, blockStart, value, 0, blockSize);
+                    geometry.zero(value, from, to - from);
+                    value.clear();
+                    int crc = context.crc32c(value);
+                    if (crc == geometry.zeroBlockCrc && value.mismatch(geometry.zeroBlock) == -1) {
+                        context.regions.set(block, context.marker(BlockValue.ZERO));
+                        continue;
+                    }
+                    partialBlocks[partial] = block;
+                    partialCrcs[partial++] = crc;
+                }
+                if (partial > 0) {
+                    reservation = valueLog.reserve(partial << blockShift);
+                    for (int i = 0; i < partial; i++) {
+                        long at = (long) i << blockShift;
+                        reservation.write(at, (i == 0 ? context.block : context.lastBlock).duplicate().clear());
+                        context.regions.setPointer(partialBlocks[i], reservation.segment(), reservation.position() + at,
+                                partialCrcs[i]);
                     }
                 }
+                context.regions.putInto(context.batch, rocks, volume, epoch);
                 rocks.commit(context.batch);
-                committed(context, volume);
+                context.regions.committed(volume);
             } catch (RocksDBException e) {
                 throw rocks.failure("writing " + (end - start) + " bytes at " + start + " of " + volume.name, e);
             } finally {
                 context.clearBatch();
+                if (reservation != null) {
+                    reservation.finish();
+                }
                 pointerCache.clear(volume.id, chunk, chunkLast);
                 stripes.unlock(locked);
             }
@@ -183,6 +194,7 @@ final class BlockWriter {
             boolean written = false;
             try {
                 context.clearBatch();
+                context.regions.begin(chunk, chunkLast);
                 for (long block = chunk; block <= chunkLast; block++) {
                     long blockStart = block << blockShift;
                     int from = (int) Math.max(0, start - blockStart);
@@ -202,7 +214,7 @@ final class BlockWriter {
                     // the CRC first: only a block with the zero block's CRC can be all zeros
                     int crc = context.crc32c(value);
                     if (crc == geometry.zeroBlockCrc && value.mismatch(geometry.zeroBlock) == -1) {
-                        putVersion(context, volume, block, epoch, context.marker(BlockValue.ZERO));
+                        context.regions.set(block, context.marker(BlockValue.ZERO));
                     } else {
                         context.newCrc[data] = crc;
                         context.values[data] = srcIndex < 0 ? value : null;
@@ -226,14 +238,12 @@ final class BlockWriter {
                     if (context.slot[i] >= 0) {
                         ValueLog.Reservation appended = Objects.requireNonNull(reservation,
                                 "appended blocks without a reservation");
-                        BlockPointer.encode(pointer, appended.segment(),
+                        context.regions.setPointer(context.blocks[i], appended.segment(),
                                 appended.position() + ((long) context.slot[i] << blockShift), crc);
-                        putVersion(context, volume, context.blocks[i], epoch, pointer.limit(BlockPointer.LENGTH));
                     } else if (!context.inTable[i]) {
                         // from now on its CRCs live in the segment's table, which is written first
                         BlockPointer.encodeInTable(pointer, context.targetSegment[i], context.targetPosition[i]);
-                        // the version, and so its dirty-index entry, is already there
-                        putValue(context, volume, context.blocks[i], epoch, pointer.limit(BlockPointer.TABLE_LENGTH));
+                        context.regions.set(context.blocks[i], pointer.limit(BlockPointer.TABLE_LENGTH));
                     }
                 }
                 if (overwritten > 0) {
@@ -252,10 +262,11 @@ final class BlockWriter {
                     permit.unlock();
                     permit = null;
                 }
+                context.regions.putInto(context.batch, rocks, volume, epoch);
                 if (context.batch.count() > 0) {
                     rocks.commit(context.batch);
                 }
-                committed(context, volume);
+                context.regions.committed(volume);
                 written = true;
             } catch (RocksDBException e) {
                 throw rocks.failure("writing " + (end - start) + " bytes at " + start + " of " + volume.name, e);
@@ -323,49 +334,5 @@ final class BlockWriter {
                         context.targetPosition[i], crc, context.previousCrc[i]);
             }
         }
-    }
-
-    /**
-     * After the context's batch is in RocksDB: the head-epoch dirty entries it put are known to be
-     * there, so rewrites of those blocks before the next cut put none. Called under the volume's
-     * head lock, as the writes are.
-     */
-    static void committed(WriteContext context, Volume volume) {
-        HeadDirtyBlocks known = volume.headDirty;
-        for (int i = 0; i < context.dirtiedCount; i++) {
-            known.add(context.dirtied[i]);
-        }
-        context.dirtiedCount = 0;
-    }
-
-    /** Puts one block's version and its dirty-index entry into the context's batch. */
-    private void putBlock(WriteContext context, Volume volume, long block, long epoch, ByteBuffer value)
-            throws RocksDBException {
-        ByteBuffer stored = value.mismatch(geometry.zeroBlock) == -1 ? context.marker(BlockValue.ZERO) : value;
-        putVersion(context, volume, block, epoch, stored);
-    }
-
-    private void putVersion(WriteContext context, Volume volume, long block, long epoch, ByteBuffer value)
-            throws RocksDBException {
-        putValue(context, volume, block, epoch, value);
-        HeadDirtyBlocks known = volume.headDirty;
-        if (known.epoch == epoch) {
-            if (known.contains(block)) {
-                return;
-            }
-            context.dirtied[context.dirtiedCount++] = block;
-        }
-        context.dirtyKey.clear();
-        DirtyKey.encode(context.dirtyKey, volume.id, epoch, block);
-        context.empty.clear();
-        context.batch.put(rocks.dirty, context.dirtyKey, context.empty);
-    }
-
-    /** Puts one block's version without touching the dirty index (the version exists already). */
-    private void putValue(WriteContext context, Volume volume, long block, long epoch, ByteBuffer value)
-            throws RocksDBException {
-        context.blockKey.clear();
-        BlockKey.encode(context.blockKey, volume.id, block, epoch);
-        context.batch.put(rocks.blocks, context.blockKey, value);
     }
 }

@@ -1,7 +1,7 @@
 package cgw.store;
 
-import cgw.store.key.BlockKey;
 import cgw.store.key.CatalogKey;
+import cgw.store.key.RegionKey;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -38,7 +38,7 @@ final class Catalog {
     private final Rocks rocks;
     private final WalSync walSync;
     /** What is left of {@link BlockStore#HEAD_DIRTY_PAGES}, shared by every volume's {@link HeadDirtyBlocks}. */
-    private final AtomicInteger headDirtyPages;
+    private final AtomicInteger headRegionPages;
 
     final Object lock = new Object();
     private final Map<String, Volume> byName = new ConcurrentHashMap<>();
@@ -48,10 +48,10 @@ final class Catalog {
     private final List<GcTask> gcTasks = new ArrayList<>();
 
     /** Loads the catalog of an open store. */
-    Catalog(Rocks rocks, WalSync walSync, AtomicInteger headDirtyPages) {
+    Catalog(Rocks rocks, WalSync walSync, AtomicInteger headRegionPages) {
         this.rocks = rocks;
         this.walSync = walSync;
-        this.headDirtyPages = headDirtyPages;
+        this.headRegionPages = headRegionPages;
         load();
     }
 
@@ -175,7 +175,7 @@ final class Catalog {
             long id = nextVolumeId;
             VolumeRecord record = new VolumeRecord(id, name, sizeBytes, 1, System.currentTimeMillis(), 0, 0, 0);
             persistNew(record, "creating " + name);
-            created = new Volume(record, null, headDirtyPages);
+            created = new Volume(record, null, headRegionPages, true);
             register(created);
             log.info("created volume {} ({} bytes)", name, sizeBytes);
         }
@@ -203,7 +203,7 @@ final class Catalog {
             VolumeRecord record = new VolumeRecord(id, name, sizeAtEpoch, 1, System.currentTimeMillis(),
                     source.id, epoch, sizeAtEpoch);
             persistNew(record, "cloning " + source.name + "@" + epoch);
-            created = new Volume(record, source, headDirtyPages);
+            created = new Volume(record, source, headRegionPages, true);
             register(created);
             log.info("cloned {}@{} as {}", source.name, epoch, name);
         }
@@ -270,11 +270,11 @@ final class Catalog {
                 if (unpinned != null) {
                     batch.put(rocks.catalog, unpinned.key(), new byte[0]);
                 }
-                batch.deleteRange(rocks.blocks, BlockKey.volumeStart(id), BlockKey.volumeEnd(id));
-                batch.deleteRange(rocks.dirty, BlockKey.volumeStart(id), BlockKey.volumeEnd(id));
+                batch.deleteRange(rocks.blocks, RegionKey.volumeStart(id), RegionKey.volumeEnd(id));
+                batch.deleteRange(rocks.dirty, RegionKey.volumeStart(id), RegionKey.volumeEnd(id));
                 rocks.commit(batch);
                 volume.deleted = true;
-                volume.headDirty.discard();
+                volume.headRegions.discard();
                 gcTasks.removeIf(task -> task.volumeId() == volume.id);
                 if (unpinned != null) {
                     gcTasks.add(unpinned);
@@ -338,8 +338,8 @@ final class Catalog {
                     Volume volume = volumes.get(i);
                     volume.retained.put(sealed[i], volume.sizeBytes);
                     volume.headEpoch = sealed[i] + 1;
-                    volume.headDirty.discard();
-                    volume.headDirty = new HeadDirtyBlocks(volume.headEpoch, headDirtyPages);
+                    volume.headRegions.discard();
+                    volume.headRegions = new HeadRegions(volume.headEpoch, headRegionPages, true);
                 }
                 gcTasks.addAll(tasks);
                 return sealed;
@@ -556,7 +556,7 @@ final class Catalog {
                                     + " has a missing parent volume id " + record.parentId());
                         }
                     }
-                    register(new Volume(record, parent, headDirtyPages));
+                    register(new Volume(record, parent, headRegionPages, false));
                 }
                 try (RocksIterator it = rocks.db.newIterator(rocks.catalog, rocks.scanOptions)) {
                     for (it.seek(CatalogKey.kindStart(CatalogKey.PENDING_GC)); it.isValid(); it.next()) {

@@ -1,14 +1,16 @@
 package cgw.store;
 
 import cgw.host.Pacer;
-import cgw.store.key.BlockKey;
 import cgw.store.key.BlockValue;
 import cgw.store.key.DirtyKey;
+import cgw.store.key.RegionKey;
+import cgw.store.key.RegionRecord;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.locks.ReentrantLock;
+import org.jspecify.annotations.Nullable;
 import org.roaringbitmap.longlong.Roaring64Bitmap;
 import org.rocksdb.RocksDBException;
 import org.rocksdb.RocksIterator;
@@ -29,20 +31,24 @@ import org.slf4j.LoggerFactory;
  */
 final class Collector {
     private static final Logger log = LoggerFactory.getLogger(Collector.class);
-    private static final int CHUNK_BLOCKS = 4096;
+    private static final int CHUNK_REGIONS = 256;
 
     private final Rocks rocks;
     private final Catalog catalog;
     private final ExtentMap extents;
     private final LogCleaner cleaner;
     private final InFlightCalls calls;
+    private final StripeLocks stripes;
+    private final int blockShift;
     /** Serialises collector passes and cleaner rounds; relocations of sealed versions try it. */
     private final ReentrantLock lock;
     private volatile BlockStore.GcStats totals = new BlockStore.GcStats(0, 0, 0); // written under lock
 
     Collector(Rocks rocks, Catalog catalog, ExtentMap extents, LogCleaner cleaner, InFlightCalls calls,
-            ReentrantLock lock) {
+            ReentrantLock lock, StripeLocks stripes, int blockShift) {
         this.rocks = rocks;
+        this.stripes = stripes;
+        this.blockShift = blockShift;
         this.catalog = catalog;
         this.extents = extents;
         this.cleaner = cleaner;
@@ -102,23 +108,25 @@ final class Collector {
      * Deletes unreachable versions of the blocks a task names. The decision per block uses the
      * full set of kept epochs, so it is right whatever scheduled the task. Safe against concurrent
      * writes and cuts: the kept set is taken after the iterator's implicit snapshot, so an epoch
-     * retained later is newer than every version the iterator sees.
+     * retained later is newer than every version the iterator sees; and a record is changed only
+     * under its region's stripe lock and only if it is still what the scan saw (a late write into a
+     * sealed epoch may have merged into it meanwhile; the next pass looks again).
      */
     private long[] collectTask(Volume volume, GcTask task, Pacer pacer) {
         if (volume.deleted) {
             return new long[2];
         }
-        Roaring64Bitmap candidates = extents.dirtyBlocks(volume, task.fromEpoch(), task.toEpoch());
+        Roaring64Bitmap candidates = extents.dirtyRegions(volume, task.fromEpoch(), task.toEpoch());
         long examined = 0;
         long deleted = 0;
-        var blocks = candidates.getLongIterator();
-        long[] chunk = new long[CHUNK_BLOCKS];
-        while (blocks.hasNext() && !calls.isClosed() && !volume.deleted) {
+        var regions = candidates.getLongIterator();
+        long[] chunk = new long[CHUNK_REGIONS];
+        while (regions.hasNext() && !calls.isClosed() && !volume.deleted) {
             int n = 0;
-            while (n < chunk.length && blocks.hasNext()) {
-                chunk[n++] = blocks.next();
+            while (n < chunk.length && regions.hasNext()) {
+                chunk[n++] = regions.next();
             }
-            long[] counts = collectBlocks(volume, chunk, n);
+            long[] counts = collectRegions(volume, chunk, n);
             examined += counts[0];
             deleted += counts[1];
             pacer.paceKeepingInterrupt(counts[0]);
@@ -126,67 +134,131 @@ final class Collector {
         return new long[]{examined, deleted};
     }
 
-    private long[] collectBlocks(Volume volume, long[] chunk, int n) {
+    /** A region record the scan decided to delete (nothing of it is kept) or to write back with fewer slots. */
+    private record Change(long region, long epoch, byte[] seen, byte @Nullable [] replacement) {
+    }
+
+    /** Examines the versions of the blocks of {@code n} regions; returns versions examined and deleted. */
+    private long[] collectRegions(Volume volume, long[] chunk, int n) {
         long headBefore = volume.headEpoch;
         long examined = 0;
         long deleted = 0;
-        try (RocksIterator it = rocks.db.newIterator(rocks.blocks, rocks.scanOptions);
-                WriteBatch batch = new WriteBatch()) {
+        List<Change> changes = new ArrayList<>();
+        try (RocksIterator it = rocks.db.newIterator(rocks.blocks, rocks.scanOptions)) {
             // the iterator's view is fixed at its creation, before the kept set is read
             long[] kept = catalog.keptEpochs(volume);
             if (kept == null) {
                 return new long[2];
             }
             boolean mayDropHoles = volume.parent == null;
-            byte[] key = new byte[BlockKey.LENGTH];
+            byte[] key = new byte[RegionKey.LENGTH];
             ByteBuffer keyBuffer = ByteBuffer.wrap(key);
-            byte[] marker = new byte[1];
-            long[] epochs = new long[16];
+            List<Long> epochs = new ArrayList<>();
+            List<byte[]> values = new ArrayList<>();
             for (int c = 0; c < n; c++) {
-                long block = chunk[c];
-                int versions = 0;
-                it.seek(BlockKey.encode(volume.id, block, Long.MAX_VALUE));
-                for (; it.isValid(); it.next()) {
+                long region = chunk[c];
+                epochs.clear();
+                values.clear();
+                for (it.seek(RegionKey.encode(volume.id, region, Long.MAX_VALUE)); it.isValid(); it.next()) {
                     it.key(key);
-                    if (BlockKey.volumeId(keyBuffer) != volume.id || BlockKey.blockIndex(keyBuffer) != block) {
+                    if (RegionKey.volumeId(keyBuffer) != volume.id || RegionKey.region(keyBuffer) != region) {
                         break;
                     }
-                    if (versions == epochs.length) {
-                        epochs = Arrays.copyOf(epochs, versions * 2);
-                    }
-                    epochs[versions++] = BlockKey.epoch(keyBuffer);
+                    epochs.add(RegionKey.epoch(keyBuffer));
+                    values.add(it.value());
                 }
                 Rocks.checkStatus(it);
-                examined += versions;
-                // newest first: a version is kept when some kept epoch lies in [epoch, newer)
-                boolean[] keep = new boolean[versions];
-                long newer = Long.MAX_VALUE;
-                for (int i = 0; i < versions; i++) {
-                    keep[i] = anyIn(kept, epochs[i], newer);
-                    newer = epochs[i];
+                RegionRecord[] records = new RegionRecord[values.size()];
+                for (int i = 0; i < records.length; i++) {
+                    records[i] = new RegionRecord(blockShift);
+                    decode(records[i], values.get(i), volume, region, epochs.get(i));
+                    examined += Integer.bitCount(records[i].mask());
                 }
-                // without a parent, a trimmed oldest survivor reads exactly like no version at all;
-                // only its value is read (values are large, keys are what the scan needs)
-                for (int i = versions - 1; mayDropHoles && i >= 0; i--) {
-                    if (!keep[i]) {
+                int[] keptMasks = keptSlots(records, epochs, kept, mayDropHoles, headBefore);
+                for (int i = 0; i < records.length; i++) {
+                    int dropped = records[i].mask() & ~keptMasks[i];
+                    if (dropped == 0) {
                         continue;
                     }
-                    it.seek(BlockKey.encode(volume.id, block, epochs[i]));
-                    boolean hole = it.isValid() && it.value(marker) == BlockValue.MARKER_LENGTH
-                            && marker[0] == BlockValue.HOLE;
-                    Rocks.checkStatus(it);
-                    if (hole && epochs[i] < headBefore) {
-                        keep[i] = false;
-                    } else {
-                        break;
+                    deleted += Integer.bitCount(dropped);
+                    byte[] replacement = null;
+                    if (keptMasks[i] != 0) {
+                        for (int slot = 0; slot < RegionRecord.SLOTS; slot++) {
+                            if ((dropped & (1 << slot)) != 0) {
+                                records[i].remove(slot);
+                            }
+                        }
+                        ByteBuffer encoded = ByteBuffer.allocate(RegionRecord.MAX_LENGTH);
+                        replacement = Arrays.copyOf(encoded.array(), records[i].encode(encoded));
                     }
+                    changes.add(new Change(region, epochs.get(i), values.get(i), replacement));
                 }
-                for (int i = 0; i < versions; i++) {
-                    if (!keep[i]) {
-                        batch.delete(rocks.blocks, BlockKey.encode(volume.id, block, epochs[i]));
-                        batch.delete(rocks.dirty, DirtyKey.encode(volume.id, epochs[i], block));
-                        deleted++;
-                    }
+            }
+        }
+        if (!changes.isEmpty()) {
+            apply(volume, changes);
+        }
+        return new long[]{examined, deleted};
+    }
+
+    /**
+     * Per record (newest first), the slots some kept epoch still sees: slot {@code s} of the record
+     * at epoch {@code e} is seen when a kept epoch lies in {@code [e, e')}, {@code e'} the epoch of
+     * the next newer record holding {@code s}. Without a parent, a trimmed oldest survivor reads
+     * exactly like no version at all, and goes too (unless it is the head's own).
+     */
+    private static int[] keptSlots(RegionRecord[] records, List<Long> epochs, long[] kept, boolean mayDropHoles,
+            long headBefore) {
+        int[] keptMasks = new int[records.length];
+        for (int slot = 0; slot < RegionRecord.SLOTS; slot++) {
+            long newer = Long.MAX_VALUE;
+            int oldestKept = -1;
+            for (int i = 0; i < records.length; i++) {
+                if (!records[i].has(slot)) {
+                    continue;
+                }
+                long epoch = epochs.get(i);
+                if (anyIn(kept, epoch, newer)) {
+                    keptMasks[i] |= 1 << slot;
+                    oldestKept = i;
+                }
+                newer = epoch;
+            }
+            for (int i = oldestKept; mayDropHoles && i >= 0; i--) {
+                if ((keptMasks[i] & (1 << slot)) == 0) {
+                    continue;
+                }
+                ByteBuffer value = records[i].value(slot);
+                boolean hole = value.remaining() == BlockValue.MARKER_LENGTH && value.get(0) == BlockValue.HOLE;
+                if (hole && epochs.get(i) < headBefore) {
+                    keptMasks[i] &= ~(1 << slot);
+                } else {
+                    break;
+                }
+            }
+        }
+        return keptMasks;
+    }
+
+    /** Deletes or rewrites the records, each only if it is still what the scan saw, under the stripe locks. */
+    private void apply(Volume volume, List<Change> changes) {
+        int[] wanted = new int[changes.size()];
+        for (int i = 0; i < wanted.length; i++) {
+            wanted[i] = stripes.stripeIndex(volume, changes.get(i).region() << RegionRecord.SHIFT);
+        }
+        int[] locked = stripes.lockInOrder(wanted);
+        try (WriteBatch batch = new WriteBatch()) {
+            for (Change change : changes) {
+                byte[] key = RegionKey.encode(volume.id, change.region(), change.epoch());
+                byte[] now = rocks.db.get(rocks.blocks, rocks.readOptions, key);
+                if (now == null || !Arrays.equals(now, change.seen())) {
+                    continue; // written meanwhile: the next pass decides
+                }
+                if (change.replacement() == null) {
+                    batch.delete(rocks.blocks, key);
+                    batch.delete(rocks.dirty, DirtyKey.encode(volume.id, change.epoch(), change.region()));
+                } else {
+                    batch.put(rocks.blocks, key, change.replacement());
                 }
             }
             if (batch.count() > 0) {
@@ -194,8 +266,18 @@ final class Collector {
             }
         } catch (RocksDBException e) {
             throw rocks.failure("collecting garbage of " + volume.name, e);
+        } finally {
+            stripes.unlock(locked);
         }
-        return new long[]{examined, deleted};
+    }
+
+    private static void decode(RegionRecord record, byte[] value, Volume volume, long region, long epoch) {
+        try {
+            record.decode(ByteBuffer.wrap(value));
+        } catch (IllegalArgumentException e) {
+            throw new StoreException("region " + region + " of " + volume.name + " at epoch " + epoch + ": "
+                    + e.getMessage(), e);
+        }
     }
 
     /** Whether a sorted array holds a value in {@code [from, to)}. */
@@ -208,15 +290,20 @@ final class Collector {
     /** The epochs a block has versions in, newest first (for tests of the collector). */
     List<Long> versionsOf(Volume volume, long block) {
         List<Long> epochs = new ArrayList<>();
-        byte[] key = new byte[BlockKey.LENGTH];
+        long region = RegionRecord.region(block);
+        byte[] key = new byte[RegionKey.LENGTH];
         ByteBuffer keyBuffer = ByteBuffer.wrap(key);
+        RegionRecord record = new RegionRecord(blockShift);
         try (RocksIterator it = rocks.db.newIterator(rocks.blocks, rocks.scanOptions)) {
-            for (it.seek(BlockKey.encode(volume.id, block, Long.MAX_VALUE)); it.isValid(); it.next()) {
+            for (it.seek(RegionKey.encode(volume.id, region, Long.MAX_VALUE)); it.isValid(); it.next()) {
                 it.key(key);
-                if (BlockKey.volumeId(keyBuffer) != volume.id || BlockKey.blockIndex(keyBuffer) != block) {
+                if (RegionKey.volumeId(keyBuffer) != volume.id || RegionKey.region(keyBuffer) != region) {
                     break;
                 }
-                epochs.add(BlockKey.epoch(keyBuffer));
+                decode(record, it.value(), volume, region, RegionKey.epoch(keyBuffer));
+                if (record.has(RegionRecord.slot(block))) {
+                    epochs.add(RegionKey.epoch(keyBuffer));
+                }
             }
             Rocks.checkStatus(it);
         }

@@ -2,6 +2,8 @@ package cgw.store;
 
 import cgw.host.NamedThreads;
 import cgw.store.key.BlockPointer;
+import cgw.store.key.RegionKey;
+import cgw.store.key.RegionRecord;
 import java.nio.ByteBuffer;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.TimeUnit;
@@ -238,7 +240,8 @@ final class Defragmenter {
         // as a read: from the iterator's creation until the bytes are copied, the cleaner removes
         // no segment (the iterator's view could show a pointer into one removed before it)
         valueLog.readLock().lock();
-        try (BlockCursor cursor = new BlockCursor(rocks.db.newIterator(rocks.blocks, rocks.readOptions))) {
+        try (RegionCursor cursor = new RegionCursor(rocks.db.newIterator(rocks.blocks, rocks.readOptions),
+                blockShift)) {
             // a batch's worth of blocks at a time, each judged on its own
             for (long first = request.first(); first <= request.last(); first += LogMover.BATCH_BLOCKS) {
                 long last = Math.min(request.last(), first + LogMover.BATCH_BLOCKS - 1);
@@ -261,26 +264,30 @@ final class Defragmenter {
      * Adds the versions a read at {@code epoch} sees of blocks {@code [first, last]} whose pointers
      * hold their own CRCs to the mover; returns in how many runs they lie in the log.
      */
-    private int collectPointers(Volume volume, long epoch, long first, long last, BlockCursor cursor) {
+    private int collectPointers(Volume volume, long epoch, long first, long last, RegionCursor cursor) {
         int runs = 0;
         int previousSegment = -1;
         long previousPosition = 0;
         for (long block = first; block <= last; block++) {
-            cursor.seek(volume.id, block, epoch);
-            if (!cursor.at(volume.id, block)) {
+            long region = RegionRecord.region(block);
+            RegionRecord record = cursor.resolve(volume.id, region, epoch);
+            int slot = RegionRecord.slot(block);
+            if (!record.has(slot)) {
                 continue;
             }
-            byte[] value = cursor.it.value();
-            if (!BlockPointer.isPointer(value.length) || BlockPointer.inTable(value.length)) {
+            ByteBuffer pointer = record.value(slot);
+            int size = pointer.remaining();
+            if (!BlockPointer.isPointer(size) || BlockPointer.inTable(size)) {
                 continue;
             }
-            ByteBuffer pointer = ByteBuffer.wrap(value);
             int segment = BlockPointer.segment(pointer, 0);
             long position = BlockPointer.position(pointer, 0);
             runs += segment == previousSegment && position == previousPosition + blockSize ? 0 : 1;
             previousSegment = segment;
             previousPosition = position;
-            mover.add(cursor.it.key(), value);
+            byte[] value = new byte[size];
+            pointer.get(0, value);
+            mover.add(RegionKey.encode(volume.id, region, cursor.epochOf(slot)), slot, value);
         }
         return runs;
     }

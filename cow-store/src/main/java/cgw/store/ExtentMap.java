@@ -2,17 +2,21 @@ package cgw.store;
 
 import cgw.store.key.BlockValue;
 import cgw.store.key.DirtyKey;
+import cgw.store.key.RegionKey;
+import cgw.store.key.RegionRecord;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import org.jspecify.annotations.Nullable;
 import org.roaringbitmap.longlong.Roaring64Bitmap;
+import org.rocksdb.RocksDB;
+import org.rocksdb.RocksDBException;
 import org.rocksdb.RocksIterator;
 
 /**
  * What a volume holds where, without reading data: the extents of a range (data, zeros, holes,
- * a clone's fall-through to its parent) from a walk of its block keys, and the blocks written in
- * a span of epochs from the dirty index, never a scan of the volume. Any thread.
+ * a clone's fall-through to its parent) from a walk of its region records, and the regions and
+ * blocks written in a span of epochs from the dirty index, never a scan of the volume. Any thread.
  */
 final class ExtentMap {
     private final Rocks rocks;
@@ -33,27 +37,34 @@ final class ExtentMap {
         long first = offset >>> blockShift;
         long last = (offset + length - 1) >>> blockShift;
         long end = offset + length;
-        byte[] marker = new byte[1];
         List<Span> own = new ArrayList<>();
-        try (BlockCursor cursor = new BlockCursor(rocks.db.newIterator(rocks.blocks, rocks.readOptions))) {
+        try (RegionCursor cursor = new RegionCursor(rocks.db.newIterator(rocks.blocks, rocks.readOptions),
+                blockShift)) {
             long block = first;
             while (block <= last) {
-                // the cursor is at the first key >= (volume, block, ~epoch), or past the volume
-                cursor.seek(volume.id, block, epoch);
-                long found = cursor.blockOf(volume.id);
-                if (found == block) {
-                    int size = cursor.it.value(marker);
-                    ExtentType type = size != BlockValue.MARKER_LENGTH
-                            ? ExtentType.DATA
-                            : marker[0] == BlockValue.HOLE ? ExtentType.HOLE : ExtentType.ZERO;
-                    appendSpan(own, block << blockShift, blockSize, type, offset, end);
-                    block++;
-                    cursor.next();
-                } else {
-                    // no version at or below the epoch in [block, found): one gap, however long
-                    long gapEnd = Math.min(found, last + 1);
+                long region = RegionRecord.region(block);
+                RegionRecord record = cursor.resolve(volume.id, region, epoch);
+                if (record.isEmpty()) {
+                    // no version at or below the epoch up to the next region with one: one gap, however long
+                    long next = cursor.nextRegion(volume.id, region + 1, epoch);
+                    long gapEnd = next == Long.MAX_VALUE || next > RegionRecord.region(last)
+                            ? last + 1
+                            : next << RegionRecord.SHIFT;
                     appendSpan(own, block << blockShift, (gapEnd - block) << blockShift, null, offset, end);
                     block = gapEnd;
+                    continue;
+                }
+                long regionLast = Math.min(last, ((region + 1) << RegionRecord.SHIFT) - 1);
+                for (; block <= regionLast; block++) {
+                    int slot = RegionRecord.slot(block);
+                    ExtentType type = null;
+                    if (record.has(slot)) {
+                        ByteBuffer value = record.value(slot);
+                        type = value.remaining() != BlockValue.MARKER_LENGTH
+                                ? ExtentType.DATA
+                                : value.get(0) == BlockValue.HOLE ? ExtentType.HOLE : ExtentType.ZERO;
+                    }
+                    appendSpan(own, block << blockShift, blockSize, type, offset, end);
                 }
             }
         }
@@ -111,9 +122,56 @@ final class ExtentMap {
         out.add(extent);
     }
 
-    /** The blocks of a volume with a version written in epochs {@code [fromEpochInclusive, toEpochInclusive]}. */
+    /** The regions of a volume with a record written in epochs {@code [fromEpochInclusive, toEpochInclusive]}. */
+    Roaring64Bitmap dirtyRegions(Volume volume, long fromEpochInclusive, long toEpochInclusive) {
+        Roaring64Bitmap regions = new Roaring64Bitmap();
+        scanDirty(volume, fromEpochInclusive, toEpochInclusive, (epoch, region) -> regions.addLong(region));
+        return regions;
+    }
+
+    /**
+     * The blocks of a volume with a version written in epochs {@code [fromEpochInclusive,
+     * toEpochInclusive]}: the dirty index names the regions, their records the blocks.
+     */
     Roaring64Bitmap dirtyBlocks(Volume volume, long fromEpochInclusive, long toEpochInclusive) {
         Roaring64Bitmap blocks = new Roaring64Bitmap();
+        ByteBuffer key = ByteBuffer.allocateDirect(RegionKey.LENGTH);
+        ByteBuffer value = ByteBuffer.allocateDirect(RegionRecord.MAX_LENGTH);
+        RegionRecord record = new RegionRecord(blockShift);
+        scanDirty(volume, fromEpochInclusive, toEpochInclusive, (epoch, region) -> {
+            RegionKey.encode(key.clear(), volume.id, region, epoch);
+            int size;
+            try {
+                size = rocks.db.get(rocks.blocks, rocks.readOptions, key, value.clear());
+            } catch (RocksDBException e) {
+                throw rocks.failure("reading region " + region + " of " + volume.name, e);
+            }
+            if (size == RocksDB.NOT_FOUND) {
+                return; // collected since the scan began: nothing of it is visible any more
+            }
+            if (size > RegionRecord.MAX_LENGTH) {
+                throw new StoreException("region " + region + " of " + volume.name + " has a record of " + size
+                        + " bytes, more than a region record can be");
+            }
+            try {
+                record.decode(value.position(0).limit(size));
+            } catch (IllegalArgumentException e) {
+                throw new StoreException("region " + region + " of " + volume.name + " at epoch " + epoch + ": "
+                        + e.getMessage(), e);
+            }
+            long first = region << RegionRecord.SHIFT;
+            for (int mask = record.mask(); mask != 0; mask &= mask - 1) {
+                blocks.addLong(first + Integer.numberOfTrailingZeros(mask));
+            }
+        });
+        return blocks;
+    }
+
+    private interface DirtyEntry {
+        void accept(long epoch, long region);
+    }
+
+    private void scanDirty(Volume volume, long fromEpochInclusive, long toEpochInclusive, DirtyEntry entries) {
         byte[] key = new byte[DirtyKey.LENGTH];
         ByteBuffer keyBuffer = ByteBuffer.wrap(key);
         try (RocksIterator it = rocks.db.newIterator(rocks.dirty, rocks.scanOptions)) {
@@ -122,10 +180,9 @@ final class ExtentMap {
                 if (DirtyKey.volumeId(keyBuffer) != volume.id || DirtyKey.epoch(keyBuffer) > toEpochInclusive) {
                     break;
                 }
-                blocks.addLong(DirtyKey.blockIndex(keyBuffer));
+                entries.accept(DirtyKey.epoch(keyBuffer), DirtyKey.region(keyBuffer));
             }
             Rocks.checkStatus(it);
         }
-        return blocks;
     }
 }

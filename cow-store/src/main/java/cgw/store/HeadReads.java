@@ -1,15 +1,15 @@
 package cgw.store;
 
-import cgw.store.key.BlockKey;
 import cgw.store.key.BlockPointer;
 import cgw.store.key.BlockValue;
+import cgw.store.key.RegionKey;
+import cgw.store.key.RegionRecord;
 import java.nio.ByteBuffer;
 import java.util.concurrent.locks.Lock;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.zip.CRC32C;
 import org.rocksdb.RocksDB;
 import org.rocksdb.RocksDBException;
-import org.rocksdb.RocksIterator;
 
 /**
  * Reads of the head epoch that skip the walk over block versions: by the pointers the
@@ -34,9 +34,8 @@ final class HeadReads {
     private final BlockGeometry geometry;
     private final int blockSize;
     private final int blockShift;
-    /** Per-thread direct key buffers of {@link #readBlock}. */
-    private final ThreadLocal<ByteBuffer> readKeys = ThreadLocal
-            .withInitial(() -> ByteBuffer.allocateDirect(BlockKey.LENGTH));
+    /** Per-thread buffers of the point lookups. */
+    private final ThreadLocal<Lookup> lookups;
     private final ThreadLocal<PointerCache.Hit> cacheHits = ThreadLocal.withInitial(PointerCache.Hit::new);
     private final ThreadLocal<CachedRange> cachedRanges = ThreadLocal.withInitial(CachedRange::new);
 
@@ -51,6 +50,51 @@ final class HeadReads {
         this.geometry = geometry;
         this.blockSize = geometry.blockSize;
         this.blockShift = geometry.blockShift;
+        this.lookups = ThreadLocal.withInitial(() -> new Lookup(geometry.blockShift));
+    }
+
+    /** A point lookup's key, the record found and what it says of one block. */
+    private static final class Lookup {
+        final ByteBuffer key = ByteBuffer.allocateDirect(RegionKey.LENGTH);
+        final ByteBuffer record = ByteBuffer.allocateDirect(RegionRecord.MAX_LENGTH);
+        final RegionRecord decoded;
+
+        Lookup(int blockShift) {
+            decoded = new RegionRecord(blockShift);
+        }
+    }
+
+    /**
+     * The version {@code block} has in exactly {@code epoch}, into {@code value} from index 0: its
+     * length (a marker or a pointer), or {@link RocksDB#NOT_FOUND} when it has none there.
+     */
+    private int versionAt(Volume volume, long block, long epoch, ByteBuffer value) throws RocksDBException {
+        Lookup lookup = lookups.get();
+        RegionKey.encode(lookup.key.clear(), volume.id, RegionRecord.region(block), epoch);
+        int size = rocks.db.get(rocks.blocks, rocks.readOptions, lookup.key, lookup.record.clear());
+        if (size == RocksDB.NOT_FOUND) {
+            return size;
+        }
+        return slotOf(lookup, volume, block, size, value);
+    }
+
+    private static int slotOf(Lookup lookup, Volume volume, long block, int size, ByteBuffer value) {
+        if (size > RegionRecord.MAX_LENGTH) {
+            throw new StoreException("block " + block + " of " + volume.name + ": a region record of " + size
+                    + " bytes, more than one can be");
+        }
+        try {
+            lookup.decoded.decode(lookup.record.position(0).limit(size));
+        } catch (IllegalArgumentException e) {
+            throw new StoreException("block " + block + " of " + volume.name + ": " + e.getMessage(), e);
+        }
+        int slot = RegionRecord.slot(block);
+        if (!lookup.decoded.has(slot)) {
+            return RocksDB.NOT_FOUND;
+        }
+        ByteBuffer found = lookup.decoded.value(slot);
+        value.put(0, found, 0, found.remaining());
+        return found.remaining();
     }
 
     /**
@@ -188,12 +232,10 @@ final class HeadReads {
      * that epoch.
      */
     private boolean lookUp(Volume volume, long block, long epoch, CachedRange range, int i) {
-        ByteBuffer key = readKeys.get().clear();
-        BlockKey.encode(key, volume.id, block, epoch);
         ByteBuffer value = range.value.clear();
         int size;
         try {
-            size = rocks.db.get(rocks.blocks, rocks.readOptions, key, value);
+            size = versionAt(volume, block, epoch, value);
         } catch (RocksDBException e) {
             throw rocks.failure("reading block " + block + " of " + volume.name, e);
         }
@@ -202,7 +244,7 @@ final class HeadReads {
             return true;
         }
         if (!BlockPointer.isPointer(size)) {
-            return false; // none, or a block kept inline: the walk reads it
+            return false; // none: the walk reads it
         }
         long crcs = pointers.crcs(value, 0, size);
         range.segment[i] = BlockPointer.segment(value, 0);
@@ -234,17 +276,15 @@ final class HeadReads {
             // a race with an overwrite in place, or damage: the lookup below decides
             pointerCache.clear(volume.id, block);
         }
-        ByteBuffer key = readKeys.get().clear();
-        BlockKey.encode(key, volume.id, block, epoch);
         ByteBuffer value = out.slice(at, blockSize);
         ReentrantLock stripe = stripes.of(volume, block);
         boolean locked = stripe.tryLock();
         int size;
         long crcs = 0;
         try {
-            size = rocks.db.get(rocks.blocks, rocks.readOptions, key, value);
+            size = versionAt(volume, block, epoch, value);
             if (size == RocksDB.NOT_FOUND && locked) {
-                size = olderVersion(key, value);
+                size = olderVersion(volume, block, epoch, value);
             }
             if (BlockPointer.isPointer(size)) {
                 crcs = pointers.crcs(value, 0, size);
@@ -272,34 +312,30 @@ final class HeadReads {
                 pointerCache.clear(volume.id, block);
                 throw e;
             }
-        } else if (size != blockSize) {
+        } else {
             throw geometry.corruptValue(size);
         }
         return true;
     }
 
     /**
-     * The value of the newest version of {@code key}'s block older than its epoch, into
+     * The value of the newest version of {@code block} older than {@code epoch}, into
      * {@code value}: its size, or {@link RocksDB#NOT_FOUND} when the block has none (a clone's
      * read then falls through to the parent). For a block not written since the last cut, whose
      * pointer the caller then caches under the head epoch: the head sees that version until a
      * write gives the block a newer one, and every write clears the block's slot.
      */
-    private int olderVersion(ByteBuffer key, ByteBuffer value) {
-        try (RocksIterator it = rocks.db.newIterator(rocks.blocks, rocks.readOptions)) {
-            it.seek(key.duplicate());
-            if (!it.isValid()) {
-                it.status();
+    private int olderVersion(Volume volume, long block, long epoch, ByteBuffer value) {
+        try (RegionCursor cursor = new RegionCursor(rocks.db.newIterator(rocks.blocks, rocks.readOptions),
+                blockShift)) {
+            RegionRecord region = cursor.resolve(volume.id, RegionRecord.region(block), epoch);
+            int slot = RegionRecord.slot(block);
+            if (!region.has(slot)) {
                 return RocksDB.NOT_FOUND;
             }
-            ByteBuffer found = ByteBuffer.wrap(it.key());
-            if (BlockKey.volumeId(found) != BlockKey.volumeId(key)
-                    || BlockKey.blockIndex(found) != BlockKey.blockIndex(key)) {
-                return RocksDB.NOT_FOUND;
-            }
-            return it.value(value.clear());
-        } catch (RocksDBException e) {
-            throw rocks.failure("reading an older version of a block", e);
+            ByteBuffer found = region.value(slot);
+            value.put(0, found, 0, found.remaining());
+            return found.remaining();
         }
     }
 

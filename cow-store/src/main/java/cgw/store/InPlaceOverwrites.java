@@ -2,7 +2,11 @@ package cgw.store;
 
 import cgw.store.key.BlockPointer;
 import cgw.store.key.CrcSlot;
+import cgw.store.key.RegionKey;
+import cgw.store.key.RegionRecord;
 import java.nio.ByteBuffer;
+import org.rocksdb.RocksDB;
+import org.rocksdb.RocksDBException;
 
 /**
  * Which blocks of a write overwrite their bytes in the value log instead of appending, and the
@@ -191,27 +195,59 @@ final class InPlaceOverwrites {
      * targets of those in the value log ({@code targetSegment} -1 for the others).
      */
     private void lookUpTargets(WriteContext context, Volume volume, long epoch, int data) {
-        ByteBuffer value = context.found;
-        try (BlockCursor cursor = new BlockCursor(rocks.db.newIterator(rocks.blocks, rocks.readOptions))) {
-            for (int i = 0; i < data; i++) {
-                cursor.seek(volume.id, context.blocks[i], epoch);
-                context.targetSegment[i] = -1;
-                if (cursor.atWanted()) {
-                    value.clear();
-                    int size = cursor.it.value(value);
-                    if (BlockPointer.isPointer(size) && !valueLog.isCleaning(BlockPointer.segment(value, 0))) {
-                        context.targetSegment[i] = BlockPointer.segment(value, 0);
-                        context.targetPosition[i] = BlockPointer.position(value, 0);
-                        boolean inTable = BlockPointer.inTable(size);
-                        context.inTable[i] = inTable;
-                        if (!inTable) {
-                            context.crcNow[i] = BlockPointer.crc(value, 0);
-                            context.crcBefore[i] = BlockPointer.previousCrc(value, 0, size);
-                            context.writtenIn[i] = BlockPointer.session(value, 0, size);
-                        }
-                    }
+        RegionRecord record = context.found;
+        long region = -1;
+        for (int i = 0; i < data; i++) {
+            long block = context.blocks[i];
+            if (RegionRecord.region(block) != region) {
+                region = RegionRecord.region(block);
+                recordAt(context, volume, region, epoch);
+            }
+            context.targetSegment[i] = -1;
+            int slot = RegionRecord.slot(block);
+            if (!record.has(slot)) {
+                continue;
+            }
+            ByteBuffer value = record.value(slot);
+            int size = value.remaining();
+            if (BlockPointer.isPointer(size) && !valueLog.isCleaning(BlockPointer.segment(value, 0))) {
+                context.targetSegment[i] = BlockPointer.segment(value, 0);
+                context.targetPosition[i] = BlockPointer.position(value, 0);
+                boolean inTable = BlockPointer.inTable(size);
+                context.inTable[i] = inTable;
+                if (!inTable) {
+                    context.crcNow[i] = BlockPointer.crc(value, 0);
+                    context.crcBefore[i] = BlockPointer.previousCrc(value, 0, size);
+                    context.writtenIn[i] = BlockPointer.session(value, 0, size);
                 }
             }
+        }
+    }
+
+    /** Reads the record {@code region} has in exactly {@code epoch} into {@code context.found} (empty when none). */
+    private void recordAt(WriteContext context, Volume volume, long region, long epoch) {
+        RegionRecord record = context.found;
+        record.clear();
+        ByteBuffer key = context.foundKey.clear();
+        RegionKey.encode(key, volume.id, region, epoch);
+        int size;
+        try {
+            size = rocks.db.get(rocks.blocks, rocks.readOptions, key, context.foundRecord.clear());
+        } catch (RocksDBException e) {
+            throw rocks.failure("reading region " + region + " of " + volume.name, e);
+        }
+        if (size == RocksDB.NOT_FOUND) {
+            return;
+        }
+        if (size > RegionRecord.MAX_LENGTH) {
+            throw new StoreException("region " + region + " of " + volume.name + " has a record of " + size
+                    + " bytes, more than a region record can be");
+        }
+        try {
+            record.decode(context.foundRecord.position(0).limit(size));
+        } catch (IllegalArgumentException e) {
+            throw new StoreException("region " + region + " of " + volume.name + " at epoch " + epoch + ": "
+                    + e.getMessage(), e);
         }
     }
 

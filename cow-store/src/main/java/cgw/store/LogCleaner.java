@@ -2,6 +2,8 @@ package cgw.store;
 
 import cgw.host.Pacer;
 import cgw.store.key.BlockPointer;
+import cgw.store.key.RegionKey;
+import cgw.store.key.RegionRecord;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -151,42 +153,67 @@ final class LogCleaner {
     /** Live bytes of each of the given segments, from a scan of every pointer. */
     Map<Integer, Long> liveBytes(Set<Integer> segments, Pacer pacer) {
         Map<Integer, Long> live = new HashMap<>();
-        ByteBuffer value = ByteBuffer.allocate(BlockPointer.OVERWRITTEN_LENGTH);
-        try (RocksIterator it = rocks.db.newIterator(rocks.blocks, rocks.scanOptions)) {
-            for (it.seekToFirst(); it.isValid(); it.next()) {
-                if (BlockPointer.isPointer(it.value(value.array()))) {
-                    int segment = BlockPointer.segment(value, 0);
-                    if (segments.contains(segment)) {
-                        live.merge(segment, (long) blockSize, Long::sum);
-                    }
-                }
-                pacer.paceKeepingInterrupt(1);
+        scanPointers(pacer, (key, slot, pointer) -> {
+            int segment = BlockPointer.segment(pointer, 0);
+            if (segments.contains(segment)) {
+                live.merge(segment, (long) blockSize, Long::sum);
             }
-            Rocks.checkStatus(it);
-        }
+        });
         return live;
     }
 
     /** Moves every block still pointing into a victim to the active segment; returns how many moved. */
     private long relocate(Set<Integer> victims, Pacer pacer) {
-        long relocated = 0;
-        try (RocksIterator it = rocks.db.newIterator(rocks.blocks, rocks.scanOptions)) {
-            ByteBuffer value = ByteBuffer.allocate(BlockPointer.OVERWRITTEN_LENGTH);
-            for (it.seekToFirst(); it.isValid(); it.next()) {
-                int length = it.value(value.array());
-                if (BlockPointer.isPointer(length) && victims.contains(BlockPointer.segment(value, 0))) {
-                    mover.add(it.key(), java.util.Arrays.copyOf(value.array(), length));
+        long[] relocated = new long[1];
+        try {
+            scanPointers(pacer, (key, slot, pointer) -> {
+                if (victims.contains(BlockPointer.segment(pointer, 0))) {
+                    byte[] copy = new byte[pointer.remaining()];
+                    pointer.get(0, copy);
+                    mover.add(key.clone(), slot, copy);
                     if (mover.isFull()) {
-                        relocated += mover.move();
+                        relocated[0] += mover.move();
                     }
                 }
-                pacer.paceKeepingInterrupt(1);
-            }
-            Rocks.checkStatus(it);
+            });
         } catch (RuntimeException e) {
             mover.clear();
             throw e;
         }
-        return relocated + mover.move();
+        return relocated[0] + mover.move();
+    }
+
+    private interface PointerVisitor {
+        /** A pointer (from index 0) in slot {@code slot} of the record at {@code key}; both valid for the call only. */
+        void visit(byte[] key, int slot, ByteBuffer pointer);
+    }
+
+    /** Visits every block pointer of every region record, paced per record. */
+    private void scanPointers(Pacer pacer, PointerVisitor visitor) {
+        RegionRecord record = new RegionRecord(Integer.numberOfTrailingZeros(blockSize));
+        byte[] key = new byte[RegionKey.LENGTH];
+        ByteBuffer value = ByteBuffer.allocate(RegionRecord.MAX_LENGTH);
+        try (RocksIterator it = rocks.db.newIterator(rocks.blocks, rocks.scanOptions)) {
+            for (it.seekToFirst(); it.isValid(); it.next()) {
+                int size = it.value(value.array());
+                if (size > RegionRecord.MAX_LENGTH) {
+                    throw new StoreException("a region record of " + size + " bytes, more than one can be");
+                }
+                it.key(key);
+                try {
+                    record.decode(value.position(0).limit(size));
+                } catch (IllegalArgumentException e) {
+                    throw new StoreException("region " + RegionKey.region(ByteBuffer.wrap(key)) + " of volume "
+                            + RegionKey.volumeId(ByteBuffer.wrap(key)) + ": " + e.getMessage(), e);
+                }
+                for (int slot = 0; slot < RegionRecord.SLOTS; slot++) {
+                    if (record.has(slot) && BlockPointer.isPointer(record.length(slot))) {
+                        visitor.visit(key, slot, record.value(slot));
+                    }
+                }
+                pacer.paceKeepingInterrupt(Integer.bitCount(record.mask()));
+            }
+            Rocks.checkStatus(it);
+        }
     }
 }

@@ -1,8 +1,8 @@
 package cgw.store;
 
-import cgw.store.key.BlockKey;
 import cgw.store.key.BlockPointer;
 import cgw.store.key.CrcSlot;
+import cgw.store.key.RegionKey;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
@@ -37,8 +37,10 @@ final class LogMover {
     private final int blockSize;
     private final int blockShift;
     private final byte[][] keys = new byte[BATCH_BLOCKS][];
+    private final int[] slots = new int[BATCH_BLOCKS];
     private final byte[][] pointers = new byte[BATCH_BLOCKS][];
     private final List<byte[]> copiedKeys = new ArrayList<>();
+    private final List<Integer> copiedSlots = new ArrayList<>();
     private final List<byte[]> copiedPointers = new ArrayList<>();
     private final List<byte[]> copiedReplacements = new ArrayList<>();
     private final List<ValueLog.Reservation> reservations = new ArrayList<>();
@@ -53,12 +55,16 @@ final class LogMover {
         this.data = ByteBuffer.allocateDirect(BATCH_BLOCKS * blockSize);
     }
 
-    /** Adds a version to move (its key and current pointer); the caller moves a full batch first. */
-    void add(byte[] key, byte[] pointer) {
+    /**
+     * Adds a version to move (the key of its region record, its slot there and its current
+     * pointer); the caller moves a full batch first.
+     */
+    void add(byte[] key, int slot, byte[] pointer) {
         if (count == BATCH_BLOCKS) {
             throw new IllegalStateException("a full batch of " + BATCH_BLOCKS + " blocks; move it first");
         }
         keys[count] = key;
+        slots[count] = slot;
         pointers[count] = pointer;
         count++;
     }
@@ -118,6 +124,7 @@ final class LogMover {
             for (int i = 0; i < n; i++) {
                 long position = reservation.position() + ((long) i << blockShift);
                 copiedKeys.add(keys[i]);
+                copiedSlots.add(slots[i]);
                 copiedPointers.add(pointers[i]);
                 copiedReplacements.add(BlockPointer.inTable(pointers[i].length)
                         || overwrittenBeforeItsPointer(pointers[i], data.slice(i << blockShift, blockSize))
@@ -150,22 +157,24 @@ final class LogMover {
                 }
             }
             byte[][] keys = copiedKeys.toArray(new byte[0][]);
+            int[] slots = copiedSlots.stream().mapToInt(Integer::intValue).toArray();
             byte[][] expected = copiedPointers.toArray(new byte[0][]);
             byte[][] replacement = copiedReplacements.toArray(new byte[0][]);
             boolean[] done = new boolean[keys.length];
-            long moved = replace(keys, expected, replacement, done, keys.length, collectorLock != null);
+            long moved = replace(keys, slots, expected, replacement, done, keys.length, collectorLock != null);
             if (collectorLock != null && moved < keys.length && collectorLock.tryLock()) {
                 try {
                     int left = 0;
                     for (int i = 0; i < keys.length; i++) {
                         if (!done[i]) {
                             keys[left] = keys[i];
+                            slots[left] = slots[i];
                             expected[left] = expected[i];
                             replacement[left] = replacement[i];
                             left++;
                         }
                     }
-                    moved += replace(keys, expected, replacement, done, left, false);
+                    moved += replace(keys, slots, expected, replacement, done, left, false);
                 } finally {
                     collectorLock.unlock();
                 }
@@ -177,7 +186,7 @@ final class LogMover {
     }
 
     /** {@link Relocation#replaceValues} of entries {@code [0, n)}, per volume, at most a batch under one set of stripe locks. */
-    private long replace(byte[][] keys, byte[][] expected, byte[][] replacement, boolean[] done, int n,
+    private long replace(byte[][] keys, int[] slots, byte[][] expected, byte[][] replacement, boolean[] done, int n,
             boolean headOnly) {
         long moved = 0;
         for (int from = 0; from < n;) {
@@ -186,7 +195,7 @@ final class LogMover {
             while (to < n && to - from < BATCH_BLOCKS && volumeOf(keys[to]) == volumeId) {
                 to++;
             }
-            moved += relocation.replaceValues(keys, expected, replacement, done, from, to, headOnly);
+            moved += relocation.replaceValues(keys, slots, expected, replacement, done, from, to, headOnly);
             from = to;
         }
         return moved;
@@ -199,6 +208,7 @@ final class LogMover {
         }
         reservations.clear();
         copiedKeys.clear();
+        copiedSlots.clear();
         copiedPointers.clear();
         copiedReplacements.clear();
     }
@@ -232,6 +242,6 @@ final class LogMover {
     }
 
     private static long volumeOf(byte[] key) {
-        return BlockKey.volumeId(ByteBuffer.wrap(key));
+        return RegionKey.volumeId(ByteBuffer.wrap(key));
     }
 }

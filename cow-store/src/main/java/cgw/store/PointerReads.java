@@ -20,6 +20,10 @@ final class PointerReads {
         this.blockShift = geometry.blockShift;
     }
 
+    int blockShift() {
+        return blockShift;
+    }
+
     ValueLog valueLog() {
         return valueLog;
     }

@@ -1,11 +1,15 @@
 package cgw.store;
 
-import cgw.store.key.BlockKey;
 import cgw.store.key.BlockPointer;
+import cgw.store.key.RegionKey;
+import cgw.store.key.RegionRecord;
 import java.nio.ByteBuffer;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import org.rocksdb.RocksDBException;
 import org.rocksdb.WriteBatch;
 
@@ -41,7 +45,8 @@ final class Relocation {
     }
 
     /**
-     * Replaces the values of block versions {@code keys[from, to)} (all of one volume) with
+     * Replaces the values of block versions {@code (keys[i], slots[i])}, {@code i} in
+     * {@code [from, to)} (region records of one volume and the block's slot in them), with
      * {@code replacements} where they are still {@code expected}, in one batch under the blocks'
      * stripe locks and the volume's head lock (writes and deletion of the volume cannot
      * interleave). A version the collector deleted must not come back: the caller holds the
@@ -49,12 +54,12 @@ final class Relocation {
      * the head lock), which the collector never deletes. Sets {@code replaced[i]} for each that
      * was; returns how many. Refused once a sync of the store failed.
      */
-    int replaceValues(byte[][] keys, byte[][] expected, byte[][] replacements, boolean[] replaced, int from, int to,
-            boolean headOnly) {
+    int replaceValues(byte[][] keys, int[] slots, byte[][] expected, byte[][] replacements, boolean[] replaced,
+            int from, int to, boolean headOnly) {
         Arrays.fill(replaced, from, to, false);
         // a copy made before a failed sync is not known to be on the disk; its original is
         durability.check();
-        Volume volume = catalog.byId(BlockKey.volumeId(ByteBuffer.wrap(keys[from])));
+        Volume volume = catalog.byId(RegionKey.volumeId(ByteBuffer.wrap(keys[from])));
         if (volume == null) {
             return 0;
         }
@@ -63,36 +68,67 @@ final class Relocation {
             if (volume.deleted) {
                 return 0;
             }
-            int[] locked = new int[to - from];
+            // the distinct records the versions are in, in the order first named
+            Map<ByteBuffer, Integer> index = new LinkedHashMap<>();
+            List<byte[]> distinct = new ArrayList<>();
             for (int i = from; i < to; i++) {
-                locked[i - from] = stripes.stripeIndex(volume, BlockKey.blockIndex(ByteBuffer.wrap(keys[i])));
+                if (index.putIfAbsent(ByteBuffer.wrap(keys[i]), distinct.size()) == null) {
+                    distinct.add(keys[i]);
+                }
+            }
+            int[] locked = new int[distinct.size()];
+            for (int k = 0; k < locked.length; k++) {
+                locked[k] = stripes.stripeIndex(volume,
+                        RegionKey.region(ByteBuffer.wrap(distinct.get(k))) << RegionRecord.SHIFT);
             }
             locked = stripes.lockInOrder(locked);
             try {
                 List<byte[]> current = rocks.db.multiGetAsList(rocks.scanOptions,
-                        Collections.nCopies(to - from, rocks.blocks), Arrays.asList(keys).subList(from, to));
+                        Collections.nCopies(distinct.size(), rocks.blocks), distinct);
+                RegionRecord[] records = new RegionRecord[distinct.size()];
+                boolean[] changed = new boolean[distinct.size()];
                 int count = 0;
-                try (WriteBatch batch = new WriteBatch()) {
-                    for (int i = from; i < to; i++) {
-                        if (Arrays.equals(current.get(i - from), expected[i])
-                                && (!headOnly || BlockKey.epoch(ByteBuffer.wrap(keys[i])) == volume.headEpoch)) {
-                            batch.put(rocks.blocks, keys[i], replacements[i]);
-                            replaced[i] = true;
-                            count++;
-                        }
+                for (int i = from; i < to; i++) {
+                    int k = java.util.Objects.requireNonNull(index.get(ByteBuffer.wrap(keys[i])), "indexed above");
+                    byte[] value = current.get(k);
+                    if (value == null
+                            || headOnly && RegionKey.epoch(ByteBuffer.wrap(keys[i])) != volume.headEpoch) {
+                        continue;
                     }
-                    if (count > 0) {
+                    if (records[k] == null) {
+                        records[k] = new RegionRecord(pointers.blockShift());
+                        records[k].decode(ByteBuffer.wrap(value));
+                    }
+                    RegionRecord record = records[k];
+                    if (record.has(slots[i]) && record.value(slots[i]).equals(ByteBuffer.wrap(expected[i]))) {
+                        record.set(slots[i], ByteBuffer.wrap(replacements[i]));
+                        changed[k] = true;
+                        replaced[i] = true;
+                        count++;
+                    }
+                }
+                if (count > 0) {
+                    try (WriteBatch batch = new WriteBatch()) {
+                        ByteBuffer encoded = ByteBuffer.allocate(RegionRecord.MAX_LENGTH);
+                        for (int k = 0; k < records.length; k++) {
+                            if (changed[k]) {
+                                int length = records[k].encode(encoded.clear());
+                                batch.put(rocks.blocks, distinct.get(k), Arrays.copyOf(encoded.array(), length));
+                            }
+                        }
                         rocks.commit(batch);
                     }
                 }
                 for (int i = from; i < to; i++) {
                     if (replaced[i]) {
-                        cacheReplaced(volume, keys[i], replacements[i]);
+                        cacheReplaced(volume, keys[i], slots[i], replacements[i]);
                     }
                 }
                 return count;
             } catch (RocksDBException e) {
                 throw rocks.failure("relocating blocks of " + volume.name, e);
+            } catch (IllegalArgumentException e) {
+                throw new StoreException("relocating blocks of " + volume.name + ": " + e.getMessage(), e);
             } finally {
                 stripes.unlock(locked);
             }
@@ -102,11 +138,11 @@ final class Relocation {
     }
 
     /** After a relocation: the block's new pointer replaces what the cache held, as a write puts its own. */
-    private void cacheReplaced(Volume volume, byte[] key, byte[] replacement) {
+    private void cacheReplaced(Volume volume, byte[] key, int slot, byte[] replacement) {
         ByteBuffer keyBuffer = ByteBuffer.wrap(key);
-        long block = BlockKey.blockIndex(keyBuffer);
+        long block = (RegionKey.region(keyBuffer) << RegionRecord.SHIFT) + slot;
         pointerCache.clear(volume.id, block);
-        if (BlockKey.epoch(keyBuffer) == volume.headEpoch && BlockPointer.isPointer(replacement.length)
+        if (RegionKey.epoch(keyBuffer) == volume.headEpoch && BlockPointer.isPointer(replacement.length)
                 && !BlockPointer.inTable(replacement.length)) {
             ByteBuffer pointer = ByteBuffer.wrap(replacement);
             long crcs = pointers.crcs(pointer, 0, replacement.length);

@@ -1,6 +1,7 @@
 package cgw.store;
 
 import cgw.store.key.BlockPointer;
+import cgw.store.key.RegionRecord;
 import java.nio.ByteBuffer;
 import java.util.Map;
 import org.jspecify.annotations.Nullable;
@@ -145,12 +146,28 @@ final class ReplayCheck extends AbstractWalFilter {
     /** Finds the first pointer of a batch that would not read. */
     private final class Pointers extends WriteBatch.Handler {
         private @Nullable String lost;
+        private final @Nullable RegionRecord record = mark == null
+                ? null
+                : new RegionRecord(Integer.numberOfTrailingZeros(mark.blockSize()));
 
         @Override
         public void put(int family, byte[] key, byte[] value) {
-            if (lost == null && family == blocksFamily && BlockPointer.isPointer(value.length)) {
-                ByteBuffer pointer = ByteBuffer.wrap(value);
-                if (!reads(pointer, value.length)) {
+            if (lost != null || family != blocksFamily || record == null) {
+                return;
+            }
+            try {
+                record.decode(ByteBuffer.wrap(value));
+            } catch (IllegalArgumentException e) {
+                lost = "an unreadable region record: " + e.getMessage();
+                return;
+            }
+            for (int slot = 0; slot < RegionRecord.SLOTS && lost == null; slot++) {
+                if (!record.has(slot)) {
+                    continue;
+                }
+                ByteBuffer pointer = record.value(slot);
+                int size = pointer.remaining();
+                if (BlockPointer.isPointer(size) && !reads(pointer, size)) {
                     lost = "block data at " + BlockPointer.position(pointer, 0) + " of value log segment "
                             + BlockPointer.segment(pointer, 0);
                 }

@@ -29,7 +29,7 @@ import org.rocksdb.WriteOptions;
  * set. Objects are created in dependency order and closed in reverse, exactly once.
  *
  * <p>Column families: {@code default} holds the catalog, {@code blocks} the block versions
- * ({@link cgw.store.key.BlockKey}), {@code dirty} the per-epoch index of written blocks
+ * ({@link cgw.store.key.RegionKey}), {@code dirty} the per-epoch index of written regions
  * ({@link cgw.store.key.DirtyKey}).
  */
 final class Rocks implements AutoCloseable {
@@ -104,26 +104,16 @@ final class Rocks implements AutoCloseable {
                 .setTableFormatConfig(table(cache, 16 << 10, own(new BloomFilter(10, false))))
                 // all versions of one block share a 16-byte prefix: prefix bloom filters let a
                 // single-block seek skip files that never held the block
-                .useFixedLengthPrefixExtractor(cgw.store.key.BlockKey.BLOCK_PREFIX_LENGTH)
+                .useFixedLengthPrefixExtractor(cgw.store.key.RegionKey.REGION_PREFIX_LENGTH)
                 .setMemtablePrefixBloomSizeRatio(0.05)
                 .setCompressionType(CompressionType.LZ4_COMPRESSION)
-                // values are 16-byte pointers (the value log holds the data): an 8 MiB memtable holds
-                // about 100k versions, and larger ones make random inserts slower (longer skip
-                // list splices)
-                .setWriteBufferSize(options.valueLogSegmentBytes() > 0
-                        ? Math.min(8L << 20, options.memtableBytes() / 2)
-                        : Math.max(8L << 20, options.memtableBytes() / 2))
+                // values are region records of pointers (the value log holds the data): larger
+                // memtables make random inserts slower (longer skip list splices)
+                .setWriteBufferSize(Math.min(8L << 20, options.memtableBytes() / 2))
                 .setMaxWriteBufferNumber(4)
                 .setLevelCompactionDynamicLevelBytes(true)
                 .setTargetFileSizeBase(64L << 20)
                 .setMaxBytesForLevelBase(256L << 20);
-        if (options.blobFiles()) {
-            blockOptions.setEnableBlobFiles(true)
-                    .setMinBlobSize(Math.min(1024, options.blockSizeBytes()))
-                    .setBlobFileSize(256L << 20)
-                    .setBlobCompressionType(CompressionType.LZ4_COMPRESSION)
-                    .setEnableBlobGarbageCollection(true);
-        }
         ColumnFamilyOptions dirtyOptions = own(new ColumnFamilyOptions())
                 .setTableFormatConfig(table(cache, 16 << 10, null))
                 .setCompressionType(CompressionType.LZ4_COMPRESSION)

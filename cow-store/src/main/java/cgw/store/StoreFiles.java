@@ -56,9 +56,7 @@ final class StoreFiles implements AutoCloseable {
                     : e.toString();
             throw new StoreException("cannot create store directory " + dir + ": " + reason, e);
         }
-        long segmentBytes = options.valueLogSegmentBytes() > 0
-                ? options.valueLogSegmentBytes()
-                : StoreOptions.defaults().valueLogSegmentBytes();
+        long segmentBytes = options.valueLogSegmentBytes();
         Durability durability = new Durability(dir);
         Path values = dir.resolve(ValueLog.DIRECTORY);
         DurableMark.Stored stored = DurableMark.read(values);

@@ -10,13 +10,11 @@ package cgw.store;
  *                             pointer cache of single-block reads, which gets half of what
  *                             memtables leave (64 MiB of the default 256 MiB)
  * @param memtableBytes        memtable budget inside the cache (write buffer manager)
- * @param blobFiles            keep block data in BlobDB blob files, keys in the LSM tree
  * @param gcBlocksPerSecond    rate limit of the background collector (block versions examined)
  * @param backgroundGc         run the collector on its own thread; tests drive it by hand
- * @param valueLogSegmentBytes keep new block data in the value log ({@code STORE/values/}) in
- *                             segments of this size, RocksDB holding pointers; 0 keeps it in
- *                             RocksDB (data already in the log stays readable either way)
- * @param overwriteInPlace     with the value log, a write to a block whose version is already in
+ * @param valueLogSegmentBytes size of the value log's segments ({@code STORE/values/}), which hold
+ *                             every block's data, RocksDB the block map
+ * @param overwriteInPlace     a write to a block whose version is already in
  *                             the head epoch overwrites its bytes in the log instead of appending
  *                             a copy (blocks of at most 4 KiB; see docs/store.md)
  */
@@ -24,7 +22,6 @@ public record StoreOptions(
         int blockSizeBytes,
         long cacheBytes,
         long memtableBytes,
-        boolean blobFiles,
         long gcBlocksPerSecond,
         boolean backgroundGc,
         long valueLogSegmentBytes,
@@ -44,8 +41,8 @@ public record StoreOptions(
                     "need memtableBytes >= 4 MiB and cacheBytes >= memtableBytes + 8 MiB, got "
                             + "memtableBytes=" + memtableBytes + " cacheBytes=" + cacheBytes);
         }
-        if (valueLogSegmentBytes != 0 && (valueLogSegmentBytes < blockSizeBytes || valueLogSegmentBytes > (1L << 40))) {
-            throw new IllegalArgumentException("valueLogSegmentBytes must be 0 or in [blockSizeBytes, 1 TiB], got "
+        if (valueLogSegmentBytes < blockSizeBytes || valueLogSegmentBytes > (1L << 40)) {
+            throw new IllegalArgumentException("valueLogSegmentBytes must be in [blockSizeBytes, 1 TiB], got "
                     + valueLogSegmentBytes);
         }
         if (gcBlocksPerSecond <= 0) {
@@ -54,41 +51,36 @@ public record StoreOptions(
     }
 
     public static StoreOptions defaults() {
-        return new StoreOptions(4096, 256L << 20, 96L << 20, false, 200_000, true, 64L << 20, true);
+        return new StoreOptions(4096, 256L << 20, 96L << 20, 200_000, true, 64L << 20, true);
     }
 
     public StoreOptions withBlockSizeBytes(int value) {
-        return new StoreOptions(value, cacheBytes, memtableBytes, blobFiles, gcBlocksPerSecond, backgroundGc,
+        return new StoreOptions(value, cacheBytes, memtableBytes, gcBlocksPerSecond, backgroundGc,
                 valueLogSegmentBytes, overwriteInPlace);
     }
 
     public StoreOptions withCacheBytes(long cache, long memtable) {
-        return new StoreOptions(blockSizeBytes, cache, memtable, blobFiles, gcBlocksPerSecond, backgroundGc,
-                valueLogSegmentBytes, overwriteInPlace);
-    }
-
-    public StoreOptions withBlobFiles(boolean value) {
-        return new StoreOptions(blockSizeBytes, cacheBytes, memtableBytes, value, gcBlocksPerSecond, backgroundGc,
+        return new StoreOptions(blockSizeBytes, cache, memtable, gcBlocksPerSecond, backgroundGc,
                 valueLogSegmentBytes, overwriteInPlace);
     }
 
     public StoreOptions withGcBlocksPerSecond(long value) {
-        return new StoreOptions(blockSizeBytes, cacheBytes, memtableBytes, blobFiles, value, backgroundGc,
+        return new StoreOptions(blockSizeBytes, cacheBytes, memtableBytes, value, backgroundGc,
                 valueLogSegmentBytes, overwriteInPlace);
     }
 
     public StoreOptions withBackgroundGc(boolean value) {
-        return new StoreOptions(blockSizeBytes, cacheBytes, memtableBytes, blobFiles, gcBlocksPerSecond, value,
+        return new StoreOptions(blockSizeBytes, cacheBytes, memtableBytes, gcBlocksPerSecond, value,
                 valueLogSegmentBytes, overwriteInPlace);
     }
 
     public StoreOptions withValueLogSegmentBytes(long value) {
-        return new StoreOptions(blockSizeBytes, cacheBytes, memtableBytes, blobFiles, gcBlocksPerSecond, backgroundGc,
+        return new StoreOptions(blockSizeBytes, cacheBytes, memtableBytes, gcBlocksPerSecond, backgroundGc,
                 value, overwriteInPlace);
     }
 
     public StoreOptions withOverwriteInPlace(boolean value) {
-        return new StoreOptions(blockSizeBytes, cacheBytes, memtableBytes, blobFiles, gcBlocksPerSecond, backgroundGc,
+        return new StoreOptions(blockSizeBytes, cacheBytes, memtableBytes, gcBlocksPerSecond, backgroundGc,
                 valueLogSegmentBytes, value);
     }
 }

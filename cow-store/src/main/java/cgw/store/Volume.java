@@ -31,8 +31,8 @@ public final class Volume {
     volatile boolean deleted;
 
     final ReentrantReadWriteLock headLock = new ReentrantReadWriteLock();
-    /** Blocks whose dirty entry at the head epoch is known to be there; replaced by each cut, under the head lock's write side. */
-    volatile HeadDirtyBlocks headDirty;
+    /** Regions whose record at the head epoch is known to be there; replaced by each cut, under the head lock's write side. */
+    volatile HeadRegions headRegions;
 
     /** Retained epochs to the volume size at their cut. Guarded by the catalog lock. */
     final TreeMap<Long, Long> retained = new TreeMap<>();
@@ -41,7 +41,8 @@ public final class Volume {
     /** Clones whose parent is this volume. Guarded by the catalog lock. */
     final List<Volume> clones = new ArrayList<>();
 
-    Volume(VolumeRecord record, @Nullable Volume parent, AtomicInteger headDirtyPages) {
+    /** {@code fresh}: the volume was made in this process, so that no record of it exists yet. */
+    Volume(VolumeRecord record, @Nullable Volume parent, AtomicInteger headRegionPages, boolean fresh) {
         this.id = record.id();
         this.name = record.name();
         this.parent = parent;
@@ -51,7 +52,7 @@ public final class Volume {
         this.sizeBytes = record.sizeBytes();
         this.headEpoch = record.headEpoch();
         this.depth = parent == null ? 0 : parent.depth + 1;
-        this.headDirty = new HeadDirtyBlocks(headEpoch, headDirtyPages);
+        this.headRegions = new HeadRegions(headEpoch, headRegionPages, fresh);
     }
 
     public String name() {

@@ -1,10 +1,10 @@
 package cgw.store;
 
-import cgw.store.key.BlockKey;
 import cgw.store.key.BlockPointer;
 import cgw.store.key.BlockValue;
 import cgw.store.key.CrcSlot;
-import cgw.store.key.DirtyKey;
+import cgw.store.key.RegionKey;
+import cgw.store.key.RegionRecord;
 import java.nio.ByteBuffer;
 import java.util.zip.CRC32C;
 import org.rocksdb.WriteBatch;
@@ -18,17 +18,18 @@ final class WriteContext {
     private static final int MAX = BlockStore.MAX_BATCH_BLOCKS;
 
     final WriteBatch batch = new WriteBatch();
-    final ByteBuffer blockKey = ByteBuffer.allocateDirect(BlockKey.LENGTH);
-    final ByteBuffer dirtyKey = ByteBuffer.allocateDirect(DirtyKey.LENGTH);
-    final ByteBuffer empty = ByteBuffer.allocateDirect(0);
+    /** The region records the batch changes. */
+    final RegionBatch regions;
     final ByteBuffer block;
     /** The last block of a write, when it is read-modify-written too ({@link #block} holds the first). */
     final ByteBuffer lastBlock;
     /** A block read to learn what an overwrite replaces. */
     final ByteBuffer scratch;
     final ByteBuffer pointer = ByteBuffer.allocateDirect(BlockPointer.OVERWRITTEN_LENGTH);
-    /** The value of a version looked up to overwrite it in place. */
-    final ByteBuffer found = ByteBuffer.allocateDirect(BlockPointer.OVERWRITTEN_LENGTH);
+    /** The record of a region looked up to overwrite its blocks in place: key, bytes, decoded. */
+    final ByteBuffer foundKey = ByteBuffer.allocateDirect(RegionKey.LENGTH);
+    final ByteBuffer foundRecord = ByteBuffer.allocateDirect(RegionRecord.MAX_LENGTH);
+    final RegionRecord found;
     /** The partial blocks of one batch on their way to the value log (whole ones are read from the source). */
     final ByteBuffer[] values = new ByteBuffer[MAX];
     final int[] sourceIndex = new int[MAX];
@@ -53,9 +54,6 @@ final class WriteContext {
     final boolean[] inTable = new boolean[MAX];
     /** CRC table slots of the blocks overwritten in place, on their way to the tables. */
     final ByteBuffer tableEntries = ByteBuffer.allocateDirect(MAX * CrcSlot.LENGTH);
-    /** Blocks whose head-epoch dirty entries the batch puts; see {@link BlockWriter#committed}. */
-    final long[] dirtied = new long[MAX];
-    int dirtiedCount;
     private final ByteBuffer zeroMarker = ByteBuffer.allocateDirect(1).put(0, BlockValue.ZERO);
     private final CRC32C crc = new CRC32C();
     private final ByteBuffer holeMarker = ByteBuffer.allocateDirect(1).put(0, BlockValue.HOLE);
@@ -64,6 +62,8 @@ final class WriteContext {
         block = ByteBuffer.allocateDirect(blockSize);
         lastBlock = ByteBuffer.allocateDirect(blockSize);
         scratch = ByteBuffer.allocateDirect(blockSize);
+        regions = new RegionBatch(Integer.numberOfTrailingZeros(blockSize));
+        found = new RegionRecord(Integer.numberOfTrailingZeros(blockSize));
     }
 
     /** The CRC32C of {@code data}'s remaining bytes, which are left as they were; allocates nothing. */
@@ -82,10 +82,8 @@ final class WriteContext {
         return marker;
     }
 
-    /** Clears the batch and the blocks whose dirty entries it puts (see {@link BlockWriter#committed}). */
     void clearBatch() {
         batch.clear();
-        dirtiedCount = 0;
     }
 
     void close() {

@@ -5,9 +5,9 @@ import static cgw.store.StoreTesting.options;
 import static cgw.store.StoreTesting.read;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import cgw.store.key.BlockKey;
 import cgw.store.key.CatalogKey;
 import cgw.store.key.DirtyKey;
+import cgw.store.key.RegionKey;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -257,11 +257,11 @@ class CollectorTest {
         return switch (family) {
             case 0 -> key.limit() >= 9 && key.get(0) != CatalogKey.META && key.get(0) != CatalogKey.APP
                     && key.getLong(1) == id ? "catalog " + (char) key.get(0) : null;
-            case 1 -> BlockKey.volumeId(key) == id
-                    ? "blocks " + BlockKey.blockIndex(key) + "@" + BlockKey.epoch(key)
+            case 1 -> RegionKey.volumeId(key) == id
+                    ? "blocks " + RegionKey.region(key) + "@" + RegionKey.epoch(key)
                     : null;
             default -> DirtyKey.volumeId(key) == id
-                    ? "dirty " + DirtyKey.blockIndex(key) + "@" + DirtyKey.epoch(key)
+                    ? "dirty " + DirtyKey.region(key) + "@" + DirtyKey.epoch(key)
                     : null;
         };
     }

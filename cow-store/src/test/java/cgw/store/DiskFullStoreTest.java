@@ -15,12 +15,9 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * A full file system under the store, with block data in the value log or inline in RocksDB
- * (where RocksDB meets the full disk and stops writing until resumed): writes fail with
+ * A full file system under the store: writes fail with
  * {@link StoreFullException}, acknowledged data survives, and writes work again once space is
  * freed. The store lives on a small tmpfs (mounting one needs root, as the test machines have).
  */
@@ -49,11 +46,9 @@ class DiskFullStoreTest {
         assertThat(process.exitValue()).as("%s: %s", String.join(" ", command), output).isZero();
     }
 
-    @ParameterizedTest(name = "value log segment bytes: {0}")
-    @ValueSource(longs = {64 << 20, 0})
-    void writesFailWhileTheDiskIsFullAndWorkAgainOnceSpaceIsFreed(long segmentBytes) throws IOException {
-        StoreOptions options = StoreOptions.defaults().withCacheBytes(64 << 20, 16 << 20).withBackgroundGc(false)
-                .withValueLogSegmentBytes(segmentBytes);
+    @Test
+    void writesFailWhileTheDiskIsFullAndWorkAgainOnceSpaceIsFreed() throws IOException {
+        StoreOptions options = StoreOptions.defaults().withCacheBytes(64 << 20, 16 << 20).withBackgroundGc(false);
         SplittableRandom random = new SplittableRandom(7);
         byte[] data = new byte[256 * MiB];
         random.nextBytes(data);

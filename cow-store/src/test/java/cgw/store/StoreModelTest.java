@@ -112,13 +112,6 @@ class StoreModelTest {
         run(ops, options().withValueLogSegmentBytes(8 * BLOCK));
     }
 
-    /** Block data in RocksDB itself (valueLogSegmentBytes 0, the "lsm" layout): another write path. */
-    @Property(shrinking = ShrinkingMode.BOUNDED, edgeCases = EdgeCasesMode.MIXIN)
-    void storeWithoutAValueLogBehavesLikeTheModel(
-            @ForAll @Size(min = 1, max = 60) List<@net.jqwik.api.From("op") Op> ops) {
-        run(ops, options().withValueLogSegmentBytes(0));
-    }
-
     private static StoreOptions options() {
         return StoreOptions.defaults().withBlockSizeBytes(BLOCK).withCacheBytes(32 << 20, 8 << 20)
                 .withBackgroundGc(false);

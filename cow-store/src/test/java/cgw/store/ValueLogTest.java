@@ -164,34 +164,6 @@ class ValueLogTest {
         }
     }
 
-    @Test
-    void dataWrittenIntoRocksDbAndIntoTheLogReadsTheSameEitherWay() {
-        SplittableRandom random = new SplittableRandom(3);
-        byte[] inline = random(random, 256 << 10);
-        byte[] logged = random(random, 256 << 10);
-        try (BlockStore store = BlockStore.open(dir, options().withValueLogSegmentBytes(0))) {
-            Volume volume = store.createVolume("vm", 1 << 20);
-            store.write(volume, 0, ByteBuffer.wrap(inline));
-            assertThat(store.valueLogBytes()).isZero();
-        }
-        try (BlockStore store = BlockStore.open(dir, options())) {
-            Volume volume = store.volume("vm");
-            store.write(volume, 256 << 10, ByteBuffer.wrap(logged));
-            // a partial write over an inline block and a logged one
-            store.write(volume, (256 << 10) - 100, ByteBuffer.wrap(new byte[200]));
-            System.arraycopy(new byte[100], 0, inline, inline.length - 100, 100);
-            System.arraycopy(new byte[100], 0, logged, 0, 100);
-            assertThat(store.valueLogBytes()).isPositive();
-        }
-        try (BlockStore store = BlockStore.open(dir, options().withValueLogSegmentBytes(0))) {
-            Volume volume = store.volume("vm");
-            assertThat(read(store, volume, volume.headEpoch(), 0, 256 << 10)).isEqualTo(inline);
-            assertThat(read(store, volume, volume.headEpoch(), 256 << 10, 256 << 10)).isEqualTo(logged);
-            store.collectGarbage();
-            assertThat(read(store, volume, volume.headEpoch(), 256 << 10, 256 << 10)).isEqualTo(logged);
-        }
-    }
-
     /**
      * A whole group rewritten in place is rewritten again from the run the last write left,
      * without looking its pointers up; that run is of its epoch only: after a cut the next write

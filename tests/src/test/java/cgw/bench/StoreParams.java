@@ -25,26 +25,17 @@ public abstract class StoreParams {
     @Param({"4096", "65536"})
     public int blockSizeBytes;
 
-    @Param({"log", "lsm", "blob"})
-    public String layout;
-
     BlockStore store;
     Volume volume;
     long sizeBytes;
 
     StoreOptions options() {
-        StoreOptions options = StoreOptions.defaults().withBlockSizeBytes(blockSizeBytes);
-        return switch (layout) {
-            case "log" -> options;
-            case "lsm" -> options.withValueLogSegmentBytes(0);
-            case "blob" -> options.withValueLogSegmentBytes(0).withBlobFiles(true);
-            default -> throw new IllegalArgumentException("unknown layout " + layout + " (log, lsm, blob)");
-        };
+        return StoreOptions.defaults().withBlockSizeBytes(blockSizeBytes);
     }
 
     /** Names a dataset of these options for {@link BenchSpace#prepared}. */
     String datasetKey(long sizeBytes) {
-        return "store-bs" + blockSizeBytes + "-" + layout + "-" + (sizeBytes >> 20) + "MiB";
+        return "store-bs" + blockSizeBytes + "-" + (sizeBytes >> 20) + "MiB";
     }
 
     /** Opens a fresh store in a scratch directory with a volume of {@code sizeMiB} holding the pattern. */

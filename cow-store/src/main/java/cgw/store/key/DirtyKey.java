@@ -3,38 +3,39 @@ package cgw.store.key;
 import java.nio.ByteBuffer;
 
 /**
- * Layout of a key in the {@code dirty} column family: "block B has a version written in epoch E".
+ * Layout of a key in the {@code dirty} column family: "region R has a record written in epoch E".
  *
  * <pre>
  *   0                   8                   16                  24
  *   +-------------------+-------------------+-------------------+
- *   | volumeId (BE u64) | epoch (BE u64)    | blockIndex (BE)   |
+ *   | volumeId (BE u64) | epoch (BE u64)    | region (BE u64)   |
  *   +-------------------+-------------------+-------------------+
  * </pre>
  *
  * The value is empty. The dirty family is an index of the blocks family ordered by epoch: a dirty
- * key exists exactly when the block key {@code (volumeId, blockIndex, ~epoch)} does, and both are
+ * key exists exactly when the region key {@code (volumeId, region, ~epoch)} does, and both are
  * always put and deleted in the same {@code WriteBatch}. Changed-block sets and the garbage
- * collector's candidates come from range scans here, never from a scan of a whole volume.
+ * collector's candidates come from range scans here (and the records they name), never from a
+ * scan of a whole volume.
  */
 public final class DirtyKey {
     public static final int VOLUME_OFFSET = 0;
     public static final int EPOCH_OFFSET = 8;
-    public static final int BLOCK_OFFSET = 16;
+    public static final int REGION_OFFSET = 16;
     public static final int LENGTH = 24;
 
     private DirtyKey() {
     }
 
-    public static void encode(ByteBuffer key, long volumeId, long epoch, long blockIndex) {
+    public static void encode(ByteBuffer key, long volumeId, long epoch, long region) {
         key.putLong(VOLUME_OFFSET, volumeId);
         key.putLong(EPOCH_OFFSET, epoch);
-        key.putLong(BLOCK_OFFSET, blockIndex);
+        key.putLong(REGION_OFFSET, region);
     }
 
-    public static byte[] encode(long volumeId, long epoch, long blockIndex) {
+    public static byte[] encode(long volumeId, long epoch, long region) {
         ByteBuffer key = ByteBuffer.allocate(LENGTH);
-        encode(key, volumeId, epoch, blockIndex);
+        encode(key, volumeId, epoch, region);
         return key.array();
     }
 
@@ -46,7 +47,7 @@ public final class DirtyKey {
         return key.getLong(EPOCH_OFFSET);
     }
 
-    public static long blockIndex(ByteBuffer key) {
-        return key.getLong(BLOCK_OFFSET);
+    public static long region(ByteBuffer key) {
+        return key.getLong(REGION_OFFSET);
     }
 }

@@ -6,31 +6,31 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.IntStream;
 import org.junit.jupiter.api.Test;
 
-class HeadDirtyBlocksTest {
-    private static final long PAGE = HeadDirtyBlocks.PAGE_BLOCKS;
+class HeadRegionsTest {
+    private static final long PAGE = HeadRegions.PAGE_REGIONS;
 
     @Test
     void holdsWhatWasAddedAndNothingElse() {
-        HeadDirtyBlocks set = new HeadDirtyBlocks(7, new AtomicInteger(10));
+        HeadRegions set = new HeadRegions(7, new AtomicInteger(10), false);
         long[] added = {0, 63, 64, PAGE - 1, PAGE, 5 * PAGE + 17, (1L << 40) + 3};
-        for (long block : added) {
-            set.add(block);
+        for (long region : added) {
+            set.add(region);
         }
-        for (long block : added) {
-            assertThat(set.contains(block)).as("block %d", block).isTrue();
+        for (long region : added) {
+            assertThat(set.contains(region)).as("region %d", region).isTrue();
         }
-        for (long block : new long[]{1, 62, 65, PAGE + 1, 5 * PAGE + 16, 2 * PAGE, (1L << 40) + 2}) {
-            assertThat(set.contains(block)).as("block %d", block).isFalse();
+        for (long region : new long[]{1, 62, 65, PAGE + 1, 5 * PAGE + 16, 2 * PAGE, (1L << 40) + 2}) {
+            assertThat(set.contains(region)).as("region %d", region).isFalse();
         }
         assertThat(set.pages()).isEqualTo(4);
     }
 
-    /** Over the budget, blocks are simply not remembered (their entries are put again). */
+    /** Over the budget, regions are simply not remembered (they are looked up), and the set is no longer complete. */
     @Test
     void aSpentBudgetForgetsInsteadOfGrowing() {
         AtomicInteger budget = new AtomicInteger(2);
-        HeadDirtyBlocks first = new HeadDirtyBlocks(1, budget);
-        HeadDirtyBlocks second = new HeadDirtyBlocks(1, budget);
+        HeadRegions first = new HeadRegions(1, budget, true);
+        HeadRegions second = new HeadRegions(1, budget, true);
         first.add(0);
         first.add(PAGE);
         second.add(3 * PAGE);
@@ -38,9 +38,12 @@ class HeadDirtyBlocksTest {
         assertThat(first.contains(0)).isTrue();
         assertThat(first.contains(1)).isTrue();
         assertThat(second.contains(3 * PAGE)).isFalse();
+        assertThat(first.complete()).isTrue();
+        assertThat(second.complete()).as("it forgot a region").isFalse();
         assertThat(budget.get()).isZero();
         first.discard();
         assertThat(first.contains(0)).isFalse();
+        assertThat(first.complete()).isFalse();
         assertThat(budget.get()).isEqualTo(2);
         second.add(3 * PAGE);
         assertThat(second.contains(3 * PAGE)).isTrue();
@@ -50,16 +53,16 @@ class HeadDirtyBlocksTest {
     @Test
     void concurrentAddsAllLand() {
         AtomicInteger budget = new AtomicInteger(100);
-        HeadDirtyBlocks set = new HeadDirtyBlocks(1, budget);
+        HeadRegions set = new HeadRegions(1, budget, true);
         int threads = 8;
-        long blocks = 4 * PAGE;
+        long regions = 4 * PAGE;
         IntStream.range(0, threads).parallel().forEach(t -> {
-            for (long block = t; block < blocks; block += threads) {
-                set.add(block);
+            for (long region = t; region < regions; region += threads) {
+                set.add(region);
             }
         });
-        for (long block = 0; block < blocks; block++) {
-            assertThat(set.contains(block)).as("block %d", block).isTrue();
+        for (long region = 0; region < regions; region++) {
+            assertThat(set.contains(region)).as("region %d", region).isTrue();
         }
         assertThat(budget.get()).isEqualTo(96);
     }

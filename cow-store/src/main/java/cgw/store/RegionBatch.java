@@ -1,0 +1,131 @@
+package cgw.store;
+
+import cgw.store.key.DirtyKey;
+import cgw.store.key.RegionKey;
+import cgw.store.key.RegionRecord;
+import java.nio.ByteBuffer;
+import org.rocksdb.RocksDB;
+import org.rocksdb.RocksDBException;
+import org.rocksdb.WriteBatch;
+
+/**
+ * The region records one write batch changes: the versions a batch gives its blocks, gathered per
+ * region, then put as one record per region ({@link #putInto}). A record that covers its whole
+ * region, or whose region has none at the epoch yet ({@link HeadRegions}), is put as it is; any
+ * other is merged into the record there first (a lookup, under the region's stripe lock, which
+ * the writer holds). A region's first record at an epoch also puts its dirty-index entry.
+ *
+ * <p>One per {@link WriteContext}; only its thread touches it.
+ */
+final class RegionBatch {
+    private static final int FULL = (1 << RegionRecord.SLOTS) - 1;
+    /** A batch of {@link BlockStore#MAX_BATCH_BLOCKS} blocks at any alignment touches one region more. */
+    private static final int MAX_REGIONS = BlockStore.MAX_BATCH_BLOCKS / RegionRecord.SLOTS + 1;
+
+    private final RegionRecord[] records = new RegionRecord[MAX_REGIONS];
+    private final ByteBuffer key = ByteBuffer.allocateDirect(RegionKey.LENGTH);
+    private final ByteBuffer dirtyKey = ByteBuffer.allocateDirect(DirtyKey.LENGTH);
+    private final ByteBuffer empty = ByteBuffer.allocateDirect(0);
+    private final ByteBuffer value = ByteBuffer.allocateDirect(RegionRecord.MAX_LENGTH);
+    private final ByteBuffer existing = ByteBuffer.allocateDirect(RegionRecord.MAX_LENGTH);
+    /** Head-epoch regions whose first record the batch puts: added to {@link HeadRegions} once committed. */
+    private final long[] created = new long[MAX_REGIONS];
+    private int createdCount;
+    private long firstRegion;
+    private int regions;
+
+    RegionBatch(int blockShift) {
+        for (int i = 0; i < MAX_REGIONS; i++) {
+            records[i] = new RegionRecord(blockShift);
+        }
+    }
+
+    /** Starts a batch of the blocks {@code [firstBlock, lastBlock]}: no region changed yet. */
+    void begin(long firstBlock, long lastBlock) {
+        firstRegion = RegionRecord.region(firstBlock);
+        regions = (int) (RegionRecord.region(lastBlock) - firstRegion + 1);
+        if (regions > MAX_REGIONS) {
+            throw new IllegalArgumentException("a batch of blocks " + firstBlock + " to " + lastBlock + " spans "
+                    + regions + " regions");
+        }
+        for (int i = 0; i < regions; i++) {
+            records[i].clear();
+        }
+        createdCount = 0;
+    }
+
+    /** Gives {@code block} the version {@code version} (a marker or a pointer, its remaining bytes). */
+    void set(long block, ByteBuffer version) {
+        records[index(block)].set(RegionRecord.slot(block), version);
+    }
+
+    /** Gives {@code block} a short-form pointer. */
+    void setPointer(long block, int segment, long position, int crc) {
+        records[index(block)].setPointer(RegionRecord.slot(block), segment, position, crc);
+    }
+
+    private int index(long block) {
+        int i = (int) (RegionRecord.region(block) - firstRegion);
+        if (i < 0 || i >= regions) {
+            throw new IllegalArgumentException("block " + block + " is outside the batch's regions");
+        }
+        return i;
+    }
+
+    /**
+     * Puts the changed regions' records (and the dirty entries of new ones) into {@code batch},
+     * merged with the records there where needed. Under the stripe locks of the batch's regions.
+     */
+    void putInto(WriteBatch batch, Rocks rocks, Volume volume, long epoch) throws RocksDBException {
+        HeadRegions known = volume.headRegions;
+        boolean head = known.epoch == epoch;
+        for (int i = 0; i < regions; i++) {
+            RegionRecord record = records[i];
+            if (record.isEmpty()) {
+                continue;
+            }
+            long region = firstRegion + i;
+            RegionKey.encode(key.clear(), volume.id, region, epoch);
+            boolean present = head && known.contains(region);
+            boolean absent = head && !present && known.complete();
+            if (!absent && record.mask() != FULL) {
+                int size = rocks.db.get(rocks.blocks, rocks.readOptions, key, existing.clear());
+                if (size == RocksDB.NOT_FOUND) {
+                    absent = true;
+                } else {
+                    if (size > RegionRecord.MAX_LENGTH) {
+                        throw new StoreException("region " + region + " of " + volume.name + " has a record of "
+                                + size + " bytes, more than a region record can be");
+                    }
+                    try {
+                        record.fillFrom(existing.position(0).limit(size));
+                    } catch (IllegalArgumentException e) {
+                        throw new StoreException("region " + region + " of " + volume.name + " at epoch " + epoch
+                                + ": " + e.getMessage(), e);
+                    }
+                    present = true;
+                }
+            }
+            int length = record.encode(value.clear());
+            // the lookup consumed the key buffer (RocksJava moves its position to the limit)
+            batch.put(rocks.blocks, key.clear(), value.limit(length));
+            if (!present) {
+                // a new record, or one that may be (a whole region not known either way): its index entry
+                DirtyKey.encode(dirtyKey.clear(), volume.id, epoch, region);
+                batch.put(rocks.dirty, dirtyKey, empty.clear());
+                if (head) {
+                    created[createdCount++] = region;
+                }
+            }
+        }
+    }
+
+    /** After the batch is in RocksDB: the head-epoch records it made are known to be there. */
+    void committed(Volume volume) {
+        HeadRegions known = volume.headRegions;
+        for (int i = 0; i < createdCount; i++) {
+            known.add(created[i]);
+        }
+        createdCount = 0;
+    }
+}
