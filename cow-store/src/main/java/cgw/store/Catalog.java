@@ -33,7 +33,6 @@ import org.slf4j.LoggerFactory;
  */
 final class Catalog {
     private static final Logger log = LoggerFactory.getLogger(Catalog.class);
-    private static final int FORMAT = 1;
 
     private final Rocks rocks;
     private final WalSync walSync;
@@ -65,7 +64,7 @@ final class Catalog {
             byte[] stored = rocks.db.get(rocks.catalog, CatalogKey.meta("block-size"));
             if (format == null) {
                 try (WriteBatch batch = new WriteBatch()) {
-                    batch.put(rocks.catalog, CatalogKey.meta("format"), longBytes(FORMAT));
+                    batch.put(rocks.catalog, CatalogKey.meta("format"), longBytes(FormatUpgrade.FORMAT));
                     batch.put(rocks.catalog, CatalogKey.meta("block-size"), longBytes(requested));
                     batch.put(rocks.catalog, CatalogKey.meta("next-volume-id"), longBytes(1));
                     rocks.commit(batch);
@@ -73,9 +72,9 @@ final class Catalog {
                 rocks.db.flushWal(true);
                 return requested;
             }
-            if (ByteBuffer.wrap(format).getLong() != FORMAT) {
+            if (ByteBuffer.wrap(format).getLong() != FormatUpgrade.FORMAT) {
                 throw new StoreException("store at " + rocks.dir() + " has format " + ByteBuffer.wrap(format).getLong()
-                        + "; this build reads format " + FORMAT);
+                        + "; this build reads format " + FormatUpgrade.FORMAT);
             }
             int size = (int) ByteBuffer.wrap(stored).getLong();
             if (size != requested) {

@@ -38,6 +38,8 @@ final class ReplayCheck extends AbstractWalFilter {
     private final ByteBuffer block;
     private final Pointers handler = new Pointers();
     private int blocksFamily = -1;
+    /** Format 1's block map, whose values are single versions: replayed before its store is converted. */
+    private int legacyFamily = -1;
     private long checked;
     private long dropped;
     private @Nullable String firstDropped;
@@ -52,14 +54,16 @@ final class ReplayCheck extends AbstractWalFilter {
 
     @Override
     public void columnFamilyLogNumberMap(Map<Integer, Long> logNumbers, Map<String, Integer> familyIds) {
-        Integer id = familyIds.get(Rocks.BLOCKS);
+        Integer id = familyIds.get(Rocks.REGIONS);
         blocksFamily = id == null ? -1 : id;
+        Integer legacy = familyIds.get(Rocks.LEGACY_BLOCKS);
+        legacyFamily = legacy == null ? -1 : legacy;
     }
 
     @Override
     public LogRecordFoundResult logRecordFound(long logNumber, String logFileName, WriteBatch batch,
             WriteBatch newBatch) {
-        if (mark == null || blocksFamily < 0 || failure != null) {
+        if (mark == null || blocksFamily < 0 && legacyFamily < 0 || failure != null) {
             return LogRecordFoundResult.CONTINUE_UNCHANGED;
         }
         try {
@@ -152,7 +156,16 @@ final class ReplayCheck extends AbstractWalFilter {
 
         @Override
         public void put(int family, byte[] key, byte[] value) {
-            if (lost != null || family != blocksFamily || record == null) {
+            if (lost != null || record == null) {
+                return;
+            }
+            if (family == legacyFamily) {
+                if (BlockPointer.isPointer(value.length)) {
+                    judge(ByteBuffer.wrap(value), value.length);
+                }
+                return;
+            }
+            if (family != blocksFamily) {
                 return;
             }
             try {
@@ -167,10 +180,16 @@ final class ReplayCheck extends AbstractWalFilter {
                 }
                 ByteBuffer pointer = record.value(slot);
                 int size = pointer.remaining();
-                if (BlockPointer.isPointer(size) && !reads(pointer, size)) {
-                    lost = "block data at " + BlockPointer.position(pointer, 0) + " of value log segment "
-                            + BlockPointer.segment(pointer, 0);
+                if (BlockPointer.isPointer(size)) {
+                    judge(pointer, size);
                 }
+            }
+        }
+
+        private void judge(ByteBuffer pointer, int size) {
+            if (!reads(pointer, size)) {
+                lost = "block data at " + BlockPointer.position(pointer, 0) + " of value log segment "
+                        + BlockPointer.segment(pointer, 0);
             }
         }
 

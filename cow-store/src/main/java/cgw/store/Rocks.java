@@ -1,6 +1,7 @@
 package cgw.store;
 
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -15,6 +16,7 @@ import org.rocksdb.CompressionType;
 import org.rocksdb.DBOptions;
 import org.rocksdb.InfoLogLevel;
 import org.rocksdb.LRUCache;
+import org.rocksdb.Options;
 import org.rocksdb.ReadOptions;
 import org.rocksdb.RocksDB;
 import org.rocksdb.RocksDBException;
@@ -33,8 +35,11 @@ import org.rocksdb.WriteOptions;
  * ({@link cgw.store.key.DirtyKey}).
  */
 final class Rocks implements AutoCloseable {
-    static final String BLOCKS = "blocks";
-    static final String DIRTY = "dirty";
+    static final String REGIONS = "regions";
+    static final String CHANGES = "changes";
+    /** Format 1's block map (a key per block version) and its index, until converted. */
+    static final String LEGACY_BLOCKS = "blocks";
+    static final String LEGACY_DIRTY = "dirty";
 
     /** Native objects in creation order; closed from the end. */
     private final List<AutoCloseable> owned = new ArrayList<>();
@@ -43,8 +48,15 @@ final class Rocks implements AutoCloseable {
 
     final RocksDB db;
     final ColumnFamilyHandle catalog;
+    /** The block map: region records ({@link cgw.store.key.RegionKey}). */
     final ColumnFamilyHandle blocks;
+    /** Its index by epoch ({@link cgw.store.key.DirtyKey}). */
     final ColumnFamilyHandle dirty;
+    /** Format 1's block map and index while a store of that format is converted; null otherwise. */
+    @Nullable
+    ColumnFamilyHandle legacyBlocks;
+    @Nullable
+    ColumnFamilyHandle legacyDirty;
     /** Writes: WAL on, no sync; durability comes from {@link WalSync}. */
     final WriteOptions writeOptions;
     /** Reads of block data: checksums verified, cache filled. */
@@ -121,16 +133,26 @@ final class Rocks implements AutoCloseable {
                 .setMaxWriteBufferNumber(4)
                 .setLevelCompactionDynamicLevelBytes(true);
 
-        List<ColumnFamilyDescriptor> descriptors = List.of(
+        List<ColumnFamilyDescriptor> descriptors = new ArrayList<>(List.of(
                 new ColumnFamilyDescriptor(RocksDB.DEFAULT_COLUMN_FAMILY, catalogOptions),
-                new ColumnFamilyDescriptor(BLOCKS.getBytes(StandardCharsets.US_ASCII), blockOptions),
-                new ColumnFamilyDescriptor(DIRTY.getBytes(StandardCharsets.US_ASCII), dirtyOptions));
+                new ColumnFamilyDescriptor(REGIONS.getBytes(StandardCharsets.US_ASCII), blockOptions),
+                new ColumnFamilyDescriptor(CHANGES.getBytes(StandardCharsets.US_ASCII), dirtyOptions)));
+        // format 1's block map, until FormatUpgrade has converted and dropped it
+        boolean legacy = existingFamilies(dir).contains(LEGACY_BLOCKS);
+        if (legacy) {
+            descriptors.add(new ColumnFamilyDescriptor(LEGACY_BLOCKS.getBytes(StandardCharsets.US_ASCII),
+                    blockOptions));
+            descriptors.add(new ColumnFamilyDescriptor(LEGACY_DIRTY.getBytes(StandardCharsets.US_ASCII),
+                    dirtyOptions));
+        }
         List<ColumnFamilyHandle> handles = new ArrayList<>();
         this.db = own(RocksDB.open(dbOptions, dir.toString(), descriptors, handles));
         handles.forEach(this::own);
         this.catalog = handles.get(0);
         this.blocks = handles.get(1);
         this.dirty = handles.get(2);
+        this.legacyBlocks = legacy ? handles.get(3) : null;
+        this.legacyDirty = legacy ? handles.get(4) : null;
 
         this.writeOptions = own(new WriteOptions()).setSync(false).setDisableWAL(false);
         this.readOptions = own(new ReadOptions()).setVerifyChecksums(true).setFillCache(true)
@@ -168,6 +190,29 @@ final class Rocks implements AutoCloseable {
 
     Path dir() {
         return dir;
+    }
+
+    /** The column families the store in {@code dir} has, none for a new one. */
+    private static List<String> existingFamilies(Path dir) {
+        if (!Files.exists(dir.resolve("CURRENT"))) {
+            return List.of();
+        }
+        try (Options options = new Options()) {
+            return RocksDB.listColumnFamilies(options, dir.toString()).stream()
+                    .map(name -> new String(name, StandardCharsets.US_ASCII)).toList();
+        } catch (RocksDBException e) {
+            throw new StoreException("cannot list the column families of the store at " + dir + ": " + e.getMessage(),
+                    e);
+        }
+    }
+
+    /** Drops format 1's block map once the store is converted (the format says so, durably). */
+    void dropLegacy() throws RocksDBException {
+        if (legacyBlocks != null && legacyDirty != null) {
+            db.dropColumnFamilies(List.of(legacyBlocks, legacyDirty));
+            legacyBlocks = null;
+            legacyDirty = null;
+        }
     }
 
     /** Writes a batch with {@link #writeOptions}: in the WAL, not synced. */

@@ -73,6 +73,7 @@ final class StoreFiles implements AutoCloseable {
             report(dir, replayCheck);
             // only now that RocksDB's lock is held: a second process must not write
             valueLog.removeOrphanTables();
+            FormatUpgrade.upgradeIfNeeded(rocks, valueLog);
             mark = DurableMark.open(values);
             StoreFiles files = new StoreFiles(dir, rocks, valueLog, mark, durability, flushOrder,
                     Catalog.loadBlockSize(rocks, options.blockSizeBytes()));

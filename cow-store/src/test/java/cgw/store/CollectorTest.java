@@ -231,8 +231,8 @@ class CollectorTest {
     /** Every key in the store that belongs to volume {@code id}, as "catalog V", "blocks 0@2", "dirty 0@2". */
     private static List<String> keysOf(Path dir, long id) throws RocksDBException {
         List<ColumnFamilyDescriptor> families = List.of(new ColumnFamilyDescriptor(RocksDB.DEFAULT_COLUMN_FAMILY),
-                new ColumnFamilyDescriptor(Rocks.BLOCKS.getBytes(StandardCharsets.US_ASCII)),
-                new ColumnFamilyDescriptor(Rocks.DIRTY.getBytes(StandardCharsets.US_ASCII)));
+                new ColumnFamilyDescriptor(Rocks.REGIONS.getBytes(StandardCharsets.US_ASCII)),
+                new ColumnFamilyDescriptor(Rocks.CHANGES.getBytes(StandardCharsets.US_ASCII)));
         List<ColumnFamilyHandle> handles = new ArrayList<>();
         List<String> found = new ArrayList<>();
         try (DBOptions options = new DBOptions();
