@@ -19,7 +19,7 @@ import json
 import statistics
 import sys
 
-STORE_PARAMS = ("blockSizeBytes", "layout")
+STORE_PARAMS = ("blockSizeBytes", "layout")  # layout: in results of runs before the value log was the only one
 PARAM_ORDER = ("blockSizeBytes", "layout", "backgroundGc", "ioSizeBytes", "volumeMiB",
                "cachedDatasetMiB", "uncachedDatasetMiB", "sequentialDatasetMiB", "writtenMiB",
                "gcVolumeMiB", "overwrittenPercent", "cutIntervalMs")

@@ -36,7 +36,7 @@ final class ReplayCheck extends AbstractWalFilter {
     private final DurableMark.@Nullable Stored mark;
     private final @Nullable PointerReads pointers;
     private final ByteBuffer block;
-    private final Pointers handler = new Pointers();
+    private final Pointers handler;
     private int blocksFamily = -1;
     /** Format 1's block map, whose values are single versions: replayed before its store is converted. */
     private int legacyFamily = -1;
@@ -50,6 +50,8 @@ final class ReplayCheck extends AbstractWalFilter {
         this.mark = mark;
         this.pointers = mark == null ? null : new PointerReads(valueLog, new BlockGeometry(mark.blockSize()));
         this.block = ByteBuffer.allocateDirect(mark == null ? 1 : mark.blockSize());
+        this.handler = new Pointers(
+                mark == null ? null : new RegionRecord(Integer.numberOfTrailingZeros(mark.blockSize())));
     }
 
     @Override
@@ -150,9 +152,11 @@ final class ReplayCheck extends AbstractWalFilter {
     /** Finds the first pointer of a batch that would not read. */
     private final class Pointers extends WriteBatch.Handler {
         private @Nullable String lost;
-        private final @Nullable RegionRecord record = mark == null
-                ? null
-                : new RegionRecord(Integer.numberOfTrailingZeros(mark.blockSize()));
+        private final @Nullable RegionRecord record;
+
+        Pointers(@Nullable RegionRecord record) {
+            this.record = record;
+        }
 
         @Override
         public void put(int family, byte[] key, byte[] value) {

@@ -12,8 +12,10 @@ import java.util.concurrent.CountDownLatch;
  * that epoch (or not, with {@code head}: the second write is then over blocks of the head epoch
  * that this open wrote, which is where the store may overwrite in place), then writes a second
  * pattern over it without flushing, with memtables small enough that RocksDB flushes several of
- * them meanwhile, and waits to be killed. Prints {@code flushed} and {@code written} as it gets
- * there.
+ * them meanwhile, and waits to be killed. After a cut the second pattern goes in 4 KiB writes in
+ * a scattered order: each puts its region's record again, enough to fill several memtables (the
+ * records of 64 KiB writes in order would fit in one). Prints {@code flushed} and {@code written}
+ * as it gets there.
  *
  * <p>Arguments: the store directory, the volume size in MiB, {@code cut} or {@code head}.
  */
@@ -40,10 +42,27 @@ public final class UnflushedWriter {
             store.flush();
         }
         System.out.println("flushed");
-        write(store, volume, size, PowerCutTest.UNFLUSHED);
+        if (args[2].equals("cut")) {
+            writeScattered(store, volume, size, PowerCutTest.UNFLUSHED);
+        } else {
+            write(store, volume, size, PowerCutTest.UNFLUSHED);
+        }
         System.out.println("written");
         System.out.flush();
         new CountDownLatch(1).await(); // until killed
+    }
+
+    /** Every 4 KiB block once, in the order of a stride coprime with the block count. */
+    private static void writeScattered(BlockStore store, Volume volume, long size, int pattern) {
+        int block = 4096;
+        long blocks = size / block;
+        long stride = 7919; // prime: visits every block when the count is a power of two
+        ByteBuffer buffer = ByteBuffer.allocateDirect(block);
+        for (long i = 0, b = 0; i < blocks; i++, b = (b + stride) % blocks) {
+            buffer.clear();
+            PowerCutTest.fill(buffer, b * block, pattern);
+            store.write(volume, b * block, buffer.flip());
+        }
     }
 
     private static void write(BlockStore store, Volume volume, long size, int pattern) {
