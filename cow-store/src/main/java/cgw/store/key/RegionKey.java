@@ -3,7 +3,7 @@ package cgw.store.key;
 import java.nio.ByteBuffer;
 
 /**
- * Layout of a key in the {@code blocks} column family of store format 3: the versions of one
+ * Layout of a key in the {@code regions} column family of store format 2: the versions of one
  * aligned region of {@link RegionRecord#SLOTS} blocks written in one epoch ({@link RegionRecord}).
  *
  * <pre>
