@@ -171,7 +171,9 @@ final class Collector {
                 RegionRecord[] records = new RegionRecord[values.size()];
                 for (int i = 0; i < records.length; i++) {
                     records[i] = new RegionRecord(blockShift);
-                    decode(records[i], values.get(i), volume, region, epochs.get(i));
+                    byte[] value = values.get(i);
+                    RegionRecords.decode(records[i], ByteBuffer.wrap(value), value.length, false, volume.id, region,
+                            epochs.get(i));
                     examined += Integer.bitCount(records[i].mask());
                 }
                 int[] keptMasks = keptSlots(records, epochs, kept, mayDropHoles, headBefore);
@@ -271,15 +273,6 @@ final class Collector {
         }
     }
 
-    private static void decode(RegionRecord record, byte[] value, Volume volume, long region, long epoch) {
-        try {
-            record.decode(ByteBuffer.wrap(value));
-        } catch (IllegalArgumentException e) {
-            throw new StoreException("region " + region + " of " + volume.name + " at epoch " + epoch + ": "
-                    + e.getMessage(), e);
-        }
-    }
-
     /** Whether a sorted array holds a value in {@code [from, to)}. */
     private static boolean anyIn(long[] sorted, long from, long to) {
         int at = Arrays.binarySearch(sorted, from);
@@ -300,7 +293,9 @@ final class Collector {
                 if (RegionKey.volumeId(keyBuffer) != volume.id || RegionKey.region(keyBuffer) != region) {
                     break;
                 }
-                decode(record, it.value(), volume, region, RegionKey.epoch(keyBuffer));
+                byte[] value = it.value();
+                RegionRecords.decode(record, ByteBuffer.wrap(value), value.length, false, volume.id, region,
+                        RegionKey.epoch(keyBuffer));
                 if (record.has(RegionRecord.slot(block))) {
                     epochs.add(RegionKey.epoch(keyBuffer));
                 }

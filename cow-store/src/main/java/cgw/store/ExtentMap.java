@@ -9,7 +9,6 @@ import java.util.ArrayList;
 import java.util.List;
 import org.jspecify.annotations.Nullable;
 import org.roaringbitmap.longlong.Roaring64Bitmap;
-import org.rocksdb.RocksDB;
 import org.rocksdb.RocksDBException;
 import org.rocksdb.RocksIterator;
 
@@ -139,25 +138,12 @@ final class ExtentMap {
         ByteBuffer value = ByteBuffer.allocateDirect(RegionRecord.MAX_LENGTH);
         RegionRecord record = new RegionRecord(blockShift);
         scanDirty(volume, fromEpochInclusive, toEpochInclusive, (epoch, region) -> {
-            RegionKey.encode(key.clear(), volume.id, region, epoch);
-            int size;
             try {
-                size = rocks.db.get(rocks.blocks, rocks.readOptions, key, value.clear());
+                if (!RegionRecords.read(rocks, volume.id, region, epoch, key, value, record, false)) {
+                    return; // collected since the scan began: nothing of it is visible any more
+                }
             } catch (RocksDBException e) {
                 throw rocks.failure("reading region " + region + " of " + volume.name, e);
-            }
-            if (size == RocksDB.NOT_FOUND) {
-                return; // collected since the scan began: nothing of it is visible any more
-            }
-            if (size > RegionRecord.MAX_LENGTH) {
-                throw new StoreException("region " + region + " of " + volume.name + " has a record of " + size
-                        + " bytes, more than a region record can be");
-            }
-            try {
-                record.decode(value.position(0).limit(size));
-            } catch (IllegalArgumentException e) {
-                throw new StoreException("region " + region + " of " + volume.name + " at epoch " + epoch + ": "
-                        + e.getMessage(), e);
             }
             long first = region << RegionRecord.SHIFT;
             for (int mask = record.mask(); mask != 0; mask &= mask - 1) {

@@ -70,24 +70,9 @@ final class HeadReads {
      */
     private int versionAt(Volume volume, long block, long epoch, ByteBuffer value) throws RocksDBException {
         Lookup lookup = lookups.get();
-        RegionKey.encode(lookup.key.clear(), volume.id, RegionRecord.region(block), epoch);
-        int size = rocks.db.get(rocks.blocks, rocks.readOptions, lookup.key, lookup.record.clear());
-        if (size == RocksDB.NOT_FOUND) {
-            return size;
-        }
-        return slotOf(lookup, volume, block, size, value);
-    }
-
-    private static int slotOf(Lookup lookup, Volume volume, long block, int size, ByteBuffer value) {
-        if (size > RegionRecord.MAX_LENGTH) {
-            throw new StoreException("block " + block + " of " + volume.name + ": a region record of " + size
-                    + " bytes, more than one can be");
-        }
-        try {
-            lookup.decoded.decode(lookup.record.position(0).limit(size));
-        } catch (IllegalArgumentException e) {
-            throw new StoreException("block " + block + " of " + volume.name + ": " + e.getMessage(), e);
-        }
+        lookup.decoded.clear();
+        RegionRecords.read(rocks, volume.id, RegionRecord.region(block), epoch, lookup.key, lookup.record,
+                lookup.decoded, true);
         int slot = RegionRecord.slot(block);
         if (!lookup.decoded.has(slot)) {
             return RocksDB.NOT_FOUND;

@@ -2,10 +2,8 @@ package cgw.store;
 
 import cgw.store.key.BlockPointer;
 import cgw.store.key.CrcSlot;
-import cgw.store.key.RegionKey;
 import cgw.store.key.RegionRecord;
 import java.nio.ByteBuffer;
-import org.rocksdb.RocksDB;
 import org.rocksdb.RocksDBException;
 
 /**
@@ -226,28 +224,12 @@ final class InPlaceOverwrites {
 
     /** Reads the record {@code region} has in exactly {@code epoch} into {@code context.found} (empty when none). */
     private void recordAt(WriteContext context, Volume volume, long region, long epoch) {
-        RegionRecord record = context.found;
-        record.clear();
-        ByteBuffer key = context.foundKey.clear();
-        RegionKey.encode(key, volume.id, region, epoch);
-        int size;
+        context.found.clear();
         try {
-            size = rocks.db.get(rocks.blocks, rocks.readOptions, key, context.foundRecord.clear());
+            RegionRecords.read(rocks, volume.id, region, epoch, context.foundKey, context.foundRecord, context.found,
+                    true);
         } catch (RocksDBException e) {
             throw rocks.failure("reading region " + region + " of " + volume.name, e);
-        }
-        if (size == RocksDB.NOT_FOUND) {
-            return;
-        }
-        if (size > RegionRecord.MAX_LENGTH) {
-            throw new StoreException("region " + region + " of " + volume.name + " has a record of " + size
-                    + " bytes, more than a region record can be");
-        }
-        try {
-            record.decode(context.foundRecord.position(0).limit(size));
-        } catch (IllegalArgumentException e) {
-            throw new StoreException("region " + region + " of " + volume.name + " at epoch " + epoch + ": "
-                    + e.getMessage(), e);
         }
     }
 

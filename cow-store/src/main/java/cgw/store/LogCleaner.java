@@ -192,20 +192,13 @@ final class LogCleaner {
     private void scanPointers(Pacer pacer, PointerVisitor visitor) {
         RegionRecord record = new RegionRecord(Integer.numberOfTrailingZeros(blockSize));
         byte[] key = new byte[RegionKey.LENGTH];
+        ByteBuffer keyBuffer = ByteBuffer.wrap(key);
         ByteBuffer value = ByteBuffer.allocate(RegionRecord.MAX_LENGTH);
         try (RocksIterator it = rocks.db.newIterator(rocks.blocks, rocks.scanOptions)) {
             for (it.seekToFirst(); it.isValid(); it.next()) {
-                int size = it.value(value.array());
-                if (size > RegionRecord.MAX_LENGTH) {
-                    throw new StoreException("a region record of " + size + " bytes, more than one can be");
-                }
                 it.key(key);
-                try {
-                    record.decode(value.position(0).limit(size));
-                } catch (IllegalArgumentException e) {
-                    throw new StoreException("region " + RegionKey.region(ByteBuffer.wrap(key)) + " of volume "
-                            + RegionKey.volumeId(ByteBuffer.wrap(key)) + ": " + e.getMessage(), e);
-                }
+                RegionRecords.decode(record, value, it.value(value.array()), false, RegionKey.volumeId(keyBuffer),
+                        RegionKey.region(keyBuffer), RegionKey.epoch(keyBuffer));
                 for (int slot = 0; slot < RegionRecord.SLOTS; slot++) {
                     if (record.has(slot) && BlockPointer.isPointer(record.length(slot))) {
                         visitor.visit(key, slot, record.value(slot));

@@ -4,7 +4,6 @@ import cgw.store.key.DirtyKey;
 import cgw.store.key.RegionKey;
 import cgw.store.key.RegionRecord;
 import java.nio.ByteBuffer;
-import org.rocksdb.RocksDB;
 import org.rocksdb.RocksDBException;
 import org.rocksdb.WriteBatch;
 
@@ -85,30 +84,16 @@ final class RegionBatch {
                 continue;
             }
             long region = firstRegion + i;
-            RegionKey.encode(key.clear(), volume.id, region, epoch);
             boolean present = head && known.contains(region);
             boolean absent = head && !present && known.complete();
             if (!absent && record.mask() != FULL) {
-                int size = rocks.db.get(rocks.blocks, rocks.readOptions, key, existing.clear());
-                if (size == RocksDB.NOT_FOUND) {
-                    absent = true;
-                } else {
-                    if (size > RegionRecord.MAX_LENGTH) {
-                        throw new StoreException("region " + region + " of " + volume.name + " has a record of "
-                                + size + " bytes, more than a region record can be");
-                    }
-                    try {
-                        record.fillFrom(existing.position(0).limit(size));
-                    } catch (IllegalArgumentException e) {
-                        throw new StoreException("region " + region + " of " + volume.name + " at epoch " + epoch
-                                + ": " + e.getMessage(), e);
-                    }
-                    present = true;
-                }
+                // the write's slots stay; the record there fills the others
+                present = RegionRecords.read(rocks, volume.id, region, epoch, key, existing, record, true);
+                absent = !present;
             }
+            RegionKey.encode(key.clear(), volume.id, region, epoch);
             int length = record.encode(value.clear());
-            // the lookup consumed the key buffer (RocksJava moves its position to the limit)
-            batch.put(rocks.blocks, key.clear(), value.limit(length));
+            batch.put(rocks.blocks, key, value.limit(length));
             if (!present) {
                 // a new record, or one that may be (a whole region not known either way): its index entry
                 DirtyKey.encode(dirtyKey.clear(), volume.id, epoch, region);

@@ -50,19 +50,9 @@ final class RegionCursor implements AutoCloseable {
         resolvedEpoch = epoch;
         seek(volumeId, region, epoch);
         while (valid && RegionKey.volumeId(currentBuffer) == volumeId && RegionKey.region(currentBuffer) == region) {
-            int size = it.value(value.clear());
-            if (size > RegionRecord.MAX_LENGTH) {
-                throw new StoreException("region " + region + " of volume " + volumeId + " has a record of " + size
-                        + " bytes, more than a region record can be");
-            }
-            int before = resolved.mask();
-            try {
-                resolved.fillFrom(value.position(0).limit(size));
-            } catch (IllegalArgumentException e) {
-                throw new StoreException("region " + region + " of volume " + volumeId + " at epoch "
-                        + RegionKey.epoch(currentBuffer) + ": " + e.getMessage(), e);
-            }
             long recordEpoch = RegionKey.epoch(currentBuffer);
+            int before = resolved.mask();
+            RegionRecords.decode(resolved, value, it.value(value.clear()), true, volumeId, region, recordEpoch);
             for (int added = resolved.mask() & ~before; added != 0; added &= added - 1) {
                 slotEpochs[Integer.numberOfTrailingZeros(added)] = recordEpoch;
             }

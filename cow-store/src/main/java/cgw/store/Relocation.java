@@ -97,7 +97,9 @@ final class Relocation {
                     }
                     if (records[k] == null) {
                         records[k] = new RegionRecord(pointers.blockShift());
-                        records[k].decode(ByteBuffer.wrap(value));
+                        ByteBuffer key = ByteBuffer.wrap(keys[i]);
+                        RegionRecords.decode(records[k], ByteBuffer.wrap(value), value.length, false, volume.id,
+                                RegionKey.region(key), RegionKey.epoch(key));
                     }
                     RegionRecord record = records[k];
                     if (record.has(slots[i]) && record.value(slots[i]).equals(ByteBuffer.wrap(expected[i]))) {
@@ -127,8 +129,6 @@ final class Relocation {
                 return count;
             } catch (RocksDBException e) {
                 throw rocks.failure("relocating blocks of " + volume.name, e);
-            } catch (IllegalArgumentException e) {
-                throw new StoreException("relocating blocks of " + volume.name + ": " + e.getMessage(), e);
             } finally {
                 stripes.unlock(locked);
             }
