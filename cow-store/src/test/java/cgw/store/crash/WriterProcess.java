@@ -11,10 +11,13 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
 import org.rocksdb.util.Environment;
 
 /** A {@link CrashWriter} child process: how to start one, wait until it is ready, and kill it. */
@@ -23,6 +26,12 @@ final class WriterProcess {
     private static final int SIGKILL_STATUS = 137;
     /** Lines of the child's output kept for a failure message. */
     private static final int OUTPUT_TAIL_LINES = 60;
+    /**
+     * How long a child may take to become ready or to die after SIGKILL. A child that takes
+     * longer is stuck (in the kernel, on a file system that stopped answering): the round fails
+     * with where its threads wait, rather than hang the build.
+     */
+    private static final Duration STUCK = Duration.ofMinutes(2);
 
     private WriterProcess() {
     }
@@ -94,11 +103,14 @@ final class WriterProcess {
         }
 
         void awaitReady(String where) throws InterruptedException {
-            readyOrGone.await();
+            if (!readyOrGone.await(STUCK.toMillis(), TimeUnit.MILLISECONDS)) {
+                throw new AssertionError(where + ": the writer was not ready after " + STUCK + "; " + threads()
+                        + "\n" + output(false));
+            }
             if (!ready) {
-                process.waitFor();
+                awaitExit(where);
                 throw new AssertionError(where + ": the writer exited with status " + process.exitValue()
-                        + " before it was ready:\n" + output());
+                        + " before it was ready:\n" + output(true));
             }
         }
 
@@ -106,16 +118,43 @@ final class WriterProcess {
         void kill(String where) throws InterruptedException {
             boolean wasAlive = process.isAlive();
             process.destroyForcibly();
-            int status = process.waitFor();
-            drain.join();
+            int status = awaitExit(where);
             if (!wasAlive || status != SIGKILL_STATUS) {
                 throw new AssertionError(where + ": the writer exited with status " + status
-                        + " before it was killed:\n" + output());
+                        + " before it was killed:\n" + output(true));
             }
         }
 
-        private String output() throws InterruptedException {
-            drain.join();
+        private int awaitExit(String where) throws InterruptedException {
+            if (!process.waitFor(STUCK.toMillis(), TimeUnit.MILLISECONDS)) {
+                throw new AssertionError(where + ": the writer did not exit within " + STUCK + " of its end; "
+                        + threads() + "\n" + output(false));
+            }
+            drain.join(STUCK.toMillis());
+            return process.exitValue();
+        }
+
+        /** Where each thread of the child waits in the kernel, as /proc tells (a stuck child's story). */
+        private String threads() {
+            StringBuilder text = new StringBuilder("its threads (name, state, kernel wait):");
+            try (Stream<Path> tasks = Files.list(Path.of("/proc", Long.toString(process.pid()), "task"))) {
+                for (Path task : tasks.sorted().toList()) {
+                    String stat = Files.readString(task.resolve("stat"));
+                    text.append("\n  ").append(Files.readString(task.resolve("comm")).strip()).append(' ')
+                            .append(stat.substring(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3))
+                            .append(' ').append(Files.readString(task.resolve("wchan")));
+                }
+            } catch (IOException | RuntimeException e) {
+                text.append(" (unreadable: ").append(e).append(')');
+            }
+            return text.toString();
+        }
+
+        /** The tail of the child's output; {@code complete} waits for the output to end (the child is gone). */
+        private String output(boolean complete) throws InterruptedException {
+            if (complete) {
+                drain.join(STUCK.toMillis());
+            }
             synchronized (tail) {
                 return String.join("\n", tail);
             }

@@ -23,7 +23,8 @@ What it does not model, beyond what faultfs_durability.py lists:
     O_DIRECT opens work and change nothing (every write reaches the file system anyway).
 
 Threads: pyfuse3 runs each request as a trio task, and each task runs its system calls in a worker
-thread, so a slow request blocks nothing else. The control socket has its own threads.
+thread, so a slow request blocks nothing else. The control socket has its own threads; a child
+process keeps asking the mount something (see heartbeat()).
 """
 import ctypes
 import errno
@@ -32,6 +33,7 @@ import fnmatch
 import os
 import signal
 import stat
+import subprocess
 import sys
 import threading
 import time
@@ -531,15 +533,16 @@ async def serve():
     return unmounted
 
 
-def heartbeat(mountpoint):
-    """Asks the file system something four times a second. pyfuse3's tasks wait for /dev/fuse to
-    be readable and then read it blocking: when two wake for one request, the second blocks the
-    whole trio thread in read(2) until the next request comes, and a handler's answer that
-    finished in a worker thread meanwhile waits with it. A process writing when it was killed
-    then hung in request_wait_answer until something touched the mount (the power-cut series
-    stopped there in its first rounds). The next request is never more than a quarter second away:
-    a listing, which the kernel never answers from its caches."""
-    while True:
+def heartbeat(mountpoint, parent):
+    """Asks the file system something four times a second, from a process of its own, until
+    `parent` (faultfs) is gone. pyfuse3 reads /dev/fuse holding the GIL once the fd polled
+    readable; when the process that made the request is killed before the read, the kernel takes
+    the request back and the read blocks, with every other thread of faultfs waiting for the GIL:
+    a handler's answer that finished in a worker thread waits with it, and a process writing when
+    it was killed hangs in request_wait_answer, unkillable, until something else asks the mount.
+    A thread of faultfs cannot be that something (it needs the GIL); this process is. A listing,
+    which the kernel never answers from its caches."""
+    while os.getppid() == parent:
         time.sleep(0.25)
         try:
             os.listdir(mountpoint)
@@ -547,7 +550,15 @@ def heartbeat(mountpoint):
             pass  # unmounting, or not mounted yet: the next beat tries again
 
 
+def start_heartbeat(mountpoint):
+    return subprocess.Popen([sys.executable, "-B", os.path.abspath(__file__), "--heartbeat", mountpoint,
+                             str(os.getpid())], stdin=subprocess.DEVNULL)
+
+
 def main():
+    if len(sys.argv) == 4 and sys.argv[1] == "--heartbeat":
+        heartbeat(sys.argv[2], int(sys.argv[3]))
+        return
     if len(sys.argv) != 4:
         sys.exit("usage: faultfs.py BACKING MOUNTPOINT CONTROL_SOCKET")
     backing, mountpoint, socket_path = sys.argv[1:]
@@ -567,12 +578,16 @@ def main():
         os.unlink(socket_path)
         raise
     unmounted = False
+    beats = None
     try:
         threading.Thread(target=server.serve_forever, name="control", daemon=True).start()
-        threading.Thread(target=heartbeat, args=(mountpoint,), name="heartbeat", daemon=True).start()
+        beats = start_heartbeat(mountpoint)
         print("faultfs: ready", flush=True)
         unmounted = trio.run(serve)
     finally:
+        if beats is not None:
+            beats.kill()
+            beats.wait()
         server.shutdown()
         server.server_close()
         os.unlink(socket_path)
