@@ -182,7 +182,6 @@ final class BlockWriter {
         long first = start >>> blockShift;
         long last = (end - 1) >>> blockShift;
         WriteContext context = contexts.get();
-        ByteBuffer source = src.duplicate();
         boolean mayOverwrite = overwriteInPlace && epoch == volume.headEpoch;
         for (long chunk = first; chunk <= last; chunk += BlockStore.MAX_BATCH_BLOCKS) {
             long chunkLast = Math.min(last, chunk + BlockStore.MAX_BATCH_BLOCKS - 1);
@@ -194,35 +193,7 @@ final class BlockWriter {
             boolean written = false;
             try {
                 context.clearBatch();
-                context.regions.begin(chunk, chunkLast);
-                for (long block = chunk; block <= chunkLast; block++) {
-                    long blockStart = block << blockShift;
-                    int from = (int) Math.max(0, start - blockStart);
-                    int to = (int) Math.min(blockSize, end - blockStart);
-                    int srcIndex = (int) (blockStart + from - start);
-                    // a whole block is read where it is in src: no buffer object per block
-                    ByteBuffer value;
-                    if (from == 0 && to == blockSize) {
-                        value = source.limit(srcIndex + blockSize).position(srcIndex);
-                    } else {
-                        value = block == first ? context.block : context.lastBlock;
-                        value.clear();
-                        reader.readRange(volume, epoch, blockStart, value, 0, blockSize);
-                        value.put(from, src, srcIndex, to - from);
-                        srcIndex = -1;
-                    }
-                    // the CRC first: only a block with the zero block's CRC can be all zeros
-                    int crc = context.crc32c(value);
-                    if (crc == geometry.zeroBlockCrc && value.mismatch(geometry.zeroBlock) == -1) {
-                        context.regions.set(block, context.marker(BlockValue.ZERO));
-                    } else {
-                        context.newCrc[data] = crc;
-                        context.values[data] = srcIndex < 0 ? value : null;
-                        context.sourceIndex[data] = srcIndex;
-                        context.blocks[data] = block;
-                        data++;
-                    }
-                }
+                data = dataBlocks(context, volume, epoch, chunk, chunkLast, start, end, src);
                 if (mayOverwrite && data >= overwrites.minRunBlocks()) {
                     permit = valueLog.overwritePermit();
                     permit.lock();
@@ -232,20 +203,7 @@ final class BlockWriter {
                     reservation = valueLog.reserve((data - overwritten) << blockShift);
                     append(context, reservation, src, data);
                 }
-                for (int i = 0; i < data; i++) {
-                    int crc = context.newCrc[i];
-                    ByteBuffer pointer = context.pointer.clear();
-                    if (context.slot[i] >= 0) {
-                        ValueLog.Reservation appended = Objects.requireNonNull(reservation,
-                                "appended blocks without a reservation");
-                        context.regions.setPointer(context.blocks[i], appended.segment(),
-                                appended.position() + ((long) context.slot[i] << blockShift), crc);
-                    } else if (!context.inTable[i]) {
-                        // from now on its CRCs live in the segment's table, which is written first
-                        BlockPointer.encodeInTable(pointer, context.targetSegment[i], context.targetPosition[i]);
-                        context.regions.set(context.blocks[i], pointer.limit(BlockPointer.TABLE_LENGTH));
-                    }
-                }
+                pointTo(context, reservation, data);
                 if (overwritten > 0) {
                     try {
                         overwrites.writeTables(context, data);
@@ -287,6 +245,71 @@ final class BlockWriter {
                     overwrites.rememberRuns(context, volume, epoch, data, chunk, chunkLast);
                 }
                 stripes.unlock(locked);
+            }
+        }
+    }
+
+    /**
+     * The blocks of one batch of {@link #writeToLog}: all-zero blocks become ZERO markers in
+     * {@code context.regions}; the others are listed in {@code context} (CRC, block, where their
+     * bytes are in {@code src}, or their own buffer for a read-modify-written partial block).
+     * Returns how many are listed. Its own method, like {@link #pointTo}: C2 compiles each loop
+     * apart instead of recompiling the whole write path around it.
+     */
+    private int dataBlocks(WriteContext context, Volume volume, long epoch, long chunk, long chunkLast, long start,
+            long end, ByteBuffer src) {
+        long first = start >>> blockShift;
+        ByteBuffer source = src.duplicate();
+        int data = 0;
+        context.regions.begin(chunk, chunkLast);
+        for (long block = chunk; block <= chunkLast; block++) {
+            long blockStart = block << blockShift;
+            int from = (int) Math.max(0, start - blockStart);
+            int to = (int) Math.min(blockSize, end - blockStart);
+            int srcIndex = (int) (blockStart + from - start);
+            // a whole block is read where it is in src: no buffer object per block
+            ByteBuffer value;
+            if (from == 0 && to == blockSize) {
+                value = source.limit(srcIndex + blockSize).position(srcIndex);
+            } else {
+                value = block == first ? context.block : context.lastBlock;
+                value.clear();
+                reader.readRange(volume, epoch, blockStart, value, 0, blockSize);
+                value.put(from, src, srcIndex, to - from);
+                srcIndex = -1;
+            }
+            // the CRC first: only a block with the zero block's CRC can be all zeros
+            int crc = context.crc32c(value);
+            if (crc == geometry.zeroBlockCrc && value.mismatch(geometry.zeroBlock) == -1) {
+                context.regions.set(block, context.marker(BlockValue.ZERO));
+            } else {
+                context.newCrc[data] = crc;
+                context.values[data] = srcIndex < 0 ? value : null;
+                context.sourceIndex[data] = srcIndex;
+                context.blocks[data] = block;
+                data++;
+            }
+        }
+        return data;
+    }
+
+    /**
+     * Puts the new pointers of a batch's listed blocks into {@code context.regions}: appended ones
+     * to their slots, overwritten ones (the first time) to the segment's CRC table.
+     */
+    private void pointTo(WriteContext context, ValueLog.@Nullable Reservation reservation, int data) {
+        for (int i = 0; i < data; i++) {
+            int crc = context.newCrc[i];
+            ByteBuffer pointer = context.pointer.clear();
+            if (context.slot[i] >= 0) {
+                ValueLog.Reservation appended = Objects.requireNonNull(reservation,
+                        "appended blocks without a reservation");
+                context.regions.setPointer(context.blocks[i], appended.segment(),
+                        appended.position() + ((long) context.slot[i] << blockShift), crc);
+            } else if (!context.inTable[i]) {
+                // from now on its CRCs live in the segment's table, which is written first
+                BlockPointer.encodeInTable(pointer, context.targetSegment[i], context.targetPosition[i]);
+                context.regions.set(context.blocks[i], pointer.limit(BlockPointer.TABLE_LENGTH));
             }
         }
     }

@@ -84,9 +84,7 @@ final class NoWaitWriter {
      */
     private boolean overwrite(Volume volume, long epoch, long first, int count, ByteBuffer src) {
         WriteContext context = writer.context();
-        for (int i = 0; i < count; i++) {
-            context.blocks[i] = first + i;
-        }
+        listBlocks(context.blocks, first, count);
         int[] locked = stripes.tryLock(volume, first, first + count - 1);
         if (locked == null) {
             return false;
@@ -111,16 +109,7 @@ final class NoWaitWriter {
                     || overwrites.assignSlots(context, count, overwrites.minRunBlocks()) < count) {
                 return false;
             }
-            for (int i = 0; i < count; i++) {
-                int at = i << blockShift;
-                int crc = context.crc32c(src, at, blockSize);
-                if (crc == geometry.zeroBlockCrc && src.slice(at, blockSize).mismatch(geometry.zeroBlock) == -1) {
-                    return false; // becomes a ZERO marker, which goes to RocksDB
-                }
-                context.newCrc[i] = crc;
-                context.sourceIndex[i] = at;
-            }
-            if (!overwrites.currentCrcsNoWait(context, count)) {
+            if (!newCrcs(context, src, count) || !overwrites.currentCrcsNoWait(context, count)) {
                 return false;
             }
             changing = true;
@@ -146,5 +135,31 @@ final class NoWaitWriter {
             permit.unlock();
             stripes.unlock(locked);
         }
+    }
+
+    /** {@code blocks[0..count)} = {@code first}, {@code first + 1}, ...; a method of its own, see {@link #newCrcs}. */
+    private static void listBlocks(long[] blocks, long first, int count) {
+        for (int i = 0; i < count; i++) {
+            blocks[i] = first + i;
+        }
+    }
+
+    /**
+     * Lists the CRC and place in {@code src} of each of the {@code count} blocks in {@code context};
+     * false when one is all zeros (it becomes a ZERO marker, which goes to RocksDB). Its own
+     * method, as each loop of the write path is: a hot loop makes C2 compile its method on stack
+     * replacement and then again whole, and the whole {@link #overwrite} is large.
+     */
+    private boolean newCrcs(WriteContext context, ByteBuffer src, int count) {
+        for (int i = 0; i < count; i++) {
+            int at = i << blockShift;
+            int crc = context.crc32c(src, at, blockSize);
+            if (crc == geometry.zeroBlockCrc && src.slice(at, blockSize).mismatch(geometry.zeroBlock) == -1) {
+                return false;
+            }
+            context.newCrc[i] = crc;
+            context.sourceIndex[i] = at;
+        }
+        return true;
     }
 }

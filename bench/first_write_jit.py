@@ -1,0 +1,90 @@
+"""A gateway started cold writes a fresh volume: how much of its CPU is the JIT compiling the write path.
+
+Each round starts `cgw serve` of this checkout and of a baseline checkout in turn (fresh data
+directories, nothing else running), creates a volume, and writes it with fio (1 MiB writes, QD8,
+nbd engine) for `--seconds`, one pass at most. Per run: MiB/s, the gateway's CPU seconds per GiB
+over the write, and the CPU its C2 compiler threads used since the start (from /proc, per
+thread). Medians over rounds, and this checkout's figures as ratios to the baseline's.
+
+The throughput of a first write on these machines follows the host more than the server: pages
+the guest frees go back to the host (virtio-balloon free page reporting), and the first touch of
+one again costs the guest system time in whatever process writes it (the page cache of a pwrite
+included). CPU per GiB and the compiler's CPU are the steadier figures.
+
+    python3 bench/first_write_jit.py --baseline /work/other-checkout [--rounds 3] [--out DIR]
+"""
+import argparse
+import json
+import os
+import shutil
+import statistics
+import time
+from pathlib import Path
+
+from nbd_servers import GiB, ROOT, WRITE_1M, Gateway, fio, proc_cpu_seconds
+
+VOLUME = "disk"
+
+
+def compiler_cpu_seconds(pid):
+    """User + system CPU of the process's C2 compiler threads (comm "C2 CompilerThre...")."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            if not (task / "comm").read_text().startswith("C2 Compiler"):
+                continue
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue  # a compiler thread that ended meanwhile
+        total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
+def one_run(root, workdir, size, seconds):
+    gateway = Gateway(workdir / "data", root=root)
+    try:
+        gateway.must("POST", "/v1/volumes", {"name": VOLUME, "size": size})
+        uri = f"nbd://127.0.0.1:{gateway.port}/{VOLUME}"
+        cpu_before = proc_cpu_seconds(gateway.proc.pid)
+        result = fio(uri, "first-write", WRITE_1M, size, seconds, ramp_s=0, time_based=False)
+        cpu = proc_cpu_seconds(gateway.proc.pid) - cpu_before
+        return {"mib_s": result["bw_mib_s"], "gib": result["io_bytes"] / GiB,
+                "cpu_s_per_gib": cpu / (result["io_bytes"] / GiB),
+                "c2_cpu_s": compiler_cpu_seconds(gateway.proc.pid)}
+    finally:
+        gateway.stop()
+        shutil.rmtree(workdir / "data", ignore_errors=True)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--baseline", required=True, help="another checkout of cgw, its jar built")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=int, default=12)
+    parser.add_argument("--size-gib", type=int, default=8)
+    parser.add_argument("--out", default=str(ROOT / "bench" / "tmp" / "first-write-jit"))
+    args = parser.parse_args()
+    workdir = Path(args.out)
+    workdir.mkdir(parents=True, exist_ok=True)
+    checkouts = {"this": ROOT, "baseline": Path(args.baseline).resolve()}
+    runs = {name: [] for name in checkouts}
+    for round_ in range(args.rounds):
+        # alternate the order: whoever runs first meets the host's memory as the other left it
+        order = list(checkouts) if round_ % 2 == 0 else list(reversed(checkouts))
+        for name in order:
+            run = one_run(checkouts[name], workdir, args.size_gib * GiB, args.seconds)
+            runs[name].append(run)
+            print(f"round {round_ + 1} {name}: {run['mib_s']:.0f} MiB/s, {run['gib']:.2f} GiB,"
+                  f" {run['cpu_s_per_gib']:.2f} CPU s/GiB, C2 {run['c2_cpu_s']:.2f} CPU s", flush=True)
+            time.sleep(2)
+    print(f"\nmedians of {args.rounds} rounds (this checkout / baseline):")
+    for key, label in (("mib_s", "MiB/s"), ("cpu_s_per_gib", "gateway CPU s/GiB"), ("c2_cpu_s", "C2 CPU s")):
+        this = statistics.median(r[key] for r in runs["this"])
+        base = statistics.median(r[key] for r in runs["baseline"])
+        print(f"  {label:>20}: {this:8.2f} / {base:8.2f} = {this / base:.2f}x")
+    (workdir / "runs.json").write_text(json.dumps(runs, indent=1))
+
+
+if __name__ == "__main__":
+    main()
