@@ -31,6 +31,7 @@ final class BlockWriter {
     private final InPlaceOverwrites overwrites;
     private final ExtentMap extents;
     private final PointerCache pointerCache;
+    private final RecordCache records;
     private final StripeLocks stripes;
     private final BlockGeometry geometry;
     private final int blockSize;
@@ -41,8 +42,10 @@ final class BlockWriter {
     private final ThreadLocal<WriteContext> contexts;
 
     BlockWriter(Rocks rocks, BlockReader reader, InPlaceOverwrites overwrites, ExtentMap extents, ValueLog valueLog,
-            PointerCache pointerCache, StripeLocks stripes, BlockGeometry geometry, boolean overwriteInPlace) {
+            PointerCache pointerCache, RecordCache records, StripeLocks stripes, BlockGeometry geometry,
+            boolean overwriteInPlace) {
         this.rocks = rocks;
+        this.records = records;
         this.valueLog = valueLog;
         this.reader = reader;
         this.overwrites = overwrites;
@@ -147,12 +150,13 @@ final class BlockWriter {
                                 partialCrcs[i]);
                     }
                 }
-                context.regions.putInto(context.batch, rocks, volume, epoch);
+                context.regions.putInto(context.batch, rocks, records, volume, epoch);
                 rocks.commit(context.batch);
-                context.regions.committed(volume);
+                context.regions.committed(volume, records);
             } catch (RocksDBException e) {
                 throw rocks.failure("writing " + (end - start) + " bytes at " + start + " of " + volume.name, e);
             } finally {
+                context.regions.abandoned(records);
                 context.clearBatch();
                 if (reservation != null) {
                     reservation.finish();
@@ -220,11 +224,11 @@ final class BlockWriter {
                     permit.unlock();
                     permit = null;
                 }
-                context.regions.putInto(context.batch, rocks, volume, epoch);
+                context.regions.putInto(context.batch, rocks, records, volume, epoch);
                 if (context.batch.count() > 0) {
                     rocks.commit(context.batch);
                 }
-                context.regions.committed(volume);
+                context.regions.committed(volume, records);
                 written = true;
             } catch (RocksDBException e) {
                 throw rocks.failure("writing " + (end - start) + " bytes at " + start + " of " + volume.name, e);
@@ -232,6 +236,7 @@ final class BlockWriter {
                 if (permit != null) {
                     permit.unlock();
                 }
+                context.regions.abandoned(records);
                 context.clearBatch();
                 if (reservation != null) {
                     reservation.finish();

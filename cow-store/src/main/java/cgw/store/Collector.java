@@ -39,14 +39,16 @@ final class Collector {
     private final LogCleaner cleaner;
     private final InFlightCalls calls;
     private final StripeLocks stripes;
+    private final RecordCache records;
     private final int blockShift;
     /** Serialises collector passes and cleaner rounds; relocations of sealed versions try it. */
     private final ReentrantLock lock;
     private volatile BlockStore.GcStats totals = new BlockStore.GcStats(0, 0, 0); // written under lock
 
     Collector(Rocks rocks, Catalog catalog, ExtentMap extents, LogCleaner cleaner, InFlightCalls calls,
-            ReentrantLock lock, StripeLocks stripes, int blockShift) {
+            ReentrantLock lock, StripeLocks stripes, RecordCache records, int blockShift) {
         this.rocks = rocks;
+        this.records = records;
         this.stripes = stripes;
         this.blockShift = blockShift;
         this.catalog = catalog;
@@ -249,6 +251,7 @@ final class Collector {
             wanted[i] = stripes.stripeIndex(volume, changes.get(i).region() << RegionRecord.SHIFT);
         }
         int[] locked = stripes.lockInOrder(wanted);
+        List<Change> applied = new ArrayList<>();
         try (WriteBatch batch = new WriteBatch()) {
             for (Change change : changes) {
                 byte[] key = RegionKey.encode(volume.id, change.region(), change.epoch());
@@ -256,6 +259,7 @@ final class Collector {
                 if (now == null || !Arrays.equals(now, change.seen())) {
                     continue; // written meanwhile: the next pass decides
                 }
+                applied.add(change);
                 if (change.replacement() == null) {
                     batch.delete(rocks.blocks, key);
                     batch.delete(rocks.dirty, DirtyKey.encode(volume.id, change.epoch(), change.region()));
@@ -265,6 +269,9 @@ final class Collector {
             }
             if (batch.count() > 0) {
                 rocks.commit(batch);
+            }
+            for (Change change : applied) {
+                records.forget(volume.id, change.region(), change.epoch());
             }
         } catch (RocksDBException e) {
             throw rocks.failure("collecting garbage of " + volume.name, e);

@@ -11,8 +11,9 @@ import org.rocksdb.WriteBatch;
  * The region records one write batch changes: the versions a batch gives its blocks, gathered per
  * region, then put as one record per region ({@link #putInto}). A record that covers its whole
  * region, or whose region has none at the epoch yet ({@link HeadRegions}), is put as it is; any
- * other is merged into the record there first (a lookup, under the region's stripe lock, which
- * the writer holds). A region's first record at an epoch also puts its dirty-index entry.
+ * other is merged into the record there first (from the {@link RecordCache}, or a lookup; under the
+ * region's stripe lock, which the writer holds). A region's first record at an epoch also puts its
+ * dirty-index entry. Once the batch is committed, the records it put go to the cache.
  *
  * <p>One per {@link WriteContext}; only its thread touches it.
  */
@@ -30,6 +31,12 @@ final class RegionBatch {
     /** Head-epoch regions whose first record the batch puts: added to {@link HeadRegions} once committed. */
     private final long[] created = new long[MAX_REGIONS];
     private int createdCount;
+    /** The records {@link #putInto} encoded, by index: what the cache gets once they are committed. */
+    private final byte[][] put = new byte[MAX_REGIONS][RegionRecord.MAX_LENGTH];
+    private final int[] putLength = new int[MAX_REGIONS];
+    private long putVolumeId;
+    private long putEpoch;
+    private boolean putPending;
     private long firstRegion;
     private int regions;
 
@@ -49,8 +56,10 @@ final class RegionBatch {
         }
         for (int i = 0; i < regions; i++) {
             records[i].clear();
+            putLength[i] = 0;
         }
         createdCount = 0;
+        putPending = false;
     }
 
     /** Gives {@code block} the version {@code version} (a marker or a pointer, its remaining bytes). */
@@ -73,11 +82,16 @@ final class RegionBatch {
 
     /**
      * Puts the changed regions' records (and the dirty entries of new ones) into {@code batch},
-     * merged with the records there where needed. Under the stripe locks of the batch's regions.
+     * merged with the records there where needed. Under the stripe locks of the batch's regions;
+     * then {@link #committed} or, when the batch did not reach RocksDB, {@link #abandoned}.
      */
-    void putInto(WriteBatch batch, Rocks rocks, Volume volume, long epoch) throws RocksDBException {
+    void putInto(WriteBatch batch, Rocks rocks, RecordCache cache, Volume volume, long epoch)
+            throws RocksDBException {
         HeadRegions known = volume.headRegions;
         boolean head = known.epoch == epoch;
+        putVolumeId = volume.id;
+        putEpoch = epoch;
+        putPending = true;
         for (int i = 0; i < regions; i++) {
             RegionRecord record = records[i];
             if (record.isEmpty()) {
@@ -88,12 +102,21 @@ final class RegionBatch {
             boolean absent = head && !present && known.complete();
             if (!absent && record.mask() != FULL) {
                 // the write's slots stay; the record there fills the others
-                present = RegionRecords.read(rocks, volume.id, region, epoch, key, existing, record, true);
+                byte[] cached = cache.get(volume.id, region, epoch);
+                if (cached != null) {
+                    RegionRecords.decode(record, ByteBuffer.wrap(cached), cached.length, true, volume.id, region,
+                            epoch);
+                    present = true;
+                } else {
+                    present = RegionRecords.read(rocks, volume.id, region, epoch, key, existing, record, true);
+                }
                 absent = !present;
             }
             RegionKey.encode(key.clear(), volume.id, region, epoch);
             int length = record.encode(value.clear());
             batch.put(rocks.blocks, key, value.limit(length));
+            value.get(0, put[i], 0, length);
+            putLength[i] = length;
             if (!present) {
                 // a new record, or one that may be (a whole region not known either way): its index entry
                 DirtyKey.encode(dirtyKey.clear(), volume.id, epoch, region);
@@ -105,12 +128,38 @@ final class RegionBatch {
         }
     }
 
-    /** After the batch is in RocksDB: the head-epoch records it made are known to be there. */
-    void committed(Volume volume) {
+    /**
+     * After the batch is in RocksDB: the head-epoch records it made are known to be there, and
+     * the records it put go to the cache.
+     */
+    void committed(Volume volume, RecordCache cache) {
         HeadRegions known = volume.headRegions;
         for (int i = 0; i < createdCount; i++) {
             known.add(created[i]);
         }
         createdCount = 0;
+        if (putPending) {
+            for (int i = 0; i < regions; i++) {
+                if (putLength[i] > 0) {
+                    cache.put(putVolumeId, firstRegion + i, putEpoch, ByteBuffer.wrap(put[i], 0, putLength[i]));
+                }
+            }
+            putPending = false;
+        }
+    }
+
+    /**
+     * The batch did not reach RocksDB, or may not have: the cache forgets its regions, whatever
+     * RocksDB holds for them now is read again.
+     */
+    void abandoned(RecordCache cache) {
+        if (putPending) {
+            for (int i = 0; i < regions; i++) {
+                if (putLength[i] > 0) {
+                    cache.forget(putVolumeId, firstRegion + i, putEpoch);
+                }
+            }
+            putPending = false;
+        }
     }
 }

@@ -25,13 +25,15 @@ final class Relocation {
     private final Rocks rocks;
     private final Catalog catalog;
     private final PointerCache pointerCache;
+    private final RecordCache records;
     private final PointerReads pointers;
     private final StripeLocks stripes;
     private final Durability durability;
 
-    Relocation(Rocks rocks, Catalog catalog, PointerCache pointerCache, PointerReads pointers, StripeLocks stripes,
-            Durability durability) {
+    Relocation(Rocks rocks, Catalog catalog, PointerCache pointerCache, RecordCache records, PointerReads pointers,
+            StripeLocks stripes, Durability durability) {
         this.durability = durability;
+        this.records = records;
         this.rocks = rocks;
         this.catalog = catalog;
         this.pointerCache = pointerCache;
@@ -119,6 +121,12 @@ final class Relocation {
                             }
                         }
                         rocks.commit(batch);
+                    }
+                    for (int k = 0; k < records.length; k++) {
+                        if (changed[k]) {
+                            ByteBuffer key = ByteBuffer.wrap(distinct.get(k));
+                            this.records.forget(volume.id, RegionKey.region(key), RegionKey.epoch(key));
+                        }
                     }
                 }
                 for (int i = from; i < to; i++) {

@@ -110,6 +110,40 @@ class ValueLogTest {
         }
     }
 
+    /**
+     * A write into part of a region merges into the region's record as it is now, also after the
+     * cleaner moved the region's other blocks (a merge into the record as a write left it before
+     * the move, {@link RecordCache}'s entry, would point them back into a removed segment).
+     */
+    @Test
+    void aPartialWriteAfterTheCleanerMovedItsRegionKeepsTheMove() {
+        SplittableRandom random = new SplittableRandom(2);
+        int size = 1 << 20;
+        int regionBytes = 16 * BLOCK;
+        try (BlockStore store = BlockStore.open(dir, options().withOverwriteInPlace(false))) {
+            Volume volume = store.createVolume("vm", size);
+            byte[] head = random(random, size);
+            store.write(volume, 0, ByteBuffer.wrap(head));
+            // half of every region appended anew: the first segments are half garbage
+            for (int region = 0; region < size / regionBytes; region++) {
+                byte[] half = random(random, regionBytes / 2);
+                store.write(volume, (long) region * regionBytes, ByteBuffer.wrap(half));
+                System.arraycopy(half, 0, head, region * regionBytes, half.length);
+            }
+            long moved = store.liveValueLogBytes();
+            store.collectGarbage();
+            assertThat(store.valueLogBytes()).as("the cleaner moved the live halves and removed the old segments")
+                    .isEqualTo(moved);
+            for (int region = 0; region < size / regionBytes; region++) {
+                byte[] block = random(random, BLOCK);
+                store.write(volume, (long) region * regionBytes, ByteBuffer.wrap(block));
+                System.arraycopy(block, 0, head, region * regionBytes, BLOCK);
+            }
+            store.collectGarbage();
+            assertThat(read(store, volume, volume.headEpoch(), 0, size)).isEqualTo(head);
+        }
+    }
+
     @Test
     void aFlippedByteInASegmentIsReportedNotReturned() throws IOException {
         byte[] data = random(new SplittableRandom(2), 64 << 10);
