@@ -2,7 +2,6 @@ package cgw.store;
 
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
-import java.nio.ByteBuffer;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -24,40 +23,29 @@ final class RecordCache {
     private record Key(long volumeId, long region, long epoch) {
     }
 
-    private final @Nullable Cache<Key, byte[]> cache;
+    private final Cache<Key, byte[]> cache;
 
-    /** A cache of at most {@code maxBytes}; 0 caches nothing. */
+    /** A cache of at most {@code maxBytes}. */
     RecordCache(long maxBytes) {
-        if (maxBytes < 0) {
-            throw new IllegalArgumentException("a record cache of " + maxBytes + " bytes");
-        }
-        cache = maxBytes == 0
-                ? null
-                : Caffeine.newBuilder()
-                        .maximumWeight(maxBytes)
-                        .weigher((Key key, byte[] record) -> record.length + ENTRY_OVERHEAD_BYTES)
-                        .executor(Runnable::run) // evictions on the caller's thread, no pool of their own
-                        .build();
+        cache = Caffeine.newBuilder()
+                .maximumWeight(maxBytes)
+                .weigher((Key key, byte[] record) -> record.length + ENTRY_OVERHEAD_BYTES)
+                .executor(Runnable::run) // evictions on the caller's thread, no pool of their own
+                .build();
     }
 
     /** The record of {@code region} at {@code epoch} as committed, or null when the cache does not know it. */
     byte @Nullable [] get(long volumeId, long region, long epoch) {
-        return cache == null ? null : cache.getIfPresent(new Key(volumeId, region, epoch));
+        return cache.getIfPresent(new Key(volumeId, region, epoch));
     }
 
-    /** Remembers the committed record {@code encoded} (its remaining bytes, copied). */
-    void put(long volumeId, long region, long epoch, ByteBuffer encoded) {
-        if (cache != null) {
-            byte[] copy = new byte[encoded.remaining()];
-            encoded.duplicate().get(copy);
-            cache.put(new Key(volumeId, region, epoch), copy);
-        }
+    /** Remembers the committed record {@code encoded}; the cache owns the array from now on. */
+    void put(long volumeId, long region, long epoch, byte[] encoded) {
+        cache.put(new Key(volumeId, region, epoch), encoded);
     }
 
     /** Forgets the record of {@code region} at {@code epoch}: it changed, or may have. */
     void forget(long volumeId, long region, long epoch) {
-        if (cache != null) {
-            cache.invalidate(new Key(volumeId, region, epoch));
-        }
+        cache.invalidate(new Key(volumeId, region, epoch));
     }
 }

@@ -4,6 +4,7 @@ import cgw.store.key.DirtyKey;
 import cgw.store.key.RegionKey;
 import cgw.store.key.RegionRecord;
 import java.nio.ByteBuffer;
+import java.util.Arrays;
 import org.rocksdb.RocksDBException;
 import org.rocksdb.WriteBatch;
 
@@ -31,12 +32,13 @@ final class RegionBatch {
     /** Head-epoch regions whose first record the batch puts: added to {@link HeadRegions} once committed. */
     private final long[] created = new long[MAX_REGIONS];
     private int createdCount;
-    /** The records {@link #putInto} encoded, by index: what the cache gets once they are committed. */
-    private final byte[][] put = new byte[MAX_REGIONS][RegionRecord.MAX_LENGTH];
-    private final int[] putLength = new int[MAX_REGIONS];
-    private long putVolumeId;
-    private long putEpoch;
-    private boolean putPending;
+    /**
+     * The records {@link #putInto} encoded, by index (null where it put none): what the cache gets
+     * once they are committed, or forgets when they were not.
+     */
+    private final byte[][] pending = new byte[MAX_REGIONS][];
+    private long pendingVolumeId;
+    private long pendingEpoch;
     private long firstRegion;
     private int regions;
 
@@ -56,10 +58,9 @@ final class RegionBatch {
         }
         for (int i = 0; i < regions; i++) {
             records[i].clear();
-            putLength[i] = 0;
         }
+        Arrays.fill(pending, null);
         createdCount = 0;
-        putPending = false;
     }
 
     /** Gives {@code block} the version {@code version} (a marker or a pointer, its remaining bytes). */
@@ -89,9 +90,8 @@ final class RegionBatch {
             throws RocksDBException {
         HeadRegions known = volume.headRegions;
         boolean head = known.epoch == epoch;
-        putVolumeId = volume.id;
-        putEpoch = epoch;
-        putPending = true;
+        pendingVolumeId = volume.id;
+        pendingEpoch = epoch;
         for (int i = 0; i < regions; i++) {
             RegionRecord record = records[i];
             if (record.isEmpty()) {
@@ -115,8 +115,8 @@ final class RegionBatch {
             RegionKey.encode(key.clear(), volume.id, region, epoch);
             int length = record.encode(value.clear());
             batch.put(rocks.blocks, key, value.limit(length));
-            value.get(0, put[i], 0, length);
-            putLength[i] = length;
+            pending[i] = new byte[length];
+            value.get(0, pending[i]);
             if (!present) {
                 // a new record, or one that may be (a whole region not known either way): its index entry
                 DirtyKey.encode(dirtyKey.clear(), volume.id, epoch, region);
@@ -138,13 +138,11 @@ final class RegionBatch {
             known.add(created[i]);
         }
         createdCount = 0;
-        if (putPending) {
-            for (int i = 0; i < regions; i++) {
-                if (putLength[i] > 0) {
-                    cache.put(putVolumeId, firstRegion + i, putEpoch, ByteBuffer.wrap(put[i], 0, putLength[i]));
-                }
+        for (int i = 0; i < regions; i++) {
+            if (pending[i] != null) {
+                cache.put(pendingVolumeId, firstRegion + i, pendingEpoch, pending[i]);
+                pending[i] = null;
             }
-            putPending = false;
         }
     }
 
@@ -153,13 +151,11 @@ final class RegionBatch {
      * RocksDB holds for them now is read again.
      */
     void abandoned(RecordCache cache) {
-        if (putPending) {
-            for (int i = 0; i < regions; i++) {
-                if (putLength[i] > 0) {
-                    cache.forget(putVolumeId, firstRegion + i, putEpoch);
-                }
+        for (int i = 0; i < regions; i++) {
+            if (pending[i] != null) {
+                cache.forget(pendingVolumeId, firstRegion + i, pendingEpoch);
+                pending[i] = null;
             }
-            putPending = false;
         }
     }
 }
