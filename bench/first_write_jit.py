@@ -17,11 +17,9 @@ import argparse
 import json
 import os
 import shutil
-import statistics
-import time
 from pathlib import Path
 
-from nbd_servers import GiB, ROOT, WRITE_1M, Gateway, fio, proc_cpu_seconds
+from nbd_servers import GiB, ROOT, WRITE_1M, Gateway, against_baseline, fio, medians, proc_cpu_seconds
 
 VOLUME = "disk"
 
@@ -67,22 +65,14 @@ def main():
     args = parser.parse_args()
     workdir = Path(args.out)
     workdir.mkdir(parents=True, exist_ok=True)
-    checkouts = {"this": ROOT, "baseline": Path(args.baseline).resolve()}
-    runs = {name: [] for name in checkouts}
-    for round_ in range(args.rounds):
-        # alternate the order: whoever runs first meets the host's memory as the other left it
-        order = list(checkouts) if round_ % 2 == 0 else list(reversed(checkouts))
-        for name in order:
-            run = one_run(checkouts[name], workdir, args.size_gib * GiB, args.seconds)
-            runs[name].append(run)
-            print(f"round {round_ + 1} {name}: {run['mib_s']:.0f} MiB/s, {run['gib']:.2f} GiB,"
-                  f" {run['cpu_s_per_gib']:.2f} CPU s/GiB, C2 {run['c2_cpu_s']:.2f} CPU s", flush=True)
-            time.sleep(2)
+    runs = against_baseline(args.baseline, args.rounds,
+                            lambda root: one_run(root, workdir, args.size_gib * GiB, args.seconds),
+                            lambda run: f"{run['mib_s']:.0f} MiB/s, {run['gib']:.2f} GiB,"
+                                        f" {run['cpu_s_per_gib']:.2f} CPU s/GiB, C2 {run['c2_cpu_s']:.2f} CPU s")
+    this, base = medians(runs["this"]), medians(runs["baseline"])
     print(f"\nmedians of {args.rounds} rounds (this checkout / baseline):")
     for key, label in (("mib_s", "MiB/s"), ("cpu_s_per_gib", "gateway CPU s/GiB"), ("c2_cpu_s", "C2 CPU s")):
-        this = statistics.median(r[key] for r in runs["this"])
-        base = statistics.median(r[key] for r in runs["baseline"])
-        print(f"  {label:>20}: {this:8.2f} / {base:8.2f} = {this / base:.2f}x")
+        print(f"  {label:>20}: {this[key]:8.2f} / {base[key]:8.2f} = {this[key] / base[key]:.2f}x")
     (workdir / "runs.json").write_text(json.dumps(runs, indent=1))
 
 

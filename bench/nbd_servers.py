@@ -2,7 +2,8 @@
 plugin on raw files, fio's nbd engine and nbdcopy; and the figures of a server process that the
 reports put beside throughput (CPU seconds, peak RSS, disk used).
 
-Used by nbd_bench.py and nbd_back_to_back.py, barrier_bench.py, backup_bench.py and job_switch.py.
+Used by nbd_bench.py and nbd_back_to_back.py, barrier_bench.py, backup_bench.py, job_switch.py,
+first_write_jit.py and partial_writes.py.
 """
 import contextlib
 import json
@@ -386,3 +387,18 @@ def rotated(servers, run):
     follows the same peer."""
     shift = run % len(servers)
     return servers[shift:] + servers[:shift]
+
+
+def against_baseline(baseline, rounds, one_run, describe):
+    """A/B of this checkout and the checkout `baseline`: one_run(root) -> dict of figures for each
+    in every round, in rotated order (whoever runs first meets the host's memory as the other left
+    it), describe(figures) printed per run. Returns {"this": [figures...], "baseline": [...]}."""
+    checkouts = {"this": ROOT, "baseline": Path(baseline).resolve()}
+    runs = {name: [] for name in checkouts}
+    for round_ in range(rounds):
+        for name in rotated(list(checkouts), round_):
+            figures = one_run(checkouts[name])
+            runs[name].append(figures)
+            print(f"round {round_ + 1} {name}: {describe(figures)}", flush=True)
+            time.sleep(2)
+    return runs

@@ -10,11 +10,10 @@ this checkout's as a ratio to the baseline's.
 """
 import argparse
 import shutil
-import statistics
-import time
 from pathlib import Path
 
-from nbd_servers import GiB, RANDWRITE_4K, ROOT, WRITE_1M, Gateway, fio, proc_cpu_seconds
+from nbd_servers import (GiB, RANDWRITE_4K, ROOT, WRITE_1M, Gateway, against_baseline, fio, medians,
+                         proc_cpu_seconds)
 
 SIZE = 2 * GiB
 
@@ -43,17 +42,9 @@ def main():
     args = parser.parse_args()
     workdir = Path(args.out)
     workdir.mkdir(parents=True, exist_ok=True)
-    checkouts = {"this": ROOT, "baseline": Path(args.baseline).resolve()}
-    runs = {name: [] for name in checkouts}
-    for round_ in range(args.rounds):
-        order = list(checkouts) if round_ % 2 == 0 else list(reversed(checkouts))
-        for name in order:
-            run = one_run(checkouts[name], workdir, args.seconds)
-            runs[name].append(run)
-            print(f"round {round_ + 1} {name}: {run['iops']:.0f} IOPS, {run['cpu_s']:.2f} CPU s", flush=True)
-            time.sleep(2)
-    this = statistics.median(r["iops"] for r in runs["this"])
-    base = statistics.median(r["iops"] for r in runs["baseline"])
+    runs = against_baseline(args.baseline, args.rounds, lambda root: one_run(root, workdir, args.seconds),
+                            lambda run: f"{run['iops']:.0f} IOPS, {run['cpu_s']:.2f} CPU s")
+    this, base = medians(runs["this"])["iops"], medians(runs["baseline"])["iops"]
     print(f"\nmedian of {args.rounds} rounds: {this:.0f} / {base:.0f} IOPS = {this / base:.2f}x")
 
 
