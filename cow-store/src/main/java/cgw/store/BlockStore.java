@@ -489,6 +489,20 @@ public final class BlockStore implements AutoCloseable {
         }
     }
 
+    /**
+     * Blocks of a volume written after the retained {@code fromEpoch} up to the head, as it is now:
+     * what must be written back to make the head read as {@code fromEpoch} again.
+     */
+    public Roaring64Bitmap changedSince(Volume volume, long fromEpoch) {
+        calls.enter();
+        try {
+            catalog.requireRetained(volume, fromEpoch, fromEpoch);
+            return extents.dirtyBlocks(volume, fromEpoch + 1, Long.MAX_VALUE - 1);
+        } finally {
+            calls.exit();
+        }
+    }
+
     // ---------------------------------------------------------------- garbage collection and statistics
 
     /**

@@ -1,10 +1,6 @@
 package cgw.barrier;
 
 import cgw.store.CatalogChanges;
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.DeserializationFeature;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 
@@ -47,9 +43,6 @@ final class CatalogRecords {
         }
     }
 
-    private static final ObjectMapper JSON = new ObjectMapper()
-            .configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false);
-
     private CatalogRecords() {
     }
 
@@ -78,18 +71,10 @@ final class CatalogRecords {
     }
 
     static <T> T decode(String name, byte[] value, Class<T> type) {
-        try {
-            return JSON.readValue(value, type);
-        } catch (IOException e) {
-            throw new IllegalStateException("catalog record " + name + " is unreadable: " + e.getMessage(), e);
-        }
+        return CatalogJson.decode(name, value, type);
     }
 
     private static byte[] encode(Object record) {
-        try {
-            return JSON.writeValueAsBytes(record);
-        } catch (JsonProcessingException e) {
-            throw new IllegalStateException("cannot encode " + record, e);
-        }
+        return CatalogJson.encode(record);
     }
 }

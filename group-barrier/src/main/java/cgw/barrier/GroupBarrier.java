@@ -28,6 +28,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.BiConsumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -60,6 +61,9 @@ public final class GroupBarrier implements AutoCloseable {
     /** Timeout of a barrier whose caller gave none. */
     public static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(10);
     public static final Duration MAX_TIMEOUT = Duration.ofMinutes(10);
+
+    private static final BiConsumer<Snapshot, CatalogChanges> NO_RECORDS = (snapshot, changes) -> {
+    };
 
     private final BlockStore store;
     private final ScheduledExecutorService leaseTimer;
@@ -222,13 +226,23 @@ public final class GroupBarrier implements AutoCloseable {
 
     /** Snapshots every volume of a group at one crash-consistent point. */
     public Snapshot snapshotGroup(String name, String label, Duration timeout) {
+        return snapshotGroup(name, label, timeout, NO_RECORDS);
+    }
+
+    /**
+     * {@link #snapshotGroup(String, String, Duration)}, adding the records {@code atCommit} puts
+     * into the write that publishes the snapshot: a layer above (replication) records what the
+     * snapshot means with no moment where one exists without the other.
+     */
+    public Snapshot snapshotGroup(String name, String label, Duration timeout,
+            BiConsumer<Snapshot, CatalogChanges> atCommit) {
         List<String> volumes = group(name).volumes();
-        return snapshot(name, volumes, label, timeout);
+        return snapshot(name, volumes, label, timeout, atCommit);
     }
 
     /** Snapshots an ad-hoc set of volumes with the same barrier as a group. */
     public Snapshot snapshotVolumes(List<String> volumes, String label, Duration timeout) {
-        return snapshot(null, checkVolumeList(volumes), label, timeout);
+        return snapshot(null, checkVolumeList(volumes), label, timeout, NO_RECORDS);
     }
 
     public Snapshot snapshot(long id) {
@@ -253,10 +267,14 @@ public final class GroupBarrier implements AutoCloseable {
      * by the store's collector. Epochs that clones fall through to stay readable for them.
      */
     public void deleteSnapshot(long id) {
+        deleteSnapshot(id, new CatalogChanges());
+    }
+
+    /** {@link #deleteSnapshot(long)}, applying {@code alongside} in the same atomic write. */
+    public void deleteSnapshot(long id, CatalogChanges alongside) {
         synchronized (catalogLock) {
             Snapshot snapshot = snapshot(id);
-            store.release(epochs(snapshot.members()),
-                    new CatalogChanges().delete(CatalogRecords.snapshotKey(id)));
+            store.release(epochs(snapshot.members()), alongside.delete(CatalogRecords.snapshotKey(id)));
             snapshots.remove(id);
             log.info("deleted snapshot {}", id);
         }
@@ -354,7 +372,8 @@ public final class GroupBarrier implements AutoCloseable {
         }
     }
 
-    private Snapshot snapshot(String group, List<String> names, String label, Duration timeout) {
+    private Snapshot snapshot(String group, List<String> names, String label, Duration timeout,
+            BiConsumer<Snapshot, CatalogChanges> atCommit) {
         if (label != null && label.length() > MAX_LABEL_LENGTH) {
             throw new InvalidBarrierRequestException("label is longer than " + MAX_LABEL_LENGTH + " characters");
         }
@@ -371,7 +390,7 @@ public final class GroupBarrier implements AutoCloseable {
         Snapshot snapshot;
         try {
             locked = lockVolumes(volumes, deadline);
-            snapshot = runBarrier(group, volumes, label, timeout, deadline);
+            snapshot = runBarrier(group, volumes, label, timeout, deadline, atCommit);
         } catch (RuntimeException e) {
             listeners.forEach(l -> l.failed(e));
             throw e;
@@ -384,7 +403,8 @@ public final class GroupBarrier implements AutoCloseable {
         return snapshot;
     }
 
-    private Snapshot runBarrier(String group, List<Volume> volumes, String label, Duration timeout, long deadline) {
+    private Snapshot runBarrier(String group, List<Volume> volumes, String label, Duration timeout, long deadline,
+            BiConsumer<Snapshot, CatalogChanges> atCommit) {
         List<EpochGate> volumeGates = volumes.stream().map(this::gate).toList();
         long id = nextSnapshotId.getAndIncrement();
         long createdAt = System.currentTimeMillis();
@@ -410,8 +430,10 @@ public final class GroupBarrier implements AutoCloseable {
             // 4. seal: the writes admitted in E before the switch are applied
             awaitDrained(volumes, volumeGates, sealed, deadline, timeout);
             Snapshot snapshot = new Snapshot(id, group, label, createdAt, members, freezeMicros);
-            store.updateCatalog(CatalogRecords.putSnapshot(new CatalogChanges(), snapshot, StoredSnapshot.COMMITTED),
-                    true);
+            CatalogChanges publish = CatalogRecords.putSnapshot(new CatalogChanges(), snapshot,
+                    StoredSnapshot.COMMITTED);
+            atCommit.accept(snapshot, publish);
+            store.updateCatalog(publish, true);
             synchronized (catalogLock) {
                 snapshots.put(id, snapshot);
             }

@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.fail;
 import static org.awaitility.Awaitility.await;
 
-import cgw.cli.TrustedCa;
+import cgw.host.TrustedCa;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.BufferedReader;
@@ -54,7 +54,7 @@ public final class GatewayProcess implements AutoCloseable {
         if (restScheme.equals("https")) {
             Path caCert = data.resolve("tls").resolve("ca-cert.pem");
             try {
-                client.sslContext(TrustedCa.sslContext(Files.readAllBytes(caCert), caCert));
+                client.sslContext(TrustedCa.sslContext(Files.readAllBytes(caCert), caCert.toString()));
             } catch (IOException e) {
                 throw new UncheckedIOException("cannot read " + caCert, e);
             }
@@ -78,8 +78,16 @@ public final class GatewayProcess implements AutoCloseable {
             Map<String, String> environment,
             String... extraArgs) throws IOException {
         List<String> command = new ArrayList<>(javaJar(jvmOptions));
-        command.addAll(List.of("serve", "--data", data.toString(), "--http", "127.0.0.1:0", "--nbd", "127.0.0.1:0"));
-        command.addAll(List.of(extraArgs));
+        command.addAll(List.of("serve", "--data", data.toString()));
+        List<String> extra = List.of(extraArgs);
+        // free ports unless the caller asks for given ones (a restart at the same address)
+        if (!extra.contains("--http")) {
+            command.addAll(List.of("--http", "127.0.0.1:0"));
+        }
+        if (!extra.contains("--nbd")) {
+            command.addAll(List.of("--nbd", "127.0.0.1:0"));
+        }
+        command.addAll(extra);
         ProcessBuilder builder = new ProcessBuilder(command).redirectError(stderrFile.toFile());
         builder.environment().putAll(environment);
         Process process = builder.start();

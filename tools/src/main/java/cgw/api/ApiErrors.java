@@ -17,6 +17,7 @@ import cgw.barrier.BarrierTimeoutException;
 import cgw.barrier.ConflictException;
 import cgw.barrier.InvalidBarrierRequestException;
 import cgw.barrier.NotFoundException;
+import cgw.replication.ReplicaUnavailableException;
 import cgw.store.EpochNotRetainedException;
 import cgw.store.InvalidRequestException;
 import cgw.store.OutOfRangeException;
@@ -110,7 +111,7 @@ public final class ApiErrors {
             error = ApiError.CONFLICT;
         } else if (e instanceof InvalidBarrierRequestException) {
             error = ApiError.BAD_REQUEST;
-        } else if (e instanceof BarrierBusyException) {
+        } else if (e instanceof BarrierBusyException || e instanceof ReplicaUnavailableException) {
             error = ApiError.UNAVAILABLE;
         } else if (e instanceof BarrierTimeoutException) {
             error = ApiError.TIMEOUT;

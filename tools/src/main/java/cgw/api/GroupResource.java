@@ -5,6 +5,7 @@ import cgw.barrier.GroupBarrier;
 import io.netty.handler.codec.http.HttpMethod;
 import java.io.IOException;
 import java.util.List;
+import java.util.function.Predicate;
 
 /**
  * {@code /v1/groups}: named sets of volumes snapshotted together, and the group barrier itself
@@ -30,9 +31,11 @@ final class GroupResource {
     }
 
     private final GroupBarrier barrier;
+    private final Predicate<String> replicaGroups;
 
-    GroupResource(GroupBarrier barrier) {
+    GroupResource(GroupBarrier barrier, Predicate<String> replicaGroups) {
         this.barrier = barrier;
+        this.replicaGroups = replicaGroups;
     }
 
     void addTo(Routes routes) {
@@ -73,6 +76,10 @@ final class GroupResource {
 
     private Reply snapshot(ApiRequest request) throws IOException {
         SnapshotResource.Options options = SnapshotResource.Options.read(request.body());
+        if (replicaGroups.test(request.pathParam("name"))) {
+            throw new ApiException(ApiError.CONFLICT, "group " + request.pathParam("name")
+                    + " is a replica here: its snapshots are the epochs the primary ships; clone one for a drill");
+        }
         return SnapshotResource
                 .created(barrier.snapshotGroup(request.pathParam("name"), options.label(), options.timeout()));
     }

@@ -3,9 +3,11 @@ package cgw.api;
 import cgw.api.jobs.BackupJobs;
 import cgw.backup.RepositoryAccess;
 import cgw.barrier.GroupBarrier;
+import cgw.replication.Replication;
 import cgw.store.BlockStore;
 import io.netty.handler.codec.http.HttpMethod;
 import java.util.Map;
+import java.util.function.Predicate;
 import java.util.function.ToIntFunction;
 
 /**
@@ -27,10 +29,25 @@ public final class RestApi {
     /** As {@link #routes(BlockStore, GroupBarrier, ToIntFunction)}, with the volumes' client lists the NBD server also reads. */
     public static Routes routes(BlockStore store, GroupBarrier barrier, ToIntFunction<String> attachments,
             VolumeClients clients) {
+        return routes(store, barrier, attachments, clients, group -> false);
+    }
+
+    /** As above; {@code replicaGroups} names the groups that are replicas here (no snapshots of their own). */
+    public static Routes routes(BlockStore store, GroupBarrier barrier, ToIntFunction<String> attachments,
+            VolumeClients clients, Predicate<String> replicaGroups) {
         Routes routes = new Routes().addPublic(HttpMethod.GET, "/healthz", request -> Reply.ok(HEALTHY));
         new VolumeResource(store, barrier, attachments, clients).addTo(routes);
-        new GroupResource(barrier).addTo(routes);
+        new GroupResource(barrier, replicaGroups).addTo(routes);
         new SnapshotResource(store, barrier, clients).addTo(routes);
+        return routes;
+    }
+
+    /**
+     * Adds replication ({@code /v1/groups/{name}/replication}, demote, promote) and the replica's
+     * side of its protocol ({@code /v1/replication/...}) to {@code routes}.
+     */
+    public static Routes addReplication(Routes routes, Replication replication) {
+        new ReplicationResource(replication).addTo(routes);
         return routes;
     }
 

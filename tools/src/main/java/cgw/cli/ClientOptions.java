@@ -1,5 +1,6 @@
 package cgw.cli;
 
+import cgw.host.TrustedCa;
 import java.io.IOException;
 import java.net.URI;
 import java.net.URISyntaxException;
@@ -122,7 +123,11 @@ public final class ClientOptions {
         if (caCert == null && !Files.isRegularFile(file)) {
             return null;
         }
-        return TrustedCa.sslContext(read(file, "the CA certificate file", ""), file);
+        try {
+            return TrustedCa.sslContext(read(file, "the CA certificate file", ""), "the CA certificate file " + file);
+        } catch (IllegalArgumentException e) {
+            throw new CliException(e.getMessage(), e);
+        }
     }
 
     private static byte[] read(Path file, String what, String hint) {

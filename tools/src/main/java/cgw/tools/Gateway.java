@@ -12,6 +12,7 @@ import cgw.backup.BackupRoots;
 import cgw.backup.JobOptions;
 import cgw.backup.RepositoryAccess;
 import cgw.barrier.GroupBarrier;
+import cgw.replication.Replication;
 import cgw.store.BlockStore;
 import cgw.store.StoreException;
 import cgw.store.StoreOptions;
@@ -39,15 +40,17 @@ final class Gateway implements AutoCloseable {
 
     private final BlockStore store;
     private final GroupBarrier barrier;
+    private final Replication replication;
     private final GatewayMetrics metrics;
     private final BackupJobs jobs;
     private final List<Frontend> frontends;
     private boolean closed; // guarded by this
 
-    private Gateway(BlockStore store, GroupBarrier barrier, GatewayMetrics metrics, BackupJobs jobs,
-            List<Frontend> frontends) {
+    private Gateway(BlockStore store, GroupBarrier barrier, Replication replication, GatewayMetrics metrics,
+            BackupJobs jobs, List<Frontend> frontends) {
         this.store = store;
         this.barrier = barrier;
+        this.replication = replication;
         this.metrics = metrics;
         this.jobs = jobs;
         this.frontends = List.copyOf(frontends);
@@ -57,21 +60,23 @@ final class Gateway implements AutoCloseable {
     static Gateway start(ServeSettings settings) {
         BlockStore store = openStore(settings);
         GroupBarrier barrier = null;
+        Replication replication = null;
         GatewayMetrics metrics = null;
         BackupJobs jobs = null;
         List<Frontend> started = new ArrayList<>();
         try {
             barrier = GroupBarrier.open(store);
+            replication = Replication.open(store, barrier);
             metrics = new GatewayMetrics(store);
             metrics.listenTo(barrier);
             jobs = new BackupJobs(settings.backups().maxRunning(), settings.backups().rateBytesPerSecond(),
                     JobOptions.defaults());
             ApiTokens tokens = new ApiTokens(ApiTokenFile.loadOrCreate(settings.tokenFile()),
                     ApiTokenFile.loadOrCreate(settings.readTokenFile()));
-            startFrontends(settings, store, barrier, metrics, jobs, tokens, started);
-            return new Gateway(store, barrier, metrics, jobs, started);
+            startFrontends(settings, store, barrier, replication, metrics, jobs, tokens, started);
+            return new Gateway(store, barrier, replication, metrics, jobs, started);
         } catch (RuntimeException e) {
-            new Gateway(store, barrier, metrics, jobs, started).closeAfterFailedStart(e);
+            new Gateway(store, barrier, replication, metrics, jobs, started).closeAfterFailedStart(e);
             throw e;
         }
     }
@@ -83,19 +88,21 @@ final class Gateway implements AutoCloseable {
      * goes through the metrics' decorator; REST serves them as {@code GET /metrics}.
      */
     private static void startFrontends(ServeSettings settings, BlockStore store, GroupBarrier barrier,
-            GatewayMetrics metrics, BackupJobs jobs, ApiTokens tokens, List<Frontend> started) {
+            Replication replication, GatewayMetrics metrics, BackupJobs jobs, ApiTokens tokens,
+            List<Frontend> started) {
         TlsMaterial tls = settings.tls()
                 ? TlsMaterial.ensure(settings.dataDir().resolve("tls"),
                         List.of(settings.nbd().host(), settings.http().host()))
                 : null;
         Transport transport = Transport.best();
         VolumeClients clients = VolumeClients.load(store);
-        NbdFrontend nbd = NbdFrontend.start(settings, store, barrier, metrics::meter, clients,
+        NbdFrontend nbd = NbdFrontend.start(settings, store, barrier, replication, metrics::meter, clients,
                 tls == null ? null : tls.serverContext(), transport);
         started.add(new Frontend(nbd.listeningLine(), nbd));
         try {
-            Routes routes = RestApi.routes(store, barrier, nbd::openConnections, clients);
+            Routes routes = RestApi.routes(store, barrier, nbd::openConnections, clients, replication::isReplica);
             metrics.addTo(routes);
+            RestApi.addReplication(routes, replication);
             RestApi.addBackups(routes, store, barrier, jobs, repositoryAccess(settings), gatewayName(settings));
             RestServer rest = RestServer.start(settings.http().socketAddress(), routes, tokens,
                     tls == null ? null : tls.httpsContext(), transport);
@@ -174,6 +181,10 @@ final class Gateway implements AutoCloseable {
         }
         if (metrics != null) {
             failure = closeStep(metrics, failure);
+        }
+        if (replication != null) {
+            // its shippers cut through the barrier and read the store: stopped before both
+            failure = closeStep(replication, failure);
         }
         if (barrier != null) {
             failure = closeStep(barrier, failure);

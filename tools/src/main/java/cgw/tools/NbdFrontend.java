@@ -7,6 +7,7 @@ import cgw.nbd.ServerTransport;
 import cgw.nbd.export.ExportPolicy;
 import cgw.nbd.export.ExportRegistry;
 import cgw.nbd.export.StoreExports;
+import cgw.replication.Replication;
 import cgw.store.BlockStore;
 import io.netty.handler.ssl.SslContext;
 import io.netty.util.concurrent.DefaultThreadFactory;
@@ -49,11 +50,12 @@ final class NbdFrontend implements AutoCloseable {
 
     /**
      * Serves every volume of {@code store}: {@code VOLUME} through its epoch gate, and
-     * {@code VOLUME@SNAPSHOT_ID} for each snapshot of the barrier's catalog; {@code decorate} wraps
+     * {@code VOLUME@SNAPSHOT_ID} for each snapshot of the barrier's catalog ({@code VOLUME} of a
+     * replica or demoted group shows its newest complete epoch, read-only: {@code replication}); {@code decorate} wraps
      * the exports in layers such as the metrics'; {@code policy} says which clients may open which.
      * Listens on the gateway's {@code transport}.
      */
-    static NbdFrontend start(ServeSettings settings, BlockStore store, GroupBarrier barrier,
+    static NbdFrontend start(ServeSettings settings, BlockStore store, GroupBarrier barrier, Replication replication,
             UnaryOperator<ExportRegistry> decorate, ExportPolicy policy, SslContext tls, ServerTransport transport) {
         int threads = storeThreads(System.getProperty(STORE_THREADS_PROPERTY),
                 Runtime.getRuntime().availableProcessors());
@@ -63,7 +65,8 @@ final class NbdFrontend implements AutoCloseable {
                 // a ThreadLocal lookup on any other thread
                 new ArrayBlockingQueue<>(STORE_QUEUE_LENGTH), new DefaultThreadFactory("cgw-nbd-store", true));
         StoreExports exports = new StoreExports(store, storeCalls, barrier::epochOf,
-                volume -> barrier.gate(volume)::submit);
+                volume -> new WritableGate(barrier.gate(volume)::submit, volume.name(), replication::writable),
+                replication::headView);
         NbdServerConfig config = NbdServerConfig.defaults(settings.nbd().socketAddress())
                 .withUnixSocket(settings.nbdSocket())
                 .withTls(tls)

@@ -60,6 +60,7 @@ public final class StoreExports implements ExportRegistry {
     private final Executor executor;
     private final SnapshotNames snapshots;
     private final Function<Volume, IoGate> gates;
+    private final HeadViews heads;
     private final Map<String, AtomicInteger> openByVolume = new ConcurrentHashMap<>();
     /** No write runs on a caller's thread before this {@link System#nanoTime}; see {@link #SLOW_NO_WAIT_WRITE_NANOS}. */
     private volatile long noWaitWritesFrom = System.nanoTime();
@@ -70,10 +71,17 @@ public final class StoreExports implements ExportRegistry {
 
     /** {@code gates}: the gate each volume's head I/O goes through (the group barrier's). */
     public StoreExports(BlockStore store, Executor executor, SnapshotNames snapshots, Function<Volume, IoGate> gates) {
+        this(store, executor, snapshots, gates, HeadViews.HEADS);
+    }
+
+    /** {@code heads}: what {@code VOLUME} shows of each volume (a replica's newest complete epoch). */
+    public StoreExports(BlockStore store, Executor executor, SnapshotNames snapshots, Function<Volume, IoGate> gates,
+            HeadViews heads) {
         this.store = store;
         this.executor = executor;
         this.snapshots = snapshots;
         this.gates = gates;
+        this.heads = heads;
     }
 
     @Override
@@ -89,8 +97,10 @@ public final class StoreExports implements ExportRegistry {
     public List<ExportInfo> list() {
         List<ExportInfo> exports = new ArrayList<>();
         for (VolumeInfo volume : store.volumes()) {
-            exports.add(new ExportInfo(volume.name(), volume.sizeBytes(), false,
-                    description(volume.name(), BlockStore.HEAD)));
+            ExportInfo info = find(volume.name());
+            if (info != null) {
+                exports.add(info);
+            }
         }
         return exports;
     }
@@ -133,7 +143,8 @@ public final class StoreExports implements ExportRegistry {
             return null;
         }
         if (separator < 0) {
-            return new Target(volume, BlockStore.HEAD);
+            long shown = heads.epoch(volume);
+            return shown == HeadViews.NONE ? null : new Target(volume, shown);
         }
         try {
             OptionalLong epoch = snapshots.epochOf(volume, name.substring(separator + 1));

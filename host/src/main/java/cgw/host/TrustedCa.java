@@ -1,8 +1,7 @@
-package cgw.cli;
+package cgw.host;
 
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
-import java.nio.file.Path;
 import java.security.GeneralSecurityException;
 import java.security.KeyStore;
 import java.security.cert.Certificate;
@@ -13,23 +12,26 @@ import javax.net.ssl.SSLContext;
 import javax.net.ssl.TrustManagerFactory;
 
 /**
- * A TLS context that trusts only the certificates of one PEM file, such as the gateway's own CA in
+ * A TLS context that trusts only the certificates of one PEM text, such as the gateway's own CA in
  * {@code DATA/tls/ca-cert.pem}. Host names are still checked, by the HTTP client. Stateless.
  */
 public final class TrustedCa {
     private TrustedCa() {
     }
 
-    /** A context trusting the certificates in {@code pem}, the contents of {@code file}. */
-    public static SSLContext sslContext(byte[] pem, Path file) {
+    /**
+     * A context trusting the certificates in {@code pem}; {@code source} names where it came from
+     * in the {@link IllegalArgumentException} thrown when it holds none.
+     */
+    public static SSLContext sslContext(byte[] pem, String source) {
         Collection<? extends Certificate> certificates;
         try {
             certificates = CertificateFactory.getInstance("X.509").generateCertificates(new ByteArrayInputStream(pem));
         } catch (CertificateException e) {
-            throw new CliException("the CA certificate file " + file + " does not hold a PEM certificate", e);
+            throw new IllegalArgumentException(source + " does not hold a PEM certificate", e);
         }
         if (certificates.isEmpty()) {
-            throw new CliException("the CA certificate file " + file + " holds no certificate");
+            throw new IllegalArgumentException(source + " holds no certificate");
         }
         try {
             KeyStore trusted = KeyStore.getInstance(KeyStore.getDefaultType());
@@ -45,7 +47,7 @@ public final class TrustedCa {
             return context;
         } catch (GeneralSecurityException | IOException e) {
             // the JDK always has these algorithms and an empty in-memory key store cannot fail to load
-            throw new IllegalStateException("cannot build a TLS context trusting " + file, e);
+            throw new IllegalStateException("cannot build a TLS context trusting " + source, e);
         }
     }
 }

@@ -1,0 +1,152 @@
+package cgw.replication;
+
+import cgw.host.TrustedCa;
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+import java.io.IOException;
+import java.net.URI;
+import java.net.URLEncoder;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpRequest.BodyPublishers;
+import java.net.http.HttpResponse;
+import java.net.http.HttpResponse.BodyHandlers;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+
+/**
+ * The primary's calls to its replica's REST API (docs/replication.md, "The protocol"): JSON
+ * messages and binary block bodies, with the replica's token, over HTTPS trusting the replica's CA
+ * when one was given. Threads: one shipper at a time per instance.
+ */
+final class ReplicaClient {
+    static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(5);
+    /** A commit flushes and cuts on the replica; a begin may roll a whole staged epoch back. */
+    static final Duration ANSWER_TIMEOUT = Duration.ofSeconds(120);
+    private static final int MAX_QUOTED_CHARS = 300;
+    private static final JsonMapper JSON = JsonMapper.builder()
+            .defaultPropertyInclusion(
+                    JsonInclude.Value.construct(JsonInclude.Include.NON_NULL, JsonInclude.Include.NON_NULL))
+            .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
+            .build();
+
+    /** The replica answered with a refusal (4xx): retrying the same thing will not help. */
+    static final class RefusedException extends RuntimeException {
+        final int status;
+
+        RefusedException(int status, String message) {
+            super(message);
+            this.status = status;
+        }
+    }
+
+    /** The replica could not be reached, or failed (5xx): worth retrying later. */
+    static final class LinkException extends RuntimeException {
+        LinkException(String message, Throwable cause) {
+            super(message, cause);
+        }
+
+        LinkException(String message) {
+            super(message);
+        }
+    }
+
+    private final URI base;
+    private final String token;
+    private final HttpClient http;
+    private final String group;
+
+    ReplicaClient(Target target, String group) {
+        this.base = URI.create(target.url().replaceAll("/+$", ""));
+        this.token = target.token();
+        this.group = group;
+        HttpClient.Builder builder = HttpClient.newBuilder()
+                .version(HttpClient.Version.HTTP_1_1)
+                .connectTimeout(CONNECT_TIMEOUT);
+        if (target.caCert() != null) {
+            builder.sslContext(TrustedCa.sslContext(target.caCert().getBytes(StandardCharsets.UTF_8),
+                    "the replica's CA certificate"));
+        }
+        this.http = builder.build();
+    }
+
+    Wire.HelloReply hello(Wire.Hello hello) {
+        return read(send("/hello", "application/json", json(hello)), Wire.HelloReply.class);
+    }
+
+    void begin(Wire.Begin begin) {
+        send("/epochs", "application/json", json(begin));
+    }
+
+    void blocks(byte[] body) {
+        send("/epochs/current/blocks", "application/octet-stream", body);
+    }
+
+    Wire.CommitReply commit(Wire.Commit commit) {
+        return read(send("/epochs/current/commit", "application/json", json(commit)), Wire.CommitReply.class);
+    }
+
+    private String send(String path, String contentType, byte[] body) {
+        URI uri = URI.create(base + "/v1/replication/"
+                + URLEncoder.encode(group, StandardCharsets.UTF_8).replace("+", "%20") + path);
+        HttpRequest request = HttpRequest.newBuilder(uri)
+                .timeout(ANSWER_TIMEOUT)
+                .header("Authorization", "Bearer " + token)
+                .header("Content-Type", contentType)
+                .POST(BodyPublishers.ofByteArray(body))
+                .build();
+        HttpResponse<String> response;
+        try {
+            response = http.send(request, BodyHandlers.ofString(StandardCharsets.UTF_8));
+        } catch (IOException e) {
+            throw new LinkException("cannot reach the replica at " + base + ": " + e, e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new LinkException("interrupted while talking to the replica at " + base, e);
+        }
+        int status = response.statusCode();
+        if (status / 100 == 2) {
+            return response.body();
+        }
+        String words = refusal(response.body());
+        if (status / 100 == 4) {
+            throw new RefusedException(status, "the replica at " + base + " refused " + path + " (" + status + "): "
+                    + words);
+        }
+        throw new LinkException("the replica at " + base + " failed " + path + " (" + status + "): " + words);
+    }
+
+    private static String refusal(String body) {
+        try {
+            JsonNode error = JSON.readTree(body);
+            String detail = error.path("detail").asText("");
+            String text = error.path("error").asText("") + (detail.isEmpty() ? "" : ": " + detail);
+            if (!text.isEmpty()) {
+                return text;
+            }
+        } catch (JsonProcessingException e) {
+            // not our error JSON (a proxy's page): quoted below as it is
+        }
+        return body.length() > MAX_QUOTED_CHARS ? body.substring(0, MAX_QUOTED_CHARS) + "..." : body;
+    }
+
+    private static byte[] json(Object message) {
+        try {
+            return JSON.writeValueAsBytes(message);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("cannot write " + message.getClass().getSimpleName(), e);
+        }
+    }
+
+    private <T> T read(String body, Class<T> type) {
+        try {
+            return JSON.readValue(body, type);
+        } catch (JsonProcessingException e) {
+            throw new LinkException("the replica at " + base + " answered something that is not " + type.getSimpleName()
+                    + ": " + e.getOriginalMessage());
+        }
+    }
+}

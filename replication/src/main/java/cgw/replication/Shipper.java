@@ -1,0 +1,195 @@
+package cgw.replication;
+
+import cgw.barrier.Snapshot;
+import cgw.host.NamedThreads;
+import cgw.host.Pacer;
+import cgw.store.CatalogChanges;
+import cgw.store.Volume;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The primary's loop for one group: cut, ship the delta since the newest epoch both sides hold,
+ * commit, every interval, one epoch in flight (docs/replication.md, "The protocol"). A ship slower
+ * than the interval makes the next cut wait; that cut ships the union of what changed meanwhile.
+ * A failed call pauses the loop with a growing delay; a refusal stops it.
+ *
+ * <p>Threads: its own, named {@code cgw-ship-GROUP}; {@link #stop} from any other. Never
+ * interrupted: the store's files must not see an interrupt.
+ */
+final class Shipper {
+    private static final Logger log = LoggerFactory.getLogger(Shipper.class);
+    static final Duration CUT_TIMEOUT = Duration.ofSeconds(10);
+    static final long MAX_RETRY_DELAY_MS = 10_000;
+
+    private final Replication replication;
+    private final GroupState state;
+    private final Target target;
+    private final ReplicaClient client;
+    private final Object wake = new Object();
+    private volatile boolean stopped;
+    private @Nullable Thread thread;
+    private boolean lagging;
+
+    Shipper(Replication replication, GroupState state, Target target) {
+        this.replication = replication;
+        this.state = state;
+        this.target = target;
+        this.client = new ReplicaClient(target, state.name);
+    }
+
+    void start() {
+        Thread started = NamedThreads.thread("cgw-ship-" + state.name, true, this::run);
+        thread = started;
+        started.start();
+    }
+
+    /** Ends the loop after the epoch in flight (bounded by the client's timeouts), and waits for it. */
+    void stop() {
+        stopped = true;
+        synchronized (wake) {
+            wake.notifyAll();
+        }
+        Thread running = thread;
+        if (running != null && running != Thread.currentThread()) {
+            try {
+                running.join(ReplicaClient.ANSWER_TIMEOUT.toMillis() + 10_000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    private void run() {
+        long nextCut = System.currentTimeMillis();
+        int failures = 0;
+        while (!stopped) {
+            if (!sleepUntil(nextCut)) {
+                break;
+            }
+            nextCut = System.currentTimeMillis() + target.intervalMs();
+            try {
+                shipOnce();
+                failures = 0;
+                watchLag();
+            } catch (ReplicaClient.RefusedException e) {
+                log.error("group {}: replication stopped: {}", state.name, e.getMessage());
+                state.state("failed", e.getMessage());
+                return;
+            } catch (RuntimeException e) {
+                failures++;
+                long delay = Math.min(MAX_RETRY_DELAY_MS, target.intervalMs() << Math.min(failures, 16));
+                log.warn("group {}: shipping failed ({} in a row), retrying in {} ms: {}", state.name, failures,
+                        delay, e.getMessage());
+                log.debug("group {}: shipping failure", state.name, e);
+                state.state("paused", e.getMessage());
+                nextCut = System.currentTimeMillis() + delay;
+            }
+        }
+    }
+
+    private boolean sleepUntil(long wallMillis) {
+        synchronized (wake) {
+            long wait;
+            while (!stopped && (wait = wallMillis - System.currentTimeMillis()) > 0) {
+                try {
+                    wake.wait(wait);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return false;
+                }
+            }
+        }
+        return !stopped;
+    }
+
+    /** Cuts the group and ships the epoch; returns its snapshot here once the replica holds it complete. */
+    Snapshot shipOnce() {
+        Snapshot cut = replication.barrier.snapshotGroup(state.name, Replication.LABEL, CUT_TIMEOUT);
+        GroupRecord record = state.record();
+        long generation = record.generation();
+        List<Volume> volumes = new ArrayList<>();
+        List<Wire.VolumeSize> sizes = new ArrayList<>();
+        for (Snapshot.Member member : cut.members()) {
+            Volume volume = replication.store.volume(member.volume());
+            volumes.add(volume);
+            sizes.add(new Wire.VolumeSize(member.volume(), replication.store.sizeBytes(volume, member.epoch())));
+        }
+        Wire.HelloReply hello = client.hello(new Wire.Hello(generation, replication.self, sizes));
+        Snapshot base = base(cut, new HashSet<>(hello.held()));
+        Origin origin = replication.originOf(cut);
+        client.begin(new Wire.Begin(generation, replication.self, origin.toString(), cut.createdAtMillis(),
+                base == null ? null : replication.originOf(base).toString(), target.keep(), sizes));
+        List<DeltaReader.Part> parts = new ArrayList<>();
+        for (int i = 0; i < volumes.size(); i++) {
+            Snapshot.Member member = cut.members().get(i);
+            Long baseEpoch = base == null
+                    ? null
+                    : base.member(member.volumeId()).map(Snapshot.Member::epoch)
+                            .orElse(null);
+            parts.add(new DeltaReader.Part(volumes.get(i), member.epoch(), baseEpoch));
+        }
+        Pacer pacer = new Pacer(target.bandwidthBytesPerSec() == null
+                ? Pacer.UNLIMITED
+                : target.bandwidthBytesPerSec());
+        long[] wireBytes = new long[1];
+        DeltaReader.Sent sent = new DeltaReader(replication.store, generation, origin.snapshot(), body -> {
+            client.blocks(body);
+            wireBytes[0] += body.length;
+            pacer.paceKeepingInterrupt(body.length);
+        }).send(parts);
+        Wire.CommitReply reply = client.commit(new Wire.Commit(generation, replication.self, origin.toString(),
+                sent.bodies(), sent.describedBytes()));
+        state.completed(cut.id(), cut.createdAtMillis(), wireBytes[0]);
+        state.state("replicating", null);
+        log.debug("group {}: epoch {} complete on the replica as snapshot {} ({} from {}, {} bodies, {} bytes"
+                + " of data, {} on the wire)", state.name, cut.id(), reply.snapshot(),
+                base == null ? "whole" : "delta", base == null ? "-" : base.id(), sent.bodies(), sent.dataBytes(),
+                wireBytes[0]);
+        retire(cut);
+        return cut;
+    }
+
+    /** The newest snapshot of the group here, other than {@code cut}, that the replica holds too. */
+    private @Nullable Snapshot base(Snapshot cut, Set<String> held) {
+        for (Snapshot snapshot : replication.snapshotsNewestFirst(state.name)) {
+            if (snapshot.id() != cut.id() && held.contains(replication.originOf(snapshot).toString())) {
+                return snapshot;
+            }
+        }
+        return null;
+    }
+
+    /** Deletes this group's replication snapshots older than the newest {@code keep} up to {@code cut}. */
+    private void retire(Snapshot cut) {
+        int kept = 0;
+        for (Snapshot snapshot : replication.snapshotsNewestFirst(state.name)) {
+            if (snapshot.id() > cut.id() || !Replication.LABEL.equals(snapshot.label())) {
+                continue;
+            }
+            if (++kept > target.keep()) {
+                replication.barrier.deleteSnapshot(snapshot.id(),
+                        ReplicationCatalog.deleteOrigin(new CatalogChanges(), snapshot.id()));
+                replication.originForgotten(snapshot.id());
+            }
+        }
+    }
+
+    private void watchLag() {
+        long lag = System.currentTimeMillis() - state.lastCreatedAt();
+        boolean now = lag > 3 * target.intervalMs();
+        if (now && !lagging) {
+            log.warn("group {}: replication lag {} ms is more than 3 intervals of {} ms", state.name, lag,
+                    target.intervalMs());
+        } else if (!now && lagging) {
+            log.info("group {}: replication lag back to {} ms", state.name, lag);
+        }
+        lagging = now;
+    }
+}
