@@ -130,7 +130,8 @@ public final class ClientOptions {
         }
     }
 
-    private static byte[] read(Path file, String what, String hint) {
+    /** A small file (a token, a PEM) whole; {@code what} names it in the one-line error. */
+    static byte[] read(Path file, String what, String hint) {
         try {
             if (Files.size(file) > MAX_FILE_BYTES) {
                 throw new CliException(

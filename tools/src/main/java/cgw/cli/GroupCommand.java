@@ -11,7 +11,7 @@ import picocli.CommandLine.Parameters;
  */
 @Command(name = "group", description = "Create, change, list and delete consistency groups.", subcommands = {
         GroupCommand.Create.class, GroupCommand.Set.class, GroupCommand.ListAll.class,
-        GroupCommand.Show.class, GroupCommand.Delete.class})
+        GroupCommand.Show.class, GroupCommand.Delete.class, GroupCommand.Demote.class, GroupCommand.Promote.class})
 public final class GroupCommand extends CommandGroup {
     private static final String GROUPS = "/v1/groups";
 
@@ -72,6 +72,37 @@ public final class GroupCommand extends CommandGroup {
     static final class ListAll extends ClientCommand.Listing {
         ListAll() {
             super(GROUPS, "groups", Views::groups);
+        }
+    }
+
+    /** The optional body of {@code POST /v1/groups/{name}/promote}. */
+    record PromoteBody(Long snapshot) {
+    }
+
+    @Command(name = "demote", description = "Planned failover, on the primary: make the group read-only, ship its last epoch, wait until the replica has it.")
+    static final class Demote extends ClientCommand {
+        @Parameters(index = "0", paramLabel = "NAME", description = "The group")
+        String name;
+
+        @Override
+        JsonNode send(GatewayClient gateway) {
+            return gateway.post(groupPath(name) + "/demote", java.util.Map.of());
+        }
+
+        @Override
+        Table table(JsonNode reply) {
+            return new Table("FINAL SNAPSHOT").row(reply.path("snapshot").asText());
+        }
+    }
+
+    @Command(name = "promote", description = "Failover, on the replica: make the group writable at its newest complete epoch (or --snapshot).")
+    static final class Promote extends OneGroup {
+        @picocli.CommandLine.Option(names = "--snapshot", paramLabel = "ID", description = "An older replicated snapshot to promote at")
+        Long snapshot;
+
+        @Override
+        JsonNode send(GatewayClient gateway) {
+            return gateway.post(groupPath(name) + "/promote", new PromoteBody(snapshot));
         }
     }
 

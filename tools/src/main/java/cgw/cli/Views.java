@@ -62,6 +62,22 @@ final class Views {
         return table;
     }
 
+    /** Replication statuses: who ships where, how far behind. */
+    static Table replication(List<JsonNode> statuses) {
+        Table table = new Table("GROUP", "ROLE", "STATE", "TARGET", "INTERVAL", "LAST", "LAG", "SHIPPED", "GENERATION",
+                "ERROR");
+        for (JsonNode status : statuses) {
+            JsonNode interval = status.path("intervalMs");
+            JsonNode lag = status.path("lagMs");
+            table.row(text(status, "group"), text(status, "role"), text(status, "state"), text(status, "target"),
+                    interval.isIntegralNumber() ? micros(interval.asLong() * 1000) : ABSENT,
+                    text(status, "lastSnapshot"),
+                    lag.isIntegralNumber() ? micros(lag.asLong() * 1000) : ABSENT, size(status.path("bytesShipped")),
+                    text(status, "generation"), text(status, "error"));
+        }
+        return table;
+    }
+
     static Table snapshots(List<JsonNode> snapshots) {
         Table table = new Table("ID", "GROUP", "LABEL", "CREATED", "VOLUMES", "FREEZE");
         for (JsonNode snapshot : snapshots) {

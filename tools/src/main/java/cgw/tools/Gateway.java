@@ -69,6 +69,7 @@ final class Gateway implements AutoCloseable {
             replication = Replication.open(store, barrier);
             metrics = new GatewayMetrics(store);
             metrics.listenTo(barrier);
+            metrics.watch(replication);
             jobs = new BackupJobs(settings.backups().maxRunning(), settings.backups().rateBytesPerSecond(),
                     JobOptions.defaults());
             ApiTokens tokens = new ApiTokens(ApiTokenFile.loadOrCreate(settings.tokenFile()),

@@ -7,6 +7,7 @@ import cgw.cli.ClientOptions;
 import cgw.cli.ExportCommand;
 import cgw.cli.GroupCommand;
 import cgw.cli.JobCommand;
+import cgw.cli.ReplicationCommand;
 import cgw.cli.RestoreCommand;
 import cgw.cli.SnapshotCommand;
 import cgw.cli.VolumeCommand;
@@ -30,7 +31,8 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "cgw", sortOptions = false, description = "Consistency-group gateway: VM disks over NBD from a copy-on-write block store.", subcommands = {
         ServeCommand.class, VolumeCommand.class, GroupCommand.class, SnapshotCommand.class,
-        ExportCommand.class, RestoreCommand.class, JobCommand.class, BackupCommand.class, TlsCommand.class})
+        ExportCommand.class, RestoreCommand.class, JobCommand.class, BackupCommand.class, ReplicationCommand.class,
+        TlsCommand.class})
 public final class Main implements Runnable {
     private static final Logger log = LoggerFactory.getLogger(Main.class);
     static final String LOG_LEVEL = "--log-level";

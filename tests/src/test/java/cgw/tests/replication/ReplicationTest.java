@@ -13,6 +13,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import cgw.tests.GatewayProcess;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.nio.file.Path;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -35,8 +36,18 @@ class ReplicationTest {
             writeRandom(a, "wal", dir, 0, 4);
             writeRandom(a, "data", dir, 8, 8);
             qemuIo(a, "wal", "write -q -z 1M 1M", "discard -q 2M 1M", "write -q -P 0x5a 40M 64k").assertSuccess();
-            replicate(a, b, "db", 200, 5);
+            // started as an operator would: the CLI, the replica's token file
+            String started = a.cli(Map.of(), "replication", "start", "db", "--target",
+                    "http://127.0.0.1:" + b.restPort, "--target-token-file", b.data.resolve("api-token").toString(),
+                    "--interval", "200ms", "--keep", "5").assertSuccess().stdout();
+            assertThat(started).contains("primary").contains("200.0 ms");
             JsonNode first = awaitStatus(a, "db", "replicating", s -> s.get("state").asText().equals("replicating"));
+            assertThat(a.cli(Map.of(), "replication", "status", "db").assertSuccess().stdout())
+                    .contains("replicating");
+            String metrics = a.rest("GET", "/metrics", null).body();
+            assertThat(metrics).contains("cgw_replication_lag_seconds{group=\"db\"}")
+                    .contains("cgw_replication_bytes_total{group=\"db\"}")
+                    .containsPattern("cgw_replication_epochs_total\\{group=\"db\"\\} [1-9]");
             assertThat(first.get("role").asText()).isEqualTo("primary");
             assertThat(first.get("generation").asLong()).isEqualTo(1);
             assertSame(a, "wal", b, "wal");
@@ -63,12 +74,11 @@ class ReplicationTest {
 
             // planned failover: nothing written before the demote is lost
             writeRandom(a, "wal", dir, 20, 2);
-            long finalSnapshot = a.call(200, "POST", "/v1/groups/db/demote", null).get("snapshot").asLong();
-            assertThat(finalSnapshot).isPositive();
+            String demoted = a.cli(Map.of(), "group", "demote", "db").assertSuccess().stdout();
+            assertThat(demoted).contains("FINAL SNAPSHOT");
             assertThat(qemuIo(a, "wal", "write -q 0 4k").exitCode()).as("a write to a demoted primary").isNotZero();
             assertThat(status(a, "db").get("state").asText()).isEqualTo("demoted");
-            JsonNode promoted = b.call(200, "POST", "/v1/groups/db/promote", null);
-            assertThat(promoted.get("volumes")).hasSize(2);
+            assertThat(b.cli(Map.of(), "group", "promote", "db").assertSuccess().stdout()).contains("wal,data");
             assertSame(a, "wal", b, "wal");
             assertSame(a, "data", b, "data");
             assertThat(status(b, "db").get("generation").asLong()).isEqualTo(2);

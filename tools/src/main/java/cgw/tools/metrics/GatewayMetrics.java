@@ -4,11 +4,18 @@ import cgw.api.Reply;
 import cgw.api.Routes;
 import cgw.barrier.GroupBarrier;
 import cgw.nbd.export.ExportRegistry;
+import cgw.replication.Replication;
+import cgw.replication.ReplicationStatus;
 import cgw.store.BlockStore;
+import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.Tags;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.netty.handler.codec.http.HttpMethod;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Function;
 
 /**
  * The gateway's metrics, served by {@code GET /metrics} (token required) in the Prometheus text
@@ -37,6 +44,12 @@ import io.netty.handler.codec.http.HttpMethod;
  *       <td>collections waiting for the store's garbage collector</td></tr>
  *   <tr><td>{@code cgw_store_sync_failed}</td><td>gauge</td><td></td>
  *       <td>1 once a sync of the store failed (it refuses writes until restarted), else 0</td></tr>
+ *   <tr><td>{@code cgw_replication_lag_seconds}</td><td>gauge</td><td>{@code group}</td>
+ *       <td>age of the newest epoch complete on the replica (NaN while the group does not ship)</td></tr>
+ *   <tr><td>{@code cgw_replication_bytes_total}</td><td>counter</td><td>{@code group}</td>
+ *       <td>bytes of block bodies shipped (on a replica: received); from zero at a change of role</td></tr>
+ *   <tr><td>{@code cgw_replication_epochs_total}</td><td>counter</td><td>{@code group}</td>
+ *       <td>epochs complete on the replica</td></tr>
  * </table>
  *
  * <p>{@code volume} is the volume's name; reads of {@code VOLUME@SNAPSHOT} exports count under
@@ -55,6 +68,10 @@ public final class GatewayMetrics implements AutoCloseable {
     private final BlockStore store;
     /** Set once by {@link #meter}, before NBD serves; null when the gateway meters no NBD. */
     private volatile MeteredExports exports;
+    /** Set once by {@link #watch}; null when the gateway replicates nothing. */
+    private volatile Replication replication;
+    /** Groups whose replication meters are registered; touched by scrapes only. */
+    private final Set<String> replicatedGroups = ConcurrentHashMap.newKeySet();
 
     public GatewayMetrics(BlockStore store) {
         this.store = store;
@@ -73,6 +90,11 @@ public final class GatewayMetrics implements AutoCloseable {
     /** Counts the snapshots of {@code barrier} and records their freeze. */
     public void listenTo(GroupBarrier barrier) {
         barrier.addListener(new SnapshotMetrics(registry));
+    }
+
+    /** Shows the lag, bytes and epochs of every replicated group of {@code watched}. */
+    public void watch(Replication watched) {
+        this.replication = watched;
     }
 
     /** {@code exports}, measured: per volume requests, latency, errors, bytes. Once per gateway. */
@@ -96,7 +118,37 @@ public final class GatewayMetrics implements AutoCloseable {
         if (metered != null) {
             metered.forgetDeletedVolumes();
         }
+        Replication watched = replication;
+        if (watched != null) {
+            watched.statuses().forEach(status -> meterReplication(watched, status.group()));
+        }
         return registry.scrape(CONTENT_TYPE);
+    }
+
+    private void meterReplication(Replication watched, String group) {
+        if (!replicatedGroups.add(group)) {
+            return;
+        }
+        Tags tags = Tags.of("group", group);
+        Gauge.builder("cgw.replication.lag", watched, r -> figure(r, group, ReplicationStatus::lagMs) / 1000.0)
+                .baseUnit("seconds").tags(tags).description("Age of the newest epoch complete on the replica")
+                .register(registry);
+        FunctionCounter
+                .builder("cgw.replication.bytes", watched, r -> figure(r, group, ReplicationStatus::bytesShipped))
+                .tags(tags).description("Bytes of block bodies shipped (received, on a replica)").register(registry);
+        FunctionCounter.builder("cgw.replication.epochs", watched, r -> figure(r, group, ReplicationStatus::epochs))
+                .tags(tags).description("Epochs complete on the replica").register(registry);
+    }
+
+    /** One figure of a group's status; NaN when the group or the figure is gone. */
+    private static double figure(Replication watched, String group, Function<ReplicationStatus, Long> field) {
+        for (ReplicationStatus status : watched.statuses()) {
+            if (status.group().equals(group)) {
+                Long value = field.apply(status);
+                return value == null ? Double.NaN : value;
+            }
+        }
+        return Double.NaN;
     }
 
     @Override
