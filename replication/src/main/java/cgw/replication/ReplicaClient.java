@@ -6,7 +6,6 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.json.JsonMapper;
-import java.io.IOException;
 import java.net.URI;
 import java.net.URLEncoder;
 import java.net.http.HttpClient;
@@ -16,6 +15,8 @@ import java.net.http.HttpResponse;
 import java.net.http.HttpResponse.BodyHandlers;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 
 /**
  * The primary's calls to its replica's REST API (docs/replication.md, "The protocol"): JSON
@@ -81,8 +82,9 @@ final class ReplicaClient {
         send("/epochs", "application/json", json(begin));
     }
 
-    void blocks(byte[] body) {
-        send("/epochs/current/blocks", "application/octet-stream", body);
+    /** Sends one body of blocks; completes when the replica wrote it, or with the refusal or failure. */
+    CompletableFuture<Void> blocks(byte[] body) {
+        return sendAsync("/epochs/current/blocks", "application/octet-stream", body).thenApply(answer -> null);
     }
 
     Wire.CommitReply commit(Wire.Commit commit) {
@@ -90,6 +92,25 @@ final class ReplicaClient {
     }
 
     private String send(String path, String contentType, byte[] body) {
+        try {
+            return sendAsync(path, contentType, body).join();
+        } catch (CompletionException e) {
+            throw unwrap(e);
+        }
+    }
+
+    /** The {@link RefusedException} or {@link LinkException} a failed call completed with. */
+    static RuntimeException unwrap(Throwable failure) {
+        Throwable cause = failure;
+        while (cause instanceof CompletionException && cause.getCause() != null) {
+            cause = cause.getCause();
+        }
+        return cause instanceof RuntimeException runtime
+                ? runtime
+                : new LinkException("talking to the replica failed: " + cause, cause);
+    }
+
+    private CompletableFuture<String> sendAsync(String path, String contentType, byte[] body) {
         URI uri = URI.create(base + "/v1/replication/"
                 + URLEncoder.encode(group, StandardCharsets.UTF_8).replace("+", "%20") + path);
         HttpRequest request = HttpRequest.newBuilder(uri)
@@ -98,25 +119,24 @@ final class ReplicaClient {
                 .header("Content-Type", contentType)
                 .POST(BodyPublishers.ofByteArray(body))
                 .build();
-        HttpResponse<String> response;
-        try {
-            response = http.send(request, BodyHandlers.ofString(StandardCharsets.UTF_8));
-        } catch (IOException e) {
-            throw new LinkException("cannot reach the replica at " + base + ": " + e, e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new LinkException("interrupted while talking to the replica at " + base, e);
-        }
-        int status = response.statusCode();
-        if (status / 100 == 2) {
-            return response.body();
-        }
-        String words = refusal(response.body());
-        if (status / 100 == 4) {
-            throw new RefusedException(status, "the replica at " + base + " refused " + path + " (" + status + "): "
-                    + words);
-        }
-        throw new LinkException("the replica at " + base + " failed " + path + " (" + status + "): " + words);
+        return http.sendAsync(request, BodyHandlers.ofString(StandardCharsets.UTF_8)).handle((response, failure) -> {
+            if (failure != null) {
+                Throwable cause = failure instanceof CompletionException && failure.getCause() != null
+                        ? failure.getCause()
+                        : failure;
+                throw new LinkException("cannot reach the replica at " + base + ": " + cause, cause);
+            }
+            int status = response.statusCode();
+            if (status / 100 == 2) {
+                return response.body();
+            }
+            String words = refusal(response.body());
+            if (status / 100 == 4) {
+                throw new RefusedException(status, "the replica at " + base + " refused " + path + " (" + status
+                        + "): " + words);
+            }
+            throw new LinkException("the replica at " + base + " failed " + path + " (" + status + "): " + words);
+        });
     }
 
     private static String refusal(String body) {

@@ -27,6 +27,11 @@ final class Shipper {
     private static final Logger log = LoggerFactory.getLogger(Shipper.class);
     static final Duration CUT_TIMEOUT = Duration.ofSeconds(10);
     static final long MAX_RETRY_DELAY_MS = 10_000;
+    /**
+     * Bodies sent and not yet answered: over a link with a round trip of 10 ms, one at a time
+     * would cap shipping at 1 MiB per round trip.
+     */
+    static final int BODIES_IN_FLIGHT = 4;
 
     private final Replication replication;
     private final GroupState state;
@@ -139,11 +144,13 @@ final class Shipper {
                 ? Pacer.UNLIMITED
                 : target.bandwidthBytesPerSec());
         long[] wireBytes = new long[1];
+        InFlightBodies inFlight = new InFlightBodies(BODIES_IN_FLIGHT);
         DeltaReader.Sent sent = new DeltaReader(replication.store, generation, origin.snapshot(), body -> {
-            client.blocks(body);
+            inFlight.send(() -> client.blocks(body));
             wireBytes[0] += body.length;
             pacer.paceKeepingInterrupt(body.length);
         }).send(parts);
+        inFlight.awaitAll();
         Wire.CommitReply reply = client.commit(new Wire.Commit(generation, replication.self, origin.toString(),
                 sent.bodies(), sent.describedBytes()));
         state.completed(cut.id(), cut.createdAtMillis(), wireBytes[0]);

@@ -18,7 +18,9 @@ public enum ApiError {
     PAYLOAD_TOO_LARGE(HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE, "payload_too_large"),
     INTERNAL(HttpResponseStatus.INTERNAL_SERVER_ERROR, "internal"),
     UNAVAILABLE(HttpResponseStatus.SERVICE_UNAVAILABLE, "unavailable"),
-    TIMEOUT(HttpResponseStatus.GATEWAY_TIMEOUT, "timeout");
+    TIMEOUT(HttpResponseStatus.GATEWAY_TIMEOUT, "timeout"),
+    /** The store's disk is full: nothing was changed; retry once space is freed. */
+    INSUFFICIENT_STORAGE(HttpResponseStatus.INSUFFICIENT_STORAGE, "insufficient_storage");
 
     private final HttpResponseStatus status;
     private final String code;

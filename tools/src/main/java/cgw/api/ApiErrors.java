@@ -21,6 +21,7 @@ import cgw.replication.ReplicaUnavailableException;
 import cgw.store.EpochNotRetainedException;
 import cgw.store.InvalidRequestException;
 import cgw.store.OutOfRangeException;
+import cgw.store.StoreFullException;
 import cgw.store.VolumeExistsException;
 import cgw.store.VolumeInUseException;
 import cgw.store.VolumeNotFoundException;
@@ -88,6 +89,9 @@ public final class ApiErrors {
         }
         if (cause instanceof VolumeExistsException || cause instanceof VolumeInUseException) {
             return reply(ApiError.CONFLICT, cause.getMessage());
+        }
+        if (cause instanceof StoreFullException) {
+            return reply(ApiError.INSUFFICIENT_STORAGE, cause.getMessage());
         }
         if (cause instanceof InvalidRequestException || cause instanceof OutOfRangeException) {
             return reply(ApiError.BAD_REQUEST, cause.getMessage());
