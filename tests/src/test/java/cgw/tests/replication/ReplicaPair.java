@@ -18,6 +18,7 @@ import java.util.function.Predicate;
  */
 final class ReplicaPair {
     static final Duration WITHIN = Duration.ofSeconds(60);
+    private static final com.fasterxml.jackson.databind.ObjectMapper JSON = new com.fasterxml.jackson.databind.ObjectMapper();
 
     private ReplicaPair() {
     }
@@ -52,7 +53,12 @@ final class ReplicaPair {
         JsonNode[] last = new JsonNode[1];
         await(group + " on port " + gateway.restPort + ": " + what).atMost(WITHIN).pollInterval(Duration.ofMillis(100))
                 .until(() -> {
-                    last[0] = status(gateway, group);
+                    java.net.http.HttpResponse<String> answer = gateway.rest("GET",
+                            "/v1/groups/" + group + "/replication", null);
+                    if (answer.statusCode() != 200) {
+                        return false; // a replica knows the group once the first epoch began
+                    }
+                    last[0] = JSON.readTree(answer.body());
                     return check.test(last[0]);
                 });
         return last[0];

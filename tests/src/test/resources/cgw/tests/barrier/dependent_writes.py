@@ -8,7 +8,8 @@ Usage:
       and hops between them (on its every third step per volume), so a chain also crosses
       connections. Runs until stdin closes, then prints {"writers": [last acknowledged n, ...]}.
   dependent_writes.py verify PORT VOLUMES WRITERS FINAL SNAPSHOT_IDS FULL_EVERY
-      For each snapshot (VOLUME@ID exports), finds each chain's prefix and reports every write
+      For each snapshot (VOLUME@ID exports; an ID1/ID2/... item names one snapshot per volume, in
+      the order of VOLUMES), finds each chain's prefix and reports every write
       present after a missing one. Prints {"checked": N, "violations": [...], "prefixes": ...}.
 
 Record of write n of writer w: 512 bytes at (w * SLOTS + n // V) * 512 of volume n % V, starting
@@ -105,7 +106,8 @@ def verify(port, names, writers, final, snapshot_ids, full_every):
     prefixes = []
     for index, sid in enumerate(snapshot_ids):
         full = full_every > 0 and index % full_every == 0
-        handles = [connect(port, "%s@%d" % (name, sid)) for name in names]
+        ids = str(sid).split("/")  # one snapshot for all volumes, or one per volume (ID1/ID2/...)
+        handles = [connect(port, "%s@%s" % (name, ids[v % len(ids)])) for v, name in enumerate(names)]
         current = []
         for w in range(writers):
             last = final[w] + 1
@@ -142,7 +144,7 @@ def main():
         write(port, names, writers)
     else:
         final = [int(x) for x in sys.argv[5].split(",")]
-        ids = [int(x) for x in sys.argv[6].split(",")]
+        ids = sys.argv[6].split(",")
         verify(port, names, writers, final, ids, int(sys.argv[7]))
 
 
