@@ -36,7 +36,7 @@ final class PgOnTwoVolumes implements AutoCloseable {
      * seconds, so captures land in different checkpoint cycles, and a checkpoint (data files
      * flushed, then pg_control rewritten) is what a pair captured one volume after the other tears.
      */
-    private static final String SETTINGS = """
+    static final String SETTINGS = """
 
             # cgw.tests.pg
             listen_addresses = ''

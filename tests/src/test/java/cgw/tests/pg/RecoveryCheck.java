@@ -49,18 +49,21 @@ final class RecoveryCheck {
 
     /** Checks the pair named {@code pair}: the WAL volume in {@code walImage}, the data volume in {@code dataImage}. */
     Verdict check(String pair, Path walImage, Path dataImage) throws IOException {
-        return recover(pair, walImage, dataImage, server -> {
-            boolean crashRecovered = !server.logLines("automatic recovery in progress").isEmpty();
-            List<String> problems = new ArrayList<>();
-            long[] rows = checkInvariants(server, problems);
-            problems.addAll(amcheck(server));
-            if (problems.size() > MAX_LISTED_PROBLEMS) {
-                int more = problems.size() - MAX_LISTED_PROBLEMS;
-                problems = new ArrayList<>(problems.subList(0, MAX_LISTED_PROBLEMS));
-                problems.add("and " + more + " more");
-            }
-            return new Verdict(pair, problems, rows[0], rows[1], crashRecovered);
-        });
+        return recover(pair, walImage, dataImage, server -> inspect(pair, server));
+    }
+
+    /** The invariants and amcheck on a server that recovered the pair named {@code pair}. */
+    Verdict inspect(String pair, PgServer server) {
+        boolean crashRecovered = !server.logLines("automatic recovery in progress").isEmpty();
+        List<String> problems = new ArrayList<>();
+        long[] rows = checkInvariants(server, problems);
+        problems.addAll(amcheck(server));
+        if (problems.size() > MAX_LISTED_PROBLEMS) {
+            int more = problems.size() - MAX_LISTED_PROBLEMS;
+            problems = new ArrayList<>(problems.subList(0, MAX_LISTED_PROBLEMS));
+            problems.add("and " + more + " more");
+        }
+        return new Verdict(pair, problems, rows[0], rows[1], crashRecovered);
     }
 
     /**

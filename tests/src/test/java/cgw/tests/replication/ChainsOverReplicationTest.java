@@ -98,8 +98,8 @@ class ChainsOverReplicationTest {
                         + ",\"keep\":1000}");
             }
             for (String group : groups) {
-                awaitStatus(b, group, EPOCHS + " epochs", s -> s.path("epochs").asLong() >= EPOCHS)
-                        .get("epochs");
+                awaitStatus(b, group, EPOCHS + " epochs", s -> s.path("epochs").asLong() >= EPOCHS,
+                        java.time.Duration.ofSeconds(60 + EPOCHS));
             }
         } finally {
             writers.getOutputStream().close();

@@ -50,8 +50,14 @@ final class ReplicaPair {
 
     /** Waits until {@code gateway}'s status of {@code group} passes {@code check}; returns it. */
     static JsonNode awaitStatus(GatewayProcess gateway, String group, String what, Predicate<JsonNode> check) {
+        return awaitStatus(gateway, group, what, check, WITHIN);
+    }
+
+    /** As above, waiting up to {@code within}. */
+    static JsonNode awaitStatus(GatewayProcess gateway, String group, String what, Predicate<JsonNode> check,
+            Duration within) {
         JsonNode[] last = new JsonNode[1];
-        await(group + " on port " + gateway.restPort + ": " + what).atMost(WITHIN).pollInterval(Duration.ofMillis(100))
+        await(group + " on port " + gateway.restPort + ": " + what).atMost(within).pollInterval(Duration.ofMillis(100))
                 .until(() -> {
                     java.net.http.HttpResponse<String> answer = gateway.rest("GET",
                             "/v1/groups/" + group + "/replication", null);
