@@ -5,15 +5,16 @@ import cgw.store.Extent;
 import cgw.store.ExtentType;
 import cgw.store.Volume;
 import java.nio.ByteBuffer;
+import java.util.Arrays;
 import java.util.List;
 import java.util.function.Consumer;
 import org.jspecify.annotations.Nullable;
 
 /**
  * Reads what an epoch ships, volume by volume, into block bodies: with a base, the blocks changed
- * since it (the store's changed-block sets, never a scan), each range as its extents at the epoch
- * say (data, zeroes, hole); without one, every allocated extent (holes cost nothing). Bodies go
- * to {@code sink} as they fill. Threads: one.
+ * since it (the store's changed-block sets, never a scan), as data or, where they read as zeros,
+ * as zeroes; without one, every allocated extent (holes cost nothing). Bodies go to {@code sink}
+ * as they fill. Threads: one.
  */
 final class DeltaReader {
     /** Longest range read or described at once. */
@@ -33,6 +34,7 @@ final class DeltaReader {
     private final Consumer<byte[]> sink;
     private final BlockBodies.Builder builder = new BlockBodies.Builder();
     private final ByteBuffer buffer = ByteBuffer.allocate((int) RUN_BYTES);
+    private static final byte[] ZEROS = new byte[(int) RUN_BYTES];
     private long bodies;
     private long described;
     private long data;
@@ -45,11 +47,15 @@ final class DeltaReader {
     }
 
     Sent send(List<Part> parts) {
-        for (int i = 0; i < parts.size(); i++) {
-            part(i, parts.get(i));
-        }
-        if (!builder.isEmpty()) {
-            flush();
+        try {
+            for (int i = 0; i < parts.size(); i++) {
+                part(i, parts.get(i));
+            }
+            if (!builder.isEmpty()) {
+                flush();
+            }
+        } finally {
+            builder.close();
         }
         return new Sent(bodies, described, data);
     }
@@ -67,11 +73,50 @@ final class DeltaReader {
             return;
         }
         BlockRuns.forEach(store.changedBlocks(volume, baseEpoch, part.epoch()), store.blockSizeBytes(), size,
-                RUN_BYTES, (offset, length) -> {
-                    for (Extent extent : store.extents(volume, part.epoch(), offset, length)) {
-                        extent(index, volume, part.epoch(), extent);
-                    }
-                });
+                RUN_BYTES, (offset, length) -> changedRun(index, volume, part.epoch(), offset, (int) length));
+    }
+
+    /**
+     * A run of changed blocks: one read, then each stretch of blocks that read as zeros goes as a
+     * zeroes record and each other stretch as data. One store call per run, where asking for its
+     * extents first would make it two: random writes change runs of one block.
+     */
+    private void changedRun(int index, Volume volume, long epoch, long offset, int length) {
+        buffer.clear().limit(length);
+        store.read(volume, epoch, offset, buffer); // fills it, position unchanged
+        int block = store.blockSizeBytes();
+        int start = 0;
+        while (start < length) {
+            boolean zeros = readsAsZeros(start, Math.min(block, length - start));
+            int end = start;
+            while (end < length && readsAsZeros(end, Math.min(block, length - end)) == zeros) {
+                end += Math.min(block, length - end);
+            }
+            emit(zeros ? BlockBodies.Kind.ZEROES : BlockBodies.Kind.DATA, index, offset + start, start, end - start);
+            start = end;
+        }
+    }
+
+    private boolean readsAsZeros(int from, int length) {
+        return Arrays.mismatch(buffer.array(), from, from + length, ZEROS, 0, length) < 0;
+    }
+
+    /** Records of {@code length} bytes at {@code offset}; data from {@link #buffer} at {@code at}, split over bodies. */
+    private void emit(BlockBodies.Kind kind, int index, long offset, int at, int length) {
+        for (int done = 0; done < length;) {
+            if (builder.dataRoom() < store.blockSizeBytes()) {
+                flush();
+            }
+            int piece = kind == BlockBodies.Kind.DATA ? Math.min(length - done, builder.dataRoom()) : length - done;
+            builder.add(kind, index, offset + done, piece, buffer.slice(at + done, kind == BlockBodies.Kind.DATA
+                    ? piece
+                    : 0));
+            if (kind == BlockBodies.Kind.DATA) {
+                data += piece;
+            }
+            described += piece;
+            done += piece;
+        }
     }
 
     private void extent(int index, Volume volume, long epoch, Extent extent) {

@@ -22,6 +22,7 @@ final class GroupState {
     private String state = "stopped";
     private @Nullable String error;
     private long bytes;
+    private long changed;
     private long epochs;
     /** The newest epoch complete on the replica: its local snapshot here and its cut time (primary clock). */
     private long lastSnapshot;
@@ -71,24 +72,31 @@ final class GroupState {
         error = newError;
     }
 
-    synchronized void completed(long snapshot, long createdAt, long shippedBytes) {
+    /**
+     * An epoch is complete on the replica: {@code shippedBytes} of bodies carried
+     * {@code changedBytes} of block data (both 0 where the caller counts them as they come).
+     */
+    synchronized void completed(long snapshot, long createdAt, long shippedBytes, long changedBytes) {
         lastSnapshot = snapshot;
         lastCreatedAt = createdAt;
         bytes += shippedBytes;
+        changed += changedBytes;
         epochs++;
     }
 
     /** A new role starts its figures from zero: a promoted replica has shipped nothing yet. */
     synchronized void roleChanged() {
         bytes = 0;
+        changed = 0;
         epochs = 0;
         lastSnapshot = 0;
         lastCreatedAt = 0;
         startedAt = System.currentTimeMillis();
     }
 
-    synchronized void addBytes(long moreBytes) {
+    synchronized void addBytes(long moreBytes, long moreChanged) {
         bytes += moreBytes;
+        changed += moreChanged;
     }
 
     synchronized long lastCreatedAt() {
@@ -113,6 +121,6 @@ final class GroupState {
         return new ReplicationStatus(name, record.role().wireName(), shown, target == null ? null : target.url(),
                 target == null ? null : target.intervalMs(), lastSnapshot == 0 ? null : lastSnapshot,
                 lastCreatedAt == 0 ? null : java.time.Instant.ofEpochMilli(lastCreatedAt).toString(), lag, bytes,
-                epochs, record.generation(), error);
+                changed, epochs, record.generation(), error);
     }
 }

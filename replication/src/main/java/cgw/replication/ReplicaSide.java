@@ -119,6 +119,7 @@ public final class ReplicaSide {
         state.apply.lock();
         try {
             OpenEpoch open = openEpoch(state, header.generation(), header.originSnapshot());
+            long[] dataBytes = new long[1];
             BlockBodies.records(body, (kind, index, offset, length, data) -> {
                 if (index >= open.volumes.size()) {
                     throw new BlockBodies.MalformedBodyException("a block record names volume " + index + " of "
@@ -130,14 +131,17 @@ public final class ReplicaSide {
                             + " bytes of " + volume.name());
                 }
                 switch (kind) {
-                    case DATA -> replication.store.write(volume, offset, data);
+                    case DATA -> {
+                        replication.store.write(volume, offset, data);
+                        dataBytes[0] += length;
+                    }
                     case ZEROES -> replication.store.writeZeroes(volume, offset, length);
                     case TRIM -> replication.store.trim(volume, offset, length);
                 }
                 open.bytes += length;
             });
             open.bodies++;
-            state.addBytes(body.length);
+            state.addBytes(body.length, dataBytes[0]);
         } catch (BlockBodies.MalformedBodyException e) {
             throw new InvalidBarrierRequestException(e.getMessage());
         } finally {
@@ -164,7 +168,7 @@ public final class ReplicaSide {
             replication.originRecorded(snapshot.id(), origin);
             state.pinned(snapshot);
             state.open(null);
-            state.completed(snapshot.id(), open.createdAt, 0);
+            state.completed(snapshot.id(), open.createdAt, 0, 0);
             retire(group, open.keep);
             log.debug("group {}: epoch {} complete as snapshot {}", group, origin, snapshot.id());
             return new Wire.CommitReply(snapshot.id());

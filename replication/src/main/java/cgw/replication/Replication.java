@@ -65,7 +65,7 @@ public final class Replication implements AutoCloseable {
             }
             Snapshot newest = newestSnapshot(name);
             if (record.role() == Role.REPLICA && newest != null) {
-                state.completed(newest.id(), newest.createdAtMillis(), 0);
+                state.completed(newest.id(), newest.createdAtMillis(), 0, 0);
             }
         });
         refreshViews();
@@ -91,6 +91,7 @@ public final class Replication implements AutoCloseable {
         GroupState state = groups.get(group);
         if (state == null) {
             return new ReplicationStatus(group, Role.PRIMARY.wireName(), "stopped", null, null, null, null, null, 0, 0,
+                    0,
                     0, null);
         }
         return state.status(System.currentTimeMillis());

@@ -10,8 +10,8 @@ import org.jspecify.annotations.Nullable;
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 @JsonPropertyOrder({"group", "role", "state", "target", "intervalMs", "lastSnapshot", "lastSnapshotAt", "lagMs",
-        "bytesShipped", "epochs", "generation", "error"})
+        "bytesShipped", "bytesChanged", "epochs", "generation", "error"})
 public record ReplicationStatus(String group, String role, String state, @Nullable String target,
         @Nullable Long intervalMs, @Nullable Long lastSnapshot, @Nullable String lastSnapshotAt, @Nullable Long lagMs,
-        long bytesShipped, long epochs, long generation, @Nullable String error) {
+        long bytesShipped, long bytesChanged, long epochs, long generation, @Nullable String error) {
 }

@@ -31,7 +31,7 @@ final class Shipper {
      * Bodies sent and not yet answered: over a link with a round trip of 10 ms, one at a time
      * would cap shipping at 1 MiB per round trip.
      */
-    static final int BODIES_IN_FLIGHT = 4;
+    static final int BODIES_IN_FLIGHT = 8;
 
     private final Replication replication;
     private final GroupState state;
@@ -153,7 +153,7 @@ final class Shipper {
         inFlight.awaitAll();
         Wire.CommitReply reply = client.commit(new Wire.Commit(generation, replication.self, origin.toString(),
                 sent.bodies(), sent.describedBytes()));
-        state.completed(cut.id(), cut.createdAtMillis(), wireBytes[0]);
+        state.completed(cut.id(), cut.createdAtMillis(), wireBytes[0], sent.dataBytes());
         state.state("replicating", null);
         log.debug("group {}: epoch {} complete on the replica as snapshot {} ({} from {}, {} bodies, {} bytes"
                 + " of data, {} on the wire)", state.name, cut.id(), reply.snapshot(),
