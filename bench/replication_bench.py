@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from barrier_bench import pct  # noqa: E402
 from link_proxy import LinkProxy  # noqa: E402
 from nbd_servers import Gateway, commit_of, proc_cpu_seconds  # noqa: E402
 
@@ -41,13 +42,6 @@ LOADS = {
     "rand4k": ["rw=randwrite", "bs=4k", "iodepth=8", "refill_buffers=1", "norandommap", "randrepeat=0"],
     "seq1m": ["rw=write", "bs=1m", "iodepth=4", "rate=100m", "refill_buffers=1", "buffer_compress_percentage=50"],
 }
-
-
-def pct(values, p):
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
 def fio(gw, load, runtime, workdir):

@@ -59,6 +59,8 @@ final class ReplicaClient {
     private final String token;
     private final HttpClient http;
     private final String group;
+    private final java.util.Set<CompletableFuture<?>> inFlight = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    private volatile boolean aborted;
 
     ReplicaClient(Target target, String group) {
         this.base = URI.create(target.url().replaceAll("/+$", ""));
@@ -110,7 +112,19 @@ final class ReplicaClient {
                 : new LinkException("talking to the replica failed: " + cause, cause);
     }
 
+    /**
+     * Ends every call in flight and refuses new ones: a gateway that stops does not wait for a
+     * replica that does not answer.
+     */
+    void abort() {
+        aborted = true;
+        inFlight.forEach(call -> call.cancel(true));
+    }
+
     private CompletableFuture<String> sendAsync(String path, String contentType, byte[] body) {
+        if (aborted) {
+            return CompletableFuture.failedFuture(new LinkException("replication of " + group + " is stopping"));
+        }
         URI uri = URI.create(base + "/v1/replication/"
                 + URLEncoder.encode(group, StandardCharsets.UTF_8).replace("+", "%20") + path);
         HttpRequest request = HttpRequest.newBuilder(uri)
@@ -119,7 +133,14 @@ final class ReplicaClient {
                 .header("Content-Type", contentType)
                 .POST(BodyPublishers.ofByteArray(body))
                 .build();
-        return http.sendAsync(request, BodyHandlers.ofString(StandardCharsets.UTF_8)).handle((response, failure) -> {
+        CompletableFuture<HttpResponse<String>> call = http.sendAsync(request,
+                BodyHandlers.ofString(StandardCharsets.UTF_8));
+        inFlight.add(call);
+        call.whenComplete((response, failure) -> inFlight.remove(call));
+        if (aborted) {
+            call.cancel(true);
+        }
+        return call.handle((response, failure) -> {
             if (failure != null) {
                 Throwable cause = failure instanceof CompletionException && failure.getCause() != null
                         ? failure.getCause()

@@ -27,6 +27,8 @@ final class Shipper {
     private static final Logger log = LoggerFactory.getLogger(Shipper.class);
     static final Duration CUT_TIMEOUT = Duration.ofSeconds(10);
     static final long MAX_RETRY_DELAY_MS = 10_000;
+    /** A cut never takes longer than its timeout; reading a run of blocks takes milliseconds. */
+    static final long STOP_WAIT_MS = CUT_TIMEOUT.toMillis() + 5_000;
     /**
      * Bodies sent and not yet answered: over a link with a round trip of 10 ms, one at a time
      * would cap shipping at 1 MiB per round trip.
@@ -55,16 +57,17 @@ final class Shipper {
         started.start();
     }
 
-    /** Ends the loop after the epoch in flight (bounded by the client's timeouts), and waits for it. */
+    /** Ends the loop: the calls in flight are cancelled, the epoch abandoned; waits for the thread. */
     void stop() {
         stopped = true;
+        client.abort();
         synchronized (wake) {
             wake.notifyAll();
         }
         Thread running = thread;
         if (running != null && running != Thread.currentThread()) {
             try {
-                running.join(ReplicaClient.ANSWER_TIMEOUT.toMillis() + 10_000);
+                running.join(STOP_WAIT_MS);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
