@@ -1,10 +1,12 @@
 package cgw.replication;
 
+import cgw.barrier.NotFoundException;
 import cgw.barrier.Snapshot;
 import cgw.host.NamedThreads;
 import cgw.host.Pacer;
 import cgw.store.CatalogChanges;
 import cgw.store.Volume;
+import cgw.store.VolumeNotFoundException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -86,7 +88,8 @@ final class Shipper {
                 shipOnce();
                 failures = 0;
                 watchLag();
-            } catch (ReplicaClient.RefusedException e) {
+            } catch (ReplicaClient.RefusedException | NotFoundException | VolumeNotFoundException e) {
+                // refused by the replica, or the group (or a volume of it) deleted here: retrying cannot help
                 log.error("group {}: replication stopped: {}", state.name, e.getMessage());
                 state.state("failed", e.getMessage());
                 return;
