@@ -28,6 +28,8 @@ final class ReplicaClient {
     /** A commit flushes and cuts on the replica; a begin may roll a whole staged epoch back. */
     static final Duration ANSWER_TIMEOUT = Duration.ofSeconds(120);
     private static final int MAX_QUOTED_CHARS = 300;
+    /** The error code of a 409 that means "begin again" (the replica's EpochLostException). */
+    static final String EPOCH_LOST = "epoch_lost";
     private static final JsonMapper JSON = JsonMapper.builder()
             .defaultPropertyInclusion(
                     JsonInclude.Value.construct(JsonInclude.Include.NON_NULL, JsonInclude.Include.NON_NULL))
@@ -152,6 +154,9 @@ final class ReplicaClient {
                 return response.body();
             }
             String words = refusal(response.body());
+            if (status == 409 && words.startsWith(EPOCH_LOST + ":")) {
+                throw new LinkException("the replica at " + base + " lost the epoch: " + words);
+            }
             if (status / 100 == 4) {
                 throw new RefusedException(status, "the replica at " + base + " refused " + path + " (" + status
                         + "): " + words);

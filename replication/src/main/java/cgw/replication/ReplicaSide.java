@@ -158,7 +158,7 @@ public final class ReplicaSide {
             OpenEpoch open = openEpoch(state, commit.generation(), origin.snapshot());
             if (!open.origin.equals(origin) || open.bodies != commit.bodies() || open.bytes != commit.bytes()) {
                 state.open(null);
-                throw new ConflictException("epoch " + origin + " was sent as " + commit.bodies() + " bodies of "
+                throw new EpochLostException("epoch " + origin + " was sent as " + commit.bodies() + " bodies of "
                         + commit.bytes() + " bytes, but " + open.bodies + " bodies of " + open.bytes
                         + " bytes of epoch " + open.origin + " arrived; it is abandoned");
             }
@@ -272,11 +272,11 @@ public final class ReplicaSide {
     private static OpenEpoch openEpoch(GroupState state, long generation, long originSnapshot) {
         OpenEpoch open = state.open();
         if (open == null) {
-            throw new ConflictException("no epoch of group " + state.name + " is open here (the replica restarted,"
+            throw new EpochLostException("no epoch of group " + state.name + " is open here (the replica restarted,"
                     + " was promoted, or another sender took over): begin it again");
         }
         if (open.generation != generation || open.origin.snapshot() != originSnapshot) {
-            throw new ConflictException("the open epoch of group " + state.name + " is " + open.origin
+            throw new EpochLostException("the open epoch of group " + state.name + " is " + open.origin
                     + " of generation " + open.generation + ", not snapshot " + originSnapshot + " of generation "
                     + generation);
         }
@@ -323,7 +323,7 @@ public final class ReplicaSide {
                 return snapshot;
             }
         }
-        throw new ConflictException("the base " + origin + " of the epoch is not held here any more; say hello"
+        throw new EpochLostException("the base " + origin + " of the epoch is not held here any more; say hello"
                 + " again for the origins this side holds");
     }
 

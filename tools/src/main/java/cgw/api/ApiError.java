@@ -20,7 +20,9 @@ public enum ApiError {
     UNAVAILABLE(HttpResponseStatus.SERVICE_UNAVAILABLE, "unavailable"),
     TIMEOUT(HttpResponseStatus.GATEWAY_TIMEOUT, "timeout"),
     /** The store's disk is full: nothing was changed; retry once space is freed. */
-    INSUFFICIENT_STORAGE(HttpResponseStatus.INSUFFICIENT_STORAGE, "insufficient_storage");
+    INSUFFICIENT_STORAGE(HttpResponseStatus.INSUFFICIENT_STORAGE, "insufficient_storage"),
+    /** A replication epoch the sender must begin again (not a fencing conflict, which is {@link #CONFLICT}). */
+    EPOCH_LOST(HttpResponseStatus.CONFLICT, "epoch_lost");
 
     private final HttpResponseStatus status;
     private final String code;

@@ -17,6 +17,7 @@ import cgw.barrier.BarrierTimeoutException;
 import cgw.barrier.ConflictException;
 import cgw.barrier.InvalidBarrierRequestException;
 import cgw.barrier.NotFoundException;
+import cgw.replication.EpochLostException;
 import cgw.replication.ReplicaUnavailableException;
 import cgw.store.EpochNotRetainedException;
 import cgw.store.InvalidRequestException;
@@ -111,6 +112,8 @@ public final class ApiErrors {
         ApiError error;
         if (e instanceof NotFoundException) {
             error = ApiError.NOT_FOUND;
+        } else if (e instanceof EpochLostException) {
+            error = ApiError.EPOCH_LOST;
         } else if (e instanceof ConflictException) {
             error = ApiError.CONFLICT;
         } else if (e instanceof InvalidBarrierRequestException) {

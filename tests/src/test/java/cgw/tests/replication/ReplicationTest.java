@@ -71,6 +71,10 @@ class ReplicationTest {
             assertThat(qemuIo(b, "wal", "write -q 0 4k").exitCode()).isNotZero();
             assertThat(b.call(200, "GET", "/v1/snapshots?group=db", null).get("snapshots").size()).isBetween(1, 5);
             b.call(409, "POST", "/v1/groups/db/snapshots", null);
+            // an epoch the replica does not have open: a 409 the primary answers by beginning again
+            JsonNode lost = b.call(409, "POST", "/v1/replication/db/epochs/current/commit", "{\"generation\":1,"
+                    + "\"primary\":\"elsewhere\",\"origin\":\"elsewhere/999999\",\"bodies\":0,\"bytes\":0}");
+            assertThat(lost.get("error").asText()).isEqualTo("epoch_lost");
 
             // planned failover: nothing written before the demote is lost
             writeRandom(a, "wal", dir, 20, 2);
