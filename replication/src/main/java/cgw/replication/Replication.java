@@ -60,10 +60,10 @@ public final class Replication implements AutoCloseable {
         catalog.groups().forEach((name, record) -> {
             GroupState state = new GroupState(name, record);
             groups.put(name, state);
-            if (!record.writable()) {
-                state.pinned(newestSnapshot(name));
-            }
             Snapshot newest = newestSnapshot(name);
+            if (!record.writable()) {
+                state.pinned(newest);
+            }
             if (record.role() == Role.REPLICA && newest != null) {
                 state.completed(newest.id(), newest.createdAtMillis(), 0, 0);
             }
