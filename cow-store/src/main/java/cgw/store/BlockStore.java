@@ -503,6 +503,34 @@ public final class BlockStore implements AutoCloseable {
         }
     }
 
+    /**
+     * The blocks of {@code [offset, offset + length)} (rounded out to whole blocks) written after
+     * {@code fromEpoch} (0: since the volume was created or cloned) up to and including
+     * {@code toEpoch} ({@link #HEAD}: the head as it is now): the NBD changed-block context. Costs
+     * a seek per epoch with changes and the range's index entries, never a scan of the volume.
+     */
+    public Roaring64Bitmap changedBlocks(Volume volume, long fromEpoch, long toEpoch, long offset, long length) {
+        calls.enter();
+        try {
+            if (toEpoch != HEAD) {
+                catalog.requireRetained(volume, fromEpoch, toEpoch);
+            } else if (fromEpoch != 0) {
+                catalog.requireRetained(volume, fromEpoch, fromEpoch);
+            }
+            if (toEpoch != HEAD && fromEpoch >= toEpoch) {
+                throw new InvalidRequestException("fromEpoch " + fromEpoch + " must be older than toEpoch " + toEpoch);
+            }
+            volume.checkRange(offset, length, catalog.readableSize(volume, toEpoch));
+            if (length == 0) {
+                return new Roaring64Bitmap();
+            }
+            return extents.dirtyBlocks(volume, fromEpoch + 1, toEpoch == HEAD ? Long.MAX_VALUE - 1 : toEpoch,
+                    offset >>> geometry.blockShift, (offset + length - 1) >>> geometry.blockShift);
+        } finally {
+            calls.exit();
+        }
+    }
+
     // ---------------------------------------------------------------- garbage collection and statistics
 
     /**

@@ -133,23 +133,36 @@ final class ExtentMap {
      * toEpochInclusive]}: the dirty index names the regions, their records the blocks.
      */
     Roaring64Bitmap dirtyBlocks(Volume volume, long fromEpochInclusive, long toEpochInclusive) {
+        return dirtyBlocks(volume, fromEpochInclusive, toEpochInclusive, 0, Long.MAX_VALUE);
+    }
+
+    /**
+     * {@link #dirtyBlocks(Volume, long, long)} limited to blocks {@code [firstBlock, lastBlock]}:
+     * one seek per epoch with changes, then only the index entries of the range's regions.
+     */
+    Roaring64Bitmap dirtyBlocks(Volume volume, long fromEpochInclusive, long toEpochInclusive, long firstBlock,
+            long lastBlock) {
         Roaring64Bitmap blocks = new Roaring64Bitmap();
         ByteBuffer key = ByteBuffer.allocateDirect(RegionKey.LENGTH);
         ByteBuffer value = ByteBuffer.allocateDirect(RegionRecord.MAX_LENGTH);
         RegionRecord record = new RegionRecord(blockShift);
-        scanDirty(volume, fromEpochInclusive, toEpochInclusive, (epoch, region) -> {
-            try {
-                if (!RegionRecords.read(rocks, volume.id, region, epoch, key, value, record, false)) {
-                    return; // collected since the scan began: nothing of it is visible any more
-                }
-            } catch (RocksDBException e) {
-                throw rocks.failure("reading region " + region + " of " + volume.name, e);
-            }
-            long first = region << RegionRecord.SHIFT;
-            for (int mask = record.mask(); mask != 0; mask &= mask - 1) {
-                blocks.addLong(first + Integer.numberOfTrailingZeros(mask));
-            }
-        });
+        scanDirty(volume, fromEpochInclusive, toEpochInclusive, RegionRecord.region(firstBlock),
+                RegionRecord.region(lastBlock), (epoch, region) -> {
+                    try {
+                        if (!RegionRecords.read(rocks, volume.id, region, epoch, key, value, record, false)) {
+                            return; // collected since the scan began: nothing of it is visible any more
+                        }
+                    } catch (RocksDBException e) {
+                        throw rocks.failure("reading region " + region + " of " + volume.name, e);
+                    }
+                    long first = region << RegionRecord.SHIFT;
+                    for (int mask = record.mask(); mask != 0; mask &= mask - 1) {
+                        long block = first + Integer.numberOfTrailingZeros(mask);
+                        if (block >= firstBlock && block <= lastBlock) {
+                            blocks.addLong(block);
+                        }
+                    }
+                });
         return blocks;
     }
 
@@ -158,15 +171,34 @@ final class ExtentMap {
     }
 
     private void scanDirty(Volume volume, long fromEpochInclusive, long toEpochInclusive, DirtyEntry entries) {
+        scanDirty(volume, fromEpochInclusive, toEpochInclusive, 0, Long.MAX_VALUE, entries);
+    }
+
+    /** Entries of epochs {@code [fromEpochInclusive, toEpochInclusive]} for regions {@code [firstRegion, lastRegion]}. */
+    private void scanDirty(Volume volume, long fromEpochInclusive, long toEpochInclusive, long firstRegion,
+            long lastRegion, DirtyEntry entries) {
         byte[] key = new byte[DirtyKey.LENGTH];
         ByteBuffer keyBuffer = ByteBuffer.wrap(key);
         try (RocksIterator it = rocks.db.newIterator(rocks.dirty, rocks.scanOptions)) {
-            for (it.seek(DirtyKey.encode(volume.id, fromEpochInclusive, 0)); it.isValid(); it.next()) {
+            it.seek(DirtyKey.encode(volume.id, fromEpochInclusive, firstRegion));
+            while (it.isValid()) {
                 it.key(key);
-                if (DirtyKey.volumeId(keyBuffer) != volume.id || DirtyKey.epoch(keyBuffer) > toEpochInclusive) {
+                long epoch = DirtyKey.epoch(keyBuffer);
+                if (DirtyKey.volumeId(keyBuffer) != volume.id || epoch > toEpochInclusive) {
                     break;
                 }
-                entries.accept(DirtyKey.epoch(keyBuffer), DirtyKey.region(keyBuffer));
+                long region = DirtyKey.region(keyBuffer);
+                if (region < firstRegion) {
+                    it.seek(DirtyKey.encode(volume.id, epoch, firstRegion));
+                } else if (region > lastRegion) {
+                    if (epoch == toEpochInclusive) {
+                        break;
+                    }
+                    it.seek(DirtyKey.encode(volume.id, epoch + 1, firstRegion));
+                } else {
+                    entries.accept(epoch, region);
+                    it.next();
+                }
             }
             Rocks.checkStatus(it);
         }

@@ -326,8 +326,35 @@ class StoreModelTest {
                     }
                 }
                 assertThat(written).as("written %s..%s of %s %s", from, to, v.name, when).containsAll(changed);
+                checkRangeLimited(store, volume, from, to, changed, after.length, when);
+            }
+            long from = epochs.get(i);
+            if (from != 0) {
+                Set<Long> sinceNow = new HashSet<>();
+                for (long block : store.changedSince(volume, from).toArray()) {
+                    sinceNow.add(block);
+                }
+                checkRangeLimited(store, volume, from, BlockStore.HEAD, sinceNow, v.content.length, when);
             }
         }
+    }
+
+    /** The range-limited changed blocks are the whole volume's, clipped to the range rounded out to blocks. */
+    private static void checkRangeLimited(BlockStore store, Volume volume, long from, long to, Set<Long> whole,
+            long sizeBytes, String when) {
+        long offset = sizeBytes / 3 + 7;
+        long length = Math.max(0, sizeBytes / 2 - 7);
+        Set<Long> ranged = new HashSet<>();
+        for (long block : store.changedBlocks(volume, from, to, offset, length).toArray()) {
+            ranged.add(block);
+        }
+        Set<Long> expected = new HashSet<>();
+        for (long block : whole) {
+            if (length > 0 && block >= offset / BLOCK && block <= (offset + length - 1) / BLOCK) {
+                expected.add(block);
+            }
+        }
+        assertThat(ranged).as("changed %s..%s of [%s, +%s) %s", from, to, offset, length, when).isEqualTo(expected);
     }
 
     private static boolean sameBlock(byte[] a, byte[] b, long block) {

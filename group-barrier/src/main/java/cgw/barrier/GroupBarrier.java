@@ -331,6 +331,16 @@ public final class GroupBarrier implements AutoCloseable {
         return epoch < 0 ? java.util.OptionalLong.empty() : java.util.OptionalLong.of(epoch);
     }
 
+    /** Whether snapshot {@code snapshotId} (its decimal id) exists. */
+    public boolean snapshotExists(String snapshotId) {
+        if (!snapshotId.matches("[1-9][0-9]{0,17}")) {
+            return false;
+        }
+        synchronized (catalogLock) {
+            return snapshots.containsKey(Long.parseLong(snapshotId));
+        }
+    }
+
     /** The epoch of {@code volume} in snapshot {@code id}, for its read-only NBD export; -1 when none. */
     public long epochOf(Volume volume, long id) {
         synchronized (catalogLock) {

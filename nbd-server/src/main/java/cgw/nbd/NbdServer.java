@@ -5,6 +5,7 @@ import cgw.host.RefusalLog;
 import cgw.nbd.export.ExportRegistry;
 import cgw.nbd.handshake.HandshakePipeline;
 import cgw.nbd.transmission.MemoryBudget;
+import cgw.nbd.transmission.MetaContexts;
 import cgw.nbd.transmission.PayloadReceiver;
 import cgw.nbd.transmission.TransmissionPipeline;
 import io.netty.bootstrap.ServerBootstrap;
@@ -209,9 +210,9 @@ public final class NbdServer implements AutoCloseable {
     }
 
     private void startTransmission(ChannelPipeline pipeline, String after, cgw.nbd.export.Export export,
-            boolean structured, int allocationContextId) {
+            boolean structured, MetaContexts contexts) {
         pipeline.remove("handshake-timeout");
-        TransmissionPipeline.install(pipeline, after, export, structured, allocationContextId,
+        TransmissionPipeline.install(pipeline, after, export, structured, contexts,
                 config.maxPayloadBytes(), config.maxInFlightRequests(), config.maxInFlightBytes(), inFlight,
                 memory, config.stallTimeoutMs());
     }

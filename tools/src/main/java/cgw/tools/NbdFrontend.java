@@ -6,11 +6,14 @@ import cgw.nbd.NbdServerConfig;
 import cgw.nbd.ServerTransport;
 import cgw.nbd.export.ExportPolicy;
 import cgw.nbd.export.ExportRegistry;
+import cgw.nbd.export.SnapshotNames;
 import cgw.nbd.export.StoreExports;
 import cgw.replication.Replication;
 import cgw.store.BlockStore;
+import cgw.store.Volume;
 import io.netty.handler.ssl.SslContext;
 import io.netty.util.concurrent.DefaultThreadFactory;
+import java.util.OptionalLong;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
@@ -64,7 +67,18 @@ final class NbdFrontend implements AutoCloseable {
                 // buffers and Netty's per-thread state (FastThreadLocal), which is a field there and
                 // a ThreadLocal lookup on any other thread
                 new ArrayBlockingQueue<>(STORE_QUEUE_LENGTH), new DefaultThreadFactory("cgw-nbd-store", true));
-        StoreExports exports = new StoreExports(store, storeCalls, barrier::epochOf,
+        SnapshotNames snapshots = new SnapshotNames() {
+            @Override
+            public OptionalLong epochOf(Volume volume, String snapshot) {
+                return barrier.epochOf(volume, snapshot);
+            }
+
+            @Override
+            public boolean exists(String snapshot) {
+                return barrier.snapshotExists(snapshot);
+            }
+        };
+        StoreExports exports = new StoreExports(store, storeCalls, snapshots,
                 volume -> new WritableGate(barrier.gate(volume)::submit, volume.name(), replication::writable),
                 replication::headView);
         NbdServerConfig config = NbdServerConfig.defaults(settings.nbd().socketAddress())

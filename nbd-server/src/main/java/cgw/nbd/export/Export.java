@@ -36,6 +36,15 @@ public interface Export {
     /** Allocation of the range, in order; the server may answer for a prefix only. */
     CompletableFuture<List<Extent>> extents(long offset, long length);
 
+    /**
+     * Which parts of the range were written since the context's snapshot, in order from
+     * {@code offset}; the server may answer for a prefix only.
+     */
+    default CompletableFuture<List<ChangeRun>> changes(ChangedSince since, long offset, long length) {
+        return CompletableFuture.failedFuture(
+                new UnsupportedOperationException(info().name() + " does not track changed blocks"));
+    }
+
     /** The connection ended; called once, after every operation completed. */
     void close();
 }

@@ -22,4 +22,14 @@ public interface ExportRegistry {
      * @throws ExportNotFoundException when the export vanished since {@link #find}
      */
     Export open(String name);
+
+    /**
+     * Resolves the {@code cgw:changed-since:SNAPSHOT} meta context for the export {@code name}.
+     *
+     * @throws MetaContextRefusedException naming why, when the snapshot is unknown, does not hold
+     *                                     the volume (or one it was cloned from) or is newer than the export
+     */
+    default ChangedSince changedSince(String name, String snapshot) {
+        throw new MetaContextRefusedException("this server does not track changed blocks");
+    }
 }

@@ -12,6 +12,11 @@ import java.util.OptionalLong;
 public interface SnapshotNames {
     OptionalLong epochOf(Volume volume, String snapshot);
 
+    /** Whether a snapshot of that name exists on any volume; only worded into refusals. */
+    default boolean exists(String snapshot) {
+        return true;
+    }
+
     /** {@code VOLUME@N}: retained epoch N of the volume. */
     static SnapshotNames retainedEpochs(cgw.store.BlockStore store) {
         return (volume, snapshot) -> {

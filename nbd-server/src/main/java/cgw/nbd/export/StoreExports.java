@@ -132,6 +132,62 @@ public final class StoreExports implements ExportRegistry {
                 : "cgw volume " + volume + " at epoch " + epoch + " (read-only)";
     }
 
+    /**
+     * Resolves {@code cgw:changed-since:SNAPSHOT} for an export: the snapshot must hold the
+     * export's volume at an epoch no newer than the export's, or hold a volume up its clone chain
+     * at an epoch no newer than the one the chain was cloned from.
+     */
+    @Override
+    public ChangedSince changedSince(String name, String snapshot) {
+        Target target = resolve(name);
+        if (target == null) {
+            throw new MetaContextRefusedException("no export named '" + name + "'");
+        }
+        List<ChangedSince.Span> spans = new ArrayList<>();
+        Volume volume = target.volume;
+        long to = target.epoch;
+        for (int depth = 0; depth <= BlockStore.MAX_CLONE_DEPTH; depth++) {
+            OptionalLong from = epochOf(volume, snapshot);
+            if (from.isPresent()) {
+                if (to != BlockStore.HEAD && from.getAsLong() > to) {
+                    throw new MetaContextRefusedException(depth == 0
+                            ? "snapshot " + snapshot + " is newer than export '" + name
+                                    + "': changes are reported since an older snapshot"
+                            : "snapshot " + snapshot + " of " + volume.name() + " was taken after "
+                                    + target.volume.name() + " was cloned from it");
+                }
+                if (from.getAsLong() != to) {
+                    spans.add(new ChangedSince.Span(volume, from.getAsLong(), to));
+                }
+                return new ChangedSince(snapshot, spans);
+            }
+            spans.add(new ChangedSince.Span(volume, 0, to));
+            VolumeInfo info = store.info(volume);
+            String parent = info.parent();
+            if (parent == null) {
+                break;
+            }
+            try {
+                volume = store.volume(parent);
+            } catch (VolumeNotFoundException e) {
+                break;
+            }
+            to = info.parentEpoch();
+        }
+        throw new MetaContextRefusedException(snapshots.exists(snapshot)
+                ? "snapshot " + snapshot + " does not hold volume " + target.volume.name()
+                        + " or a volume it was cloned from"
+                : "no snapshot " + snapshot + " on this gateway");
+    }
+
+    private OptionalLong epochOf(Volume volume, String snapshot) {
+        try {
+            return snapshots.epochOf(volume, snapshot);
+        } catch (VolumeNotFoundException | EpochNotRetainedException e) {
+            return OptionalLong.empty();
+        }
+    }
+
     /** The volume and epoch ({@link BlockStore#HEAD}: the head) an export name stands for, or null. */
     private @Nullable Target resolve(String name) {
         int separator = name.indexOf('@');
@@ -313,6 +369,12 @@ public final class StoreExports implements ExportRegistry {
         public CompletableFuture<List<Extent>> extents(long offset, long length) {
             return gate.submit(false, readEpoch -> CompletableFuture.supplyAsync(
                     () -> store.extents(volume, epoch, offset, length), executor));
+        }
+
+        @Override
+        public CompletableFuture<List<ChangeRun>> changes(ChangedSince since, long offset, long length) {
+            return gate.submit(false, readEpoch -> CompletableFuture.supplyAsync(
+                    () -> ChangeRuns.of(store, since, offset, length), executor));
         }
 
         @Override

@@ -3,6 +3,7 @@ package cgw.nbd.handshake;
 import cgw.nbd.export.Export;
 import cgw.nbd.export.ExportPolicy;
 import cgw.nbd.export.ExportRegistry;
+import cgw.nbd.transmission.MetaContexts;
 import io.netty.channel.ChannelPipeline;
 import io.netty.handler.ssl.SslContext;
 import org.jspecify.annotations.Nullable;
@@ -29,9 +30,9 @@ public final class HandshakePipeline {
          * Adds the transmission handlers after the handler named {@code after}, which still holds
          * the bytes the client sent beyond the handshake.
          *
-         * @param allocationContextId the negotiated base:allocation context, 0 when none
+         * @param contexts the negotiated meta contexts
          */
-        void start(ChannelPipeline pipeline, String after, Export export, boolean structured, int allocationContextId);
+        void start(ChannelPipeline pipeline, String after, Export export, boolean structured, MetaContexts contexts);
     }
 
     private HandshakePipeline() {
@@ -56,8 +57,8 @@ public final class HandshakePipeline {
      * bytes it still holds pass on to the transmission handlers.
      */
     static void handOver(ChannelPipeline pipeline, Transmission transmission, Export export, boolean structured,
-            int allocationContextId) {
-        transmission.start(pipeline, DECODER, export, structured, allocationContextId);
+            MetaContexts contexts) {
+        transmission.start(pipeline, DECODER, export, structured, contexts);
         if (pipeline.get(TLS_REQUIRED) != null) {
             pipeline.remove(TLS_REQUIRED);
         }

@@ -3,12 +3,15 @@ package cgw.nbd.handshake;
 import static cgw.nbd.handshake.OptionData.lengthPrefixedString;
 import static cgw.nbd.handshake.OptionData.utf8;
 
+import cgw.nbd.export.ChangedSince;
 import cgw.nbd.export.Export;
 import cgw.nbd.export.ExportInfo;
 import cgw.nbd.export.ExportNotFoundException;
 import cgw.nbd.export.ExportPolicy;
 import cgw.nbd.export.ExportRegistry;
+import cgw.nbd.export.MetaContextRefusedException;
 import cgw.nbd.handshake.OptionData.InvalidOption;
+import cgw.nbd.transmission.MetaContexts;
 import cgw.nbd.wire.ExportNameReplyDescriptor;
 import cgw.nbd.wire.InfoBlockSizeDescriptor;
 import cgw.nbd.wire.InfoExportDescriptor;
@@ -45,6 +48,8 @@ final class Negotiation extends ChannelInboundHandlerAdapter {
     static final int MAX_META_QUERIES = 64;
     /** The context id of {@code base:allocation} when selected. */
     static final int ALLOCATION_CONTEXT_ID = 1;
+    /** The context id of {@code cgw:changed-since:ID} when selected. */
+    static final int CHANGES_CONTEXT_ID = 2;
     private static final String BASE_ALLOCATION = "base:allocation";
     /** The block sizes advertised in NBD_INFO_BLOCK_SIZE: any byte, preferably whole 4 KiB blocks. */
     private static final int MINIMUM_BLOCK_BYTES = 1;
@@ -60,8 +65,9 @@ final class Negotiation extends ChannelInboundHandlerAdapter {
     private boolean noZeroes;
     private boolean tlsActive;
     private boolean structured;
-    /** Export name the last SET_META_CONTEXT selected base:allocation for; null when none. */
-    private @Nullable String allocationExport;
+    /** Export name the last SET_META_CONTEXT selected contexts for; null when none. */
+    private @Nullable String contextsExport;
+    private MetaContexts contexts = MetaContexts.NONE;
 
     Negotiation(ExportRegistry exports, ExportPolicy policy, @Nullable SslContext tls, int maxPayloadBytes,
             HandshakePipeline.Transmission transmission) {
@@ -127,7 +133,7 @@ final class Negotiation extends ChannelInboundHandlerAdapter {
             OptionReplies.reply(ctx, option, OptionReply.ACK, null);
             tlsActive = true;
             structured = false;
-            allocationExport = null;
+            contextsExport = null;
         }
     }
 
@@ -218,10 +224,15 @@ final class Negotiation extends ChannelInboundHandlerAdapter {
         enterTransmission(ctx, export);
     }
 
-    /** LIST_META_CONTEXT and SET_META_CONTEXT: only {@code base:allocation} exists. */
+    /**
+     * LIST_META_CONTEXT and SET_META_CONTEXT: {@code base:allocation}, and
+     * {@code cgw:changed-since:ID} for a snapshot ID older than the export. A query naming a
+     * snapshot the export cannot answer for refuses the whole option with the reason, so that the
+     * client learns why rather than finding the context missing.
+     */
     private void metaContext(ChannelHandlerContext ctx, int option, boolean set, ByteBuf data) {
         if (set) {
-            allocationExport = null; // replaced even when this request fails
+            contextsExport = null; // replaced even when this request fails
         }
         if (!structured) {
             OptionReplies.refuse(ctx, option, OptionReply.ERR_INVALID, "negotiate structured replies first");
@@ -235,12 +246,16 @@ final class Negotiation extends ChannelInboundHandlerAdapter {
             return;
         }
         boolean allocation = !set && queries == 0;
+        List<String> changeSnapshots = new ArrayList<>();
         for (int i = 0; i < queries; i++) {
             String query = lengthPrefixedString(data, 0, "query " + i);
             if (!query.contains(":")) {
                 throw new InvalidOption("query '" + query + "' has no namespace");
             }
             allocation |= query.equals(BASE_ALLOCATION) || !set && query.equals("base:");
+            if (query.startsWith(ChangedSince.PREFIX) && !changeSnapshots.contains(query)) {
+                changeSnapshots.add(query.substring(ChangedSince.PREFIX.length()));
+            }
         }
         if (data.isReadable()) {
             throw new InvalidOption(data.readableBytes() + " bytes after the last query");
@@ -252,12 +267,34 @@ final class Negotiation extends ChannelInboundHandlerAdapter {
         if (!allowed(ctx, option, name)) {
             return;
         }
+        if (set && changeSnapshots.size() > 1) {
+            OptionReplies.refuse(ctx, option, OptionReply.ERR_TOO_BIG,
+                    "one " + ChangedSince.PREFIX + "ID context at a time; asked for " + changeSnapshots.size());
+            return;
+        }
+        List<ChangedSince> changes = new ArrayList<>();
+        for (String snapshot : changeSnapshots) {
+            try {
+                changes.add(exports.changedSince(name, snapshot));
+            } catch (MetaContextRefusedException e) {
+                log.info("refused {}{} on export {}: {}", ChangedSince.PREFIX, snapshot, name, e.getMessage());
+                OptionReplies.refuse(ctx, option, OptionReply.ERR_INVALID, String.valueOf(e.getMessage()));
+                return;
+            }
+        }
         if (allocation) {
             OptionReplies.reply(ctx, option, OptionReply.META_CONTEXT, MetaContextReplyDescriptor.encode(ctx.alloc(),
                     set ? ALLOCATION_CONTEXT_ID : 0, utf8(BASE_ALLOCATION)));
-            if (set) {
-                allocationExport = name;
-            }
+        }
+        for (ChangedSince change : changes) {
+            OptionReplies.reply(ctx, option, OptionReply.META_CONTEXT, MetaContextReplyDescriptor.encode(ctx.alloc(),
+                    set ? CHANGES_CONTEXT_ID : 0, utf8(change.contextName())));
+        }
+        if (set) {
+            contextsExport = name;
+            contexts = changes.isEmpty()
+                    ? new MetaContexts(allocation ? ALLOCATION_CONTEXT_ID : 0, 0, null)
+                    : new MetaContexts(allocation ? ALLOCATION_CONTEXT_ID : 0, CHANGES_CONTEXT_ID, changes.get(0));
         }
         OptionReplies.reply(ctx, option, OptionReply.ACK, null);
     }
@@ -293,10 +330,10 @@ final class Negotiation extends ChannelInboundHandlerAdapter {
     }
 
     private void enterTransmission(ChannelHandlerContext ctx, Export export) {
-        int allocation = export.info().name().equals(allocationExport) ? ALLOCATION_CONTEXT_ID : 0;
-        log.debug("entering transmission on {} (structured {}, allocation context {})",
-                export.info().name(), structured, allocation);
-        HandshakePipeline.handOver(ctx.pipeline(), transmission, export, structured, allocation);
+        MetaContexts selected = export.info().name().equals(contextsExport) ? contexts : MetaContexts.NONE;
+        log.debug("entering transmission on {} (structured {}, contexts {})", export.info().name(), structured,
+                selected);
+        HandshakePipeline.handOver(ctx.pipeline(), transmission, export, structured, selected);
     }
 
     @Override

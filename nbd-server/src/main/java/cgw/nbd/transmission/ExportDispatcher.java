@@ -1,10 +1,13 @@
 package cgw.nbd.transmission;
 
+import cgw.nbd.export.ChangeRun;
+import cgw.nbd.export.ChangedSince;
 import cgw.nbd.export.Export;
 import cgw.nbd.export.ExportInfo;
 import cgw.nbd.wire.Command;
 import cgw.nbd.wire.Nbd;
 import cgw.nbd.wire.NbdError;
+import cgw.store.Extent;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
@@ -12,6 +15,7 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.DecoderException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import org.slf4j.Logger;
@@ -33,19 +37,18 @@ final class ExportDispatcher extends ChannelInboundHandlerAdapter {
     private final Export export;
     private final ExportInfo info;
     private final boolean structured;
-    /** The id of the negotiated base:allocation context, 0 when none. */
-    private final int allocationContextId;
+    private final MetaContexts contexts;
     private final FlowControl flow;
     private final LoopHop loop = new LoopHop();
 
     private boolean inactive;
     private boolean exportClosed;
 
-    ExportDispatcher(Export export, boolean structured, int allocationContextId, FlowControl flow) {
+    ExportDispatcher(Export export, boolean structured, MetaContexts contexts, FlowControl flow) {
         this.export = export;
         this.info = export.info();
         this.structured = structured;
-        this.allocationContextId = allocationContextId;
+        this.contexts = contexts;
         this.flow = flow;
     }
 
@@ -118,15 +121,38 @@ final class ExportDispatcher extends ChannelInboundHandlerAdapter {
         }, reply));
     }
 
+    /** One chunk per negotiated context, the last one flagged done; any failure answers the whole request. */
     private void blockStatus(ChannelHandlerContext ctx, Request r) {
         long length = Math.min(r.length(), BlockStatusReplies.MAX_STATUS_BYTES);
         boolean reqOne = (r.flags() & Nbd.CMD_FLAG_REQ_ONE) != 0;
-        export.extents(r.offset(), length).whenComplete((extents, failure) -> loop.run(ctx, () -> {
-            answered(r, failure != null
-                    ? replyFailure(ctx, r, Command.BLOCK_STATUS, failure)
-                    : ctx.write(BlockStatusReplies.encode(ctx.alloc(), r.cookie(), allocationContextId, extents,
-                            reqOne)));
+        ChangedSince changes = contexts.changes();
+        CompletableFuture<List<Extent>> allocation = contexts.allocationId() == 0
+                ? CompletableFuture.completedFuture(List.of())
+                : export.extents(r.offset(), length);
+        CompletableFuture<List<ChangeRun>> changed = changes == null
+                ? CompletableFuture.completedFuture(List.of())
+                : export.changes(changes, r.offset(), length);
+        allocation.thenCombine(changed, Status::new).whenComplete((status, failure) -> loop.run(ctx, () -> {
+            if (failure != null) {
+                answered(r, replyFailure(ctx, r, Command.BLOCK_STATUS, failure));
+                return;
+            }
+            if (changes == null) {
+                answered(r, ctx.write(BlockStatusReplies.allocation(ctx.alloc(), r.cookie(), contexts.allocationId(),
+                        status.extents(), reqOne, true)));
+                return;
+            }
+            if (contexts.allocationId() != 0) {
+                ctx.write(BlockStatusReplies.allocation(ctx.alloc(), r.cookie(), contexts.allocationId(),
+                        status.extents(), reqOne, false));
+            }
+            answered(r, ctx.write(BlockStatusReplies.changes(ctx.alloc(), r.cookie(), contexts.changesId(),
+                    status.runs(), reqOne)));
         }, null));
+    }
+
+    /** What BLOCK_STATUS found in each context. */
+    private record Status(List<Extent> extents, List<ChangeRun> runs) {
     }
 
     private ChannelFuture replyFailure(ChannelHandlerContext ctx, Request r, Command command, Throwable failure) {

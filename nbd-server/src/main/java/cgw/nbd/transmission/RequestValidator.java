@@ -25,15 +25,15 @@ final class RequestValidator extends ChannelInboundHandlerAdapter {
 
     private final ExportInfo info;
     private final boolean structured;
-    /** The id of the negotiated base:allocation context, 0 when none. */
-    private final int allocationContextId;
+    /** Whether a meta context was negotiated: BLOCK_STATUS needs one. */
+    private final boolean anyContext;
     private final int maxPayloadBytes;
     private boolean disconnecting;
 
-    RequestValidator(ExportInfo info, boolean structured, int allocationContextId, int maxPayloadBytes) {
+    RequestValidator(ExportInfo info, boolean structured, boolean anyContext, int maxPayloadBytes) {
         this.info = info;
         this.structured = structured;
-        this.allocationContextId = allocationContextId;
+        this.anyContext = anyContext;
         this.maxPayloadBytes = maxPayloadBytes;
     }
 
@@ -98,8 +98,8 @@ final class RequestValidator extends ChannelInboundHandlerAdapter {
             return new Rejection(error, "range offset " + Long.toUnsignedString(r.offset()) + " length " + r.length()
                     + " is past the end of the export (" + size + " bytes)");
         }
-        if (command == Command.BLOCK_STATUS && allocationContextId == 0) {
-            return new Rejection(NbdError.EINVAL, "block status without a negotiated base:allocation context");
+        if (command == Command.BLOCK_STATUS && !anyContext) {
+            return new Rejection(NbdError.EINVAL, "block status without a negotiated meta context");
         }
         if (command == Command.BLOCK_STATUS && r.length() == 0) {
             return new Rejection(NbdError.EINVAL, "block status of length 0");

@@ -23,13 +23,13 @@ public final class TransmissionPipeline {
     /**
      * Adds the transmission handlers after the handler named {@code after} (at the end when null).
      *
-     * @param allocationContextId the negotiated base:allocation context, 0 when none
+     * @param contexts            the negotiated meta contexts
      * @param serverInFlight      requests in flight on every connection of the server
      * @param budget              the memory all connections of the server share
      * @param stallTimeoutMs      a payload that stops arriving, or replies not read, for this long close it
      */
     public static void install(ChannelPipeline pipeline, String after, Export export, boolean structured,
-            int allocationContextId, int maxPayloadBytes, int maxInFlightRequests,
+            MetaContexts contexts, int maxPayloadBytes, int maxInFlightRequests,
             long maxInFlightBytes, InFlight serverInFlight, MemoryBudget budget, long stallTimeoutMs) {
         ReadGate gate = new ReadGate(pipeline.channel());
         ConnectionMemory memory = new ConnectionMemory(budget, gate);
@@ -40,9 +40,9 @@ public final class TransmissionPipeline {
         String previous = after;
         previous = add(pipeline, previous, "requests", decoder);
         previous = add(pipeline, previous, "validate",
-                new RequestValidator(export.info(), structured, allocationContextId, maxPayloadBytes));
+                new RequestValidator(export.info(), structured, contexts.any(), maxPayloadBytes));
         previous = add(pipeline, previous, "flow", flow);
-        add(pipeline, previous, "dispatch", new ExportDispatcher(export, structured, allocationContextId, flow));
+        add(pipeline, previous, "dispatch", new ExportDispatcher(export, structured, contexts, flow));
     }
 
     private static String add(ChannelPipeline pipeline, String after, String name, ChannelHandler handler) {

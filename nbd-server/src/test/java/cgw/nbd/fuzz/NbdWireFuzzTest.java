@@ -6,6 +6,7 @@ import cgw.nbd.export.Export;
 import cgw.nbd.export.ExportPolicy;
 import cgw.nbd.handshake.HandshakePipeline;
 import cgw.nbd.transmission.MemoryBudget;
+import cgw.nbd.transmission.MetaContexts;
 import cgw.nbd.transmission.TransmissionPipeline;
 import com.code_intelligence.jazzer.junit.FuzzTest;
 import io.netty.buffer.Unpooled;
@@ -62,8 +63,10 @@ class NbdWireFuzzTest {
     void handshake(byte[] input) {
         EmbeddedChannel channel = new EmbeddedChannel();
         HandshakePipeline.install(channel.pipeline(), fixture().exports, ExportPolicy.ANYONE, null,
-                MAX_PAYLOAD_BYTES, (pipeline, after, export, structured, contextId) -> transmission(pipeline, after,
-                        export, structured, contextId));
+                MAX_PAYLOAD_BYTES,
+                (pipeline, after, export, structured, contexts) -> TransmissionPipeline.install(pipeline,
+                        after, export, structured, contexts, MAX_PAYLOAD_BYTES, 16, 4L << 20, IN_FLIGHT, MEMORY,
+                        30_000));
         channel.pipeline().fireChannelActive();
         feed(channel, input);
     }
@@ -76,13 +79,14 @@ class NbdWireFuzzTest {
         }
         EmbeddedChannel channel = new EmbeddedChannel();
         Export export = fixture().exports.open(StoreFixture.VOLUME);
-        transmission(channel.pipeline(), null, export, (input[0] & 1) != 0, (input[0] & 2) != 0 ? 1 : 0);
+        transmission(channel.pipeline(), null, export, (input[0] & 1) != 0,
+                (input[0] & 2) != 0 ? MetaContexts.allocation(1) : MetaContexts.NONE);
         feed(channel, Arrays.copyOfRange(input, 1, input.length));
     }
 
     private static void transmission(io.netty.channel.ChannelPipeline pipeline, String after, Export export,
-            boolean structured, int contextId) {
-        TransmissionPipeline.install(pipeline, after, export, structured, contextId, MAX_PAYLOAD_BYTES, 16, 4L << 20,
+            boolean structured, MetaContexts contexts) {
+        TransmissionPipeline.install(pipeline, after, export, structured, contexts, MAX_PAYLOAD_BYTES, 16, 4L << 20,
                 IN_FLIGHT, MEMORY, 30_000);
     }
 

@@ -6,6 +6,7 @@ import cgw.nbd.StoreFixture;
 import cgw.nbd.Wire;
 import cgw.nbd.export.Export;
 import cgw.nbd.export.ExportPolicy;
+import cgw.nbd.transmission.MetaContexts;
 import cgw.nbd.wire.Nbd;
 import cgw.nbd.wire.Option;
 import cgw.nbd.wire.OptionReply;
@@ -43,6 +44,7 @@ class HandshakeTest {
     private Export started;
     private boolean startedStructured;
     private int startedContextId = -1;
+    private String startedChanges;
     /** The bytes that reached the transmission phase. */
     private final ByteArrayOutputStream passedOn = new ByteArrayOutputStream();
 
@@ -72,10 +74,11 @@ class HandshakeTest {
     }
 
     private void startTransmission(ChannelPipeline pipeline, String after, Export export, boolean structured,
-            int allocationContextId) {
+            MetaContexts contexts) {
         started = export;
         startedStructured = structured;
-        startedContextId = allocationContextId;
+        startedContextId = contexts.allocationId();
+        startedChanges = contexts.changes() == null ? null : contexts.changes().contextName();
         pipeline.addAfter(after, "capture", new ChannelInboundHandlerAdapter() {
             @Override
             public void channelRead(ChannelHandlerContext ctx, Object msg) {
@@ -266,6 +269,43 @@ class HandshakeTest {
         assertThat(Wire.received(channel).isReadable()).isFalse();
         assertThat(channel.isOpen()).isFalse();
         assertThat(started).isNull();
+    }
+
+    @Test
+    void changedSinceIsSelectedBesideAllocationAndBadSnapshotsAreRefusedWithTheReason() {
+        long epoch = fixture.store.cut(fixture.store.volume(StoreFixture.VOLUME));
+        String changes = "cgw:changed-since:" + epoch;
+        connect(null);
+        Wire.send(channel, new Client().flags(Nbd.FLAG_C_FIXED_NEWSTYLE)
+                .option(Option.STRUCTURED_REPLY, new byte[0])
+                .option(Option.SET_META_CONTEXT, metaContextData(StoreFixture.VOLUME, "cgw:changed-since:99"))
+                .option(Option.SET_META_CONTEXT, metaContextData(StoreFixture.VOLUME, changes, "cgw:changed-since:1"))
+                .option(Option.LIST_META_CONTEXT, metaContextData(StoreFixture.VOLUME, changes))
+                .option(Option.SET_META_CONTEXT, metaContextData(StoreFixture.VOLUME, changes, "base:allocation"))
+                .option(Option.GO, goData(StoreFixture.VOLUME)).bytes(), false);
+
+        ByteBuf replies = Wire.received(channel);
+        assertReply(replies, Option.STRUCTURED_REPLY, OptionReply.ACK);
+        assertThat(assertReply(replies, Option.SET_META_CONTEXT, OptionReply.ERR_INVALID)
+                .toString(StandardCharsets.UTF_8)).isEqualTo("snapshot 99 does not hold volume disk"
+                        + " or a volume it was cloned from");
+        assertThat(assertReply(replies, Option.SET_META_CONTEXT, OptionReply.ERR_TOO_BIG)
+                .toString(StandardCharsets.UTF_8)).startsWith("one cgw:changed-since:ID context at a time");
+        ByteBuf listed = assertReply(replies, Option.LIST_META_CONTEXT, OptionReply.META_CONTEXT);
+        assertThat(listed.readInt()).isZero();
+        assertThat(listed.toString(StandardCharsets.UTF_8)).isEqualTo(changes);
+        assertReply(replies, Option.LIST_META_CONTEXT, OptionReply.ACK);
+        ByteBuf allocation = assertReply(replies, Option.SET_META_CONTEXT, OptionReply.META_CONTEXT);
+        assertThat(allocation.readInt()).isEqualTo(Negotiation.ALLOCATION_CONTEXT_ID);
+        ByteBuf changed = assertReply(replies, Option.SET_META_CONTEXT, OptionReply.META_CONTEXT);
+        assertThat(changed.readInt()).isEqualTo(Negotiation.CHANGES_CONTEXT_ID);
+        assertThat(changed.toString(StandardCharsets.UTF_8)).isEqualTo(changes);
+        assertReply(replies, Option.SET_META_CONTEXT, OptionReply.ACK);
+        assertReply(replies, Option.GO, OptionReply.INFO);
+        assertReply(replies, Option.GO, OptionReply.INFO);
+        assertReply(replies, Option.GO, OptionReply.ACK);
+        assertThat(startedContextId).isEqualTo(Negotiation.ALLOCATION_CONTEXT_ID);
+        assertThat(startedChanges).isEqualTo(changes);
     }
 
     @Test

@@ -46,8 +46,9 @@ class RequestValidatorTest {
     }
 
     private void connect(ExportInfo info, boolean structured, int allocationContextId) {
+        boolean anyContext = allocationContextId != 0;
         channel = fixture.attach(
-                new EmbeddedChannel(new RequestValidator(info, structured, allocationContextId, MAX_PAYLOAD_BYTES)));
+                new EmbeddedChannel(new RequestValidator(info, structured, anyContext, MAX_PAYLOAD_BYTES)));
     }
 
     private ExportInfo head() {
@@ -125,7 +126,7 @@ class RequestValidatorTest {
         assertThat(chunk.payload().readInt()).isEqualTo(NbdError.EINVAL.code);
         int length = chunk.payload().readUnsignedShort();
         assertThat(chunk.payload().readCharSequence(length, StandardCharsets.UTF_8).toString())
-                .contains("base:allocation");
+                .contains("without a negotiated meta context");
     }
 
     @Test

@@ -49,7 +49,8 @@ class TransmissionTest {
         fixture = new StoreFixture(dir, holdStoreCalls ? storeCalls::add : Runnable::run);
         Export export = fixture.exports.open(StoreFixture.VOLUME);
         channel = fixture.attach(new EmbeddedChannel());
-        TransmissionPipeline.install(channel.pipeline(), null, export, structured, ALLOCATION_CONTEXT_ID,
+        TransmissionPipeline.install(channel.pipeline(), null, export, structured,
+                MetaContexts.allocation(ALLOCATION_CONTEXT_ID),
                 MAX_PAYLOAD_BYTES, maxInFlightRequests, 64L << 20, serverInFlight, new MemoryBudget(1L << 30), 30_000);
     }
 

@@ -1,5 +1,7 @@
 package cgw.tools.metrics;
 
+import cgw.nbd.export.ChangeRun;
+import cgw.nbd.export.ChangedSince;
 import cgw.nbd.export.Export;
 import cgw.nbd.export.ExportInfo;
 import cgw.nbd.export.ExportNotFoundException;
@@ -70,6 +72,11 @@ final class MeteredExports implements ExportRegistry {
     @Override
     public List<ExportInfo> list() {
         return exports.list();
+    }
+
+    @Override
+    public ChangedSince changedSince(String name, String snapshot) {
+        return exports.changedSince(name, snapshot);
     }
 
     /** Opens the export and resolves its volume's meters (made on the volume's first open). */
@@ -234,6 +241,12 @@ final class MeteredExports implements ExportRegistry {
         public CompletableFuture<List<Extent>> extents(long offset, long length) {
             return meters.of(Command.BLOCK_STATUS).record(System.nanoTime(), length,
                     export.extents(offset, length));
+        }
+
+        @Override
+        public CompletableFuture<List<ChangeRun>> changes(ChangedSince since, long offset, long length) {
+            return meters.of(Command.BLOCK_STATUS).record(System.nanoTime(), length,
+                    export.changes(since, offset, length));
         }
 
         @Override
