@@ -31,6 +31,8 @@ declare -A needs=(
   [/usr/share/postgresql/15/extension/amcheck.control]=postgresql-15
   [/usr/lib/postgresql/15/bin/psql]=postgresql-client-15
   [/usr/lib/postgresql/15/bin/pgbench]=postgresql-15
+  [chromium]=chromium
+  [chromedriver]=chromium-driver
 )
 
 missing=()

@@ -331,6 +331,13 @@ public final class GroupBarrier implements AutoCloseable {
         return epoch < 0 ? java.util.OptionalLong.empty() : java.util.OptionalLong.of(epoch);
     }
 
+    /** The group {@code volume} is in, or null. */
+    public String groupOf(String volume) {
+        synchronized (catalogLock) {
+            return groupOfVolume.get(volume);
+        }
+    }
+
     /** Whether snapshot {@code snapshotId} (its decimal id) exists. */
     public boolean snapshotExists(String snapshotId) {
         if (!snapshotId.matches("[1-9][0-9]{0,17}")) {

@@ -231,6 +231,9 @@ public final class ReplicaSide {
         if (generation < 1) {
             throw new InvalidBarrierRequestException("generation must be positive, got " + generation);
         }
+        if (primary == null || primary.isBlank()) { // a request's JSON may leave it out
+            throw new InvalidBarrierRequestException("field 'primary' is required: the sending gateway's id");
+        }
         if (primary.equals(replication.self)) {
             throw new ConflictException("this gateway is the sender: a group cannot be replicated to the gateway it"
                     + " lives on");

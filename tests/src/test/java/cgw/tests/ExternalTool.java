@@ -44,7 +44,7 @@ public final class ExternalTool {
                 .until(() -> Files.exists(pidFile) || !process.isAlive());
     }
 
-    /** Fails unless {@code program} is on the PATH (or is an absolute path that exists). */
+    /** Fails unless {@code program} is on the PATH (or is an absolute path that exists); returns its path. */
     public static String require(String program, String debianPackage) {
         if (program.startsWith("/")) {
             assertThat(Path.of(program)).as("%s (Debian package %s; ./test.sh installs it)", program, debianPackage)
@@ -53,7 +53,7 @@ public final class ExternalTool {
         }
         for (String dir : System.getenv().getOrDefault("PATH", "").split(":")) {
             if (Files.isExecutable(Path.of(dir, program))) {
-                return program;
+                return Path.of(dir, program).toString();
             }
         }
         throw new AssertionError(program + " is not installed (Debian package " + debianPackage

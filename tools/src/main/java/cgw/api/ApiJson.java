@@ -62,6 +62,9 @@ final class ApiJson {
         }
         try (JsonParser parser = MAPPER.createParser(text)) {
             T value = MAPPER.readValue(parser, type);
+            if (value == null || value instanceof JsonNode node && node.isNull()) {
+                throw new ApiException(ApiError.BAD_REQUEST, "the request body is JSON null; expected a JSON object");
+            }
             if (parser.nextToken() != null) {
                 throw new ApiException(ApiError.BAD_REQUEST,
                         "malformed JSON: more content after the JSON value at column "

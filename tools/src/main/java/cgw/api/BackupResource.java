@@ -2,6 +2,7 @@ package cgw.api;
 
 import cgw.api.jobs.BackupJobs;
 import cgw.api.jobs.Job;
+import cgw.api.jobs.JobView;
 import cgw.backup.Exporter;
 import cgw.backup.Manifest;
 import cgw.backup.Repository;
@@ -33,6 +34,10 @@ final class BackupResource {
     }
 
     /** The body of {@code POST /v1/restores}. */
+    /** The body of {@code GET /v1/jobs}: the jobs the gateway remembers, newest first. */
+    record JobList(List<JobView> jobs) {
+    }
+
     record RestoreBody(String source, Long snapshot, String prefix) {
     }
 
@@ -55,6 +60,8 @@ final class BackupResource {
     void addTo(Routes routes) {
         routes.addGuarded(HttpMethod.POST, "/v1/snapshots/{id}/export", this::export)
                 .addGuarded(HttpMethod.POST, "/v1/restores", this::restore)
+                .addGuarded(HttpMethod.GET, "/v1/jobs",
+                        request -> Reply.ok(new JobList(jobs.jobs().stream().map(Job::view).toList())))
                 .addGuarded(HttpMethod.GET, "/v1/jobs/{id}", request -> Reply.ok(jobs.job(id(request, "job")).view()))
                 .addGuarded(HttpMethod.DELETE, "/v1/jobs/{id}", this::cancel);
     }

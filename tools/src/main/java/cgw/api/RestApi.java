@@ -36,6 +36,7 @@ public final class RestApi {
     public static Routes routes(BlockStore store, GroupBarrier barrier, ToIntFunction<String> attachments,
             VolumeClients clients, Predicate<String> replicaGroups) {
         Routes routes = new Routes().addPublic(HttpMethod.GET, "/healthz", request -> Reply.ok(HEALTHY));
+        new UiResource().addTo(routes);
         new VolumeResource(store, barrier, attachments, clients).addTo(routes);
         new GroupResource(barrier, replicaGroups).addTo(routes);
         new SnapshotResource(store, barrier, clients).addTo(routes);

@@ -70,6 +70,18 @@ public final class Routes {
         return this;
     }
 
+    /** Every operation served, as {@code "METHOD /template"}, sorted. */
+    public List<String> operations() {
+        List<String> operations = new ArrayList<>();
+        for (Route route : byTemplate.values()) {
+            for (HttpMethod method : route.actions().keySet()) {
+                operations.add(method.name() + " " + route.template());
+            }
+        }
+        operations.sort(null);
+        return operations;
+    }
+
     /**
      * Whether a request matching {@code match} (null: no route) needs the token: every one but a
      * public route's, so that unknown paths do not reveal themselves without it.

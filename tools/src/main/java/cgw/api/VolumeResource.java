@@ -33,12 +33,14 @@ final class VolumeResource {
     private final GroupBarrier barrier;
     private final ToIntFunction<String> attachments;
     private final VolumeClients clients;
+    private final AllocatedBytes allocated;
 
     VolumeResource(BlockStore store, GroupBarrier barrier, ToIntFunction<String> attachments, VolumeClients clients) {
         this.store = store;
         this.barrier = barrier;
         this.attachments = attachments;
         this.clients = clients;
+        this.allocated = new AllocatedBytes(store);
     }
 
     void addTo(Routes routes) {
@@ -116,7 +118,8 @@ final class VolumeResource {
     }
 
     private VolumeView view(VolumeInfo info) {
-        return VolumeView.of(info, clients.of(info));
+        return VolumeView.of(info, allocated.of(info), barrier.groupOf(info.name()),
+                attachments.applyAsInt(info.name()), clients.of(info));
     }
 
     private Reply delete(ApiRequest request) {

@@ -1,6 +1,7 @@
 package cgw.tools;
 
 import cgw.api.ApiTokens;
+import cgw.api.OpenApiDocument;
 import cgw.api.RestApi;
 import cgw.api.RestBindException;
 import cgw.api.RestServer;
@@ -105,6 +106,9 @@ final class Gateway implements AutoCloseable {
             metrics.addTo(routes);
             RestApi.addReplication(routes, replication);
             RestApi.addBackups(routes, store, barrier, jobs, repositoryAccess(settings), gatewayName(settings));
+            OpenApiDocument openApi = OpenApiDocument.load();
+            openApi.addTo(routes);
+            openApi.requireDescribes(routes);
             RestServer rest = RestServer.start(settings.http().socketAddress(), routes, tokens,
                     tls == null ? null : tls.httpsContext(), transport);
             started.add(new Frontend((tls == null ? "REST listening on http://" : "REST listening on https://")

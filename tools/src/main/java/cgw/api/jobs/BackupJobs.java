@@ -3,7 +3,10 @@ package cgw.api.jobs;
 import cgw.backup.BackupCancelledException;
 import cgw.backup.JobOptions;
 import cgw.host.NamedThreads;
+import java.util.ArrayList;
+import java.util.Collections;
 import java.util.Iterator;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.ConcurrentSkipListMap;
@@ -87,6 +90,13 @@ public final class BackupJobs implements AutoCloseable {
             throw new JobNotFoundException("no job " + id + " on this gateway (jobs are forgotten when it restarts)");
         }
         return job;
+    }
+
+    /** The jobs remembered (every running one, the latest finished ones), newest first. */
+    public List<Job> jobs() {
+        List<Job> newestFirst = new ArrayList<>(jobs.values());
+        Collections.reverse(newestFirst);
+        return newestFirst;
     }
 
     /** Cancels a queued or running job; {@link JobFinishedException} when it already ended. */
