@@ -45,11 +45,14 @@ class DashboardTest {
     private WebDriverWait wait;
 
     @BeforeEach
-    void start() throws IOException {
+    void start(org.junit.jupiter.api.TestInfo test) throws IOException {
         String chromium = require("chromium", "chromium");
         String driver = require("chromedriver", "chromium-driver");
         require("qemu-io", "qemu-utils");
-        gateway = GatewayProcess.start(dir.resolve("data"), dir.resolve("gateway.err"));
+        // a slow backup rate for the test that cancels a job before it can finish
+        gateway = test.getTestMethod().orElseThrow().getName().startsWith("aRunningExport")
+                ? GatewayProcess.start(dir.resolve("data"), dir.resolve("gateway.err"), "--backup-rate", "1MiB")
+                : GatewayProcess.start(dir.resolve("data"), dir.resolve("gateway.err"));
         ChromeOptions options = new ChromeOptions().setBinary(chromium)
                 .addArguments("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
                         "--window-size=1280,900", "--user-data-dir=" + dir.resolve("chromium"));
@@ -79,8 +82,22 @@ class DashboardTest {
         return wait.until(ExpectedConditions.visibilityOfElementLocated(by));
     }
 
+    /** Clicks what {@code by} finds, looking it up again if a redraw replaced it meanwhile. */
+    private void click(By by) {
+        wait.until(d -> {
+            d.findElement(by).click();
+            return true;
+        });
+    }
+
+    /** The text of what {@code by} finds, looked up again if a redraw replaced it meanwhile. */
+    private String text(By by) {
+        return wait.until(d -> d.findElement(by).getText());
+    }
+
     private String errorBanner() {
-        return shown(By.id("error-text")).getText();
+        shown(By.id("error-text"));
+        return text(By.id("error-text"));
     }
 
     private void screenshot(String name) throws IOException {
@@ -120,17 +137,17 @@ class DashboardTest {
         // a wrong token is refused as the API says, and nothing is shown
         browser.get(ui(""));
         shown(By.id("token")).sendKeys("not-the-token");
-        browser.findElement(By.cssSelector("#login button[type=submit]")).click();
+        click(By.cssSelector("#login button[type=submit]"));
         assertThat(errorBanner()).startsWith("401");
         assertThat(browser.findElements(By.id("volumes-table"))).isEmpty();
 
         shown(By.id("token")).sendKeys(gateway.token());
-        browser.findElement(By.cssSelector("#login button[type=submit]")).click();
+        click(By.cssSelector("#login button[type=submit]"));
         shown(By.cssSelector("tr[data-volume='db-data']"));
         assertThat(browser.findElements(By.cssSelector("#volumes-table tbody tr"))).hasSize(3);
         // the allocated bytes are measured in the background: the page shows them within a refresh or two
         wait.until(d -> d.findElement(By.cssSelector("tr[data-volume='db-data']")).getText().contains("24 MiB"));
-        assertThat(browser.findElement(By.cssSelector("tr[data-volume='db-data']")).getText()).contains("256 MiB",
+        assertThat(text(By.cssSelector("tr[data-volume='db-data']"))).contains("256 MiB",
                 "db");
         screenshot("dashboard-volumes.png");
 
@@ -141,42 +158,46 @@ class DashboardTest {
         shown(By.id("volumes-table"));
         assertThat(browser.getCurrentUrl()).doesNotContain(gateway.token());
 
-        browser.findElement(By.cssSelector("a[data-view='groups']")).click();
-        shown(By.cssSelector("tr[data-group='db'] a")).click();
+        click(By.cssSelector("a[data-view='groups']"));
+        click(By.cssSelector("tr[data-group='db'] a"));
         assertThat(shown(By.id("snapshots-table")).findElements(By.cssSelector("tbody tr"))).hasSize(3);
         shown(By.id("snapshot-label")).sendKeys("from-the-page");
-        browser.findElement(By.id("take-snapshot")).click();
-        WebElement taken = wait.until(d -> d.findElements(By.cssSelector("#snapshots-table tbody tr")).stream()
-                .filter(row -> row.getText().contains("from-the-page")).findFirst().orElse(null));
-        String freeze = taken.findElement(By.cssSelector("td.freeze")).getText();
+        click(By.id("take-snapshot"));
+        // the page redraws every 2 s, so rows are read and clicked through fresh lookups
+        String snapshot = wait.until(d -> d.findElements(By.cssSelector("#snapshots-table tbody tr")).stream()
+                .filter(row -> row.getText().contains("from-the-page")).findFirst()
+                .map(row -> row.getAttribute("data-snapshot")).orElse(null));
+        By taken = By.cssSelector("tr[data-snapshot='" + snapshot + "']");
+        String freeze = text(By.cssSelector("tr[data-snapshot='" + snapshot + "'] td.freeze"));
         assertThat(Long.parseLong(freeze)).as("the snapshot's freeze time in µs").isNotNegative();
         assertThat(browser.findElements(By.cssSelector("svg.timeline rect"))).hasSize(4);
-        String snapshot = taken.getAttribute("data-snapshot");
+        assertThat(text(taken)).contains("from-the-page");
 
-        taken.findElement(By.cssSelector("button.choose")).click();
+        click(By.cssSelector("tr[data-snapshot='" + snapshot + "'] button.choose"));
         shown(By.id("clone-prefix")).sendKeys("drill-");
-        browser.findElement(By.id("clone")).click();
+        click(By.id("clone"));
         wait.until(d -> browser.findElements(By.id("error-text")).stream().noneMatch(WebElement::isDisplayed)
                 && volumeExists("drill-db-data"));
         // the same clone again: the API's 409, worded as the API words it
-        browser.findElement(By.id("clone")).click();
+        click(By.id("clone"));
         assertThat(errorBanner()).startsWith("409").contains("drill-");
-        browser.findElement(By.id("error-close")).click();
+        click(By.id("error-close"));
         screenshot("dashboard-group.png");
 
         // an export outside the backup roots: 403
         shown(By.id("export-target")).sendKeys("file:///etc/cgw-backups");
-        browser.findElement(By.id("export")).click();
+        click(By.id("export"));
         assertThat(errorBanner()).startsWith("403");
-        browser.findElement(By.id("error-close")).click();
+        click(By.id("error-close"));
         WebElement target = shown(By.id("export-target"));
         target.clear();
         target.sendKeys("file://" + gateway.data.resolve("backups").resolve("db").toAbsolutePath());
-        browser.findElement(By.id("export")).click();
-        WebElement job = shown(By.cssSelector("#jobs-table tbody tr"));
-        assertThat(job.getText()).contains("export", snapshot);
+        click(By.id("export"));
+        shown(By.cssSelector("#jobs-table tbody tr"));
+        assertThat(text(By.cssSelector("#jobs-table tbody tr"))).contains("export", snapshot);
         wait.until(d -> d.findElement(By.cssSelector("#jobs-table tbody tr td.state")).getText().startsWith("done"));
-        assertThat(browser.findElement(By.cssSelector("#jobs-table progress")).getAttribute("value")).isEqualTo("100");
+        String progress = wait.until(d -> d.findElement(By.cssSelector("#jobs-table progress")).getAttribute("value"));
+        assertThat(progress).isEqualTo("100");
         screenshot("dashboard-jobs.png");
     }
 
@@ -194,20 +215,66 @@ class DashboardTest {
         shown(By.cssSelector("tr[data-volume='vm-000']"));
         long volumesMillis = (System.nanoTime() - started) / 1_000_000;
         assertThat(browser.findElements(By.cssSelector("#volumes-table tbody tr"))).hasSize(50);
-        assertThat(browser.findElement(By.cssSelector(".pager span")).getText()).isEqualTo("page 1 of 2 (100)");
+        assertThat(text(By.cssSelector(".pager span"))).isEqualTo("page 1 of 2 (100)");
 
         started = System.nanoTime();
         browser.get(ui("#groups/fleet"));
         shown(By.cssSelector("#snapshots-table tbody tr"));
         long groupMillis = (System.nanoTime() - started) / 1_000_000;
         assertThat(browser.findElements(By.cssSelector("#snapshots-table tbody tr"))).hasSize(50);
-        assertThat(browser.findElement(By.cssSelector(".pager span")).getText()).isEqualTo("page 1 of 20 (1000)");
+        assertThat(text(By.cssSelector(".pager span"))).isEqualTo("page 1 of 20 (1000)");
         assertThat(browser.findElements(By.cssSelector("svg.timeline rect"))).hasSize(1000);
-        assertThat(browser.findElement(By.cssSelector("#snapshots-table tbody tr")).getText()).contains("s999");
-        browser.findElement(By.xpath("//button[contains(., 'Next')]")).click();
+        assertThat(text(By.cssSelector("#snapshots-table tbody tr"))).contains("s999");
+        click(By.xpath("//button[contains(., 'Next')]"));
         shown(By.xpath("//span[text()='page 2 of 20 (1000)']"));
         log.info("100 volumes shown in {} ms, a group of 1000 snapshots in {} ms (page load to first row)",
                 volumesMillis, groupMillis);
         screenshot("dashboard-1000-snapshots.png");
+    }
+
+    @Test
+    void aRunningExportIsCancelledFromThePage() throws Exception {
+        gateway.call(201, "POST", "/v1/volumes", "{\"name\":\"big\",\"size\":\"256MiB\"}");
+        run("qemu-io", "-f", "raw", "-c", "write -P 9 0 64M", gateway.nbdUri("big")).assertSuccess();
+        long snapshot = gateway.call(201, "POST", "/v1/snapshots", "{\"volumes\":[\"big\"]}").get("id").asLong();
+        String repository = "file://" + gateway.data.resolve("backups").resolve("big").toAbsolutePath();
+        long job = gateway.call(202, "POST", "/v1/snapshots/" + snapshot + "/export",
+                "{\"target\":\"" + repository + "\"}").get("id").asLong();
+
+        browser.get(ui("#token=" + gateway.token()));
+        browser.get(ui("#jobs"));
+        shown(By.cssSelector("tr[data-job='" + job + "']"));
+        assertThat(text(By.cssSelector("tr[data-job='" + job + "'] td.state"))).isEqualTo("running");
+        // progress moves while the page watches (1 MiB/s: the job cannot finish within the test)
+        wait.until(d -> !d.findElement(By.cssSelector("tr[data-job='" + job + "'] td:nth-child(6)")).getText()
+                .startsWith("0 B of"));
+        click(By.cssSelector("tr[data-job='" + job + "'] button.cancel"));
+        wait.until(d -> d.findElement(By.cssSelector("tr[data-job='" + job + "'] td.state")).getText()
+                .startsWith("cancelled"));
+        assertThat(gateway.call(200, "GET", "/v1/jobs/" + job, null).get("state").asText()).isEqualTo("cancelled");
+        assertThat(browser.findElements(By.cssSelector("tr[data-job='" + job + "'] button.cancel"))).isEmpty();
+    }
+
+    @Test
+    void aReplicatedGroupShowsItsStateAndLag() throws Exception {
+        try (GatewayProcess replica = GatewayProcess.start(dir.resolve("replica"), dir.resolve("replica.err"))) {
+            gateway.call(201, "POST", "/v1/volumes", "{\"name\":\"app\",\"size\":\"16MiB\"}");
+            gateway.call(201, "POST", "/v1/groups", "{\"name\":\"site\",\"volumes\":[\"app\"]}");
+            gateway.call(200, "PUT", "/v1/groups/site/replication", "{\"target\":\"http://127.0.0.1:"
+                    + replica.restPort + "\",\"targetToken\":\"" + replica.token() + "\",\"intervalMs\":500}");
+
+            browser.get(ui("#token=" + gateway.token()));
+            browser.get(ui("#groups"));
+            wait.until(d -> d.findElement(By.cssSelector("tr[data-group='site']")).getText()
+                    .contains("primary, replicating"));
+            assertThat(text(By.cssSelector("tr[data-group='site'] td.num")))
+                    .matches("\\d+ ms|\\d+\\.\\d s");
+            click(By.cssSelector("tr[data-group='site'] a"));
+            shown(By.id("replication"));
+            assertThat(text(By.id("replication"))).contains("primary, replicating",
+                    "http://127.0.0.1:" + replica.restPort);
+            assertThat(text(By.id("replication-lag"))).matches("\\d+ ms|\\d+\\.\\d s");
+            screenshot("dashboard-replication.png");
+        }
     }
 }
