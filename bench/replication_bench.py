@@ -11,8 +11,13 @@ way, 10 ms one-way delay), while fio writes on the primary. One run, figures sid
 4. failback: demote, promote (timed), 256 MiB of new random data on the new primary, shipping
    back: bytes shipped against the bytes changed since the common epoch;
 5. a 10 s cut of the link under the random writes: time from its return until the lag is back under
-   two intervals.
-Usage: bench/replication_bench.py [--runtime S] [--quick] [--out bench/results]
+   two intervals;
+6. beside each replicated row, the same load while the group is only snapshotted every interval
+   (nothing shipped): the share of the overhead that the epochs themselves cost.
+With --idle-replica the replica runs under SCHED_IDLE, so that on this one machine the guest pays
+only for the primary's side of replication, as it would with the replica on another host.
+Usage: bench/replication_bench.py [--runtime S] [--quick] [--idle-replica] [--loads rand4k,seq1m]
+       [--no-extras] [--out bench/results]
 Writes bench/results/replication-DATE.{json,md}.
 """
 import argparse
@@ -86,8 +91,20 @@ def sample(gw, stop, lags):
         stop.wait(0.1)
 
 
+def caught_up(gw, interval_ms, timeout=600):
+    """Waits until the lag is under two intervals: the catch-up from earlier rows is not measured."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        lag = status(gw).get("lagMs")
+        if lag is not None and lag < 2 * interval_ms:
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"{GROUP} did not catch up within {timeout} s: {status(gw)}")
+
+
 def replicated_run(a, b, link, load, interval_ms, runtime, workdir, cut_at=None):
     replicate(a, b, link.url, interval_ms)
+    caught_up(a, interval_ms)
     before = status(a)
     cpu_a, cpu_b = proc_cpu_seconds(a.proc.pid), proc_cpu_seconds(b.proc.pid)
     stop, lags = threading.Event(), []
@@ -125,6 +142,32 @@ def replicated_run(a, b, link, load, interval_ms, runtime, workdir, cut_at=None)
     return result
 
 
+def snapshots_run(a, load, interval_ms, runtime, workdir):
+    """The load while the group is snapshotted every interval, the newest 2 kept, and nothing shipped:
+    what the epochs alone cost the guest (copy-on-write after each cut, the collector)."""
+    stop, ids = threading.Event(), []
+
+    def snapshots():
+        while not stop.is_set():
+            ids.append(a.must("POST", f"/v1/groups/{GROUP}/snapshots", {})["id"])
+            while len(ids) > 2:
+                a.must("DELETE", f"/v1/snapshots/{ids.pop(0)}")
+            stop.wait(interval_ms / 1000)
+
+    taker = threading.Thread(target=snapshots)
+    taker.start()
+    cpu = proc_cpu_seconds(a.proc.pid)
+    try:
+        result = fio(a, load, runtime, workdir)
+    finally:
+        stop.set()
+        taker.join()
+    for snapshot in ids:
+        a.must("DELETE", f"/v1/snapshots/{snapshot}")
+    result.update({"interval_ms": interval_ms, "cpu_primary_s": proc_cpu_seconds(a.proc.pid) - cpu})
+    return result
+
+
 def failback(a, b, link_ab, workdir):
     """Demote a, promote b (timed), write 256 MiB on b, ship it back to a: bytes against the change."""
     replicate(a, b, link_ab.url, 1000)
@@ -157,29 +200,44 @@ def main():
     parser.add_argument("--runtime", type=int, default=30)
     parser.add_argument("--quick", action="store_true", help="10 s runs")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results"))
+    parser.add_argument("--idle-replica", action="store_true",
+                        help="run the replica under SCHED_IDLE: the guest then pays only for the primary's side,"
+                             " as with the replica on another host (its lag is then not meaningful)")
+    parser.add_argument("--loads", default=",".join(LOADS), help="which loads, e.g. rand4k")
+    parser.add_argument("--no-extras", action="store_true", help="skip the link cut and the failback")
     args = parser.parse_args()
     runtime = 10 if args.quick else args.runtime
     workdir = Path(tempfile.mkdtemp(prefix="cgw-repl-", dir=ROOT / "bench" / "tmp"))
     a = Gateway(workdir / "a", log=open(workdir / "a.log", "w"))
     b = Gateway(workdir / "b", log=open(workdir / "b.log", "w"))
+    if args.idle_replica:
+        subprocess.run(["chrt", "--idle", "-a", "-p", "0", str(b.proc.pid)], check=True)
     link = LinkProxy(int(b.url.rsplit(":", 1)[1]), LINK_DELAY_S, LINK_BYTES_PER_S)
     report = {"commit": commit_of(ROOT), "runtime_s": runtime, "date": time.strftime("%Y-%m-%d %H:%M"),
-              "link": "1 Gbit/s each way, 10 ms one-way delay (user-space proxy)", "loads": {}}
+              "link": "1 Gbit/s each way, 10 ms one-way delay (user-space proxy)", "loads": {},
+              "idle_replica": args.idle_replica}
     try:
         for name in VOLUMES:
             a.must("POST", "/v1/volumes", {"name": name, "size": SIZE})
         a.must("POST", "/v1/groups", {"name": GROUP, "volumes": VOLUMES})
-        for load in LOADS:
+        for load in args.loads.split(","):
             runs = {"off": fio(a, load, runtime, workdir)}
             print(load, "off", runs["off"], flush=True)
             for interval in (200, 1000, 5000):
+                # the store ages as rows go by (its log fills, compaction falls behind): each interval's
+                # rows are compared with a run without replication just before them, not with the first
+                runs[f"off-{interval}"] = fio(a, load, runtime, workdir)
+                print(load, "off before", interval, runs[f"off-{interval}"], flush=True)
+                runs[f"snapshots-{interval}"] = snapshots_run(a, load, interval, runtime, workdir)
+                print(load, "snapshots", interval, runs[f"snapshots-{interval}"], flush=True)
                 runs[str(interval)] = replicated_run(a, b, link, load, interval, runtime, workdir)
                 print(load, interval, runs[str(interval)], flush=True)
             report["loads"][load] = runs
-        report["cut"] = replicated_run(a, b, link, "rand4k", 1000, max(runtime, 30), workdir, cut_at=5)
-        print("cut", report["cut"], flush=True)
-        report["failback"] = failback(a, b, link, workdir)
-        print("failback", report["failback"], flush=True)
+        if not args.no_extras:
+            report["cut"] = replicated_run(a, b, link, "rand4k", 1000, max(runtime, 30), workdir, cut_at=5)
+            print("cut", report["cut"], flush=True)
+            report["failback"] = failback(a, b, link, workdir)
+            print("failback", report["failback"], flush=True)
     finally:
         link.close()
         a.stop()
@@ -195,29 +253,43 @@ def main():
 def markdown(r):
     lines = [f"# Replication benchmark {r['date']} ({r['commit']})", "",
              f"Two gateways on one 2-core machine, group of 2 x {SIZE}, link: {r['link']}; fio {r['runtime_s']} s per"
-             " row; one run. Lag sampled at the primary every 100 ms.", "",
-             "| load | interval | guest MiB/s | vs off | lag p50 | lag p99 | lag max | epochs | shipped / changed |"
-             " CPU s primary / replica |", "|---|---|---|---|---|---|---|---|---|---|"]
+             " row; one run. Lag sampled at the primary every 100 ms. 'snapshots only': the group snapshotted every"
+             " interval (newest 2 kept), nothing shipped: what the epochs alone cost the guest."
+             + (" The replica ran under SCHED_IDLE (it gets the CPU only when nothing else wants it): the guest"
+                " pays for the primary's side only, as with the replica on another host; the lag is then not"
+                " meaningful." if r.get("idle_replica") else ""), "",
+             "Each interval's rows run after a run without replication, which 'vs off' compares them with (the"
+             " store ages as rows go by).", "",
+             "| load | interval | guest MiB/s: off just before | replicated | vs off | snapshots only: vs off |"
+             " lag p50 | lag p99 | lag max | epochs | shipped / changed | CPU s primary / replica |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for load, runs in r["loads"].items():
-        off = runs["off"]
-        lines.append(f"| {load} | off | {off['mib_s']:.1f} ({off['iops']:.0f} IOPS) | 1.00 | | | | | | |")
+        first = runs["off"]
+        lines.append(f"| {load} | off, first row | {first['mib_s']:.1f} ({first['iops']:.0f} IOPS) | | | | | | | | | |")
         for key, run in runs.items():
-            if key == "off":
+            if not key.isdigit():
                 continue
-            lines.append(f"| {load} | {run['interval_ms']} ms | {run['mib_s']:.1f} ({run['iops']:.0f} IOPS) |"
-                         f" {run['mib_s'] / off['mib_s']:.2f} | {run['lag_p50_ms']:.0f} ms | {run['lag_p99_ms']:.0f} ms |"
-                         f" {run['lag_max_ms']:.0f} ms | {run['epochs']} | {run['shipped_per_changed']:.3f}"
+            off = runs.get(f"off-{key}", first)
+            snaps = runs.get(f"snapshots-{key}")
+            only = "" if snaps is None else f"{snaps['mib_s'] / off['mib_s']:.2f}"
+            lines.append(f"| {load} | {run['interval_ms']} ms | {off['mib_s']:.1f} | {run['mib_s']:.1f}"
+                         f" ({run['iops']:.0f} IOPS) | {run['mib_s'] / off['mib_s']:.2f} | {only} |"
+                         f" {run['lag_p50_ms']:.0f} ms |"
+                         f" {run['lag_p99_ms']:.0f} ms | {run['lag_max_ms']:.0f} ms | {run['epochs']} |"
+                         f" {run['shipped_per_changed']:.3f}"
                          f" ({run['shipped_bytes'] / 2**20:.0f} / {run['changed_bytes'] / 2**20:.0f} MiB) |"
                          f" {run['cpu_primary_s']:.1f} / {run['cpu_replica_s']:.1f} |")
-    cut = r["cut"]
-    lines += ["", f"Link cut for 10 s under rand4k at 1000 ms: lag back under 2 intervals"
-              f" {cut.get('cut_recovery_s') if cut.get('cut_recovery_s') is None else round(cut['cut_recovery_s'], 1)} s"
-              f" after it healed (lag max {cut['lag_max_ms']:.0f} ms).", ""]
-    f = r["failback"]
-    lines += [f"Failover and failback: demote {f['demote_s'] * 1000:.0f} ms, promote {f['promote_s'] * 1000:.0f} ms;"
-              f" after 256 MiB of new random data on the new primary, failback shipped"
-              f" {f['shipped_bytes'] / 2**20:.1f} MiB ({f['shipped_per_changed']:.3f} of the change) in"
-              f" {f['failback_s']:.1f} s.", ""]
+    if "cut" in r:
+        cut = r["cut"]
+        lines += ["", f"Link cut for 10 s under rand4k at 1000 ms: lag back under 2 intervals"
+                  f" {cut.get('cut_recovery_s') if cut.get('cut_recovery_s') is None else round(cut['cut_recovery_s'], 1)}"
+                  f" s after it healed (lag max {cut['lag_max_ms']:.0f} ms).", ""]
+    if "failback" in r:
+        f = r["failback"]
+        lines += [f"Failover and failback: demote {f['demote_s'] * 1000:.0f} ms, promote {f['promote_s'] * 1000:.0f} ms;"
+                  f" after 256 MiB of new random data on the new primary, failback shipped"
+                  f" {f['shipped_bytes'] / 2**20:.1f} MiB ({f['shipped_per_changed']:.3f} of the change) in"
+                  f" {f['failback_s']:.1f} s.", ""]
     return "\n".join(lines)
 
 
