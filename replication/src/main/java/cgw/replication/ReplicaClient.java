@@ -10,7 +10,6 @@ import java.net.URI;
 import java.net.URLEncoder;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
-import java.net.http.HttpRequest.BodyPublishers;
 import java.net.http.HttpResponse;
 import java.net.http.HttpResponse.BodyHandlers;
 import java.nio.charset.StandardCharsets;
@@ -133,7 +132,7 @@ final class ReplicaClient {
                 .timeout(ANSWER_TIMEOUT)
                 .header("Authorization", "Bearer " + token)
                 .header("Content-Type", contentType)
-                .POST(BodyPublishers.ofByteArray(body))
+                .POST(new WrappedBody(body))
                 .build();
         CompletableFuture<HttpResponse<String>> call = http.sendAsync(request,
                 BodyHandlers.ofString(StandardCharsets.UTF_8));
