@@ -35,9 +35,10 @@ final class Views {
     }
 
     static Table volumes(List<JsonNode> volumes) {
-        Table table = new Table("NAME", "SIZE", "CREATED", "PARENT");
+        Table table = new Table("NAME", "SIZE", "ALLOCATED", "GROUP", "CONN", "CREATED", "PARENT");
         for (JsonNode volume : volumes) {
-            table.row(text(volume, "name"), size(volume.path("size")), time(volume.path("createdAt")),
+            table.row(text(volume, "name"), size(volume.path("size")), size(volume.path("allocated")),
+                    text(volume, "group"), text(volume, "connections"), time(volume.path("createdAt")),
                     text(volume, "parent"));
         }
         return table;

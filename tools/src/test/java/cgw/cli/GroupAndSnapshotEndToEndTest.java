@@ -85,8 +85,8 @@ class GroupAndSnapshotEndToEndTest extends RealGatewayTest {
                 db-wal   test-db-wal
                 """);
         assertThat(cli.run("volume", "list").out())
-                .containsPattern("\ntest-db-data +1\\.0 MiB +" + TIME + " +db-data\n")
-                .containsPattern("\ntest-db-wal +1\\.0 MiB +" + TIME + " +db-wal\n");
+                .containsPattern("\ntest-db-data +1\\.0 MiB +(-|[0-9.]+ [KM]?i?B) +- +0 +" + TIME + " +db-data\n")
+                .containsPattern("\ntest-db-wal +1\\.0 MiB +(-|[0-9.]+ [KM]?i?B) +- +0 +" + TIME + " +db-wal\n");
 
         Cli.Result deleted = cli.run("snapshot", "delete", String.valueOf(id));
         assertThat(deleted.exitCode()).as(deleted.err()).isZero();
