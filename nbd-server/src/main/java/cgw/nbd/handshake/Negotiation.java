@@ -253,8 +253,11 @@ final class Negotiation extends ChannelInboundHandlerAdapter {
                 throw new InvalidOption("query '" + query + "' has no namespace");
             }
             allocation |= query.equals(BASE_ALLOCATION) || !set && query.equals("base:");
-            if (query.startsWith(ChangedSince.PREFIX) && !changeSnapshots.contains(query)) {
-                changeSnapshots.add(query.substring(ChangedSince.PREFIX.length()));
+            String snapshot = query.startsWith(ChangedSince.PREFIX)
+                    ? query.substring(ChangedSince.PREFIX.length())
+                    : null;
+            if (snapshot != null && !changeSnapshots.contains(snapshot)) {
+                changeSnapshots.add(snapshot); // the same query twice selects one context
             }
         }
         if (data.isReadable()) {

@@ -279,9 +279,11 @@ class HandshakeTest {
         Wire.send(channel, new Client().flags(Nbd.FLAG_C_FIXED_NEWSTYLE)
                 .option(Option.STRUCTURED_REPLY, new byte[0])
                 .option(Option.SET_META_CONTEXT, metaContextData(StoreFixture.VOLUME, "cgw:changed-since:99"))
-                .option(Option.SET_META_CONTEXT, metaContextData(StoreFixture.VOLUME, changes, "cgw:changed-since:1"))
+                .option(Option.SET_META_CONTEXT,
+                        metaContextData(StoreFixture.VOLUME, changes, "cgw:changed-since:" + (epoch + 7)))
                 .option(Option.LIST_META_CONTEXT, metaContextData(StoreFixture.VOLUME, changes))
-                .option(Option.SET_META_CONTEXT, metaContextData(StoreFixture.VOLUME, changes, "base:allocation"))
+                .option(Option.SET_META_CONTEXT,
+                        metaContextData(StoreFixture.VOLUME, changes, "base:allocation", changes))
                 .option(Option.GO, goData(StoreFixture.VOLUME)).bytes(), false);
 
         ByteBuf replies = Wire.received(channel);
