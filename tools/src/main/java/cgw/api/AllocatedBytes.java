@@ -23,13 +23,15 @@ import org.slf4j.LoggerFactory;
  * costs in proportion to what it holds, so it never runs on a request: a listing shows the last
  * measure (null before the first) and asks for a new one once it is older than
  * {@link #MIN_REFRESH_MILLIS} or {@link #REFRESH_PER_MEASURE} times what it took, whichever is
- * longer: a large volume is measured seldom, so that measuring stays a small share of one thread.
- * One background thread measures, and stops when there is nothing to do.
+ * longer: a large volume is measured seldom. One background thread measures, resting
+ * {@link #REST_PER_MEASURE} times as long as each measure took, so that however many volumes a
+ * listing names, measuring takes at most a tenth of a core; it stops when there is nothing to do.
  */
 final class AllocatedBytes {
     private static final Logger log = LoggerFactory.getLogger(AllocatedBytes.class);
     static final long MIN_REFRESH_MILLIS = 5_000;
     static final long REFRESH_PER_MEASURE = 20;
+    static final long REST_PER_MEASURE = 9;
     /** Extents are asked for this much of a volume at a time. */
     private static final long STEP_BYTES = 1L << 30;
 
@@ -79,6 +81,17 @@ final class AllocatedBytes {
         }
     }
 
+    private static void rest(long millis) {
+        if (millis <= 0) {
+            return;
+        }
+        try {
+            Thread.sleep(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt(); // the worker is going away: stop resting
+        }
+    }
+
     private void measure(String name) {
         long start = System.currentTimeMillis();
         try {
@@ -96,6 +109,7 @@ final class AllocatedBytes {
             }
             long now = System.currentTimeMillis();
             measures.put(name, new Measure(info.id(), bytes, now, now - start));
+            rest(REST_PER_MEASURE * (now - start));
         } catch (VolumeNotFoundException e) {
             measures.remove(name);
         } catch (RuntimeException e) {

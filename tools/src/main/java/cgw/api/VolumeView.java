@@ -11,7 +11,7 @@ import java.util.List;
  * @param size      bytes
  * @param createdAt ISO-8601, UTC
  * @param parent    the volume this one was cloned from, or null
- * @param allocated   bytes holding data as last measured (seconds old), null before the first measure
+ * @param allocated   bytes holding data as last measured in the background, null before the first measure
  * @param headEpoch   the epoch writes go to now
  * @param group       the group it is in, or null
  * @param connections NBD connections that have it open now
