@@ -170,16 +170,9 @@ class ChangedBlocksGatewayTest {
 
     /** The changed runs (offset, length) of {@code export} since {@code snapshot}, from nbdinfo. */
     private static List<List<Long>> changedRuns(GatewayProcess gateway, String export, long snapshot) {
-        String map = run("nbdinfo", "--map=cgw:changed-since:" + snapshot, gateway.nbdUri(export)).assertSuccess()
-                .stdout();
-        List<List<Long>> runs = new ArrayList<>();
-        for (String line : map.strip().split("\n")) {
-            String[] fields = line.trim().split("\\s+");
-            if ((Integer.parseInt(fields[2]) & 1) != 0) {
-                runs.add(List.of(Long.parseLong(fields[0]), Long.parseLong(fields[1])));
-            }
-        }
-        return runs;
+        return ChangedBlocksMapTest.nbdinfoRuns(run("nbdinfo", "--map=cgw:changed-since:" + snapshot,
+                gateway.nbdUri(export)).assertSuccess().stdout()).stream()
+                .filter(run -> (run.get(2) & 1) != 0).map(run -> run.subList(0, 2)).toList();
     }
 
     private static double readBytes(GatewayProcess gateway, String volume) throws Exception {

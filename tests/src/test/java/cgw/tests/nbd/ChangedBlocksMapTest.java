@@ -192,7 +192,7 @@ class ChangedBlocksMapTest {
         new Op("zero", 4 << 20, 64 << 10, 0).touch(changed, block);
         new Op("trim", 4352 << 10, 4 << 10, 0).touch(changed, block);
         new Op("write", 7_000_000, 3000, 0x44).touch(changed, block);
-        assertThat(changedBlocks(both.get("cgw:changed-since:" + snapshot))).isEqualTo(changed);
+        assertThat(changedBlocks(runs(both.get("cgw:changed-since:" + snapshot)))).isEqualTo(changed);
     }
 
     private Path script() throws IOException {
@@ -212,34 +212,26 @@ class ChangedBlocksMapTest {
 
     /** The blocks nbdinfo's map of the context marks changed (bit 0), checking the runs tile the export. */
     private TreeSet<Long> nbdinfoMap(String export, long since) {
-        String map = run("nbdinfo", "--map=cgw:changed-since:" + since, nbd.uri(export)).assertSuccess().stdout();
-        TreeSet<Long> blocks = new TreeSet<>();
+        List<List<Long>> runs = nbdinfoRuns(
+                run("nbdinfo", "--map=cgw:changed-since:" + since, nbd.uri(export)).assertSuccess().stdout());
         long expected = 0;
-        for (String line : map.strip().split("\n")) {
-            String[] fields = line.trim().split("\\s+");
-            long offset = Long.parseLong(fields[0]);
-            long length = Long.parseLong(fields[1]);
-            int flags = Integer.parseInt(fields[2]);
-            assertThat(offset).as("runs of %s tile the export", export).isEqualTo(expected);
-            expected = offset + length;
-            if ((flags & 1) != 0) {
-                assertThat(offset % block).as("a changed run starts on a block").isZero();
-                for (long b = offset / block; b <= (offset + length - 1) / block; b++) {
-                    blocks.add(b);
-                }
+        for (List<Long> run : runs) {
+            assertThat(run.get(0)).as("runs of %s tile the export", export).isEqualTo(expected);
+            expected = run.get(0) + run.get(1);
+            if ((run.get(2) & 1) != 0) {
+                assertThat(run.get(0) % block).as("a changed run starts on a block").isZero();
             }
         }
         assertThat(expected).isEqualTo(SIZE);
-        return blocks;
+        return changedBlocks(runs);
     }
 
-    private TreeSet<Long> changedBlocks(JsonNode runs) {
+    /** The blocks that runs (offset, length, flags) mark changed (bit 0). */
+    private TreeSet<Long> changedBlocks(List<List<Long>> runs) {
         TreeSet<Long> blocks = new TreeSet<>();
-        for (JsonNode run : runs) {
-            if ((run.get("flags").asInt() & 1) != 0) {
-                long start = run.get("start").asLong();
-                long end = start + run.get("length").asLong();
-                for (long b = start / block; b <= (end - 1) / block; b++) {
+        for (List<Long> run : runs) {
+            if ((run.get(2) & 1) != 0) {
+                for (long b = run.get(0) / block; b <= (run.get(0) + run.get(1) - 1) / block; b++) {
                     blocks.add(b);
                 }
             }
@@ -257,7 +249,7 @@ class ChangedBlocksMapTest {
     }
 
     /** nbdinfo --map's lines as (offset, length, flags), without its descriptions. */
-    private static List<List<Long>> nbdinfoRuns(String map) {
+    static List<List<Long>> nbdinfoRuns(String map) {
         List<List<Long>> out = new ArrayList<>();
         for (String line : map.strip().split("\n")) {
             String[] fields = line.trim().split("\\s+");
