@@ -324,10 +324,11 @@ public final class GroupBarrier implements AutoCloseable {
      * not in it.
      */
     public java.util.OptionalLong epochOf(Volume volume, String snapshotId) {
-        if (!snapshotId.matches("[1-9][0-9]{0,17}")) {
+        java.util.OptionalLong id = parseId(snapshotId);
+        if (id.isEmpty()) {
             return java.util.OptionalLong.empty();
         }
-        long epoch = epochOf(volume, Long.parseLong(snapshotId));
+        long epoch = epochOf(volume, id.getAsLong());
         return epoch < 0 ? java.util.OptionalLong.empty() : java.util.OptionalLong.of(epoch);
     }
 
@@ -340,12 +341,20 @@ public final class GroupBarrier implements AutoCloseable {
 
     /** Whether snapshot {@code snapshotId} (its decimal id) exists. */
     public boolean snapshotExists(String snapshotId) {
-        if (!snapshotId.matches("[1-9][0-9]{0,17}")) {
+        java.util.OptionalLong id = parseId(snapshotId);
+        if (id.isEmpty()) {
             return false;
         }
         synchronized (catalogLock) {
-            return snapshots.containsKey(Long.parseLong(snapshotId));
+            return snapshots.containsKey(id.getAsLong());
         }
+    }
+
+    /** A snapshot id as export names and meta contexts write it (decimal, positive), or empty. */
+    private static java.util.OptionalLong parseId(String snapshotId) {
+        return snapshotId.matches("[1-9][0-9]{0,17}")
+                ? java.util.OptionalLong.of(Long.parseLong(snapshotId))
+                : java.util.OptionalLong.empty();
     }
 
     /** The epoch of {@code volume} in snapshot {@code id}, for its read-only NBD export; -1 when none. */
