@@ -137,17 +137,16 @@ final class ExportDispatcher extends ChannelInboundHandlerAdapter {
                 answered(r, replyFailure(ctx, r, Command.BLOCK_STATUS, failure));
                 return;
             }
-            if (changes == null) {
-                answered(r, ctx.write(BlockStatusReplies.allocation(ctx.alloc(), r.cookie(), contexts.allocationId(),
-                        status.extents(), reqOne, true)));
-                return;
-            }
+            ChannelFuture last = null;
             if (contexts.allocationId() != 0) {
-                ctx.write(BlockStatusReplies.allocation(ctx.alloc(), r.cookie(), contexts.allocationId(),
-                        status.extents(), reqOne, false));
+                last = ctx.write(BlockStatusReplies.allocation(ctx.alloc(), r.cookie(), contexts.allocationId(),
+                        status.extents(), reqOne, changes == null));
             }
-            answered(r, ctx.write(BlockStatusReplies.changes(ctx.alloc(), r.cookie(), contexts.changesId(),
-                    status.runs(), reqOne)));
+            if (changes != null) {
+                last = ctx.write(BlockStatusReplies.changes(ctx.alloc(), r.cookie(), contexts.changesId(),
+                        status.runs(), reqOne));
+            }
+            answered(r, Objects.requireNonNull(last, "the validator lets BLOCK_STATUS through with a context"));
         }, null));
     }
 
