@@ -27,7 +27,7 @@ public final class OpenApiDocument {
     static final String RESOURCE = "openapi/openapi.yaml";
     private static final List<String> PARTS = List.of("openapi/volumes-groups.yaml",
             "openapi/snapshots-backups.yaml", "openapi/replication.yaml");
-    public static final String PATH = "/v1/openapi.json";
+    static final String PATH = "/v1/openapi.json";
 
     private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
     private static final Set<String> METHODS = Set.of("get", "put", "post", "delete", "patch", "head", "options");
@@ -75,11 +75,6 @@ public final class OpenApiDocument {
             }
             target.set(entry.getKey(), entry.getValue());
         });
-    }
-
-    /** The description as a tree. */
-    public JsonNode document() {
-        return document.deepCopy();
     }
 
     /** Every operation described, as {@code "METHOD /path"}, sorted. */
