@@ -55,8 +55,9 @@ final class FlushOrder extends AbstractEventListener {
         }
         try {
             // frozen first: bytes the table file's pointers lead to must stay as they are synced
-            values.freeze();
+            OverwriteFence.Frozen frozen = values.freeze();
             values.sync();
+            values.synced(frozen);
         } catch (RuntimeException e) {
             holding = true;
             log.error("the value log could not be synced before a flush of {}: the flush waits until the"

@@ -9,8 +9,8 @@ import org.rocksdb.RocksDBException;
 /**
  * Which blocks of a write overwrite their bytes in the value log instead of appending, and the
  * steps of doing so crash-safely. Only long runs of blocks already in the head epoch, back to
- * back in the volume and in one segment not being cleaned, appended since the last flush (never
- * what a flush covered: {@link OverwriteFence}), are overwritten in place: their CRC table slots
+ * back in the volume and in one segment not being cleaned, appended since the last flush or
+ * durable and recorded as overwritten ({@link OverwriteFence}), are overwritten in place: their CRC table slots
  * (new CRC, the CRC of the bytes they replace, this session) are written before the bytes, so
  * that until the bytes are written, and after a crash in between, the location matches one of
  * the two CRCs (docs/store.md, "Overwrites in place").
@@ -70,15 +70,16 @@ final class InPlaceOverwrites {
         }
         int overwrites;
         if (knownRuns(context, volume, epoch, data)) {
-            overwrites = assignSlots(context, data, minRun);
-        } else if (cachedTargets(context, volume, epoch, data) && assignSlots(context, data, minRun) == 0) {
+            overwrites = assignSlots(context, data, minRun, OverwriteFence.Marking.RECORD);
+        } else if (cachedTargets(context, volume, epoch, data)
+                && assignSlots(context, data, minRun, OverwriteFence.Marking.ASK) == 0) {
             // the pointer cache showed cheaply that no run is long enough: all are appended, with
             // no RocksDB lookup (after random writes a sequential rewrite appends nearly all)
             return 0;
         } else {
             // the table flags and sessions an overwrite needs come from RocksDB
             lookUpTargets(context, volume, epoch, data);
-            overwrites = assignSlots(context, data, minRun);
+            overwrites = assignSlots(context, data, minRun, OverwriteFence.Marking.RECORD);
         }
         if (overwrites > 0) {
             currentCrcs(context, data);
@@ -89,10 +90,11 @@ final class InPlaceOverwrites {
     /**
      * Sets each of the batch's data blocks' {@code slot} from its target: -1 (overwritten in
      * place) for those in runs of at least {@code minRun} blocks back to back in the volume and
-     * in one segment that no flush has frozen yet ({@link ValueLog#mayOverwrite}), else its index
-     * among the appended. Returns how many are overwritten. Under the value log's overwrite permit.
+     * in one segment whose bytes may be overwritten ({@link ValueLog#mayOverwrite}, asked with
+     * {@code marking}), else its index among the appended. Returns how many are overwritten.
+     * Under the value log's overwrite permit.
      */
-    int assignSlots(WriteContext context, int data, int minRun) {
+    int assignSlots(WriteContext context, int data, int minRun, OverwriteFence.Marking marking) {
         int overwrites = 0;
         int appended = 0;
         for (int i = 0; i < data;) {
@@ -106,8 +108,8 @@ final class InPlaceOverwrites {
                 }
             }
             // positions rise along a run: where its first block may be overwritten, all may
-            boolean overwrite = segment >= 0 && end - i >= minRun
-                    && valueLog.mayOverwrite(segment, context.targetPosition[i]);
+            boolean overwrite = segment >= 0 && end - i >= minRun && valueLog.mayOverwrite(segment,
+                    context.targetPosition[i], context.targetPosition[end - 1] + blockSize, marking);
             for (int k = i; k < end; k++) {
                 context.slot[k] = overwrite ? -1 : appended++;
             }

@@ -106,7 +106,8 @@ final class NoWaitWriter {
         boolean written = false;
         try {
             if (!overwrites.knownRuns(context, volume, epoch, count)
-                    || overwrites.assignSlots(context, count, overwrites.minRunBlocks()) < count) {
+                    || overwrites.assignSlots(context, count, overwrites.minRunBlocks(),
+                            OverwriteFence.Marking.RECORDED) < count) {
                 return false;
             }
             if (!newCrcs(context, src, count) || !overwrites.currentCrcsNoWait(context, count)) {

@@ -6,13 +6,16 @@ import java.util.concurrent.ConcurrentSkipListSet;
 import java.util.concurrent.locks.Lock;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.function.Supplier;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Which bytes of the value log may still be overwritten in place, and through where appended
- * bytes are all written. A location is overwritten in place only while no flush has covered it:
- * page and CRC slot of an overwrite reach the disk in any order, so after a power cut an
- * overwritten location may match neither CRC, which is harmless only where every pointer to it is
- * unflushed too, in RocksDB's WAL, for {@link ReplayCheck} to judge (docs/store.md, "Power cuts").
+ * bytes are all written. Page and CRC slot of an overwrite reach the disk in any order, so after a
+ * power cut an overwritten location may match neither CRC. Where no flush covered the location
+ * yet (it is not <em>frozen</em>) that is harmless: every pointer to it is unflushed too, in
+ * RocksDB's WAL, for {@link ReplayCheck} to judge. A frozen location is overwritten in place only
+ * once it is durable and its range is recorded in {@link FlushedOverwrites} (synced before its
+ * bytes change), whose ranges the next open takes as they are (docs/store.md, "Power cuts").
  * Whatever syncs the log for a flush, a memtable flush or a relocation {@link #freeze}s first.
  *
  * <p>Threads: any. Writes that may overwrite in place hold the {@link #permit} from choosing their
@@ -24,8 +27,11 @@ final class OverwriteFence {
             .comparingInt(ValueLog.Reservation::segment).thenComparingLong(ValueLog.Reservation::position);
 
     private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
-    /** Nothing before it is overwritten in place any more. */
+    /** Nothing before it is overwritten in place any more without {@link FlushedOverwrites}. */
     private volatile LogPosition frozen;
+    /** Everything before it is on the disk: a sync that followed a freeze returned. */
+    private volatile LogPosition synced = LogPosition.START;
+    private volatile @Nullable FlushedOverwrites flushed;
     private final ConcurrentSkipListSet<ValueLog.Reservation> unfinished = new ConcurrentSkipListSet<>(IN_LOG_ORDER);
 
     /** At open everything already in the log is frozen: only this open's appends may be overwritten. */
@@ -38,9 +44,52 @@ final class OverwriteFence {
         return lock.readLock();
     }
 
-    /** Whether the bytes at {@code position} of {@code segment} may be overwritten in place; under the {@link #permit}. */
-    boolean mayOverwrite(int segment, long position) {
-        return !frozen.covers(segment, position);
+    /** What a freeze ended: the point before which appends are written, and the window of overwrites. */
+    record Frozen(LogPosition written, long window) {
+    }
+
+    /** How {@link #mayOverwrite} may answer for flushed bytes. */
+    enum Marking {
+        /** Whether they could be: nothing recorded (a write probing whether any run is long enough). */
+        ASK,
+        /** Records their range, syncing, when this window has not yet: a write on a store thread. */
+        RECORD,
+        /** Only if this window recorded their range already: a write that must never wait. */
+        RECORDED
+    }
+
+    /** From now on flushed bytes may be overwritten in place, their ranges recorded in {@code record}. */
+    void useFlushedOverwrites(FlushedOverwrites record) {
+        this.flushed = record;
+    }
+
+    /**
+     * Whether the bytes {@code [start, end)} of {@code segment} may be overwritten in place: they
+     * were appended since the last freeze, or they are durable and their range is recorded (see
+     * {@link Marking}). Under the {@link #permit}.
+     */
+    boolean mayOverwrite(int segment, long start, long end, Marking marking) {
+        if (!frozen.covers(segment, start)) {
+            return true; // positions rise along a run: all of it is unfrozen
+        }
+        FlushedOverwrites record = flushed;
+        LogPosition durable = synced;
+        if (record == null || !(segment < durable.segment() || segment == durable.segment()
+                && end <= durable.position())) {
+            return false;
+        }
+        return marking == Marking.ASK || record.mark(segment, start, end, durable, marking == Marking.RECORD);
+    }
+
+    /** After the sync that followed {@code frozen} returned: its appends and its window's overwrites are durable. */
+    synchronized void synced(Frozen done) {
+        if (done.written().compareTo(synced) > 0) {
+            synced = done.written();
+        }
+        FlushedOverwrites record = flushed;
+        if (record != null) {
+            record.covered(done.window());
+        }
     }
 
     void reserved(ValueLog.Reservation reservation) {
@@ -56,23 +105,25 @@ final class OverwriteFence {
      * Freezes everything before {@code end} (the log's end now, read under the log's monitor,
      * where reservations start), waiting for overwrites in flight. Returns the point before which
      * every appended byte was written by now: {@code end}, or the start of the oldest reservation
-     * still being written. A sync of the log that starts after this returns makes all of it
-     * durable, never to change again.
+     * still being written, and the window of overwrites of flushed bytes it ended. A sync of the
+     * log that starts after this returns makes all of it durable ({@link #synced}).
      */
-    LogPosition freeze(Supplier<LogPosition> end) {
+    Frozen freeze(Supplier<LogPosition> end) {
         lock.writeLock().lock();
         try {
             LogPosition now = end.get();
             if (now.compareTo(frozen) > 0) {
                 frozen = now;
             }
+            FlushedOverwrites record = flushed;
+            long window = record == null ? 0 : record.closeWindow();
             Iterator<ValueLog.Reservation> oldest = unfinished.iterator(); // may finish meanwhile
             if (!oldest.hasNext()) {
-                return now;
+                return new Frozen(now, window);
             }
             ValueLog.Reservation first = oldest.next();
             LogPosition written = new LogPosition(first.segment(), first.position());
-            return written.compareTo(now) < 0 ? written : now;
+            return new Frozen(written.compareTo(now) < 0 ? written : now, window);
         } finally {
             lock.writeLock().unlock();
         }

@@ -28,13 +28,15 @@ final class StoreFiles implements AutoCloseable {
     final int blockSize;
     private final FlushOrder flushOrder;
     private final DurableMark mark;
+    private final FlushedOverwrites overwrites;
 
-    private StoreFiles(Path dir, Rocks rocks, ValueLog valueLog, DurableMark mark, Durability durability,
-            FlushOrder flushOrder, int blockSize) {
+    private StoreFiles(Path dir, Rocks rocks, ValueLog valueLog, DurableMark mark, FlushedOverwrites overwrites,
+            Durability durability, FlushOrder flushOrder, int blockSize) {
         this.dir = dir;
         this.rocks = rocks;
         this.valueLog = valueLog;
         this.mark = mark;
+        this.overwrites = overwrites;
         this.durability = durability;
         this.flushOrder = flushOrder;
         this.blockSize = blockSize;
@@ -44,8 +46,10 @@ final class StoreFiles implements AutoCloseable {
     /**
      * Opens (creating when missing) the files of the store in {@code dir}; RocksDB gets
      * {@code cacheBytes}. The value log first: RocksDB's replay of its WAL reads the bytes the
-     * replayed pointers lead to ({@link ReplayCheck}). Then everything found is synced and marked
-     * durable, so that only what this open appends may be overwritten in place or judged again.
+     * replayed pointers lead to ({@link ReplayCheck}), after the ranges of flushed bytes a crash
+     * may have left overwritten without their CRCs were read ({@link FlushedOverwrites#scrub}).
+     * Then everything found is synced and marked durable, so that only what this open appends is
+     * judged again.
      */
     static StoreFiles open(Path dir, StoreOptions options, long cacheBytes) {
         try {
@@ -64,7 +68,10 @@ final class StoreFiles implements AutoCloseable {
                 stored == null ? LogPosition.START : stored.through());
         Rocks rocks = null;
         DurableMark mark = null;
+        FlushedOverwrites overwrites = null;
         try {
+            overwrites = FlushedOverwrites.open(values, durability);
+            overwrites.scrub(valueLog);
             ReplayCheck replayCheck = new ReplayCheck(valueLog, stored);
             FlushOrder flushOrder = new FlushOrder();
             flushOrder.syncFirst(valueLog);
@@ -75,13 +82,15 @@ final class StoreFiles implements AutoCloseable {
             valueLog.removeOrphanTables();
             FormatUpgrade.upgradeIfNeeded(rocks, valueLog);
             mark = DurableMark.open(values);
-            StoreFiles files = new StoreFiles(dir, rocks, valueLog, mark, durability, flushOrder,
+            StoreFiles files = new StoreFiles(dir, rocks, valueLog, mark, overwrites, durability, flushOrder,
                     Catalog.loadBlockSize(rocks, options.blockSizeBytes()));
             files.walSync.useBlockSize(files.blockSize);
+            overwrites.useBlockSize(files.blockSize);
+            valueLog.useFlushedOverwrites(overwrites);
             files.walSync.syncDurable();
             return files;
         } catch (RuntimeException e) {
-            closeAfterFailure(e, rocks, mark);
+            closeAfterFailure(e, rocks, mark, overwrites);
             valueLog.close();
             throw e;
         }
@@ -103,10 +112,13 @@ final class StoreFiles implements AutoCloseable {
     }
 
     private static void closeAfterFailure(RuntimeException failure, @Nullable Rocks rocks,
-            @Nullable DurableMark mark) {
+            @Nullable DurableMark mark, @Nullable FlushedOverwrites overwrites) {
         try {
             if (mark != null) {
                 mark.close();
+            }
+            if (overwrites != null) {
+                overwrites.close();
             }
         } catch (IOException | RuntimeException suppressed) {
             failure.addSuppressed(suppressed);
@@ -154,6 +166,11 @@ final class StoreFiles implements AutoCloseable {
                 mark.close();
             } catch (IOException e) {
                 log.warn("closing the value log's mark at {} failed", dir, e);
+            }
+            try {
+                overwrites.close();
+            } catch (IOException e) {
+                log.warn("closing the record of overwritten flushed bytes at {} failed", dir, e);
             }
         }
         if (failure != null) {

@@ -200,9 +200,29 @@ final class ValueLog implements AutoCloseable {
         return fence.permit();
     }
 
-    /** Whether a write holding the {@link #overwritePermit} may overwrite these bytes in place. */
-    boolean mayOverwrite(int segmentNumber, long position) {
-        return fence.mayOverwrite(segmentNumber, position);
+    /** Whether a write holding the {@link #overwritePermit} may overwrite these bytes in place ({@link OverwriteFence}). */
+    boolean mayOverwrite(int segmentNumber, long start, long end, OverwriteFence.Marking marking) {
+        return fence.mayOverwrite(segmentNumber, start, end, marking);
+    }
+
+    /** From now on flushed bytes may be overwritten in place, their ranges recorded first. */
+    void useFlushedOverwrites(FlushedOverwrites record) {
+        fence.useFlushedOverwrites(record);
+    }
+
+    /** After the {@link #sync} that followed {@link #freeze} returned. */
+    void synced(OverwriteFence.Frozen frozen) {
+        fence.synced(frozen);
+    }
+
+    /** The length of a segment's file, or -1 when there is no such segment. */
+    long segmentLength(int segmentNumber) {
+        Segment segment = segments.get(segmentNumber);
+        try {
+            return segment == null ? -1 : segment.channel.size();
+        } catch (IOException e) {
+            throw new StoreException("reading the length of value log segment " + segment.file, e);
+        }
     }
 
     /**
@@ -210,7 +230,7 @@ final class ValueLog implements AutoCloseable {
      * returns the point before which every appended byte is written, which the {@link #sync}
      * that follows makes durable for good ({@link OverwriteFence#freeze}). Not under the monitor.
      */
-    LogPosition freeze() {
+    OverwriteFence.Frozen freeze() {
         return fence.freeze(this::end);
     }
 

@@ -100,7 +100,7 @@ final class WalSync implements AutoCloseable {
 
     /** Syncs the log, the WAL and a pending mark; writes a new mark when {@code markNow} or a second has passed. */
     private void syncAll(boolean markNow) {
-        LogPosition written = valueLog.freeze();
+        OverwriteFence.Frozen frozen = valueLog.freeze();
         // on the calling thread when nothing is to sync: it then only waits for a sync in progress
         CompletableFuture<Void> data = valueLog.hasUnsynced()
                 ? CompletableFuture.runAsync(valueLog::sync, dataSyncs)
@@ -126,9 +126,10 @@ final class WalSync implements AutoCloseable {
         if (failure != null) {
             throw failure;
         }
+        valueLog.synced(frozen);
         long now = System.nanoTime();
         if (blockSize > 0 && (markNow || now - markWrittenNanos >= MARK_INTERVAL_NANOS)) {
-            mark.write(blockSize, written);
+            mark.write(blockSize, frozen.written());
             markWrittenNanos = now;
         }
     }

@@ -35,7 +35,7 @@ class PowerCutSeriesTest {
     private static final int CUTS = Campaign.pick(10, 200);
     /** What the kernel may have written back before the power went: each is chosen or not per round. */
     private static final List<String> WRITTEN_BACK = List.of("store/*.log", "store/values/*.seg",
-            "store/values/*.crc", "store/values/durable");
+            "store/values/*.crc", "store/values/durable", "store/values/overwrites");
 
     @TempDir
     Path dir;

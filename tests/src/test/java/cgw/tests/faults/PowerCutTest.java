@@ -54,10 +54,10 @@ class PowerCutTest {
     }
 
     /**
-     * The second write is over flushed blocks of the head epoch, where the store overwrites in
-     * place what no flush covered yet; the kernel wrote the segments back but not their CRC
-     * tables. Bytes overwritten in place with their old CRCs on the disk would fail their
-     * checksums: flushed bytes must never be overwritten in place.
+     * The second write is over flushed blocks of the head epoch, which the store overwrites in
+     * place once their range is recorded; the kernel wrote the segments back but not their CRC
+     * tables. The new bytes under their old CRCs would fail their checksums: the open takes the
+     * bytes of the recorded ranges as they are.
      */
     @Test
     void flushedBlocksOfTheHeadReadAsFlushedOrLaterWhenOnlyTheSegmentsReachedTheDisk() throws Exception {
