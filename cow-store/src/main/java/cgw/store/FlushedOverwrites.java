@@ -70,6 +70,9 @@ final class FlushedOverwrites implements AutoCloseable {
     private final long[] recordWindow = new long[RECORDS]; // guarded by this
     private int next; // guarded by this
     private long covered; // guarded by this
+    /** The newest window a record names: the header needs writing only while it is not covered there. */
+    private long recorded; // guarded by this
+    private long headerCovered = -1; // guarded by this
     private volatile long window;
     private volatile int blockSize;
 
@@ -212,6 +215,7 @@ final class FlushedOverwrites implements AutoCloseable {
             throw durability.failed(file.toString(), e);
         }
         recordWindow[next] = current;
+        recorded = Math.max(recorded, current);
         next = (next + 1) % RECORDS;
         marked.put(key(segment, chunk), to);
         return true;
@@ -231,6 +235,10 @@ final class FlushedOverwrites implements AutoCloseable {
             return;
         }
         covered = closed;
+        if (recorded <= headerCovered) {
+            return; // nothing recorded since the header was written: most flushes
+        }
+        headerCovered = closed;
         header.clear().putInt(MAGIC).putInt(VERSION).putLong(closed);
         CRC32C crc = new CRC32C();
         crc.update(header.duplicate().flip());
