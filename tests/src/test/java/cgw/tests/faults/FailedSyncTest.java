@@ -60,6 +60,29 @@ class FailedSyncTest {
         refusesEverythingAfterAFailedSync("store/*.log");
     }
 
+    /**
+     * A rewrite of flushed bytes records their range, synced, before it overwrites them in
+     * place: when that sync fails, the write fails with nothing overwritten, and the store
+     * refuses writes and flushes as after any failed sync.
+     */
+    @Test
+    void aFailedSyncOfTheRecordOfOverwrittenFlushedBytesOverwritesNothing() {
+        store = BlockStore.open(store(), options());
+        Volume volume = store.createVolume("disk", 16 * MIB);
+        byte[] flushed = pattern(4 * MIB, 1);
+        store.write(volume, 0, ByteBuffer.wrap(flushed));
+        store.flush();
+
+        fs.failSync("store/values/overwrites", 1);
+        assertThatThrownBy(() -> store.write(volume, 0, ByteBuffer.wrap(pattern(MIB, 2))))
+                .isInstanceOf(StoreFailedException.class);
+        assertThat(fs.stats().syncsFailed()).isEqualTo(1);
+        assertThat(read(volume, 0, 4 * MIB)).as("nothing overwritten").isEqualTo(flushed);
+        assertThatThrownBy(store::flush).isInstanceOf(StoreFailedException.class);
+        restartAfterAPowerCut(options());
+        assertThat(read(store.volume("disk"), 0, 4 * MIB)).as("flushed before the failure").isEqualTo(flushed);
+    }
+
     @Test
     void aFailedSyncOfTheCleanersCopiesRelocatesNothing() {
         StoreOptions options = options().withOverwriteInPlace(false).withValueLogSegmentBytes(MIB);
