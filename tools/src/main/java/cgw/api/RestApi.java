@@ -39,7 +39,7 @@ public final class RestApi {
         new UiResource().addTo(routes);
         new VolumeResource(store, barrier, attachments, clients).addTo(routes);
         new GroupResource(barrier, replicaGroups).addTo(routes);
-        new SnapshotResource(store, barrier, clients).addTo(routes);
+        new SnapshotResource(store, barrier, clients, replicaGroups).addTo(routes);
         return routes;
     }
 

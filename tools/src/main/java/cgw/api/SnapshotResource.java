@@ -11,6 +11,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Predicate;
 import java.util.stream.Collectors;
 
 /**
@@ -57,11 +58,13 @@ final class SnapshotResource {
     private final BlockStore store;
     private final GroupBarrier barrier;
     private final VolumeClients clients;
+    private final Predicate<String> replicaGroups;
 
-    SnapshotResource(BlockStore store, GroupBarrier barrier, VolumeClients clients) {
+    SnapshotResource(BlockStore store, GroupBarrier barrier, VolumeClients clients, Predicate<String> replicaGroups) {
         this.store = store;
         this.barrier = barrier;
         this.clients = clients;
+        this.replicaGroups = replicaGroups;
     }
 
     void addTo(Routes routes) {
@@ -78,8 +81,16 @@ final class SnapshotResource {
 
     private Reply create(ApiRequest request) throws IOException {
         AdHocBody body = ApiJson.read(request.body(), AdHocBody.class);
-        return created(barrier.snapshotVolumes(GroupResource.requireVolumes(body.volumes()), body.label(),
-                timeout(body.timeoutMs())));
+        List<String> volumes = GroupResource.requireVolumes(body.volumes());
+        for (String volume : volumes) {
+            String group = barrier.groupOf(volume);
+            if (group != null && replicaGroups.test(group)) {
+                // an epoch of its own would not be one the primary shipped
+                throw new ApiException(ApiError.CONFLICT, "volume " + volume + " is in group " + group
+                        + ", a replica here: its snapshots are the epochs the primary ships; clone one for a drill");
+            }
+        }
+        return created(barrier.snapshotVolumes(volumes, body.label(), timeout(body.timeoutMs())));
     }
 
     private Reply list(ApiRequest request) {

@@ -71,6 +71,8 @@ class ReplicationTest {
             assertThat(qemuIo(b, "wal", "write -q 0 4k").exitCode()).isNotZero();
             assertThat(b.call(200, "GET", "/v1/snapshots?group=db", null).get("snapshots").size()).isBetween(1, 5);
             b.call(409, "POST", "/v1/groups/db/snapshots", null);
+            assertThat(b.call(409, "POST", "/v1/snapshots", "{\"volumes\":[\"wal\"]}").get("detail").asText())
+                    .as("an ad-hoc snapshot of a replica's volume").contains("replica here");
             // an epoch the replica does not have open: a 409 the primary answers by beginning again
             JsonNode lost = b.call(409, "POST", "/v1/replication/db/epochs/current/commit", "{\"generation\":1,"
                     + "\"primary\":\"elsewhere\",\"origin\":\"elsewhere/999999\",\"bodies\":0,\"bytes\":0}");
