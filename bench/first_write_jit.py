@@ -15,28 +15,13 @@ included). CPU per GiB and the compiler's CPU are the steadier figures.
 """
 import argparse
 import json
-import os
 import shutil
 from pathlib import Path
 
-from nbd_servers import GiB, ROOT, WRITE_1M, Gateway, against_baseline, fio, medians, proc_cpu_seconds
+from nbd_servers import (GiB, ROOT, WRITE_1M, Gateway, against_baseline, fio, medians, proc_cpu_seconds,
+                         threads_cpu_seconds)
 
 VOLUME = "disk"
-
-
-def compiler_cpu_seconds(pid):
-    """User + system CPU of the process's C2 compiler threads (comm "C2 CompilerThre...")."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            if not (task / "comm").read_text().startswith("C2 Compiler"):
-                continue
-            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
-        except FileNotFoundError:
-            continue  # a compiler thread that ended meanwhile
-        total += int(fields[11]) + int(fields[12])
-    return total / ticks
 
 
 def one_run(root, workdir, size, seconds):
@@ -49,7 +34,7 @@ def one_run(root, workdir, size, seconds):
         cpu = proc_cpu_seconds(gateway.proc.pid) - cpu_before
         return {"mib_s": result["bw_mib_s"], "gib": result["io_bytes"] / GiB,
                 "cpu_s_per_gib": cpu / (result["io_bytes"] / GiB),
-                "c2_cpu_s": compiler_cpu_seconds(gateway.proc.pid)}
+                "c2_cpu_s": threads_cpu_seconds(gateway.proc.pid, "C2 Compiler")}
     finally:
         gateway.stop()
         shutil.rmtree(workdir / "data", ignore_errors=True)

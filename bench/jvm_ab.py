@@ -18,27 +18,9 @@ medians over rounds of the figure, the gateway's CPU s/GiB, and the CPU its JIT 
 import argparse
 import os
 import statistics
-from pathlib import Path
 
 import nbd_back_to_back as b2b
-from nbd_servers import GiB, Cgw, fio, measured, rotated, serving
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def compiler_cpu_seconds(pid):
-    """User + system CPU of the process's JIT compiler threads (comm "C1 CompilerThre", "C2 ...")."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            if "CompilerThre" not in (task / "comm").read_text():
-                continue
-            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
-        except FileNotFoundError:
-            continue  # a compiler thread that ended meanwhile
-        total += int(fields[11]) + int(fields[12])
-    return total / ticks
+from nbd_servers import ROOT, GiB, Cgw, fio, measured, rotated, serving, threads_cpu_seconds
 
 
 def gateway_class(name, options, java_home):
@@ -65,12 +47,12 @@ def run_set(cls, workdir, size, runtime):
     result = {}
     with serving(cls, workdir, size) as (server, uri):
         for name, fio_args, metric, one_pass in b2b.PHASES:
-            before = compiler_cpu_seconds(server.pid)
+            before = threads_cpu_seconds(server.pid, "CompilerThre")
             r, cpu = measured(server, name, lambda: fio(uri, name, fio_args, size, runtime, ramp_s=0,
                                                          time_based=not one_pass))
             result[name] = {"figure": b2b.figure(r, metric), "metric": metric,
                             "cpu_s_per_gib": b2b.cpu_figures(cpu, r["io_bytes"])["cpu_s_per_gib"],
-                            "jit_cpu_s": compiler_cpu_seconds(server.pid) - before}
+                            "jit_cpu_s": threads_cpu_seconds(server.pid, "CompilerThre") - before}
     return result
 
 

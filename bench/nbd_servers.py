@@ -57,6 +57,22 @@ def proc_cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / ticks
 
 
+def threads_cpu_seconds(pid, name_contains):
+    """User + system CPU seconds of a process's threads whose name (comm) contains name_contains;
+    a thread that ended meanwhile no longer counts."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            if name_contains not in (task / "comm").read_text():
+                continue
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
 def proc_peak_rss_mib(pid):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
