@@ -72,17 +72,18 @@ final class FlushedOverwrites implements AutoCloseable {
     private long covered; // guarded by this
     /** The newest window a record names: the header needs writing only while it is not covered there. */
     private long recorded; // guarded by this
-    private long headerCovered = -1; // guarded by this
+    private long headerCovered; // guarded by this
     private volatile long window;
     private volatile int blockSize;
 
     private FlushedOverwrites(Path file, FileChannel channel, Durability durability, List<Range> unflushed,
-            long lastWindow) {
+            long lastWindow, long coveredOnDisk) {
         this.file = file;
         this.channel = channel;
         this.durability = durability;
         this.unflushed = unflushed;
         this.covered = lastWindow;
+        this.headerCovered = coveredOnDisk;
         this.window = lastWindow + 1;
     }
 
@@ -123,7 +124,7 @@ final class FlushedOverwrites implements AutoCloseable {
                         }
                     }
                 }
-                return new FlushedOverwrites(file, channel, durability, unflushed, last);
+                return new FlushedOverwrites(file, channel, durability, unflushed, last, coveredOnDisk);
             } catch (IOException | RuntimeException e) {
                 channel.close();
                 throw e;
@@ -235,9 +236,13 @@ final class FlushedOverwrites implements AutoCloseable {
             return;
         }
         covered = closed;
-        if (recorded <= headerCovered) {
-            return; // nothing recorded since the header was written: most flushes
+        if (recorded > headerCovered) { // else nothing recorded since the header was written: most flushes
+            writeHeader(closed);
         }
+    }
+
+    /** Writes {@code closed} into the header as the newest covered window (no sync). */
+    private synchronized void writeHeader(long closed) {
         headerCovered = closed;
         header.clear().putInt(MAGIC).putInt(VERSION).putLong(closed);
         CRC32C crc = new CRC32C();
@@ -262,6 +267,9 @@ final class FlushedOverwrites implements AutoCloseable {
      * many blocks were taken as they are.
      */
     long scrub(ValueLog valueLog) {
+        if (unflushed.isEmpty()) {
+            return 0; // a clean close, or nothing overwritten in place since the last flush
+        }
         long taken = 0;
         long read = 0;
         ByteBuffer bytes = ByteBuffer.allocateDirect(SCRUB_BYTES);
@@ -295,19 +303,15 @@ final class FlushedOverwrites implements AutoCloseable {
         }
         valueLog.sync();
         synchronized (this) {
-            long last = window - 1;
-            covered = last - 1;
-            covered(last);
+            writeHeader(window - 1);
             try {
                 channel.force(false);
             } catch (IOException e) {
                 throw durability.failed(file.toString(), e);
             }
         }
-        if (!unflushed.isEmpty()) {
-            log.info("{}: read {} MiB overwritten in place since the last flush before a crash; {} blocks held"
-                    + " unflushed writes and are kept as they are", file, read >> 20, taken);
-        }
+        log.info("{}: read {} MiB overwritten in place since the last flush before a crash; {} blocks held"
+                + " unflushed writes and are kept as they are", file, read >> 20, taken);
         unflushed.clear();
         return taken;
     }

@@ -74,8 +74,7 @@ final class OverwriteFence {
         }
         FlushedOverwrites record = flushed;
         LogPosition durable = synced;
-        if (record == null || !(segment < durable.segment() || segment == durable.segment()
-                && end <= durable.position())) {
+        if (record == null || !durable.covers(segment, end - 1)) {
             return false;
         }
         return marking == Marking.ASK || record.mark(segment, start, end, durable, marking == Marking.RECORD);
