@@ -206,6 +206,9 @@ final class BlockWriter {
                 if (overwritten < data) {
                     reservation = valueLog.reserve((data - overwritten) << blockShift);
                     append(context, reservation, src, data);
+                    if (overwritten == 0 && valueLog.walCopies().mayCopy(reservation.length())) {
+                        copyToWal(context, reservation, src, data);
+                    }
                 }
                 pointTo(context, reservation, data);
                 if (overwritten > 0) {
@@ -341,6 +344,27 @@ final class BlockWriter {
                 reservation.write((long) slot << blockShift, context.values[runStart].duplicate());
             }
         }
+    }
+
+    /**
+     * Puts a copy of a reservation's bytes (every listed block is appended into it) into the
+     * batch of their pointers, for a flush that then syncs only the WAL ({@link WalCopies}).
+     */
+    private void copyToWal(WriteContext context, ValueLog.Reservation reservation, ByteBuffer src, int data)
+            throws RocksDBException {
+        byte[] blob = WalCopies.blob(reservation.segment(), reservation.position(), reservation.length());
+        for (int i = 0; i < data; i++) {
+            int at = WalCopies.HEADER_BYTES + (context.slot[i] << blockShift);
+            int sourceIndex = context.sourceIndex[i];
+            if (sourceIndex >= 0) {
+                src.get(sourceIndex, blob, at, blockSize);
+            } else {
+                ByteBuffer value = context.values[i];
+                value.get(value.position(), blob, at, blockSize);
+            }
+        }
+        context.batch.putLogData(blob);
+        reservation.copiedToWal();
     }
 
     /**

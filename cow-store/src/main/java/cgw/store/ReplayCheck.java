@@ -3,6 +3,8 @@ package cgw.store;
 import cgw.store.key.BlockPointer;
 import cgw.store.key.RegionRecord;
 import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import org.jspecify.annotations.Nullable;
 import org.rocksdb.AbstractWalFilter;
@@ -20,7 +22,9 @@ import org.rocksdb.WriteBatch;
  * (its pointers and dirty keys); the blocks it wrote read as they were before it, the version an
  * earlier batch or a table file holds. Every pointer kept reads as the reads check it
  * ({@link PointerReads}). None of this drops a flushed write: a flush froze and synced every
- * location its writes lead to before it returned, so those bytes match.
+ * location its writes lead to before it returned, so those bytes match, or it synced only the WAL
+ * because the batches since the log's last sync carry copies of their bytes ({@link WalCopies}):
+ * a pointer whose bytes are not there but in its batch's copy gets them written back.
  *
  * <p>Pointers before the mark are not read: their bytes were synced and never changed after
  * (docs/store.md, "Power cuts"). A store without a mark (an earlier version's) is not checked.
@@ -41,6 +45,7 @@ final class ReplayCheck extends AbstractWalFilter {
     /** Format 1's block map, whose values are single versions: replayed before its store is converted. */
     private int legacyFamily = -1;
     private long checked;
+    private long restored;
     private long dropped;
     private @Nullable String firstDropped;
     private @Nullable RuntimeException failure;
@@ -69,8 +74,9 @@ final class ReplayCheck extends AbstractWalFilter {
             return LogRecordFoundResult.CONTINUE_UNCHANGED;
         }
         try {
-            handler.lost = null;
+            handler.begin();
             batch.iterate(handler);
+            handler.restoreFromCopies();
             if (handler.lost == null) {
                 return LogRecordFoundResult.CONTINUE_UNCHANGED;
             }
@@ -118,6 +124,11 @@ final class ReplayCheck extends AbstractWalFilter {
         return checked;
     }
 
+    /** Blocks whose bytes were written back from their batch's copy. */
+    long restored() {
+        return restored;
+    }
+
     /** Batches dropped. */
     long dropped() {
         return dropped;
@@ -149,13 +160,48 @@ final class ReplayCheck extends AbstractWalFilter {
         }
     }
 
-    /** Finds the first pointer of a batch that would not read. */
+    /**
+     * Finds the pointers of a batch that would not read and its copies of log bytes; then writes
+     * back what the copies hold and names the first pointer that still does not read.
+     */
     private final class Pointers extends WriteBatch.Handler {
         private @Nullable String lost;
         private final @Nullable RegionRecord record;
+        private final List<ByteBuffer> unread = new ArrayList<>();
+        private final List<WalCopies.Copy> copies = new ArrayList<>();
 
         Pointers(@Nullable RegionRecord record) {
             this.record = record;
+        }
+
+        void begin() {
+            lost = null;
+            unread.clear();
+            copies.clear();
+        }
+
+        /** Copies come before the pointers in a batch, but nothing here relies on it. */
+        void restoreFromCopies() {
+            for (ByteBuffer pointer : unread) {
+                if (lost == null && !restore(pointer)) {
+                    lost = "block data at " + BlockPointer.position(pointer, 0) + " of value log segment "
+                            + BlockPointer.segment(pointer, 0);
+                }
+            }
+        }
+
+        private boolean restore(ByteBuffer pointer) {
+            int segment = BlockPointer.segment(pointer, 0);
+            long position = BlockPointer.position(pointer, 0);
+            for (WalCopies.Copy copy : copies) {
+                ByteBuffer bytes = copy.slice(segment, position, block.capacity());
+                if (bytes != null && valueLog.restore(segment, position, bytes)
+                        && reads(pointer, pointer.remaining())) {
+                    restored++;
+                    return true;
+                }
+            }
+            return false;
         }
 
         @Override
@@ -192,8 +238,8 @@ final class ReplayCheck extends AbstractWalFilter {
 
         private void judge(ByteBuffer pointer, int size) {
             if (!reads(pointer, size)) {
-                lost = "block data at " + BlockPointer.position(pointer, 0) + " of value log segment "
-                        + BlockPointer.segment(pointer, 0);
+                // the record's buffer is reused for the next put
+                unread.add(ByteBuffer.allocate(size).put(pointer.duplicate()).flip());
             }
         }
 
@@ -235,6 +281,10 @@ final class ReplayCheck extends AbstractWalFilter {
 
         @Override
         public void logData(byte[] blob) {
+            WalCopies.Copy copy = WalCopies.read(blob);
+            if (copy != null) {
+                copies.add(copy);
+            }
         }
 
         @Override

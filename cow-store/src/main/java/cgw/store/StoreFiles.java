@@ -103,11 +103,13 @@ final class StoreFiles implements AutoCloseable {
         } else if (replayCheck.dropped() > 0) {
             log.warn("store at {} lost writes that were never flushed: {} of the batches replayed from the WAL"
                     + " led to bytes that did not reach the disk and were dropped, so their blocks read as"
-                    + " before them (first: {}); {} pointers checked", dir, replayCheck.dropped(),
-                    replayCheck.firstDropped(), replayCheck.checked());
+                    + " before them (first: {}); {} pointers checked, {} blocks written back from their copies"
+                    + " in the WAL", dir, replayCheck.dropped(), replayCheck.firstDropped(), replayCheck.checked(),
+                    replayCheck.restored());
         } else if (replayCheck.checked() > 0) {
-            log.info("store at {}: {} pointers replayed from the WAL after the last flush checked, all there", dir,
-                    replayCheck.checked());
+            log.info("store at {}: {} pointers replayed from the WAL after the last flush checked, all there ({}"
+                    + " blocks written back from their copies in the WAL)", dir, replayCheck.checked(),
+                    replayCheck.restored());
         }
     }
 

@@ -79,6 +79,7 @@ final class ValueLog implements AutoCloseable {
     private final Set<Integer> cleaning = ConcurrentHashMap.newKeySet();
     private final AtomicLong appended = new AtomicLong();
     private final OverwriteFence fence = new OverwriteFence(LogPosition.START);
+    private final WalCopies walCopies = new WalCopies();
     /** Removed segment files waiting to be reused, oldest first. */
     private final java.util.ArrayDeque<Path> free = new java.util.ArrayDeque<>(); // guarded by this
     private @Nullable Segment active; // guarded by this
@@ -416,6 +417,7 @@ final class ValueLog implements AutoCloseable {
                 segment.write(src, at);
             }
             unsynced.add(segment);
+            walCopies.uncoveredWrite();
         } catch (IOException e) {
             throw failure("overwriting " + (table ? "the CRC table of " : "") + "value log segment " + segmentNumber,
                     e);
@@ -459,7 +461,9 @@ final class ValueLog implements AutoCloseable {
         // would return before those bytes are durable
         syncing.lock();
         try {
+            long covered = walCopies.beforeSync();
             syncUnsynced();
+            walCopies.synced(covered);
         } finally {
             syncing.unlock();
         }
@@ -489,6 +493,32 @@ final class ValueLog implements AutoCloseable {
 
     boolean hasUnsynced() {
         return !unsynced.isEmpty();
+    }
+
+    /** Which writes since the last {@link #sync} have a copy in the WAL. */
+    WalCopies walCopies() {
+        return walCopies;
+    }
+
+    /**
+     * At open, while RocksDB replays its WAL and before anything is appended: writes back bytes a
+     * replayed batch copied ({@link WalCopies}) that a power cut took from the segment. False when
+     * the segment is gone.
+     */
+    boolean restore(int segmentNumber, long position, ByteBuffer bytes) {
+        Segment segment = segments.get(segmentNumber);
+        if (segment == null) {
+            return false;
+        }
+        long end = position + bytes.remaining();
+        try {
+            segment.write(bytes, position);
+        } catch (IOException e) {
+            throw failure("writing back bytes of value log segment " + segment.file + " from the WAL", e);
+        }
+        segment.size = Math.max(segment.size, end);
+        unsynced.add(segment);
+        return true;
     }
 
     /** Bytes reserved since the store was opened. */
@@ -669,6 +699,7 @@ final class ValueLog implements AutoCloseable {
         private final long position;
         private final int length;
         private boolean finished;
+        private boolean copiedToWal;
 
         private Reservation(ValueLog log, Segment segment, long position, int length) {
             this.log = log;
@@ -683,6 +714,15 @@ final class ValueLog implements AutoCloseable {
 
         long position() {
             return position;
+        }
+
+        int length() {
+            return length;
+        }
+
+        /** Its bytes are copied into the batch of its pointers ({@link WalCopies}): a flush need not sync them. */
+        void copiedToWal() {
+            copiedToWal = true;
         }
 
         /** Writes all of {@code src} at {@code offset} bytes into the reservation. */
@@ -724,6 +764,9 @@ final class ValueLog implements AutoCloseable {
             if (!finished) {
                 finished = true;
                 log.unsynced.add(segment);
+                if (!copiedToWal) {
+                    log.walCopies.uncoveredWrite();
+                }
                 segment.writers.decrementAndGet();
                 log.fence.finished(this);
             }

@@ -17,7 +17,8 @@ import org.rocksdb.RocksDBException;
  * pointers to them and everything else). A flush first freezes the log (no overwrite in place of
  * anything appended so far, {@link OverwriteFence}), then syncs the log, the WAL and the last
  * {@link DurableMark} side by side, each on a thread of its own, so a flush costs one device round
- * trip, not two; it returns once all are done, so whatever it covers is durable whole. Then, at
+ * trip, not two (the WAL alone when the writes since the log's last sync carry copies of their
+ * bytes, {@link WalCopies}); it returns once all are done, so whatever it covers is durable whole. Then, at
  * most once a second or when asked ({@link #syncDurable}), it writes the mark of what this sync
  * made durable, which the next flush syncs. The WAL may reach
  * the disk before the log (the two syncs race, and the kernel writes back at will): after a power
@@ -98,11 +99,18 @@ final class WalSync implements AutoCloseable {
         return mark.durable();
     }
 
-    /** Syncs the log, the WAL and a pending mark; writes a new mark when {@code markNow} or a second has passed. */
+    /**
+     * Syncs the log, the WAL and a pending mark; writes a new mark when {@code markNow} or a second
+     * has passed. The WAL alone when every write to the log since its last sync has a copy in it
+     * ({@link WalCopies}); then the log is not synced, so nothing counts as synced in it and no mark
+     * moves.
+     */
     private void syncAll(boolean markNow) {
         OverwriteFence.Frozen frozen = valueLog.freeze();
+        // after the freeze, which waits for overwrites in flight, so that they are counted
+        boolean walOnly = !markNow && valueLog.walCopies().onlyCopiesUnsynced();
         // on the calling thread when nothing is to sync: it then only waits for a sync in progress
-        CompletableFuture<Void> data = valueLog.hasUnsynced()
+        CompletableFuture<Void> data = !walOnly && valueLog.hasUnsynced()
                 ? CompletableFuture.runAsync(valueLog::sync, dataSyncs)
                 : null;
         CompletableFuture<Void> marked = mark.pending()
@@ -116,7 +124,7 @@ final class WalSync implements AutoCloseable {
         }
         failure = await(data, "value log", failure);
         failure = await(marked, "value log's mark", failure);
-        if (failure == null && data == null) {
+        if (failure == null && data == null && !walOnly) {
             try {
                 valueLog.sync();
             } catch (StoreException e) {
@@ -125,6 +133,9 @@ final class WalSync implements AutoCloseable {
         }
         if (failure != null) {
             throw failure;
+        }
+        if (walOnly) {
+            return;
         }
         valueLog.synced(frozen);
         long now = System.nanoTime();

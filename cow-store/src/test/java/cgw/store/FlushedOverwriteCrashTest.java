@@ -1,17 +1,17 @@
 package cgw.store;
 
+import static cgw.store.StoreTesting.copyFiles;
 import static cgw.store.StoreTesting.options;
+import static cgw.store.StoreTesting.versioned;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import cgw.store.key.CrcSlot;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -47,7 +47,7 @@ class FlushedOverwriteCrashTest {
             write(store, volume, 'C');
             write(store, volume, 'D');
             assertThat(store.valueLogBytes()).as("the rewrites went in place").isEqualTo(appended);
-            copy(live, crashed); // what a killed process leaves
+            copyFiles(live, crashed); // what a killed process leaves
         }
         // what the disk kept: blocks [0, 64) an intermediate write (B) under slots naming C and D;
         // [64, 128) the last write without its slots; [128, 192) the flushed bytes (A)
@@ -55,7 +55,7 @@ class FlushedOverwriteCrashTest {
                 FileChannel crc = FileChannel.open(segment(crashed, "crc"), StandardOpenOption.WRITE)) {
             seg.write(ByteBuffer.wrap(afterB, 0, 64 * BLOCK), 0);
             crc.write(ByteBuffer.allocate(64 * CrcSlot.LENGTH), 64L * CrcSlot.LENGTH);
-            seg.write(pattern('A', 128, 64), 128L * BLOCK);
+            seg.write(versioned('A', 128, 64), 128L * BLOCK);
         }
         for (int restart = 0; restart < 2; restart++) {
             try (BlockStore store = BlockStore.open(crashed, options())) {
@@ -65,31 +65,20 @@ class FlushedOverwriteCrashTest {
                     store.read(volume, (long) block * BLOCK, one);
                     char expected = block < 64 ? 'B' : block >= 128 && block < 192 ? 'A' : 'D';
                     assertThat(one.clear()).as("block %d, restart %d", block, restart)
-                            .isEqualTo(pattern(expected, block, 1));
+                            .isEqualTo(versioned(expected, block, 1));
                 }
                 ByteBuffer all = ByteBuffer.allocateDirect(SIZE);
                 store.read(volume, 0, all);
                 assertThat(all.clear().slice(64 * BLOCK, 64 * BLOCK)).as("a long read")
-                        .isEqualTo(pattern('D', 64, 64));
+                        .isEqualTo(versioned('D', 64, 64));
             }
         }
-    }
-
-    /** {@code count} blocks from {@code first} of version {@code version}: each block's bytes name it. */
-    private static ByteBuffer pattern(char version, int first, int count) {
-        ByteBuffer bytes = ByteBuffer.allocate(count * BLOCK);
-        for (int block = first; block < first + count; block++) {
-            for (int at = 0; at < BLOCK; at += 8) {
-                bytes.putLong(((long) version << 48) ^ ((long) block << 16) ^ at);
-            }
-        }
-        return bytes.flip();
     }
 
     private static void write(BlockStore store, Volume volume, char version) {
         for (int offset = 0; offset < SIZE; offset += WRITE) {
             ByteBuffer direct = ByteBuffer.allocateDirect(WRITE);
-            direct.put(pattern(version, offset / BLOCK, WRITE / BLOCK)).flip();
+            direct.put(versioned(version, offset / BLOCK, WRITE / BLOCK)).flip();
             store.write(volume, offset, direct);
         }
     }
@@ -98,15 +87,4 @@ class FlushedOverwriteCrashTest {
         return store.resolve(ValueLog.DIRECTORY).resolve(String.format("%010d.%s", 1, suffix));
     }
 
-    private static void copy(Path from, Path to) throws IOException {
-        try (Stream<Path> files = Files.walk(from)) {
-            files.forEach(file -> {
-                try {
-                    Files.copy(file, to.resolve(from.relativize(file).toString()));
-                } catch (IOException e) {
-                    throw new UncheckedIOException(e);
-                }
-            });
-        }
-    }
 }
