@@ -64,15 +64,15 @@ final class ValueLog implements AutoCloseable {
     static final String DIRECTORY = "values";
     private static final String SUFFIX = ".seg";
     private static final String FREE_SUFFIX = ".free";
-    private static final String TABLE_SUFFIX = ".crc";
+    static final String TABLE_SUFFIX = ".crc";
     static final int FREE_SEGMENTS = 4;
 
     private final Path dir;
     private final long segmentBytes;
     private final Durability durability;
-    private final Map<Integer, Segment> segments = new ConcurrentHashMap<>();
+    private final Map<Integer, LogSegment> segments = new ConcurrentHashMap<>();
     /** Segments written since the last {@link #sync}. */
-    private final Set<Segment> unsynced = ConcurrentHashMap.newKeySet();
+    private final Set<LogSegment> unsynced = ConcurrentHashMap.newKeySet();
     private final ReentrantReadWriteLock removal = new ReentrantReadWriteLock();
     private final ReentrantLock syncing = new ReentrantLock();
     /** Segments the cleaner is emptying: bytes in them are never overwritten in place. */
@@ -82,7 +82,7 @@ final class ValueLog implements AutoCloseable {
     private final WalCopies walCopies = new WalCopies();
     /** Removed segment files waiting to be reused, oldest first. */
     private final java.util.ArrayDeque<Path> free = new java.util.ArrayDeque<>(); // guarded by this
-    private @Nullable Segment active; // guarded by this
+    private @Nullable LogSegment active; // guarded by this
     private long activeEnd; // guarded by this
     private int nextNumber; // guarded by this
     private volatile boolean closed;
@@ -119,7 +119,7 @@ final class ValueLog implements AutoCloseable {
                 for (Path file : files) {
                     int number = parseNumber(file, SUFFIX);
                     FileChannel channel = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE);
-                    Segment segment = new Segment(number, file, channel, NoWaitReads.open(file), channel.size());
+                    LogSegment segment = new LogSegment(number, file, channel, NoWaitReads.open(file), channel.size());
                     segment.sealed = true;
                     valueLog.segments.put(number, segment);
                     if (number >= durable.segment()) {
@@ -182,7 +182,7 @@ final class ValueLog implements AutoCloseable {
         if (closed) {
             throw new StoreException("value log is closed");
         }
-        Segment segment = active;
+        LogSegment segment = active;
         if (segment == null || activeEnd > 0 && activeEnd + bytes > segmentBytes) {
             segment = roll();
         }
@@ -218,7 +218,7 @@ final class ValueLog implements AutoCloseable {
 
     /** The length of a segment's file, or -1 when there is no such segment. */
     long segmentLength(int segmentNumber) {
-        Segment segment = segments.get(segmentNumber);
+        LogSegment segment = segments.get(segmentNumber);
         try {
             return segment == null ? -1 : segment.channel.size();
         } catch (IOException e) {
@@ -237,13 +237,13 @@ final class ValueLog implements AutoCloseable {
 
     /** Where the next reservation starts, or a later point. */
     private synchronized LogPosition end() {
-        Segment segment = active;
+        LogSegment segment = active;
         return segment == null ? new LogPosition(nextNumber, 0) : new LogPosition(segment.number, activeEnd);
     }
 
     /** Seals the active segment and starts the next one, which it returns. Under the monitor. */
-    private Segment roll() {
-        Segment sealed = active;
+    private LogSegment roll() {
+        LogSegment sealed = active;
         if (sealed != null) {
             sealed.sealed = true;
         }
@@ -262,7 +262,7 @@ final class ValueLog implements AutoCloseable {
                 channel.close();
                 throw durability.failed("value log directory " + dir, e);
             }
-            Segment started = new Segment(number, file, channel, NoWaitReads.open(file), 0);
+            LogSegment started = new LogSegment(number, file, channel, NoWaitReads.open(file), 0);
             active = started;
             activeEnd = 0;
             segments.put(number, started);
@@ -297,7 +297,7 @@ final class ValueLog implements AutoCloseable {
 
     /** Reads {@code dst.remaining()} bytes at a position of a segment. Under {@link #readLock}. */
     void read(int segmentNumber, long position, ByteBuffer dst) {
-        Segment segment = pointedAt(segmentNumber);
+        LogSegment segment = pointedAt(segmentNumber);
         try {
             readFully(segment, false, position, dst);
         } catch (IOException e) {
@@ -316,7 +316,7 @@ final class ValueLog implements AutoCloseable {
 
     /** Reads slots of a segment's CRC table into {@code into} (to its limit). Under {@link #readLock}. */
     void readTable(int segmentNumber, long firstSlot, ByteBuffer into) {
-        Segment segment = pointedAt(segmentNumber);
+        LogSegment segment = pointedAt(segmentNumber);
         try {
             readFully(segment, true, firstSlot * CrcSlot.LENGTH, into);
         } catch (IOException e) {
@@ -331,7 +331,7 @@ final class ValueLog implements AutoCloseable {
      * overwritten in place since. Under {@link #readLock}.
      */
     boolean readTableIfPresent(int segmentNumber, long firstSlot, ByteBuffer into) {
-        Segment segment = pointedAt(segmentNumber);
+        LogSegment segment = pointedAt(segmentNumber);
         try {
             FileChannel table = segment.existingTable(dir);
             if (table == null || table.size() < (firstSlot * CrcSlot.LENGTH) + into.remaining()) {
@@ -351,14 +351,14 @@ final class ValueLog implements AutoCloseable {
      * {@link #readLock}.
      */
     boolean readTableNoWait(int segmentNumber, long firstSlot, ByteBuffer into) {
-        Segment segment = segments.get(segmentNumber);
+        LogSegment segment = segments.get(segmentNumber);
         return segment != null && segment.table != null
                 && NoWaitReads.read(segment.tableNoWaitFd, firstSlot * CrcSlot.LENGTH, into);
     }
 
     /** The segment a block pointer names; its absence is an error. */
-    private Segment pointedAt(int segmentNumber) {
-        Segment segment = segments.get(segmentNumber);
+    private LogSegment pointedAt(int segmentNumber) {
+        LogSegment segment = segments.get(segmentNumber);
         if (segment == null) {
             throw new StoreException(
                     "block data points at value log segment " + segmentNumber + ", which does not exist");
@@ -367,7 +367,7 @@ final class ValueLog implements AutoCloseable {
     }
 
     /** Reads all of {@code dst} at {@code at} of a segment or its CRC table; running out is an error naming where. */
-    private void readFully(Segment segment, boolean table, long at, ByteBuffer dst) throws IOException {
+    private void readFully(LogSegment segment, boolean table, long at, ByteBuffer dst) throws IOException {
         FileChannel channel = table ? segment.existingTable(dir) : segment.channel;
         while (dst.hasRemaining()) {
             int n = channel == null ? -1 : channel.read(dst, at);
@@ -389,7 +389,7 @@ final class ValueLog implements AutoCloseable {
      * {@link #readLock}.
      */
     boolean readNoWait(int segmentNumber, long position, ByteBuffer dst) {
-        Segment segment = segments.get(segmentNumber);
+        LogSegment segment = segments.get(segmentNumber);
         return segment != null && NoWaitReads.read(segment.noWaitFd, position, dst);
     }
 
@@ -406,7 +406,7 @@ final class ValueLog implements AutoCloseable {
     private void writeFully(int segmentNumber, boolean table, long at, ByteBuffer src) {
         removal.readLock().lock();
         try {
-            Segment segment = segments.get(segmentNumber);
+            LogSegment segment = segments.get(segmentNumber);
             if (segment == null) {
                 throw new StoreException("overwrite of " + (table ? "the CRC table of " : "") + "value log segment "
                         + segmentNumber + ", which does not exist");
@@ -427,7 +427,7 @@ final class ValueLog implements AutoCloseable {
     }
 
     /** Writes all of {@code src} at {@code at} of {@code channel}. */
-    private static void writeAll(FileChannel channel, ByteBuffer src, long at) throws IOException {
+    static void writeAll(FileChannel channel, ByteBuffer src, long at) throws IOException {
         while (src.hasRemaining()) {
             at += channel.write(src, at);
         }
@@ -471,7 +471,7 @@ final class ValueLog implements AutoCloseable {
 
     private void syncUnsynced() {
         durability.check();
-        for (Segment segment : unsynced) {
+        for (LogSegment segment : unsynced) {
             unsynced.remove(segment);
             try {
                 segment.channel.force(false);
@@ -506,7 +506,7 @@ final class ValueLog implements AutoCloseable {
      * the segment is gone.
      */
     boolean restore(int segmentNumber, long position, ByteBuffer bytes) {
-        Segment segment = segments.get(segmentNumber);
+        LogSegment segment = segments.get(segmentNumber);
         if (segment == null) {
             return false;
         }
@@ -529,7 +529,7 @@ final class ValueLog implements AutoCloseable {
     /** Total size of every segment. */
     long totalBytes() {
         long total = 0;
-        for (Segment segment : segments.values()) {
+        for (LogSegment segment : segments.values()) {
             total += segment.size;
         }
         return total;
@@ -542,7 +542,7 @@ final class ValueLog implements AutoCloseable {
     /** Sizes of the segments that are settled now, by number. */
     Map<Integer, Long> settledSegments() {
         Map<Integer, Long> settled = new TreeMap<>();
-        for (Segment segment : segments.values()) {
+        for (LogSegment segment : segments.values()) {
             if (segment.sealed && segment.writers.get() == 0) {
                 settled.put(segment.number, segment.size);
             }
@@ -555,11 +555,11 @@ final class ValueLog implements AutoCloseable {
      * pointer into them, durably) and deletes their files.
      */
     void remove(Collection<Integer> numbers) {
-        List<Segment> removed = new ArrayList<>();
+        List<LogSegment> removed = new ArrayList<>();
         removal.writeLock().lock();
         try {
             for (int number : numbers) {
-                Segment segment = segments.remove(number);
+                LogSegment segment = segments.remove(number);
                 if (segment != null) {
                     removed.add(segment);
                     unsynced.remove(segment);
@@ -568,7 +568,7 @@ final class ValueLog implements AutoCloseable {
         } finally {
             removal.writeLock().unlock();
         }
-        for (Segment segment : removed) {
+        for (LogSegment segment : removed) {
             try {
                 segment.close();
                 Files.deleteIfExists(segment.tableFile(dir));
@@ -595,7 +595,7 @@ final class ValueLog implements AutoCloseable {
     @Override
     public synchronized void close() {
         closed = true;
-        for (Segment segment : segments.values()) {
+        for (LogSegment segment : segments.values()) {
             try {
                 segment.close();
             } catch (IOException e) {
@@ -605,103 +605,16 @@ final class ValueLog implements AutoCloseable {
         segments.clear();
     }
 
-    private static final class Segment {
-        final int number;
-        final Path file;
-        final FileChannel channel;
-        /** A descriptor for {@link NoWaitReads}, -1 when there is none; closed with the channel. */
-        final int noWaitFd;
-        final AtomicInteger writers = new AtomicInteger();
-        volatile boolean sealed;
-        volatile long size;
-
-        /** The CRC table, opened when first needed; guarded by this segment for opening. */
-        volatile @Nullable FileChannel table;
-        /** A descriptor of the table for {@link NoWaitReads}, opened with it; -1 when there is none. */
-        volatile int tableNoWaitFd = -1;
-        /** Held while writing to {@link #channel}; see {@link #write}. */
-        private final ReentrantLock writing = new ReentrantLock();
-
-        Segment(int number, Path file, FileChannel channel, int noWaitFd, long size) {
-            this.number = number;
-            this.file = file;
-            this.channel = channel;
-            this.noWaitFd = noWaitFd;
-            this.size = size;
-        }
-
-        /**
-         * Writes all of {@code src} at {@code at} of the segment, one writer at a time. The kernel
-         * lets one buffered write into a file proceed at a time anyway (ext4 holds the inode's
-         * lock across it), and a writer waiting for that lock spins as long as the holder runs:
-         * a 1 MiB write's whole copy. Threads appending to the active segment (store threads,
-         * the cleaner) spent two fifths of their appending time spinning there (a quarter of the
-         * store threads' CPU, 1 MiB rewrites after random writes); waiting here, they sleep.
-         */
-        void write(ByteBuffer src, long at) throws IOException {
-            writing.lock();
-            try {
-                writeAll(channel, src, at);
-            } finally {
-                writing.unlock();
-            }
-        }
-
-        Path tableFile(Path dir) {
-            return dir.resolve(String.format("%010d%s", number, TABLE_SUFFIX));
-        }
-
-        /** The table, created (and its name made durable) when missing. */
-        FileChannel table(Path dir) throws IOException {
-            FileChannel open = table;
-            if (open == null) {
-                synchronized (this) {
-                    open = table;
-                    if (open == null) {
-                        Path path = tableFile(dir);
-                        boolean created = !Files.exists(path);
-                        open = FileChannel.open(path, StandardOpenOption.CREATE, StandardOpenOption.READ,
-                                StandardOpenOption.WRITE);
-                        if (created) {
-                            try (FileChannel directory = FileChannel.open(dir, StandardOpenOption.READ)) {
-                                directory.force(true);
-                            }
-                        }
-                        tableNoWaitFd = NoWaitReads.open(path);
-                        table = open;
-                    }
-                }
-            }
-            return open;
-        }
-
-        /** The table if its file exists, else null. */
-        @Nullable
-        FileChannel existingTable(Path dir) throws IOException {
-            return table != null || Files.exists(tableFile(dir)) ? table(dir) : null;
-        }
-
-        void close() throws IOException {
-            NoWaitReads.close(noWaitFd);
-            NoWaitReads.close(tableNoWaitFd);
-            channel.close();
-            FileChannel open = table;
-            if (open != null) {
-                open.close();
-            }
-        }
-    }
-
     /** Space in a segment for one writer; {@link #finish} once its pointers are in RocksDB (or not). */
     static final class Reservation {
         private final ValueLog log;
-        private final Segment segment;
+        private final LogSegment segment;
         private final long position;
         private final int length;
         private boolean finished;
         private boolean copiedToWal;
 
-        private Reservation(ValueLog log, Segment segment, long position, int length) {
+        private Reservation(ValueLog log, LogSegment segment, long position, int length) {
             this.log = log;
             this.segment = segment;
             this.position = position;
