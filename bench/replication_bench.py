@@ -17,7 +17,7 @@ way, 10 ms one-way delay), while fio writes on the primary. One run, figures sid
 With --idle-replica the replica runs under SCHED_IDLE, so that on this one machine the guest pays
 only for the primary's side of replication, as it would with the replica on another host.
 Usage: bench/replication_bench.py [--runtime S] [--quick] [--idle-replica] [--loads rand4k,seq1m]
-       [--no-extras] [--out bench/results]
+       [--intervals 200,1000,5000] [--no-extras] [--out bench/results]
 Writes bench/results/replication-DATE.{json,md}.
 """
 import argparse
@@ -205,6 +205,7 @@ def main():
                              " as with the replica on another host (its lag is then not meaningful)")
     parser.add_argument("--loads", default=",".join(LOADS), help="which loads, e.g. rand4k")
     parser.add_argument("--no-extras", action="store_true", help="skip the link cut and the failback")
+    parser.add_argument("--intervals", default="200,1000,5000", help="intervalMs values, e.g. 1000")
     args = parser.parse_args()
     runtime = 10 if args.quick else args.runtime
     workdir = Path(tempfile.mkdtemp(prefix="cgw-repl-", dir=ROOT / "bench" / "tmp"))
@@ -223,7 +224,7 @@ def main():
         for load in args.loads.split(","):
             runs = {"off": fio(a, load, runtime, workdir)}
             print(load, "off", runs["off"], flush=True)
-            for interval in (200, 1000, 5000):
+            for interval in (int(i) for i in args.intervals.split(",")):
                 # the store ages as rows go by (its log fills, compaction falls behind): each interval's
                 # rows are compared with a run without replication just before them, not with the first
                 runs[f"off-{interval}"] = fio(a, load, runtime, workdir)

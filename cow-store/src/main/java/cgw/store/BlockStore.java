@@ -372,6 +372,47 @@ public final class BlockStore implements AutoCloseable {
     }
 
     /**
+     * Writes whole blocks scattered over a volume at the head epoch: the block numbers
+     * {@code blocks[0, count)}, ascending and each once, their bytes back to back in {@code data}
+     * (from its position; it must hold exactly {@code count} blocks). Each block ends as
+     * {@link #write} would leave it, with one value-log append and one RocksDB batch per up to 64
+     * regions the blocks touch instead of one each: for many small changes at once (a replica
+     * applying an epoch). Not atomic as a whole; durable after the next {@link #flush}.
+     */
+    public void writeBlocks(Volume volume, long[] blocks, int count, ByteBuffer data) {
+        durability.check();
+        int blockSize = geometry.blockSize;
+        if (count < 0 || count > blocks.length || data.remaining() != (long) count * blockSize) {
+            throw new InvalidRequestException(count + " scattered blocks need " + (long) count * blockSize
+                    + " bytes of data, not " + data.remaining());
+        }
+        for (int i = 1; i < count; i++) {
+            if (blocks[i] <= blocks[i - 1]) {
+                throw new InvalidRequestException("scattered blocks must be ascending and each once: block "
+                        + blocks[i] + " follows " + blocks[i - 1]);
+            }
+        }
+        calls.enter();
+        try {
+            volume.headLock.readLock().lock();
+            try {
+                volume.checkAlive();
+                long target = volume.writableEpoch(HEAD);
+                if (count > 0) {
+                    volume.checkRange(blocks[0] * blockSize, blockSize, volume.sizeBytes);
+                    volume.checkRange(blocks[count - 1] * blockSize, blockSize, volume.sizeBytes);
+                    spaceGuard.admit((long) count * blockSize);
+                    writer.writeBlocks(volume, target, blocks, count, data.slice());
+                }
+            } finally {
+                volume.headLock.readLock().unlock();
+            }
+        } finally {
+            calls.exit();
+        }
+    }
+
+    /**
      * Writes at the head as {@link #write(Volume, long, long, ByteBuffer)} would, but only if that
      * needs no waiting ({@link NoWaitWriter}): whole {@link PointerCache#RUN_BLOCKS}-block groups
      * of data overwriting in place the runs a previous write of them left, at most

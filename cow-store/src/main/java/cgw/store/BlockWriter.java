@@ -3,6 +3,7 @@ package cgw.store;
 import cgw.store.key.BlockPointer;
 import cgw.store.key.BlockValue;
 import cgw.store.key.DirtyKey;
+import cgw.store.key.RegionRecord;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -255,6 +256,94 @@ final class BlockWriter {
                 stripes.unlock(locked);
             }
         }
+    }
+
+    /**
+     * Writes whole blocks scattered over a volume at {@code epoch}: {@code blocks[0, count)},
+     * ascending and each once, their bytes back to back in {@code data} (from index 0). Per batch
+     * of blocks in at most {@link RegionBatch#MAX_SCATTERED_REGIONS} regions, under their stripe
+     * locks: all-zero blocks become ZERO markers, the others are appended to the log with one
+     * reservation, then one record per region goes to RocksDB in one WriteBatch. Always appends:
+     * for many small changes at once (a replica applying an epoch), where a write per block would
+     * cost a log write and a RocksDB commit each.
+     */
+    void writeBlocks(Volume volume, long epoch, long[] blocks, int count, ByteBuffer data) {
+        WriteContext context = contexts.get();
+        long[] regions = new long[RegionBatch.MAX_SCATTERED_REGIONS];
+        int from = 0;
+        while (from < count) {
+            int regionCount = 0;
+            int to = from;
+            while (to < count && to - from < BlockStore.MAX_BATCH_BLOCKS) {
+                long region = RegionRecord.region(blocks[to]);
+                if (regionCount == 0 || regions[regionCount - 1] != region) {
+                    if (regionCount == regions.length) {
+                        break;
+                    }
+                    regions[regionCount++] = region;
+                }
+                to++;
+            }
+            int[] locked = stripes.lockRegions(volume, regions, regionCount);
+            ValueLog.Reservation reservation = null;
+            int listed = 0;
+            boolean written = false;
+            try {
+                context.clearBatch();
+                context.regions.beginRegions(regions, regionCount);
+                listed = scatteredBlocks(context, blocks, from, to, data);
+                if (listed > 0) {
+                    reservation = valueLog.reserve(listed << blockShift);
+                    append(context, reservation, data, listed);
+                    pointTo(context, reservation, listed);
+                }
+                context.regions.putInto(context.batch, rocks, records, volume, epoch);
+                rocks.commit(context.batch);
+                context.regions.committed(volume, records);
+                written = true;
+            } catch (RocksDBException e) {
+                throw rocks.failure("writing " + (to - from) + " scattered blocks of " + volume.name, e);
+            } finally {
+                context.regions.abandoned(records);
+                context.clearBatch();
+                if (reservation != null) {
+                    reservation.finish();
+                }
+                for (int i = from; i < to; i++) {
+                    pointerCache.clear(volume.id, blocks[i]);
+                }
+                if (written && epoch == volume.headEpoch) {
+                    cacheWritten(context, volume, epoch, listed, reservation);
+                }
+                stripes.unlock(locked);
+            }
+            from = to;
+        }
+    }
+
+    /**
+     * The blocks {@code blocks[from, to)} of {@link #writeBlocks}: all-zero ones become ZERO
+     * markers, the others are listed in {@code context} with the slots they take in the
+     * reservation, in order. Returns how many are listed.
+     */
+    private int scatteredBlocks(WriteContext context, long[] blocks, int from, int to, ByteBuffer data) {
+        int listed = 0;
+        for (int i = from; i < to; i++) {
+            int at = i << blockShift;
+            ByteBuffer value = data.slice(at, blockSize);
+            int crc = context.crc32c(value);
+            if (crc == geometry.zeroBlockCrc && value.mismatch(geometry.zeroBlock) == -1) {
+                context.regions.set(blocks[i], context.marker(BlockValue.ZERO));
+                continue;
+            }
+            context.newCrc[listed] = crc;
+            context.values[listed] = null;
+            context.sourceIndex[listed] = at;
+            context.blocks[listed] = blocks[i];
+            context.slot[listed] = listed;
+            listed++;
+        }
+        return listed;
     }
 
     /**

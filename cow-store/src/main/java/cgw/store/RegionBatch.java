@@ -22,6 +22,8 @@ final class RegionBatch {
     private static final int FULL = (1 << RegionRecord.SLOTS) - 1;
     /** A batch of {@link BlockStore#MAX_BATCH_BLOCKS} blocks at any alignment touches one region more. */
     private static final int MAX_REGIONS = BlockStore.MAX_BATCH_BLOCKS / RegionRecord.SLOTS + 1;
+    /** The most regions a batch of scattered blocks ({@link #beginRegions}) may touch. */
+    static final int MAX_SCATTERED_REGIONS = MAX_REGIONS - 1;
 
     private final RegionRecord[] records = new RegionRecord[MAX_REGIONS];
     private final ByteBuffer key = ByteBuffer.allocateDirect(RegionKey.LENGTH);
@@ -41,6 +43,9 @@ final class RegionBatch {
     private long pendingEpoch;
     private long firstRegion;
     private int regions;
+    /** The regions of a batch of scattered blocks, ascending; null for a range ({@link #begin}). */
+    private final long[] scattered = new long[MAX_SCATTERED_REGIONS];
+    private boolean isScattered;
 
     RegionBatch(int blockShift) {
         for (int i = 0; i < MAX_REGIONS; i++) {
@@ -56,11 +61,31 @@ final class RegionBatch {
             throw new IllegalArgumentException("a batch of blocks " + firstBlock + " to " + lastBlock + " spans "
                     + regions + " regions");
         }
+        isScattered = false;
+        clearRecords();
+    }
+
+    /** Starts a batch of blocks in the regions {@code regionIds[0, count)}, ascending and each once. */
+    void beginRegions(long[] regionIds, int count) {
+        if (count > MAX_SCATTERED_REGIONS) {
+            throw new IllegalArgumentException("a batch of scattered blocks in " + count + " regions");
+        }
+        System.arraycopy(regionIds, 0, scattered, 0, count);
+        regions = count;
+        isScattered = true;
+        clearRecords();
+    }
+
+    private void clearRecords() {
         for (int i = 0; i < regions; i++) {
             records[i].clear();
         }
         Arrays.fill(pending, null);
         createdCount = 0;
+    }
+
+    private long regionAt(int index) {
+        return isScattered ? scattered[index] : firstRegion + index;
     }
 
     /** Gives {@code block} the version {@code version} (a marker or a pointer, its remaining bytes). */
@@ -74,7 +99,9 @@ final class RegionBatch {
     }
 
     private int index(long block) {
-        int i = (int) (RegionRecord.region(block) - firstRegion);
+        int i = isScattered
+                ? Arrays.binarySearch(scattered, 0, regions, RegionRecord.region(block))
+                : (int) (RegionRecord.region(block) - firstRegion);
         if (i < 0 || i >= regions) {
             throw new IllegalArgumentException("block " + block + " is outside the batch's regions");
         }
@@ -97,7 +124,7 @@ final class RegionBatch {
             if (record.isEmpty()) {
                 continue;
             }
-            long region = firstRegion + i;
+            long region = regionAt(i);
             boolean present = head && known.contains(region);
             boolean absent = head && !present && known.complete();
             if (!absent && record.mask() != FULL) {
@@ -140,7 +167,7 @@ final class RegionBatch {
         createdCount = 0;
         for (int i = 0; i < regions; i++) {
             if (pending[i] != null) {
-                cache.put(pendingVolumeId, firstRegion + i, pendingEpoch, pending[i]);
+                cache.put(pendingVolumeId, regionAt(i), pendingEpoch, pending[i]);
                 pending[i] = null;
             }
         }
@@ -153,7 +180,7 @@ final class RegionBatch {
     void abandoned(RecordCache cache) {
         for (int i = 0; i < regions; i++) {
             if (pending[i] != null) {
-                cache.forget(pendingVolumeId, firstRegion + i, pendingEpoch);
+                cache.forget(pendingVolumeId, regionAt(i), pendingEpoch);
                 pending[i] = null;
             }
         }

@@ -67,6 +67,15 @@ final class StripeLocks {
         return lockInOrder(stripesOf(volume, first, last));
     }
 
+    /** Locks the stripes of the regions {@code regionIds[0, count)} of a volume, as {@link #lock} does. */
+    int[] lockRegions(Volume volume, long[] regionIds, int count) {
+        int[] stripes = new int[count];
+        for (int i = 0; i < count; i++) {
+            stripes[i] = stripeIndex(volume, regionIds[i] << REGION_SHIFT);
+        }
+        return lockInOrder(stripes);
+    }
+
     /** {@link #lock} if no stripe is held by another thread now; null, with none held, otherwise. */
     int @Nullable [] tryLock(Volume volume, long first, long last) {
         int[] stripes = sortedUnique(stripesOf(volume, first, last));

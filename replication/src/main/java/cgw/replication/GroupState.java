@@ -1,18 +1,19 @@
 package cgw.replication;
 
 import cgw.barrier.Snapshot;
-import java.util.concurrent.locks.ReentrantLock;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
 import org.jspecify.annotations.Nullable;
 
 /**
  * What one gateway knows of one replicated group now: its record, the shipper (on a primary),
  * the epoch being applied (on a replica), and the figures its status shows. Fields are guarded
  * by the instance's monitor; {@link #apply} serialises the calls that change the volumes (begin,
- * blocks, commit, promote, demote).
+ * commit, promote, demote: its write side), while bodies of blocks of one epoch, whose records
+ * never overlap, are written side by side (its read side).
  */
 final class GroupState {
     final String name;
-    final ReentrantLock apply = new ReentrantLock();
+    final ReentrantReadWriteLock apply = new ReentrantReadWriteLock();
 
     private GroupRecord record;
     /** The snapshot exports of {@code VOLUME} show while the group is not writable here. */

@@ -68,7 +68,7 @@ public final class ReplicaSide {
             }
         }
         GroupState state = replication.stateOrNew(group, asReplica);
-        state.apply.lock();
+        state.apply.writeLock().lock();
         try {
             admit(group, begin.generation(), begin.primary());
             GroupRecord record = state.record();
@@ -103,11 +103,11 @@ public final class ReplicaSide {
                     volumes));
             log.debug("group {}: epoch {} begun on base {}", group, origin, baseOrigin);
         } finally {
-            state.apply.unlock();
+            state.apply.writeLock().unlock();
         }
     }
 
-    /** Writes one body of blocks of the open epoch into the heads. */
+    /** Writes one body of blocks of the open epoch into the heads, beside other bodies of it. */
     public void blocks(String group, byte[] body) {
         BlockBodies.Header header;
         try {
@@ -116,10 +116,12 @@ public final class ReplicaSide {
             throw new InvalidBarrierRequestException(e.getMessage());
         }
         GroupState state = openState(group);
-        state.apply.lock();
+        state.apply.readLock().lock();
         try {
             OpenEpoch open = openEpoch(state, header.generation(), header.originSnapshot());
             long[] dataBytes = new long[1];
+            long[] described = new long[1];
+            BlockApplier applier = new BlockApplier(replication.store);
             BlockBodies.records(body, (kind, index, offset, length, data) -> {
                 if (index >= open.volumes.size()) {
                     throw new BlockBodies.MalformedBodyException("a block record names volume " + index + " of "
@@ -132,20 +134,28 @@ public final class ReplicaSide {
                 }
                 switch (kind) {
                     case DATA -> {
-                        replication.store.write(volume, offset, data);
+                        applier.data(volume, offset, data);
                         dataBytes[0] += length;
                     }
-                    case ZEROES -> replication.store.writeZeroes(volume, offset, length);
-                    case TRIM -> replication.store.trim(volume, offset, length);
+                    case ZEROES -> {
+                        applier.finish();
+                        replication.store.writeZeroes(volume, offset, length);
+                    }
+                    case TRIM -> {
+                        applier.finish();
+                        replication.store.trim(volume, offset, length);
+                    }
                 }
-                open.bytes += length;
+                described[0] += length;
             });
-            open.bodies++;
+            applier.finish();
+            open.bytes.addAndGet(described[0]);
+            open.bodies.incrementAndGet();
             state.addBytes(body.length, dataBytes[0]);
         } catch (BlockBodies.MalformedBodyException e) {
             throw new InvalidBarrierRequestException(e.getMessage());
         } finally {
-            state.apply.unlock();
+            state.apply.readLock().unlock();
         }
     }
 
@@ -153,13 +163,14 @@ public final class ReplicaSide {
     public Wire.CommitReply commit(String group, Wire.Commit commit) {
         Origin origin = origin(commit.origin(), "origin");
         GroupState state = openState(group);
-        state.apply.lock();
+        state.apply.writeLock().lock();
         try {
             OpenEpoch open = openEpoch(state, commit.generation(), origin.snapshot());
-            if (!open.origin.equals(origin) || open.bodies != commit.bodies() || open.bytes != commit.bytes()) {
+            if (!open.origin.equals(origin) || open.bodies.get() != commit.bodies()
+                    || open.bytes.get() != commit.bytes()) {
                 state.open(null);
                 throw new EpochLostException("epoch " + origin + " was sent as " + commit.bodies() + " bodies of "
-                        + commit.bytes() + " bytes, but " + open.bodies + " bodies of " + open.bytes
+                        + commit.bytes() + " bytes, but " + open.bodies.get() + " bodies of " + open.bytes.get()
                         + " bytes of epoch " + open.origin + " arrived; it is abandoned");
             }
             replication.store.flush();
@@ -173,13 +184,13 @@ public final class ReplicaSide {
             log.debug("group {}: epoch {} complete as snapshot {}", group, origin, snapshot.id());
             return new Wire.CommitReply(snapshot.id());
         } finally {
-            state.apply.unlock();
+            state.apply.writeLock().unlock();
         }
     }
 
     /** Makes a replica's (or demoted primary's) volumes writable at a snapshot it holds; generation + 1. */
     Group promote(GroupState state, @Nullable Long snapshotId) {
-        state.apply.lock();
+        state.apply.writeLock().lock();
         try {
             GroupRecord record = state.record();
             if (record.writable()) {
@@ -217,7 +228,7 @@ public final class ReplicaSide {
                     state.name, chosen.id(), promoted.generation(), (System.nanoTime() - start) / 1_000_000);
             return replication.barrier.group(state.name);
         } finally {
-            state.apply.unlock();
+            state.apply.writeLock().unlock();
         }
     }
 

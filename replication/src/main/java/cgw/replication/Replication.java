@@ -107,7 +107,7 @@ public final class Replication implements AutoCloseable {
         barrier.group(group);
         GroupState state = groups.computeIfAbsent(group,
                 name -> new GroupState(name, new GroupRecord(Role.PRIMARY, 1, null, false, null)));
-        state.apply.lock();
+        state.apply.writeLock().lock();
         try {
             GroupRecord record = state.record();
             if (record.role() == Role.REPLICA) {
@@ -126,7 +126,7 @@ public final class Replication implements AutoCloseable {
             log.info("group {}: shipping to {} every {} ms, keeping {} (generation {})", group, target.url(),
                     target.intervalMs(), target.keep(), updated.generation());
         } finally {
-            state.apply.unlock();
+            state.apply.writeLock().unlock();
         }
         return status(group);
     }
@@ -138,7 +138,7 @@ public final class Replication implements AutoCloseable {
         if (state == null || state.record().target() == null) {
             throw new NotFoundException("group " + group + " is not being replicated from this gateway");
         }
-        state.apply.lock();
+        state.apply.writeLock().lock();
         try {
             stopShipper(state);
             GroupRecord updated = state.record().withTarget(null);
@@ -147,7 +147,7 @@ public final class Replication implements AutoCloseable {
             state.state("stopped", null);
             log.info("group {}: replication stopped", group);
         } finally {
-            state.apply.unlock();
+            state.apply.writeLock().unlock();
         }
     }
 
@@ -163,7 +163,7 @@ public final class Replication implements AutoCloseable {
             throw new ConflictException("group " + group + " is not being replicated from this gateway; nothing to"
                     + " demote to");
         }
-        state.apply.lock();
+        state.apply.writeLock().lock();
         try {
             stopShipper(state);
             GroupRecord demoted = state.record().demoted(true);
@@ -186,7 +186,7 @@ public final class Replication implements AutoCloseable {
                     target.url());
             return finalEpoch.id();
         } finally {
-            state.apply.unlock();
+            state.apply.writeLock().unlock();
         }
     }
 
