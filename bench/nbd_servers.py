@@ -400,12 +400,12 @@ def medians(samples):
 
 def rotated(servers, run):
     """The order of the servers in run number run: each goes first in turn, and every other run
-    the order is reversed, so that none always follows the same peer (a rotation alone keeps each
-    server's predecessor: the page cache a server meets is what the one before it left, which
-    moved first writes by 2x on this VM, bench/results/nbd-full-20261207-1233.md)."""
+    the ones after it go in reverse, so that none always follows the same peer (a rotation alone
+    keeps each server's predecessor: the page cache a server meets is what the one before it
+    left, which moved first writes by 2x on this VM, bench/results/nbd-full-20261207-1233.md)."""
     shift = run % len(servers)
     order = servers[shift:] + servers[:shift]
-    return order[::-1] if run % 2 else order
+    return order[:1] + order[:0:-1] if run % 2 else order
 
 
 def against_baseline(baseline, rounds, one_run, describe):
