@@ -156,6 +156,8 @@ final class LogMover {
                     reservation.force();
                 }
             }
+            // each was written before its segment's force: relocations never make a flush sync the log
+            reservations.forEach(ValueLog.Reservation::madeDurable);
             byte[][] keys = copiedKeys.toArray(new byte[0][]);
             int[] slots = copiedSlots.stream().mapToInt(Integer::intValue).toArray();
             byte[][] expected = copiedPointers.toArray(new byte[0][]);

@@ -613,6 +613,7 @@ final class ValueLog implements AutoCloseable {
         private final int length;
         private boolean finished;
         private boolean copiedToWal;
+        private boolean durable;
 
         private Reservation(ValueLog log, LogSegment segment, long position, int length) {
             this.log = log;
@@ -636,6 +637,11 @@ final class ValueLog implements AutoCloseable {
         /** Its bytes are copied into the batch of its pointers ({@link WalCopies}): a flush need not sync them. */
         void copiedToWal() {
             copiedToWal = true;
+        }
+
+        /** Its bytes were written before a {@link #force} of its segment returned: a flush need not sync them. */
+        void madeDurable() {
+            durable = true;
         }
 
         /** Writes all of {@code src} at {@code offset} bytes into the reservation. */
@@ -663,6 +669,7 @@ final class ValueLog implements AutoCloseable {
             } catch (IOException e) {
                 throw log.durability.failed("value log segment " + segment.file, e);
             }
+            durable = true;
             // durable bytes a pointer will lead to at once: never overwritten in place from now on
             log.fence.freezeThrough(new LogPosition(segment.number, position + length));
         }
@@ -677,7 +684,7 @@ final class ValueLog implements AutoCloseable {
             if (!finished) {
                 finished = true;
                 log.unsynced.add(segment);
-                if (!copiedToWal) {
+                if (!copiedToWal && !durable) {
                     log.walCopies.uncoveredWrite();
                 }
                 segment.writers.decrementAndGet();

@@ -11,8 +11,9 @@ import org.jspecify.annotations.Nullable;
  * unsynced pages, {@link ReplayCheck} writes a replayed batch's bytes back from its copy.
  *
  * <p>A write is copied only when that can spare a sync: nothing written to the log since its last
- * sync lacks a copy (every other write, an overwrite in place, a relocation, a partial block of a
- * zero, is <em>uncovered</em> and makes the next flush sync the log anyway), the write is at most
+ * sync lacks a copy (every other write, an overwrite in place, a partial block of a zero, is
+ * <em>uncovered</em> and makes the next flush sync the log anyway; a relocation synced its copies
+ * itself and is not), the write is at most
  * {@link #MAX_WRITE_BYTES} and the copies since that sync at most {@link #BUDGET_BYTES}: past that a
  * sync costs less than writing the bytes twice.
  *
