@@ -43,7 +43,7 @@ final class RegionBatch {
     private long pendingEpoch;
     private long firstRegion;
     private int regions;
-    /** The regions of a batch of scattered blocks, ascending; null for a range ({@link #begin}). */
+    /** The regions of a batch of scattered blocks, ascending; unused for a range ({@link #begin}). */
     private final long[] scattered = new long[MAX_SCATTERED_REGIONS];
     private boolean isScattered;
 

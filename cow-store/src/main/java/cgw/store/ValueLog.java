@@ -511,13 +511,8 @@ final class ValueLog implements AutoCloseable {
             return false;
         }
         long end = position + bytes.remaining();
-        try {
-            segment.write(bytes, position);
-        } catch (IOException e) {
-            throw failure("writing back bytes of value log segment " + segment.file + " from the WAL", e);
-        }
+        writeFully(segmentNumber, false, position, bytes);
         segment.size = Math.max(segment.size, end);
-        unsynced.add(segment);
         return true;
     }
 
@@ -669,7 +664,6 @@ final class ValueLog implements AutoCloseable {
             } catch (IOException e) {
                 throw log.durability.failed("value log segment " + segment.file, e);
             }
-            durable = true;
             // durable bytes a pointer will lead to at once: never overwritten in place from now on
             log.fence.freezeThrough(new LogPosition(segment.number, position + length));
         }
