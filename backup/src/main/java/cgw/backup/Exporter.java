@@ -2,6 +2,7 @@ package cgw.backup;
 
 import cgw.barrier.Snapshot;
 import cgw.store.BlockStore;
+import cgw.store.EpochHold;
 import cgw.store.Extent;
 import cgw.store.ExtentType;
 import cgw.store.Volume;
@@ -102,10 +103,14 @@ public final class Exporter {
             }
             checkBase(base, parent, repository.describe());
         }
+        List<EpochHold> holds = new ArrayList<>();
         try (RepositoryLock lock = repository.lock(false, "export of snapshot " + snapshot.id())) {
             List<Plan> plans = new ArrayList<>();
             for (Snapshot.Member member : snapshot.members()) {
-                plans.add(plan(member, parent, base));
+                Plan plan = plan(member, parent, base);
+                // the snapshot cannot be deleted from under the export: its epochs are held to the end
+                holds.add(store.hold(plan.volume(), member.epoch()));
+                plans.add(plan);
             }
             long bytesTotal = plans.stream().mapToLong(p -> p.bytesToExamine(chunkSizeBytes)).sum();
             Counters counters = new Counters();
@@ -130,6 +135,8 @@ public final class Exporter {
                     System.nanoTime() - start);
             LOG.info("exported snapshot {} to {}: {}", snapshot.id(), repository.describe(), result);
             return result;
+        } finally {
+            holds.forEach(EpochHold::close);
         }
     }
 

@@ -247,10 +247,21 @@ public final class BlockStore implements AutoCloseable {
     }
 
     /**
+     * Holds a retained epoch of {@code volume} for a reader (an NBD export of a snapshot) until
+     * the returned hold is closed: meanwhile releasing it fails with {@link VolumeInUseException}
+     * and changes nothing, so that the reader never meets versions the collector took. Throws
+     * {@link EpochNotRetainedException} when the epoch is not retained (any more).
+     */
+    public EpochHold hold(Volume volume, long epoch) {
+        catalog.hold(volume, epoch);
+        return new EpochHold(() -> catalog.unhold(volume, epoch));
+    }
+
+    /**
      * Releases several retained epochs (of one volume or many) and applies {@code alongside} in
      * one atomic catalog write, then syncs it: a layer above drops its record of a snapshot
      * together with the epochs the record names. Fails without changing anything when one of
-     * the epochs is not retained.
+     * the epochs is not retained, or is held by a reader ({@link VolumeInUseException}).
      */
     public void release(List<VolumeEpoch> epochs, CatalogChanges alongside) {
         durability.check();

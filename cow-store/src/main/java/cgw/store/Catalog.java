@@ -125,6 +125,21 @@ final class Catalog {
         }
     }
 
+    /** Holds a retained epoch for a reader: {@link #release} refuses it until {@link #unhold}. */
+    void hold(Volume volume, long epoch) {
+        synchronized (lock) {
+            volume.checkAlive();
+            requireRetained(volume, epoch);
+            volume.readers.merge(epoch, 1, Integer::sum);
+        }
+    }
+
+    void unhold(Volume volume, long epoch) {
+        synchronized (lock) {
+            volume.readers.computeIfPresent(epoch, (e, n) -> n == 1 ? null : n - 1);
+        }
+    }
+
     /** Retained epochs of a volume, oldest first. */
     List<Long> retainedEpochs(Volume volume) {
         synchronized (lock) {
@@ -358,6 +373,12 @@ final class Catalog {
                 for (VolumeEpoch ref : epochs) {
                     ref.volume().checkAlive();
                     requireRetained(ref.volume(), ref.epoch());
+                    Integer readers = ref.volume().readers.get(ref.epoch());
+                    if (readers != null) {
+                        throw new VolumeInUseException("epoch " + ref.epoch() + " of " + ref.volume().name
+                                + " is held by " + readers + " reader(s) (open NBD connections to it); it can be"
+                                + " released once they are closed");
+                    }
                 }
                 if (new HashSet<>(epochs).size() != epochs.size()) {
                     throw new InvalidRequestException("an epoch appears twice in one release: " + epochs);

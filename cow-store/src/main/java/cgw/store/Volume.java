@@ -38,6 +38,8 @@ public final class Volume {
     final TreeMap<Long, Long> retained = new TreeMap<>();
     /** Epochs of this volume that clones fall through to, with their clone counts. Catalog lock. */
     final TreeMap<Long, Integer> pins = new TreeMap<>();
+    /** Retained epochs that readers hold ({@link BlockStore#hold}), with their counts. Catalog lock. */
+    final TreeMap<Long, Integer> readers = new TreeMap<>();
     /** Clones whose parent is this volume. Guarded by the catalog lock. */
     final List<Volume> clones = new ArrayList<>();
 

@@ -31,6 +31,38 @@ class StoreGuardsTest {
     Path dir;
 
     @Test
+    void aHeldEpochIsNotReleasedUntilItsLastReaderLetsGo() {
+        try (BlockStore store = BlockStore.open(dir, options())) {
+            Volume volume = store.createVolume("vm", 1 << 20);
+            store.write(volume, 0, filled(BLOCK, 1));
+            long epoch = store.cut(volume);
+            store.write(volume, 0, filled(BLOCK, 2));
+            long other = store.cut(volume);
+            EpochHold first = store.hold(volume, epoch);
+            EpochHold second = store.hold(volume, epoch);
+
+            assertThatThrownBy(() -> store.release(List.of(new VolumeEpoch(volume, other),
+                    new VolumeEpoch(volume, epoch)), new CatalogChanges()))
+                    .isInstanceOf(VolumeInUseException.class).hasMessageContaining("epoch " + epoch)
+                    .hasMessageContaining("2 reader(s)");
+            assertThat(store.retainedEpochs(volume)).as("nothing of a refused release").contains(epoch, other);
+            store.collectGarbage();
+            assertThat(read(store, volume, epoch, 0, BLOCK)).isEqualTo(filled(BLOCK, 1).array());
+
+            first.close();
+            first.close(); // a second close gives back nothing more
+            assertThatThrownBy(() -> store.release(volume, epoch)).isInstanceOf(VolumeInUseException.class)
+                    .hasMessageContaining("1 reader(s)");
+            second.close();
+            store.release(volume, epoch);
+            assertThat(store.retainedEpochs(volume)).containsExactly(other);
+            assertThatThrownBy(() -> store.hold(volume, epoch)).isInstanceOf(EpochNotRetainedException.class);
+            store.hold(volume, other).close();
+            store.release(volume, other);
+        }
+    }
+
+    @Test
     void aDeletedVolumesHandleIsRefusedByEveryCall() {
         try (BlockStore store = BlockStore.open(dir, options())) {
             Volume volume = store.createVolume("vm", 1 << 20);
@@ -47,6 +79,7 @@ class StoreGuardsTest {
             calls.put("delete", () -> store.delete(volume));
             calls.put("cut", () -> store.cut(volume));
             calls.put("release", () -> store.release(volume, epoch));
+            calls.put("hold", () -> store.hold(volume, epoch));
             calls.put("clone", () -> store.clone(volume, epoch, "clone"));
             calls.put("read", () -> store.read(volume, 0, ByteBuffer.allocate(BLOCK)));
             calls.put("read at a snapshot", () -> store.read(volume, epoch, 0, ByteBuffer.allocate(BLOCK)));

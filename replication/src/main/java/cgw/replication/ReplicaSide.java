@@ -348,9 +348,7 @@ public final class ReplicaSide {
             boolean replicated = !replication.originOf(snapshot).gateway().equals(replication.self)
                     || Replication.LABEL.equals(snapshot.label());
             if (replicated && ++kept > keep) {
-                replication.barrier.deleteSnapshot(snapshot.id(),
-                        ReplicationCatalog.deleteOrigin(new CatalogChanges(), snapshot.id()));
-                replication.originForgotten(snapshot.id());
+                replication.retire(snapshot);
             }
         }
     }

@@ -8,6 +8,7 @@ import cgw.barrier.Snapshot;
 import cgw.store.BlockStore;
 import cgw.store.CatalogChanges;
 import cgw.store.Volume;
+import cgw.store.VolumeInUseException;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -109,6 +110,9 @@ public final class Replication implements AutoCloseable {
                 name -> new GroupState(name, new GroupRecord(Role.PRIMARY, 1, null, false, null)));
         state.apply.writeLock().lock();
         try {
+            if (groups.get(group) != state) {
+                throw new NotFoundException("no group named " + group); // deleted meanwhile
+            }
             GroupRecord record = state.record();
             if (record.role() == Role.REPLICA) {
                 throw new ConflictException("group " + group + " is a replica on this gateway (of " + record.primary()
@@ -146,6 +150,45 @@ public final class Replication implements AutoCloseable {
             state.record(updated);
             state.state("stopped", null);
             log.info("group {}: replication stopped", group);
+        } finally {
+            state.apply.writeLock().unlock();
+        }
+    }
+
+    /**
+     * Deletes {@code group}'s record (its volumes and snapshots stay) together with what this
+     * gateway knows of its replication, so that a later group of the same name starts afresh.
+     * Refused while replication holds it: shipped from here (stop replication first), a replica
+     * here, or demoted here (promote it first); either way its volumes would otherwise turn
+     * writable, or its shipper would cut a group that no longer exists.
+     */
+    public void deleteGroup(String group) {
+        barrier.group(group);
+        GroupState state = groups.get(group);
+        if (state == null) {
+            barrier.deleteGroup(group);
+            return;
+        }
+        state.apply.writeLock().lock();
+        try {
+            GroupRecord record = state.record();
+            if (record.role() == Role.REPLICA) {
+                throw new ConflictException("group " + group + " is a replica on this gateway (of " + record.primary()
+                        + "); promote it before deleting it");
+            }
+            if (record.demoted()) {
+                throw new ConflictException("group " + group + " was demoted on this gateway; promote it here before"
+                        + " deleting it");
+            }
+            Target target = record.target();
+            if (target != null) {
+                throw new ConflictException("group " + group + " is being replicated to " + target.url()
+                        + "; stop replication first (DELETE /v1/groups/" + group + "/replication)");
+            }
+            catalog.write(ReplicationCatalog.deleteGroup(new CatalogChanges(), group));
+            groups.remove(group, state);
+            barrier.deleteGroup(group);
+            log.info("group {}: its replication record is forgotten with it", group);
         } finally {
             state.apply.writeLock().unlock();
         }
@@ -257,6 +300,19 @@ public final class Replication implements AutoCloseable {
 
     void originForgotten(long snapshot) {
         origins.remove(snapshot);
+    }
+
+    /**
+     * Deletes a snapshot that replication no longer keeps, with its origin; one that an NBD
+     * connection reads stays until a later round finds it closed.
+     */
+    void retire(Snapshot snapshot) {
+        try {
+            barrier.deleteSnapshot(snapshot.id(), ReplicationCatalog.deleteOrigin(new CatalogChanges(), snapshot.id()));
+            originForgotten(snapshot.id());
+        } catch (VolumeInUseException e) {
+            log.debug("snapshot {} is kept beyond its time while it is read: {}", snapshot.id(), e.getMessage());
+        }
     }
 
     /** The group's snapshots, newest first. */

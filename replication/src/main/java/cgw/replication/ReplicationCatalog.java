@@ -64,6 +64,10 @@ final class ReplicationCatalog {
         return changes.put(GROUPS + group, CatalogJson.encode(record));
     }
 
+    static CatalogChanges deleteGroup(CatalogChanges changes, String group) {
+        return changes.delete(GROUPS + group);
+    }
+
     static CatalogChanges putOrigin(CatalogChanges changes, long snapshot, Origin origin) {
         return changes.put(originKey(snapshot), origin.toString().getBytes(StandardCharsets.UTF_8));
     }

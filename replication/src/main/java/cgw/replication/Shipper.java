@@ -4,7 +4,6 @@ import cgw.barrier.NotFoundException;
 import cgw.barrier.Snapshot;
 import cgw.host.NamedThreads;
 import cgw.host.Pacer;
-import cgw.store.CatalogChanges;
 import cgw.store.Volume;
 import cgw.store.VolumeNotFoundException;
 import java.time.Duration;
@@ -187,9 +186,7 @@ final class Shipper {
                 continue;
             }
             if (++kept > target.keep()) {
-                replication.barrier.deleteSnapshot(snapshot.id(),
-                        ReplicationCatalog.deleteOrigin(new CatalogChanges(), snapshot.id()));
-                replication.originForgotten(snapshot.id());
+                replication.retire(snapshot);
             }
         }
     }

@@ -5,6 +5,7 @@ import cgw.barrier.GroupBarrier;
 import io.netty.handler.codec.http.HttpMethod;
 import java.io.IOException;
 import java.util.List;
+import java.util.function.Consumer;
 import java.util.function.Predicate;
 
 /**
@@ -32,10 +33,12 @@ final class GroupResource {
 
     private final GroupBarrier barrier;
     private final Predicate<String> replicaGroups;
+    private final Consumer<String> deleteGroup;
 
-    GroupResource(GroupBarrier barrier, Predicate<String> replicaGroups) {
+    GroupResource(GroupBarrier barrier, Predicate<String> replicaGroups, Consumer<String> deleteGroup) {
         this.barrier = barrier;
         this.replicaGroups = replicaGroups;
+        this.deleteGroup = deleteGroup;
     }
 
     void addTo(Routes routes) {
@@ -70,7 +73,7 @@ final class GroupResource {
     }
 
     private Reply delete(ApiRequest request) {
-        barrier.deleteGroup(request.pathParam("name"));
+        deleteGroup.accept(request.pathParam("name"));
         return Reply.noContent();
     }
 

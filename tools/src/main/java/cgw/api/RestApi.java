@@ -7,6 +7,7 @@ import cgw.replication.Replication;
 import cgw.store.BlockStore;
 import io.netty.handler.codec.http.HttpMethod;
 import java.util.Map;
+import java.util.function.Consumer;
 import java.util.function.Predicate;
 import java.util.function.ToIntFunction;
 
@@ -29,16 +30,19 @@ public final class RestApi {
     /** As {@link #routes(BlockStore, GroupBarrier, ToIntFunction)}, with the volumes' client lists the NBD server also reads. */
     public static Routes routes(BlockStore store, GroupBarrier barrier, ToIntFunction<String> attachments,
             VolumeClients clients) {
-        return routes(store, barrier, attachments, clients, group -> false);
+        return routes(store, barrier, attachments, clients, group -> false, barrier::deleteGroup);
     }
 
-    /** As above; {@code replicaGroups} names the groups that are replicas here (no snapshots of their own). */
+    /**
+     * As above; {@code replicaGroups} names the groups that are replicas here (no snapshots of
+     * their own), {@code deleteGroup} deletes a group's record (replication may refuse).
+     */
     public static Routes routes(BlockStore store, GroupBarrier barrier, ToIntFunction<String> attachments,
-            VolumeClients clients, Predicate<String> replicaGroups) {
+            VolumeClients clients, Predicate<String> replicaGroups, Consumer<String> deleteGroup) {
         Routes routes = new Routes().addPublic(HttpMethod.GET, "/healthz", request -> Reply.ok(HEALTHY));
         new UiResource().addTo(routes);
         new VolumeResource(store, barrier, attachments, clients).addTo(routes);
-        new GroupResource(barrier, replicaGroups).addTo(routes);
+        new GroupResource(barrier, replicaGroups, deleteGroup).addTo(routes);
         new SnapshotResource(store, barrier, clients, replicaGroups).addTo(routes);
         return routes;
     }

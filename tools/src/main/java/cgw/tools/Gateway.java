@@ -102,7 +102,8 @@ final class Gateway implements AutoCloseable {
                 tls == null ? null : tls.serverContext(), transport);
         started.add(new Frontend(nbd.listeningLine(), nbd));
         try {
-            Routes routes = RestApi.routes(store, barrier, nbd::openConnections, clients, replication::isReplica);
+            Routes routes = RestApi.routes(store, barrier, nbd::openConnections, clients, replication::isReplica,
+                    replication::deleteGroup);
             metrics.addTo(routes);
             RestApi.addReplication(routes, replication);
             RestApi.addBackups(routes, store, barrier, jobs, repositoryAccess(settings), gatewayName(settings));

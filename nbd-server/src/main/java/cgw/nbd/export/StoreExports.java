@@ -1,6 +1,7 @@
 package cgw.nbd.export;
 
 import cgw.store.BlockStore;
+import cgw.store.EpochHold;
 import cgw.store.EpochNotRetainedException;
 import cgw.store.Extent;
 import cgw.store.Volume;
@@ -29,7 +30,7 @@ import org.slf4j.LoggerFactory;
  * {@link BlockStore#readNoWait}, which never waits, runs on the caller's.
  *
  * <p>Threads: any. Counts open connections per volume, so that deleting a volume can be refused
- * while it is attached.
+ * while it is attached, and holds the epoch of every snapshot export open ({@link BlockStore#hold}).
  */
 public final class StoreExports implements ExportRegistry {
     private static final Logger log = LoggerFactory.getLogger(StoreExports.class);
@@ -111,8 +112,18 @@ public final class StoreExports implements ExportRegistry {
         if (target == null) {
             throw new ExportNotFoundException("no export named " + name);
         }
+        ExportInfo info = info(name, target);
+        // a snapshot's epoch stays retained while a connection reads it: deleting the snapshot is refused meanwhile
+        EpochHold hold = null;
+        if (!target.followsHead()) {
+            try {
+                hold = store.hold(target.volume, target.epoch);
+            } catch (EpochNotRetainedException e) {
+                throw new ExportNotFoundException("no export named " + name + " (its snapshot was just deleted)");
+            }
+        }
         openByVolume.computeIfAbsent(target.volume.name(), v -> new AtomicInteger()).incrementAndGet();
-        return new StoreExport(info(name, target), target);
+        return new StoreExport(info, target, hold);
     }
 
     /** NBD connections open on a volume now (head and snapshot exports). */
@@ -222,14 +233,16 @@ public final class StoreExports implements ExportRegistry {
         private final ExportInfo info;
         private final Volume volume;
         private final long epoch;
+        private final @Nullable EpochHold hold;
         private final IoGate gate;
         /** This connection's reads longer than a block at the store threads now. */
         private final AtomicInteger longReadsAway = new AtomicInteger();
         /** This connection's writes longer than a block at the store threads now. */
         private final AtomicInteger longWritesAway = new AtomicInteger();
 
-        StoreExport(ExportInfo info, Target target) {
+        StoreExport(ExportInfo info, Target target, @Nullable EpochHold hold) {
             this.info = info;
+            this.hold = hold;
             this.volume = target.volume;
             this.epoch = target.epoch;
             this.gate = target.followsHead() ? gates.apply(volume) : IoGate.OPEN;
@@ -382,6 +395,9 @@ public final class StoreExports implements ExportRegistry {
             AtomicInteger count = openByVolume.get(volume.name());
             if (count != null) {
                 count.decrementAndGet();
+            }
+            if (hold != null) {
+                hold.close();
             }
         }
 

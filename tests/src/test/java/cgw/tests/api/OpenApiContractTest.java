@@ -198,5 +198,7 @@ class OpenApiContractTest {
         json(replica, 404, "POST", "/v1/groups/nope/promote", null);
         json(primary, 204, "DELETE", "/v1/groups/g/replication", null);
         json(primary, 404, "GET", "/v1/groups/nope/replication", null);
+        json(primary, 409, "DELETE", "/v1/groups/g", null); // demoted here: its volumes stay read-only
+        json(primary, 200, "POST", "/v1/groups/g/promote", null);
     }
 }

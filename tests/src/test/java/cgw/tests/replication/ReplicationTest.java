@@ -189,6 +189,69 @@ class ReplicationTest {
     }
 
     @Test
+    void aGroupIsDeletedOnlyOnceReplicationLetsItGo() throws Exception {
+        try (GatewayProcess a = GatewayProcess.start(dir.resolve("a"), dir.resolve("a.err"));
+                GatewayProcess b = GatewayProcess.start(dir.resolve("b"), dir.resolve("b.err"))) {
+            shipGroupOfOneVolume(a, b, 3);
+
+            assertThat(a.call(409, "DELETE", "/v1/groups/g", null).toString()).contains("stop replication first");
+            assertThat(b.call(409, "DELETE", "/v1/groups/g", null).toString()).contains("replica")
+                    .contains("promote");
+            assertThat(status(a, "g").get("state").asText()).isNotEqualTo("stopped");
+
+            // stopped: the group goes, and with it what a knew of its replication
+            a.call(204, "DELETE", "/v1/groups/g/replication", null);
+            a.call(204, "DELETE", "/v1/groups/g", null);
+            a.call(404, "GET", "/v1/groups/g/replication", null);
+            a.call(201, "POST", "/v1/groups", "{\"name\":\"g\",\"volumes\":[\"v\"]}");
+            JsonNode fresh = status(a, "g");
+            assertThat(fresh.get("state").asText()).isEqualTo("stopped");
+            assertThat(fresh.get("bytesShipped").asLong()).as("bytes shipped by the new group g").isZero();
+            qemuIo(a, "v", "read -q -P 0x17 0 1M").assertSuccess();
+
+            // the replica: once promoted it is a group of its own, and may go
+            b.call(200, "POST", "/v1/groups/g/promote", null);
+            b.call(204, "DELETE", "/v1/groups/g", null);
+            qemuIo(b, "v", "read -q -P 0x17 0 1M").assertSuccess();
+            qemuIo(b, "v", "write -q -P 0x18 0 4k").assertSuccess();
+        }
+    }
+
+    @Test
+    void aReplicaConnectionReadsTheEpochItOpenedUntilItCloses() throws Exception {
+        try (GatewayProcess a = GatewayProcess.start(dir.resolve("a"), dir.resolve("a.err"));
+                GatewayProcess b = GatewayProcess.start(dir.resolve("b"), dir.resolve("b.err"))) {
+            shipGroupOfOneVolume(a, b, 1);
+
+            // a reader on the replica: a read, 4 s of nothing, the same read on the same connection
+            Process reader = new ProcessBuilder("qemu-io", "-r", "-f", "raw", "-c", "read -q -P 0x17 0 1M", "-c",
+                    "sleep 4000", "-c", "read -q -P 0x17 0 1M", b.nbdUri("v")).redirectErrorStream(true).start();
+            Thread.sleep(1000);
+            qemuIo(a, "v", "write -q -P 0x18 0 1M").assertSuccess();
+            awaitShippedFromNow(a, "g");
+            awaitShippedFromNow(a, "g"); // with keep 1, the epoch the reader opened is past its time now
+            assertThat(reader.waitFor(30, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+            String said = new String(reader.getInputStream().readAllBytes());
+            assertThat(reader.exitValue()).as("qemu-io reading the replica: %s", said).isZero();
+
+            // a new connection sees the newest
+            cgw.tests.ExternalTool.run("qemu-io", "-r", "-f", "raw", "-c", "read -q -P 0x18 0 1M", b.nbdUri("v"))
+                    .assertSuccess();
+            awaitShippedFromNow(a, "g");
+            assertThat(b.call(200, "GET", "/v1/snapshots?group=g", null).get("snapshots").size())
+                    .as("replicated snapshots kept once the reader is gone").isEqualTo(1);
+        }
+    }
+
+    /** Group g of volume v (its first MiB 0x17) shipped from a to b every 200 ms, its first epoch complete on b. */
+    private static void shipGroupOfOneVolume(GatewayProcess a, GatewayProcess b, int keep) throws Exception {
+        createGroup(a, "g", "v:16MiB");
+        qemuIo(a, "v", "write -q -P 0x17 0 1M").assertSuccess();
+        replicate(a, b, "g", 200, keep);
+        awaitShippedFromNow(a, "g");
+    }
+
+    @Test
     void aReplicaRestartResumesFromTheNewestEpochBothHold() throws Exception {
         Path bData = dir.resolve("b");
         try (GatewayProcess a = GatewayProcess.start(dir.resolve("a"), dir.resolve("a.err"))) {
