@@ -1,26 +1,35 @@
 """Back-to-back mode of nbd_bench.py (the headline) and the extra measurements of issue 26.
 
-Back to back: each server alone (the others stopped), started cold on a fresh export, runs PHASES
-in a row with no pause, sync or settle between them, as a new user's disk meets them; then the
-next server. Rounds rotate the servers' order; the report gives medians. Phases 1 and 2 are one
-pass over the export each: a time-based job would wrap around and rewrite what it wrote a second
+Back to back: each server alone (the others stopped) runs PHASES on a fresh export in a row with
+no pause, sync or settle between them, as a new user's disk meets them; then the next server.
+Before them (--warm-up S, default 3) every server runs the same phases for S seconds each on a
+scratch export of the same size, again until its JIT compiler is quiet (JIT_QUIET_S; a C server
+has none), and the export is then discarded (cgw: a second volume, deleted, and the gateway left
+to go idle; a raw-file peer: its file, then a restart on a fresh one): a gateway runs for months,
+and the seconds of CPU its JIT needs after a start are not a cost of the writes a guest sends it
+later. --warm-up 0 measures servers started cold.
+
+Rounds rotate the servers' order; the report gives medians. Phases 1 and 2 are one pass over the
+export each: a time-based job would wrap around and rewrite what it wrote a second
 before, and "first write" would be a first write only for its first pass. The others run
 `runtime` seconds. No ramp: what a phase inherits from the one before (a defragmenter or cleaner
 at work, compactions, a JIT meeting new branches) is part of its figure, and a local server's
 queue fills within milliseconds, so a ramp would hide exactly that.
 
-Extras, one run per server, each on a fresh server alone: nbdcopy of a random file into a fresh
+Extras, one run per server, each on a fresh server alone and warmed up the same way (but for the
+space after two writes, where a warm-up's deleted volume would count in cgw's du): nbdcopy of a random file into a fresh
 export; 1 MiB writes for a minute into a fresh 16 GiB export (first 10 s vs last 10 s); disk space
 after the whole export is written twice with no snapshot; and for cgw, a restore from a backup of
 a volume holding that file against `qemu-img convert` of the file into a fresh cgw volume.
 """
+import contextlib
 import os
 import statistics
 import subprocess
 
 from nbd_servers import (GiB, MiB, RANDREAD_4K, RANDWRITE_4K, READ_1M, WRITE_1M, WRITE_FLUSH_4K, Cgw,
                          disk_used_bytes, fill, fio, measured, medians, nbdcopy, proc_peak_rss_mib, rotated,
-                         serving, settle, timed)
+                         serving, settle, threads_cpu_seconds, timed)
 
 PHASES = [
     # name, fio arguments, metric, one pass over the export (else `runtime` seconds)
@@ -56,15 +65,48 @@ def figure(result, metric):
     return result["iops"] if metric == "IOPS" else result["bw_mib_s"]
 
 
-def run_phases(cls, workdir, size, phases, runtime):
+# A warm-up repeats the phases until the JIT compiler threads used less than this much CPU over a
+# round of them (a C server has none and stops after one), at most WARM_UP_ROUNDS times.
+JIT_QUIET_S = 0.5
+WARM_UP_ROUNDS = 4
+
+
+@contextlib.contextmanager
+def warmed(cls, workdir, size, warm_up_s):
+    """serving(), after rounds of warm_up_s seconds of every phase on a scratch export that is
+    then discarded, until the JIT is quiet (see JIT_QUIET_S), and once the server is idle again.
+    Sets server.warm_up on what it did."""
+    with serving(cls, workdir, size) as (server, uri):
+        server.warm_up = {"rounds": 0, "jit_cpu_s": []}
+        if warm_up_s > 0:
+            with server.scratch_export() as scratch:
+                for _ in range(WARM_UP_ROUNDS):
+                    jit0 = threads_cpu_seconds(server.pid, "CompilerThre")
+                    for name, fio_args, _, one_pass in PHASES:
+                        measured(server, f"warm-up {name}", lambda: fio(scratch, name, fio_args, size, warm_up_s,
+                                                                        ramp_s=0, time_based=not one_pass))
+                    jit = threads_cpu_seconds(server.pid, "CompilerThre") - jit0
+                    server.warm_up["rounds"] += 1
+                    server.warm_up["jit_cpu_s"].append(round(jit, 2))
+                    if jit < JIT_QUIET_S:
+                        break
+            settle([server])
+        yield server, uri
+
+
+def run_phases(cls, workdir, size, phases, runtime, warm_up_s):
     """One server's phases back to back on a fresh export: {phase: fio figures and CPU, "peak_rss_mib"}."""
     result = {}
-    with serving(cls, workdir, size) as (server, uri):
+    with warmed(cls, workdir, size, warm_up_s) as (server, uri):
         for name, fio_args, _, one_pass in phases:
+            jit0 = threads_cpu_seconds(server.pid, "CompilerThre")
             r, cpu = measured(server, name, lambda: fio(uri, name, fio_args, size, runtime, ramp_s=0,
                                                          time_based=not one_pass, per_second_log=workdir / "fio"))
-            result[name] = {**r, **cpu_figures(cpu, r["io_bytes"])}
+            # a lower bound: HotSpot ends compiler threads it no longer needs, and theirs drops out
+            jit = threads_cpu_seconds(server.pid, "CompilerThre") - jit0
+            result[name] = {**r, **cpu_figures(cpu, r["io_bytes"]), "jit_cpu_s": max(0.0, jit)}
         result["peak_rss_mib"] = proc_peak_rss_mib(server.pid)
+        result["warm_up"] = server.warm_up
     return result
 
 
@@ -73,9 +115,9 @@ def back_to_back(classes, workdir, args):
     runs = {cls.__name__: [] for cls in classes}
     for round_index in range(args.rounds):
         for cls in rotated(classes, round_index):
-            r = run_phases(cls, workdir, args.size, args.phases, args.phase_runtime)
+            r = run_phases(cls, workdir, args.size, args.phases, args.phase_runtime, args.warm_up)
             runs[cls.__name__].append(r)
-            print(f"back to back, round {round_index + 1}, {cls.__name__}: " + ", ".join(
+            print(f"back to back, round {round_index + 1}, {cls.__name__} (warm-up {r['warm_up']}): " + ", ".join(
                 f"{name} {figure(r[name], metric):.0f} {metric}" for name, _, metric, _ in args.phases), flush=True)
     out = {}
     for name, rounds in runs.items():
@@ -85,18 +127,18 @@ def back_to_back(classes, workdir, args):
     return out
 
 
-def nbdcopy_in(cls, workdir, image):
+def nbdcopy_in(cls, workdir, image, warm_up_s):
     size = image.stat().st_size
-    with serving(cls, workdir, size) as (server, uri):
+    with warmed(cls, workdir, size, warm_up_s) as (server, uri):
         seconds, cpu = measured(server, "nbdcopy-in", lambda: nbdcopy(str(image), uri))
         rss = proc_peak_rss_mib(server.pid)
     return {"mib_s": size / MiB / seconds, "seconds": seconds, **cpu_figures(cpu, size), "peak_rss_mib": rss}
 
 
-def sustained(cls, workdir, size, seconds, window_s):
+def sustained(cls, workdir, size, seconds, window_s, warm_up_s):
     """1 MiB writes QD8 for `seconds` into a fresh export of `size` (wrapping around it): MiB/s of the
     first and the last window_s seconds."""
-    with serving(cls, workdir, size) as (server, uri):
+    with warmed(cls, workdir, size, warm_up_s) as (server, uri):
         r, cpu = measured(server, "sustained", lambda: fio(uri, "sustained", WRITE_1M, size, seconds, ramp_s=0,
                                                            per_second_log=workdir / "fio"))
         used, rss = disk_used_bytes(server.data), proc_peak_rss_mib(server.pid)
@@ -107,10 +149,10 @@ def sustained(cls, workdir, size, seconds, window_s):
             "peak_rss_mib": rss, "per_second": r["per_second"]}
 
 
-def space(cls, workdir, size):
+def space(cls, workdir, size, warm_up_s):
     """Disk used by the server's data after the whole export is written twice (no snapshot), at
     once and after the server went idle (at most a minute)."""
-    with serving(cls, workdir, size) as (server, uri):
+    with warmed(cls, workdir, size, warm_up_s) as (server, uri):
         for _ in range(2):
             measured(server, "space", lambda: fill(uri, size))
         os.sync()
@@ -121,12 +163,12 @@ def space(cls, workdir, size):
             "used_vs_logical": used / size, "settled_vs_logical": settled / size, "peak_rss_mib": rss}
 
 
-def restore(cls, workdir, image):
+def restore(cls, workdir, image, warm_up_s):
     """On one gateway: the image copied into a volume, snapshot and export to a repository in the
     data directory (untimed); then, each after the gateway went idle, the timed restore into a new
     volume (checked against the image) and the timed `qemu-img convert` of the image into a fresh one."""
     size = image.stat().st_size
-    with serving(cls, workdir, size) as (server, uri):
+    with warmed(cls, workdir, size, warm_up_s) as (server, uri):
         gw = server.gateway
         nbdcopy(str(image), uri)
         snapshot = gw.must("POST", "/v1/snapshots", {"volumes": ["disk"], "timeoutMs": 30000})["id"]
@@ -152,10 +194,12 @@ def restore(cls, workdir, image):
 
 def extras(classes, workdir, args, image):
     """{server: {extra: figures}}: each extra on every server in turn, each time on a fresh server."""
-    runners = {"nbdcopy-in": lambda cls: nbdcopy_in(cls, workdir, image),
-               "sustained": lambda cls: sustained(cls, workdir, **args.sustained),
-               "space": lambda cls: space(cls, workdir, args.size),
-               "restore": lambda cls: restore(cls, workdir, image)}
+    w = args.warm_up
+    runners = {"nbdcopy-in": lambda cls: nbdcopy_in(cls, workdir, image, w),
+               "sustained": lambda cls: sustained(cls, workdir, **args.sustained, warm_up_s=w),
+               # space is no speed figure, and a warm-up's deleted volume would count in cgw's du
+               "space": lambda cls: space(cls, workdir, args.size, 0),
+               "restore": lambda cls: restore(cls, workdir, image, w)}
     out = {cls.__name__: {} for cls in classes}
     for extra in args.extras:
         for cls in classes:
@@ -165,6 +209,14 @@ def extras(classes, workdir, args, image):
             print(f"{extra}, {cls.__name__}: " + ", ".join(f"{k} {v:.2f}" for k, v in r.items()
                                                           if isinstance(v, float)), flush=True)
     return out
+
+
+def warm_up_text(warm_up_s):
+    if warm_up_s <= 0:
+        return "started cold"
+    return (f"warmed up first by the phases run {warm_up_s} s each on a scratch export of the same size, "
+            f"repeated until its JIT compiler used under {JIT_QUIET_S} s of CPU in a round (at most "
+            f"{WARM_UP_ROUNDS} rounds; a C server: one), the export then discarded and the server idle again")
 
 
 def ratio_cell(value, peer):
@@ -194,19 +246,21 @@ def markdown(b2b, extra, args, names):
     lines = []
     if b2b:
         lines += ["## Back to back (the headline)", "",
-                  f"Each server alone on a fresh {args.size >> 20} MiB export, started cold, its phases in a row "
+                  f"Each server alone on a fresh {args.size >> 20} MiB export, {warm_up_text(args.warm_up)}, its phases in a row "
                   f"with no pause (phases 1-2 one pass over the export, cut at {args.phase_runtime} s; the others "
                   f"{args.phase_runtime} s each; no ramp), fio nbd engine; medians of {args.rounds} round(s), the "
-                  "servers' order rotated per round. CPU s/GiB: the server process's user+system CPU over the phase per GiB moved.",
+                  "servers' order rotated per round. CPU s/GiB: the server process's user+system CPU over the phase per GiB moved; "
+                  "cgw JIT CPU s: the CPU its JIT compiler threads used during the phase (a lower bound).",
                   "", "| phase | metric | cgw | qemu-nbd | nbdkit file | cgw/qemu-nbd | cgw/nbdkit | target (issue 26) "
-                  "| CPU s/GiB cgw | qemu-nbd | nbdkit |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+                  "| CPU s/GiB cgw | qemu-nbd | nbdkit | cgw JIT CPU s |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for phase, _, metric, _ in args.phases:
             c, q, n = (figure(b2b[s][phase], metric) for s in ("Cgw",) + PEERS)
             cpu = " | ".join(f"{b2b[s][phase]['cpu_s_per_gib']:.2f}" for s in ("Cgw",) + PEERS)
+            jit = b2b["Cgw"][phase].get("jit_cpu_s", float("nan"))
             lines.append(f"| {phase} | {metric} | {c:.0f} | {q:.0f} | {n:.0f} | {c / q:.2f} | {c / n:.2f} | "
-                         f"{target_cell(c, q, n, phase)} | {cpu} |")
+                         f"{target_cell(c, q, n, phase)} | {cpu} | {jit:.1f} |")
         c, q, n = (b2b[s]["peak_rss_mib"] for s in ("Cgw",) + PEERS)
-        lines += [f"| all | peak RSS MiB (max of rounds) | {c:.0f} | {q:.0f} | {n:.0f} | {c / q:.2f} | {c / n:.2f} | | | | |",
+        lines += [f"| all | peak RSS MiB (max of rounds) | {c:.0f} | {q:.0f} | {n:.0f} | {c / q:.2f} | {c / n:.2f} | | | | | |",
                   "", "Within each phase, from fio's 1 s bandwidth log over all rounds: the first second (median of "
                   "rounds); the lowest and the highest second. A phase shorter than a second has no sample.", "",
                   "| phase | metric | cgw | qemu-nbd | nbdkit file |", "|---|---|---|---|---|"]
@@ -231,7 +285,7 @@ def extras_markdown(extra, args):
     servers = [s for s in ("Cgw",) + PEERS + ("CgwBaseline",) if s in extra]
     header = " | ".join(LABELS[s] for s in servers)
     lines = ["## Extras", "",
-             "Each on a fresh server alone, one run per server, the servers in turn: nbdcopy of a file of random data "
+             f"Each on a fresh server alone ({warm_up_text(args.warm_up)}), one run per server, the servers in turn: nbdcopy of a file of random data "
              "into a fresh export; 1 MiB writes QD8 for a while into a fresh export (MiB/s of the first and last "
              "seconds, from fio's 1 s bandwidth log); disk used (du) by the server's data after the whole export is "
              "written twice with no snapshot, at once and after the server went idle (at most 60 s). The restore, "

@@ -22,6 +22,7 @@ HEAD~1`), run like a peer in both modes, and tables of this cgw against it: the 
 change costs nothing beyond noise.
 """
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -33,6 +34,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import host_memory  # noqa: E402
 import nbd_back_to_back as b2b  # noqa: E402
 from nbd_servers import (GiB, RANDREAD_4K, RANDWRITE_4K, READ_1M, ROOT, WRITE_1M, WRITE_FLUSH_4K, Cgw,  # noqa: E402
                          NbdkitFile, QemuNbd, baseline_cgw, commit_of, fill, fio, medians, nbdcopy,
@@ -157,6 +159,12 @@ def main():
     parser.add_argument("--runs", type=int, default=5, help="interleaved: runs of each job on each server")
     parser.add_argument("--runtime", type=int,
                         help="seconds per back-to-back phase (default 10) and per interleaved job (default 20)")
+    parser.add_argument("--warm-up", type=int,
+                        help="back to back: seconds of each phase run untimed on a scratch export before a server's "
+                        "measured phases and extras (default 3, quick 1; 0: servers started cold)")
+    parser.add_argument("--host-memory", choices=("keep", "leave"), default="keep",
+                        help="keep (default): free page reporting off for the run, free memory touched once "
+                        "(bench/host_memory.py); leave: as the machine is")
     parser.add_argument("--size", type=int, default=2 * GiB, help="bytes of the export (default 2 GiB)")
     parser.add_argument("--copy-mib", type=int, default=2048, help="size of the file for nbdcopy and the restore")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results"))
@@ -178,6 +186,8 @@ def main():
         args.rounds, args.runs, args.size, args.copy_mib = 1, 1, GiB // 4, 256
         args.sustained = b2b.SUSTAINED_QUICK
     args.phase_runtime = args.runtime or (3 if args.quick else 10)
+    if args.warm_up is None:
+        args.warm_up = 1 if args.quick else 3
     args.job_runtime = args.runtime or (5 if args.quick else 20)
     back_to_back, interleaved = args.mode in ("back-to-back", "both"), args.mode in ("interleaved", "both")
     for tool in ("fio", "qemu-nbd", "nbdkit", "nbdcopy", "qemu-img"):
@@ -196,12 +206,20 @@ def main():
     if (interleaved and args.copy) or (back_to_back and {"nbdcopy-in", "restore"} & set(args.extras)):
         image = random_image(workdir / "copy.raw", args.copy_mib)
 
+    memory = host_memory.kept() if args.host_memory == "keep" else contextlib.nullcontext(
+        {"page_reporting": "left as it is (--host-memory leave)"})
+    with memory as state:
+        run(args, classes, names, workdir, image, back_to_back, interleaved, state)
+
+
+def run(args, classes, names, workdir, image, back_to_back, interleaved, memory):
     load_start, started = os.getloadavg()[0], time.time()
     report = {"date": time.strftime("%Y-%m-%d %H:%M"), "commit": commit_of(ROOT), "kind": "quick" if args.quick else "full",
               "mode": args.mode, "nproc": os.cpu_count(), "size_bytes": args.size, "copy_mib": args.copy_mib,
               "rounds": args.rounds, "phase_runtime_s": args.phase_runtime, "runs": args.runs,
               "job_runtime_s": args.job_runtime, "sustained": args.sustained, "only": args.only,
-              "baseline": args.baseline and f"{args.baseline} at {commit_of(args.baseline)}"}
+              "baseline": args.baseline and f"{args.baseline} at {commit_of(args.baseline)}",
+              "warm_up_s": args.warm_up, "host_memory": memory}
     if back_to_back:
         report["back_to_back"] = b2b.back_to_back(classes, workdir, args) if args.phases else {}
         report["extras"] = b2b.extras(classes, workdir, args, image)
@@ -213,7 +231,8 @@ def main():
 
     lines = [f"# NBD benchmark ({report['date']}, {report['kind']}, commit {report['commit']}, {report['nproc']} cores)",
              "", f"`python3 bench/nbd_bench.py{''.join(' ' + a for a in sys.argv[1:])}`: took {report['minutes']:.0f} min; "
-             f"load average (1 min) {load_start:.2f} at the start, {report['load_avg_1m'][1]:.2f} at the end. Servers on the same disk; raw files for the peers.", ""]
+             f"load average (1 min) {load_start:.2f} at the start, {report['load_avg_1m'][1]:.2f} at the end. Servers on the same disk; raw files for the peers.",
+             "", host_memory.describe(memory), ""]
     if back_to_back:
         lines += b2b.markdown(report["back_to_back"], report["extras"], args, names)
     if interleaved:

@@ -211,6 +211,11 @@ class Server:
     def pid(self):
         return self.proc.pid
 
+    @contextlib.contextmanager
+    def scratch_export(self):
+        """A second export of the same size for a warm-up: yields its URI, then discards it."""
+        raise NotImplementedError
+
 
 class Cgw(Server):
     root = ROOT
@@ -225,6 +230,21 @@ class Cgw(Server):
         self.proc = self.gateway.proc
         self.gateway.must("POST", "/v1/volumes", {"name": "disk", "size": self.size})
         return self.uri()
+
+    @contextlib.contextmanager
+    def scratch_export(self):
+        """A volume of the same gateway (its JIT, caches and pools stay warm), deleted after."""
+        self.gateway.must("POST", "/v1/volumes", {"name": "warm-up", "size": self.size})
+        try:
+            yield self.uri("warm-up")
+        finally:
+            for _ in range(100):  # 409 until the gateway has seen the client's connection close
+                status, payload, _ = self.gateway.api("DELETE", "/v1/volumes/warm-up")
+                if status != 409:
+                    break
+                time.sleep(0.1)
+            if status != 204:
+                raise RuntimeError(f"DELETE /v1/volumes/warm-up: {status} {payload}")
 
 
 def baseline_cgw(checkout):
@@ -249,6 +269,15 @@ class RawFileServer(Server):
             self.proc = subprocess.Popen(self.command(self.data), stdout=log, stderr=log)
         wait_port(self.port)
         return self.uri()
+
+    @contextlib.contextmanager
+    def scratch_export(self):
+        """The export itself; then the server is restarted on a fresh file (nothing of a C
+        server's process is warmed by use, so this is only the page cache's turn)."""
+        yield self.uri()
+        self.stop()
+        self.remove()
+        self.start()
 
 
 class QemuNbd(RawFileServer):
