@@ -242,16 +242,24 @@ final class DirectoryObjectStore implements ObjectStore {
 
     @Override
     public byte[] get(String key, long maxBytes) {
+        ByteBuffer bytes = get(key, maxBytes, ByteBuffer.allocate(0));
+        return bytes.remaining() == bytes.capacity() ? bytes.array() : Arrays.copyOf(bytes.array(), bytes.remaining());
+    }
+
+    @Override
+    public ByteBuffer get(String key, long maxBytes, ByteBuffer reuse) {
         try (FileChannel channel = FileChannel.open(path(key), StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS)) {
             long size = channel.size();
             if (size > maxBytes) {
                 throw ObjectStore.tooLarge(key, size, maxBytes, describe());
             }
-            ByteBuffer bytes = ByteBuffer.allocate((int) size);
+            ByteBuffer bytes = reuse.capacity() >= size
+                    ? reuse.clear().limit((int) size)
+                    : ByteBuffer.allocate((int) size);
             while (bytes.hasRemaining() && channel.read(bytes) >= 0) {
                 // a file that shrank meanwhile ends the loop short, and its check fails later
             }
-            return bytes.hasRemaining() ? Arrays.copyOf(bytes.array(), bytes.position()) : bytes.array();
+            return bytes.flip();
         } catch (NoSuchFileException e) {
             throw new ObjectNotFoundException("no object " + key + " in " + describe());
         } catch (IOException e) {

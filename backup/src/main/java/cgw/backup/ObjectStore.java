@@ -1,6 +1,7 @@
 package cgw.backup;
 
 import java.net.URI;
+import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.List;
 
@@ -44,6 +45,15 @@ public interface ObjectStore extends AutoCloseable {
      * (a repository is not trusted to keep the gateway's memory).
      */
     byte[] get(String key, long maxBytes);
+
+    /**
+     * As {@link #get(String, long)}, into {@code reuse} (a heap buffer) when it is large enough, so
+     * that a job reading tens of thousands of objects makes no garbage per object: a buffer over
+     * the bytes, on {@code reuse}'s array or a new one.
+     */
+    default ByteBuffer get(String key, long maxBytes, ByteBuffer reuse) {
+        return ByteBuffer.wrap(get(key, maxBytes));
+    }
 
     boolean exists(String key);
 

@@ -1,6 +1,7 @@
 package cgw.backup;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
@@ -153,15 +154,29 @@ public final class Repository implements AutoCloseable {
      * A chunk's plaintext, checked against its id: {@link ObjectNotFoundException} when it is
      * missing, {@link CorruptObjectException} when it does not decode or hash to its id.
      */
-    byte[] readChunk(ChunkId id) {
+    ByteBuffer readChunk(ChunkId id) {
+        return readChunk(id, ByteBuffer.allocate(0));
+    }
+
+    /**
+     * As {@link #readChunk(ChunkId)}, reading the object into {@code reuse} (a heap buffer of
+     * {@link #maxStoredChunkBytes()}) where the store can: the plaintext may then be a view of
+     * it, valid until its next use.
+     */
+    ByteBuffer readChunk(ChunkId id, ByteBuffer reuse) {
         String key = id.objectKey();
-        byte[] plain = codec.decode(key, objects.get(key, ObjectCodec.maxStoredBytes(config.chunkSizeBytes())),
-                config.chunkSizeBytes());
-        ChunkId actual = keys.chunkId(plain, 0, plain.length);
+        ByteBuffer plain = codec.decodeView(key,
+                objects.get(key, maxStoredChunkBytes(), reuse), config.chunkSizeBytes());
+        ChunkId actual = keys.chunkId(plain.array(), plain.arrayOffset() + plain.position(), plain.remaining());
         if (!actual.equals(id)) {
             throw new CorruptObjectException(key + ": content hashes to " + actual.hex());
         }
         return plain;
+    }
+
+    /** The most bytes a chunk's object may hold. */
+    int maxStoredChunkBytes() {
+        return (int) ObjectCodec.maxStoredBytes(config.chunkSizeBytes());
     }
 
     /** Chunk ids of every chunk object in the repository. */

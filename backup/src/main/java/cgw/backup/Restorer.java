@@ -79,6 +79,9 @@ public final class Restorer {
             }
         }
         AtomicLong chunksRead = new AtomicLong();
+        // each worker reads its chunks into one buffer of its own: a chunk is written before the next is read
+        int maxStored = repository.maxStoredChunkBytes();
+        ThreadLocal<ByteBuffer> scratch = ThreadLocal.withInitial(() -> ByteBuffer.allocate(maxStored));
         try (ChunkWorkers workers = new ChunkWorkers("restore", options, bytesTotal)) {
             for (int i = 0; i < volumes.size(); i++) {
                 Manifest.VolumeEntry entry = manifest.volumes().get(i);
@@ -88,8 +91,7 @@ public final class Restorer {
                     int length = entry.chunkLengthBytes(ref.index());
                     workers.submit(length, () -> {
                         long offset = ref.index() * entry.chunkSizeBytes();
-                        byte[] plain = readChunk(ref.id(), entry, offset, length);
-                        store.write(volume, offset, ByteBuffer.wrap(plain));
+                        store.write(volume, offset, readChunk(ref.id(), entry, offset, length, scratch.get()));
                         chunksRead.incrementAndGet();
                         workers.bytesDone.addAndGet(length);
                     });
@@ -103,12 +105,12 @@ public final class Restorer {
         return new RestoreResult(manifest.snapshotId(), names, chunksRead.get(), bytesTotal, System.nanoTime() - start);
     }
 
-    private byte[] readChunk(ChunkId id, Manifest.VolumeEntry entry, long offset, int length) {
+    private ByteBuffer readChunk(ChunkId id, Manifest.VolumeEntry entry, long offset, int length, ByteBuffer reuse) {
         try {
-            byte[] plain = repository.readChunk(id);
-            if (plain.length != length) {
+            ByteBuffer plain = repository.readChunk(id, reuse);
+            if (plain.remaining() != length) {
                 throw new CorruptObjectException(
-                        id.objectKey() + ": holds " + plain.length + " bytes, the volume needs "
+                        id.objectKey() + ": holds " + plain.remaining() + " bytes, the volume needs "
                                 + length + " there");
             }
             return plain;

@@ -85,8 +85,7 @@ public final class Verifier {
                     List<Long> users = references.getOrDefault(id, List.of());
                     workers.submit(0, () -> {
                         try {
-                            byte[] plain = repository.readChunk(id);
-                            workers.bytesDone.addAndGet(plain.length);
+                            workers.bytesDone.addAndGet(repository.readChunk(id).remaining());
                             chunks.incrementAndGet();
                         } catch (ObjectNotFoundException e) {
                             problems.add(missing(id, users));
