@@ -20,7 +20,7 @@ import os
 import statistics
 
 import nbd_back_to_back as b2b
-from nbd_servers import ROOT, GiB, Cgw, fio, measured, rotated, serving, threads_cpu_seconds
+from nbd_servers import ROOT, GiB, Cgw, fio, jit_cpu_seconds, measured, rotated, serving
 
 
 def gateway_class(name, options, java_home):
@@ -47,12 +47,12 @@ def run_set(cls, workdir, size, runtime):
     result = {}
     with serving(cls, workdir, size) as (server, uri):
         for name, fio_args, metric, one_pass in b2b.PHASES:
-            before = threads_cpu_seconds(server.pid, "CompilerThre")
+            before = jit_cpu_seconds(server.pid)
             r, cpu = measured(server, name, lambda: fio(uri, name, fio_args, size, runtime, ramp_s=0,
                                                          time_based=not one_pass))
             result[name] = {"figure": b2b.figure(r, metric), "metric": metric,
                             "cpu_s_per_gib": b2b.cpu_figures(cpu, r["io_bytes"])["cpu_s_per_gib"],
-                            "jit_cpu_s": threads_cpu_seconds(server.pid, "CompilerThre") - before}
+                            "jit_cpu_s": jit_cpu_seconds(server.pid) - before}
     return result
 
 

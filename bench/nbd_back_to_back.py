@@ -28,8 +28,8 @@ import statistics
 import subprocess
 
 from nbd_servers import (GiB, MiB, RANDREAD_4K, RANDWRITE_4K, READ_1M, WRITE_1M, WRITE_FLUSH_4K, Cgw,
-                         disk_used_bytes, fill, fio, measured, medians, nbdcopy, proc_peak_rss_mib, rotated,
-                         serving, settle, threads_cpu_seconds, timed)
+                         disk_used_bytes, fill, fio, jit_cpu_seconds, measured, medians, nbdcopy, proc_peak_rss_mib,
+                         rotated, serving, settle, timed)
 
 PHASES = [
     # name, fio arguments, metric, one pass over the export (else `runtime` seconds)
@@ -81,11 +81,11 @@ def warmed(cls, workdir, size, warm_up_s):
         if warm_up_s > 0:
             with server.scratch_export() as scratch:
                 for _ in range(WARM_UP_ROUNDS):
-                    jit0 = threads_cpu_seconds(server.pid, "CompilerThre")
+                    jit0 = jit_cpu_seconds(server.pid)
                     for name, fio_args, _, one_pass in PHASES:
                         measured(server, f"warm-up {name}", lambda: fio(scratch, name, fio_args, size, warm_up_s,
                                                                         ramp_s=0, time_based=not one_pass))
-                    jit = threads_cpu_seconds(server.pid, "CompilerThre") - jit0
+                    jit = jit_cpu_seconds(server.pid) - jit0
                     server.warm_up["rounds"] += 1
                     server.warm_up["jit_cpu_s"].append(round(jit, 2))
                     if jit < JIT_QUIET_S:
@@ -99,11 +99,10 @@ def run_phases(cls, workdir, size, phases, runtime, warm_up_s):
     result = {}
     with warmed(cls, workdir, size, warm_up_s) as (server, uri):
         for name, fio_args, _, one_pass in phases:
-            jit0 = threads_cpu_seconds(server.pid, "CompilerThre")
+            jit0 = jit_cpu_seconds(server.pid)
             r, cpu = measured(server, name, lambda: fio(uri, name, fio_args, size, runtime, ramp_s=0,
                                                          time_based=not one_pass, per_second_log=workdir / "fio"))
-            # a lower bound: HotSpot ends compiler threads it no longer needs, and theirs drops out
-            jit = threads_cpu_seconds(server.pid, "CompilerThre") - jit0
+            jit = jit_cpu_seconds(server.pid) - jit0
             result[name] = {**r, **cpu_figures(cpu, r["io_bytes"]), "jit_cpu_s": max(0.0, jit)}
         result["peak_rss_mib"] = proc_peak_rss_mib(server.pid)
         result["warm_up"] = server.warm_up

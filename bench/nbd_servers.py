@@ -73,6 +73,12 @@ def threads_cpu_seconds(pid, name_contains):
     return total / ticks
 
 
+def jit_cpu_seconds(pid):
+    """CPU seconds of a JVM's JIT compiler threads now alive (a C server has none: 0). HotSpot ends
+    compiler threads it no longer needs, and theirs drops out: a difference is a lower bound."""
+    return threads_cpu_seconds(pid, "CompilerThre")
+
+
 def proc_peak_rss_mib(pid):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
