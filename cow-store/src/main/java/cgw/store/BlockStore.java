@@ -79,6 +79,7 @@ public final class BlockStore implements AutoCloseable {
     private final HeadReads headReads;
     private final BlockWriter writer;
     private final NoWaitWriter noWaitWriter;
+    private final InPlaceOverwrites overwrites;
     private final ExtentMap extents;
     private final LogCleaner cleaner;
     private final Defragmenter defragmenter;
@@ -114,7 +115,7 @@ public final class BlockStore implements AutoCloseable {
         this.headReads = new HeadReads(rocks, pointers, pointerCache, stripes, defragmenter, geometry);
         this.reader = new BlockReader(rocks, pointers, headReads, stripes, defragmenter, geometry, overwriteInPlace);
         this.extents = new ExtentMap(rocks, geometry);
-        InPlaceOverwrites overwrites = new InPlaceOverwrites(rocks, pointers, pointerCache, geometry, session);
+        this.overwrites = new InPlaceOverwrites(rocks, pointers, pointerCache, geometry, session);
         this.writer = new BlockWriter(rocks, reader, overwrites, extents, valueLog, pointerCache, records, stripes,
                 geometry, overwriteInPlace);
         this.noWaitWriter = new NoWaitWriter(overwrites, writer, valueLog, pointerCache, stripes, geometry,
@@ -628,6 +629,11 @@ public final class BlockStore implements AutoCloseable {
     /** Writes {@link #writeNoWait} did (rather than declined) since the store was opened. */
     public long noWaitWrites() {
         return noWaitWriter.writes();
+    }
+
+    /** Whole data blocks written with {@code outcome} since the store was opened. */
+    public long blocksWritten(WriteOutcome outcome) {
+        return overwrites.written(outcome);
     }
 
     /** Blocks moved by the defragmenter since the store was opened. */

@@ -315,6 +315,9 @@ final class BlockWriter {
                 if (written && epoch == volume.headEpoch) {
                     cacheWritten(context, volume, epoch, listed, reservation);
                 }
+                if (written) {
+                    overwrites.count(WriteOutcome.APPENDED_ALWAYS, listed);
+                }
                 stripes.unlock(locked);
             }
             from = to;

@@ -54,6 +54,7 @@ final class FlushOrder extends AbstractEventListener {
             return; // opening: the value log is not open yet, and nothing was written since
         }
         try {
+            values.syncAhead();
             // frozen first: bytes the table file's pointers lead to must stay as they are synced
             OverwriteFence.Frozen frozen = values.freeze();
             values.sync();

@@ -4,6 +4,8 @@ import cgw.store.key.BlockPointer;
 import cgw.store.key.CrcSlot;
 import cgw.store.key.RegionRecord;
 import java.nio.ByteBuffer;
+import java.util.Arrays;
+import java.util.concurrent.atomic.LongAdder;
 import org.rocksdb.RocksDBException;
 
 /**
@@ -21,6 +23,9 @@ import org.rocksdb.RocksDBException;
 final class InPlaceOverwrites {
     /** Shortest run of blocks overwritten in place (see {@link #find}). */
     static final int MIN_RUN_BYTES = 64 << 10;
+    /** A target's segment when its version is in a segment being cleaned (-1: none in the log). */
+    private static final int CLEANING = -2;
+    private static final WriteOutcome[] OUTCOMES = WriteOutcome.values();
 
     private final Rocks rocks;
     private final ValueLog valueLog;
@@ -31,6 +36,7 @@ final class InPlaceOverwrites {
     /** Names this open in the table slots it writes; never 0. */
     private final int session;
     private final ThreadLocal<PointerCache.Hit> cacheHits = ThreadLocal.withInitial(PointerCache.Hit::new);
+    private final LongAdder[] written = new LongAdder[OUTCOMES.length];
 
     InPlaceOverwrites(Rocks rocks, PointerReads pointers, PointerCache pointerCache, BlockGeometry geometry,
             int session) {
@@ -41,6 +47,28 @@ final class InPlaceOverwrites {
         this.blockSize = geometry.blockSize;
         this.blockShift = geometry.blockShift;
         this.session = session;
+        for (int i = 0; i < written.length; i++) {
+            written[i] = new LongAdder();
+        }
+    }
+
+    /** Whole data blocks written since the store was opened with {@code outcome}. */
+    long written(WriteOutcome outcome) {
+        return written[outcome.ordinal()].sum();
+    }
+
+    /** Counts {@code blocks} written with {@code outcome}. */
+    void count(WriteOutcome outcome, int blocks) {
+        written[outcome.ordinal()].add(blocks);
+    }
+
+    /** Counts the outcomes the last {@link #assignSlots} on {@code context} chose, once the write is decided. */
+    void countChosen(WriteContext context) {
+        for (int i = 0; i < OUTCOMES.length; i++) {
+            if (context.outcomes[i] > 0) {
+                written[i].add(context.outcomes[i]);
+            }
+        }
     }
 
     /** The shortest run overwritten in place, in blocks. */
@@ -66,6 +94,7 @@ final class InPlaceOverwrites {
             for (int i = 0; i < data; i++) {
                 context.slot[i] = i;
             }
+            count(data < minRun ? WriteOutcome.APPENDED_SHORT_RUN : WriteOutcome.APPENDED_ALWAYS, data);
             return 0;
         }
         int overwrites;
@@ -75,12 +104,14 @@ final class InPlaceOverwrites {
                 && assignSlots(context, data, minRun, OverwriteFence.Marking.ASK) == 0) {
             // the pointer cache showed cheaply that no run is long enough: all are appended, with
             // no RocksDB lookup (after random writes a sequential rewrite appends nearly all)
+            countChosen(context);
             return 0;
         } else {
             // the table flags and sessions an overwrite needs come from RocksDB
             lookUpTargets(context, volume, epoch, data);
             overwrites = assignSlots(context, data, minRun, OverwriteFence.Marking.RECORD);
         }
+        countChosen(context);
         if (overwrites > 0) {
             currentCrcs(context, data);
         }
@@ -91,12 +122,14 @@ final class InPlaceOverwrites {
      * Sets each of the batch's data blocks' {@code slot} from its target: -1 (overwritten in
      * place) for those in runs of at least {@code minRun} blocks back to back in the volume and
      * in one segment whose bytes may be overwritten ({@link ValueLog#mayOverwrite}, asked with
-     * {@code marking}), else its index among the appended. Returns how many are overwritten.
-     * Under the value log's overwrite permit.
+     * {@code marking}), else its index among the appended; tallies why in {@code context.outcomes}.
+     * Returns how many are overwritten. Under the value log's overwrite permit.
      */
     int assignSlots(WriteContext context, int data, int minRun, OverwriteFence.Marking marking) {
         int overwrites = 0;
         int appended = 0;
+        int[] outcomes = context.outcomes;
+        Arrays.fill(outcomes, 0);
         for (int i = 0; i < data;) {
             int end = i + 1;
             int segment = context.targetSegment[i];
@@ -114,13 +147,24 @@ final class InPlaceOverwrites {
                 context.slot[k] = overwrite ? -1 : appended++;
             }
             overwrites += overwrite ? end - i : 0;
+            outcomes[outcome(overwrite, segment, end - i, minRun).ordinal()] += end - i;
             i = end;
         }
         return overwrites;
     }
 
+    private static WriteOutcome outcome(boolean overwrite, int segment, int run, int minRun) {
+        if (overwrite) {
+            return WriteOutcome.IN_PLACE;
+        }
+        if (segment < 0) {
+            return segment == CLEANING ? WriteOutcome.APPENDED_CLEANING : WriteOutcome.APPENDED_NEW;
+        }
+        return run < minRun ? WriteOutcome.APPENDED_SHORT_RUN : WriteOutcome.APPENDED_FENCED;
+    }
+
     /**
-     * Sets the targets of the batch's data blocks from the {@link PointerCache} (-1 for one in a
+     * Sets the targets of the batch's data blocks from the {@link PointerCache} ({@link #CLEANING} for one in a
      * segment being cleaned), without their table flags, CRCs and sessions: enough to tell that no
      * run is long enough to overwrite, never to overwrite. A slot holds the newest version at or
      * below the head, which may be a sealed epoch's that {@link #lookUpTargets} would not count
@@ -135,7 +179,7 @@ final class InPlaceOverwrites {
             if (!pointerCache.get(volume.id, context.blocks[i], epoch, hit)) {
                 return false;
             }
-            context.targetSegment[i] = valueLog.isCleaning(hit.segment) ? -1 : hit.segment;
+            context.targetSegment[i] = valueLog.isCleaning(hit.segment) ? CLEANING : hit.segment;
             context.targetPosition[i] = hit.position;
         }
         return true;
@@ -192,7 +236,8 @@ final class InPlaceOverwrites {
 
     /**
      * Looks up the version at {@code epoch} of each of the batch's data blocks and sets the
-     * targets of those in the value log ({@code targetSegment} -1 for the others).
+     * targets of those in the value log ({@code targetSegment} {@link #CLEANING} for those in a
+     * segment being cleaned, -1 for the others).
      */
     private void lookUpTargets(WriteContext context, Volume volume, long epoch, int data) {
         RegionRecord record = context.found;
@@ -210,7 +255,9 @@ final class InPlaceOverwrites {
             }
             ByteBuffer value = record.value(slot);
             int size = value.remaining();
-            if (BlockPointer.isPointer(size) && !valueLog.isCleaning(BlockPointer.segment(value, 0))) {
+            if (BlockPointer.isPointer(size) && valueLog.isCleaning(BlockPointer.segment(value, 0))) {
+                context.targetSegment[i] = CLEANING;
+            } else if (BlockPointer.isPointer(size)) {
                 context.targetSegment[i] = BlockPointer.segment(value, 0);
                 context.targetPosition[i] = BlockPointer.position(value, 0);
                 boolean inTable = BlockPointer.inTable(size);

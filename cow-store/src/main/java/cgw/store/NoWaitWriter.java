@@ -123,6 +123,7 @@ final class NoWaitWriter {
             }
             written = true;
             writes.increment();
+            overwrites.countChosen(context);
             return true;
         } finally {
             if (changing) {

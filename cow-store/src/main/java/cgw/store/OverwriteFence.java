@@ -82,9 +82,7 @@ final class OverwriteFence {
 
     /** After the sync that followed {@code frozen} returned: its appends and its window's overwrites are durable. */
     synchronized void synced(Frozen done) {
-        if (done.written().compareTo(synced) > 0) {
-            synced = done.written();
-        }
+        durableBefore(done.written());
         FlushedOverwrites record = flushed;
         if (record != null) {
             record.covered(done.window());
@@ -116,15 +114,36 @@ final class OverwriteFence {
             }
             FlushedOverwrites record = flushed;
             long window = record == null ? 0 : record.closeWindow();
-            Iterator<ValueLog.Reservation> oldest = unfinished.iterator(); // may finish meanwhile
-            if (!oldest.hasNext()) {
-                return new Frozen(now, window);
-            }
-            ValueLog.Reservation first = oldest.next();
-            LogPosition written = new LogPosition(first.segment(), first.position());
-            return new Frozen(written.compareTo(now) < 0 ? written : now, window);
+            return new Frozen(writtenBefore(now), window);
         } finally {
             lock.writeLock().unlock();
+        }
+    }
+
+    /**
+     * The point before which every appended byte is written: {@code end} (the log's end, read
+     * under the log's monitor, where reservations start), or the start of the oldest reservation
+     * still being written. A sync of the log that starts after this returns makes all of it durable.
+     */
+    LogPosition writtenBefore(LogPosition end) {
+        Iterator<ValueLog.Reservation> oldest = unfinished.iterator(); // may finish meanwhile
+        if (!oldest.hasNext()) {
+            return end;
+        }
+        ValueLog.Reservation first = oldest.next();
+        LogPosition written = new LogPosition(first.segment(), first.position());
+        return written.compareTo(end) < 0 ? written : end;
+    }
+
+    /**
+     * After a sync of the log that began after {@link #writtenBefore} returned {@code written}:
+     * everything before it is on the disk. Frozen bytes there may be overwritten in place once
+     * recorded, whether or not a freeze came before the sync: what the disk holds of them is a
+     * write of theirs, as after a sync that followed a freeze.
+     */
+    synchronized void durableBefore(LogPosition written) {
+        if (written.compareTo(synced) > 0) {
+            synced = written;
         }
     }
 

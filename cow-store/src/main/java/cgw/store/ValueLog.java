@@ -77,7 +77,13 @@ final class ValueLog implements AutoCloseable {
     private final ReentrantLock syncing = new ReentrantLock();
     /** Segments the cleaner is emptying: bytes in them are never overwritten in place. */
     private final Set<Integer> cleaning = ConcurrentHashMap.newKeySet();
+    /** Appended and not known durable beyond which a freeze syncs first ({@link #syncAhead}). */
+    static final long SYNC_AHEAD_BYTES = 16L << 20;
+    /** At most this many syncs ahead: each covers what was appended during the one before. */
+    private static final int SYNC_AHEAD_ROUNDS = 3;
     private final AtomicLong appended = new AtomicLong();
+    /** {@link #appended} when the last {@link #sync} to return began: all of it is durable. */
+    private volatile long appendedSynced;
     private final OverwriteFence fence = new OverwriteFence(LogPosition.START);
     private final WalCopies walCopies = new WalCopies();
     /** Removed segment files waiting to be reused, oldest first. */
@@ -453,20 +459,41 @@ final class ValueLog implements AutoCloseable {
     /**
      * Makes every byte written to a finished or still-running reservation before this call durable
      * (fdatasync of each segment written since the last sync). Called with the WAL sync that
-     * makes the pointers durable, and before RocksDB flushes a memtable ({@link FlushOrder}).
-     * Fails, and from then on always fails, once a sync of the store failed ({@link Durability}).
+     * makes the pointers durable, and before RocksDB flushes a memtable ({@link FlushOrder}); tells
+     * the fence what it made durable ({@link OverwriteFence#durableBefore}). Fails, and from then on always fails, once a sync of the store failed ({@link Durability}).
      */
     void sync() {
         // one at a time: a sync that finds the set empty while another forces what it took
         // would return before those bytes are durable
         syncing.lock();
         try {
+            long appendedNow = appended.get();
+            LogPosition written = fence.writtenBefore(end());
             long covered = walCopies.beforeSync();
             syncUnsynced();
             walCopies.synced(covered);
+            fence.durableBefore(written);
+            appendedSynced = appendedNow;
         } finally {
             syncing.unlock();
         }
+    }
+
+    /**
+     * Syncs the log without freezing it while at least {@link #SYNC_AHEAD_BYTES} are not known to
+     * be durable (at most {@link #SYNC_AHEAD_ROUNDS} times, each covering what was
+     * appended during the one before). Called before a {@link #freeze}: from a freeze until
+     * its sync returns, frozen bytes not yet durable are not overwritten in place, and after a
+     * first write of gigabytes that sync took seconds, during which a rewrite appended what it
+     * would have overwritten. Returns whether it synced.
+     */
+    boolean syncAhead() {
+        boolean synced = false;
+        for (int round = 0; round < SYNC_AHEAD_ROUNDS && appended.get() - appendedSynced >= SYNC_AHEAD_BYTES; round++) {
+            sync();
+            synced = true;
+        }
+        return synced;
     }
 
     private void syncUnsynced() {

@@ -106,6 +106,8 @@ final class WalSync implements AutoCloseable {
      * moves.
      */
     private void syncAll(boolean markNow) {
+        // so that the sync after the freeze, while frozen bytes may not be overwritten, is short
+        valueLog.syncAhead();
         OverwriteFence.Frozen frozen = valueLog.freeze();
         // after the freeze, which waits for overwrites in flight, so that they are counted
         boolean walOnly = !markNow && valueLog.walCopies().onlyCopiesUnsynced();

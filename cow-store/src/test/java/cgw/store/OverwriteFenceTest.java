@@ -121,6 +121,57 @@ class OverwriteFenceTest {
         }
     }
 
+    /**
+     * A sync makes durable what was written before it began, freeze or not: once frozen, those
+     * bytes may be overwritten in place (recorded) without waiting for the freeze's own sync,
+     * which after a first write of gigabytes takes seconds, while a rewrite would append.
+     */
+    @Test
+    void bytesASyncMadeDurableMayBeOverwrittenOnceFrozenBeforeTheFreezesSyncReturns() throws Exception {
+        Durability durability = new Durability(dir);
+        try (ValueLog log = ValueLog.open(dir, 1 << 20, durability);
+                FlushedOverwrites record = FlushedOverwrites.open(dir.resolve(ValueLog.DIRECTORY), durability)) {
+            log.useFlushedOverwrites(record);
+            record.useBlockSize(4096);
+            ValueLog.Reservation written = log.reserve(65536);
+            written.write(0, ByteBuffer.allocate(65536));
+            written.finish();
+            ValueLog.Reservation writing = log.reserve(65536);
+            log.sync();
+            writing.write(0, ByteBuffer.allocate(65536));
+            writing.finish();
+            log.freeze();
+            Lock permit = log.overwritePermit();
+            permit.lock();
+            try {
+                assertThat(log.mayOverwrite(written.segment(), 0, 65536, OverwriteFence.Marking.RECORD)).isTrue();
+                assertThat(log.mayOverwrite(writing.segment(), writing.position(), writing.position() + 65536,
+                        OverwriteFence.Marking.RECORD)).as("still being written when the sync began").isFalse();
+            } finally {
+                permit.unlock();
+            }
+        }
+    }
+
+    @Test
+    void aSyncAheadSyncsOnlyWhenSixteenMibAreNotKnownDurable() {
+        try (ValueLog log = ValueLog.open(dir, 4 << 20, new Durability(dir))) {
+            ByteBuffer mib = ByteBuffer.allocate(1 << 20);
+            for (int i = 0; i < 15; i++) {
+                ValueLog.Reservation r = log.reserve(1 << 20);
+                r.write(0, mib.clear());
+                r.finish();
+            }
+            assertThat(log.syncAhead()).isFalse();
+            ValueLog.Reservation last = log.reserve(1 << 20);
+            last.write(0, mib.clear());
+            last.finish();
+            assertThat(log.syncAhead()).isTrue();
+            assertThat(log.hasUnsynced()).isFalse();
+            assertThat(log.syncAhead()).as("all of it durable now").isFalse();
+        }
+    }
+
     private static boolean mayOverwrite(ValueLog log, int segment, long position) {
         return log.mayOverwrite(segment, position, position + 4096, OverwriteFence.Marking.RECORDED);
     }

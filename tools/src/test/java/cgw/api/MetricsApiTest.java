@@ -13,10 +13,12 @@ import cgw.tools.metrics.GatewayMetrics;
 import cgw.tools.metrics.Scrape;
 import java.net.InetSocketAddress;
 import java.net.http.HttpResponse;
+import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Random;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -108,6 +110,25 @@ class MetricsApiTest {
         assertThat(send("DELETE", "/v1/volumes/other", null).statusCode()).isEqualTo(204);
         assertThat(scrape().value("cgw_volumes")).isEqualTo(2);
         assertThat(send("POST", "/metrics", null).statusCode()).isEqualTo(405);
+    }
+
+    /** Whole blocks written: appended the first time, overwritten in place after; a 4 KiB write is too short a run. */
+    @Test
+    void blocksWrittenAreCountedByWhatBecameOfThem() throws Exception {
+        byte[] bytes = new byte[1 << 20];
+        new Random(7).nextBytes(bytes);
+        store.write(store.volume("data"), 0, ByteBuffer.wrap(bytes));
+        store.write(store.volume("data"), 0, ByteBuffer.wrap(bytes));
+        store.write(store.volume("data"), 4096, ByteBuffer.wrap(bytes, 0, 4096));
+        Scrape scrape = scrape();
+        assertThat(scrape.value(Scrape.series("cgw_store_blocks_written_total", "outcome", "appended_new")))
+                .isEqualTo(256);
+        assertThat(scrape.value(Scrape.series("cgw_store_blocks_written_total", "outcome", "in_place")))
+                .isEqualTo(256);
+        assertThat(scrape.value(Scrape.series("cgw_store_blocks_written_total", "outcome", "appended_short_run")))
+                .isEqualTo(1);
+        assertThat(scrape.value(Scrape.series("cgw_store_blocks_written_total", "outcome", "appended_fenced")))
+                .isZero();
     }
 
     @Test

@@ -7,12 +7,14 @@ import cgw.nbd.export.ExportRegistry;
 import cgw.replication.Replication;
 import cgw.replication.ReplicationStatus;
 import cgw.store.BlockStore;
+import cgw.store.WriteOutcome;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.Tags;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.netty.handler.codec.http.HttpMethod;
+import java.util.Locale;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Function;
@@ -85,6 +87,13 @@ public final class GatewayMetrics implements AutoCloseable {
                 .description("1 once a sync of the store failed: it refuses writes and flushes until the gateway is"
                         + " restarted")
                 .register(registry);
+        for (WriteOutcome outcome : WriteOutcome.values()) {
+            FunctionCounter.builder("cgw.store.blocks.written", store, s -> s.blocksWritten(outcome))
+                    .tag("outcome", outcome.name().toLowerCase(Locale.ROOT))
+                    .description("Whole data blocks written to the value log, by whether they overwrote their "
+                            + "previous version in place or were appended, and why")
+                    .register(registry);
+        }
     }
 
     /** Counts the snapshots of {@code barrier} and records their freeze. */
