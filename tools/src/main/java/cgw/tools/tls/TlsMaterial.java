@@ -15,6 +15,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.security.GeneralSecurityException;
 import java.security.KeyPair;
 import java.security.KeyPairGenerator;
 import java.security.PrivateKey;
@@ -104,11 +105,13 @@ public final class TlsMaterial {
         try {
             return SslContextBuilder
                     .forServer(dir.resolve("server-cert.pem").toFile(), dir.resolve("server-key.pem").toFile())
-                    .trustManager(dir.resolve("ca-cert.pem").toFile())
+                    .trustManager(UnnamedIssuers.of(readCertificate(dir.resolve("ca-cert.pem"))))
                     .clientAuth(ClientAuth.REQUIRE)
                     .build();
         } catch (IOException e) {
             throw new UncheckedIOException("cannot load TLS material from " + dir, e);
+        } catch (GeneralSecurityException e) {
+            throw new IllegalStateException("cannot trust the CA certificate in " + dir + ": " + e.getMessage(), e);
         }
     }
 
