@@ -9,6 +9,7 @@ import java.security.cert.CertificateException;
 import java.security.cert.CertificateFactory;
 import java.util.Collection;
 import javax.net.ssl.SSLContext;
+import javax.net.ssl.TrustManager;
 import javax.net.ssl.TrustManagerFactory;
 
 /**
@@ -24,6 +25,19 @@ public final class TrustedCa {
      * in the {@link IllegalArgumentException} thrown when it holds none.
      */
     public static SSLContext sslContext(byte[] pem, String source) {
+        TrustManager[] trust = trustManagers(pem, source);
+        try {
+            SSLContext context = SSLContext.getInstance("TLS");
+            context.init(null, trust, null);
+            return context;
+        } catch (GeneralSecurityException e) {
+            // the JDK always has TLS
+            throw new IllegalStateException("cannot build a TLS context trusting " + source, e);
+        }
+    }
+
+    /** The JDK's trust managers for the certificates in {@code pem}, as {@link #sslContext} uses them. */
+    public static TrustManager[] trustManagers(byte[] pem, String source) {
         Collection<? extends Certificate> certificates;
         try {
             certificates = CertificateFactory.getInstance("X.509").generateCertificates(new ByteArrayInputStream(pem));
@@ -42,12 +56,10 @@ public final class TrustedCa {
             }
             TrustManagerFactory trust = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
             trust.init(trusted);
-            SSLContext context = SSLContext.getInstance("TLS");
-            context.init(null, trust.getTrustManagers(), null);
-            return context;
+            return trust.getTrustManagers();
         } catch (GeneralSecurityException | IOException e) {
             // the JDK always has these algorithms and an empty in-memory key store cannot fail to load
-            throw new IllegalStateException("cannot build a TLS context trusting " + source, e);
+            throw new IllegalStateException("cannot build trust managers for " + source, e);
         }
     }
 }

@@ -1,5 +1,6 @@
 package cgw.tools.tls;
 
+import cgw.host.TrustedCa;
 import io.netty.handler.ssl.ClientAuth;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
@@ -15,7 +16,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.security.GeneralSecurityException;
 import java.security.KeyPair;
 import java.security.KeyPairGenerator;
 import java.security.PrivateKey;
@@ -102,16 +102,15 @@ public final class TlsMaterial {
 
     /** A server context that requires a client certificate issued by the gateway's CA. */
     public SslContext serverContext() {
+        Path ca = dir.resolve("ca-cert.pem");
         try {
             return SslContextBuilder
                     .forServer(dir.resolve("server-cert.pem").toFile(), dir.resolve("server-key.pem").toFile())
-                    .trustManager(UnnamedIssuers.of(readCertificate(dir.resolve("ca-cert.pem"))))
+                    .trustManager(UnnamedIssuers.of(TrustedCa.trustManagers(Files.readAllBytes(ca), ca.toString())))
                     .clientAuth(ClientAuth.REQUIRE)
                     .build();
         } catch (IOException e) {
             throw new UncheckedIOException("cannot load TLS material from " + dir, e);
-        } catch (GeneralSecurityException e) {
-            throw new IllegalStateException("cannot trust the CA certificate in " + dir + ": " + e.getMessage(), e);
         }
     }
 

@@ -1,15 +1,12 @@
 package cgw.tools.tls;
 
-import java.io.IOException;
+import cgw.host.TrustedCa;
 import java.net.Socket;
-import java.security.GeneralSecurityException;
-import java.security.KeyStore;
 import java.security.cert.CertificateException;
 import java.security.cert.X509Certificate;
 import java.util.Arrays;
 import javax.net.ssl.SSLEngine;
 import javax.net.ssl.TrustManager;
-import javax.net.ssl.TrustManagerFactory;
 import javax.net.ssl.X509ExtendedTrustManager;
 
 /**
@@ -28,14 +25,8 @@ final class UnnamedIssuers extends X509ExtendedTrustManager {
         this.checks = checks;
     }
 
-    /** Trusts exactly the certificates issued by {@code ca}. */
-    static UnnamedIssuers of(X509Certificate ca) throws GeneralSecurityException, IOException {
-        KeyStore anchors = KeyStore.getInstance(KeyStore.getDefaultType());
-        anchors.load(null, null);
-        anchors.setCertificateEntry("ca", ca);
-        TrustManagerFactory factory = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
-        factory.init(anchors);
-        TrustManager[] managers = factory.getTrustManagers();
+    /** Checks as the first X.509 trust manager of {@code managers} ({@link TrustedCa#trustManagers}) does. */
+    static UnnamedIssuers of(TrustManager[] managers) {
         return new UnnamedIssuers(Arrays.stream(managers).filter(X509ExtendedTrustManager.class::isInstance)
                 .map(X509ExtendedTrustManager.class::cast).findFirst()
                 .orElseThrow(
