@@ -164,8 +164,8 @@ final class InPlaceOverwrites {
     }
 
     /**
-     * Sets the targets of the batch's data blocks from the {@link PointerCache} ({@link #CLEANING} for one in a
-     * segment being cleaned), without their table flags, CRCs and sessions: enough to tell that no
+     * Sets the targets of the batch's data blocks from the {@link PointerCache} ({@link #CLEANING}
+     * for one in a segment being cleaned), without their table flags, CRCs and sessions: enough to tell that no
      * run is long enough to overwrite, never to overwrite. A slot holds the newest version at or
      * below the head, which may be a sealed epoch's that {@link #lookUpTargets} would not count
      * (-1 there); such a block can only lengthen a run, so when no run is long enough here, none

@@ -29,7 +29,7 @@ final class OverwriteFence {
     private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
     /** Nothing before it is overwritten in place any more without {@link FlushedOverwrites}. */
     private volatile LogPosition frozen;
-    /** Everything before it is on the disk: a sync that followed a freeze returned. */
+    /** Everything before it is on the disk: a sync that began after it was written returned. */
     private volatile LogPosition synced = LogPosition.START;
     private volatile @Nullable FlushedOverwrites flushed;
     private final ConcurrentSkipListSet<ValueLog.Reservation> unfinished = new ConcurrentSkipListSet<>(IN_LOG_ORDER);

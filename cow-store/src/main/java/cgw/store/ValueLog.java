@@ -460,7 +460,8 @@ final class ValueLog implements AutoCloseable {
      * Makes every byte written to a finished or still-running reservation before this call durable
      * (fdatasync of each segment written since the last sync). Called with the WAL sync that
      * makes the pointers durable, and before RocksDB flushes a memtable ({@link FlushOrder}); tells
-     * the fence what it made durable ({@link OverwriteFence#durableBefore}). Fails, and from then on always fails, once a sync of the store failed ({@link Durability}).
+     * the fence what it made durable ({@link OverwriteFence#durableBefore}). Fails, and from then
+     * on always fails, once a sync of the store failed ({@link Durability}).
      */
     void sync() {
         // one at a time: a sync that finds the set empty while another forces what it took
@@ -481,11 +482,11 @@ final class ValueLog implements AutoCloseable {
 
     /**
      * Syncs the log without freezing it while at least {@link #SYNC_AHEAD_BYTES} are not known to
-     * be durable (at most {@link #SYNC_AHEAD_ROUNDS} times, each covering what was
-     * appended during the one before). Called before a {@link #freeze}: from a freeze until
-     * its sync returns, frozen bytes not yet durable are not overwritten in place, and after a
-     * first write of gigabytes that sync took seconds, during which a rewrite appended what it
-     * would have overwritten. Returns whether it synced.
+     * be durable (at most {@link #SYNC_AHEAD_ROUNDS} times, each covering what was appended during
+     * the one before). Called before a {@link #freeze}: from a freeze until its sync returns,
+     * frozen bytes not yet durable are not overwritten in place, and after a first write of
+     * gigabytes that sync took seconds, during which a rewrite appended what it would have
+     * overwritten. Returns whether it synced.
      */
     boolean syncAhead() {
         boolean synced = false;

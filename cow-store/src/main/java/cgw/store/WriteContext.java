@@ -54,7 +54,7 @@ final class WriteContext {
     final boolean[] inTable = new boolean[MAX];
     /** CRC table slots of the blocks overwritten in place, on their way to the tables. */
     final ByteBuffer tableEntries = ByteBuffer.allocateDirect(MAX * CrcSlot.LENGTH);
-    /** Per {@link WriteOutcome}: how many of the batch's data blocks it chose ({@link InPlaceOverwrites#assignSlots}). */
+    /** Per {@link WriteOutcome}: the batch's data blocks {@link InPlaceOverwrites#assignSlots} chose it for. */
     final int[] outcomes = new int[WriteOutcome.values().length];
     private final ByteBuffer zeroMarker = ByteBuffer.allocateDirect(1).put(0, BlockValue.ZERO);
     private final CRC32C crc = new CRC32C();

@@ -13,7 +13,10 @@ public enum WriteOutcome {
     APPENDED_NEW,
     /** Appended: its previous version is in a run shorter than 64 KiB (or the write is). */
     APPENDED_SHORT_RUN,
-    /** Appended: its previous version may not be overwritten yet (flushed, not yet durable). */
+    /**
+     * Appended: its previous version may not be overwritten yet: flushed and not yet durable, or its
+     * range could not be recorded ({@code FlushedOverwrites} full of ranges no flush covered yet).
+     */
     APPENDED_FENCED,
     /** Appended: its previous version is in a segment the cleaner is copying. */
     APPENDED_CLEANING,
