@@ -143,6 +143,7 @@ final class Collector {
     /** Examines the versions of the blocks of {@code n} regions; returns versions examined and deleted. */
     private long[] collectRegions(Volume volume, long[] chunk, int n) {
         long headBefore = volume.headEpoch;
+        List<RegionRecord> pool = new ArrayList<>(); // decoded records, reused region after region: each is 2 KiB
         long examined = 0;
         long deleted = 0;
         List<Change> changes = new ArrayList<>();
@@ -170,9 +171,11 @@ final class Collector {
                     values.add(it.value());
                 }
                 Rocks.checkStatus(it);
-                RegionRecord[] records = new RegionRecord[values.size()];
+                while (pool.size() < values.size()) {
+                    pool.add(new RegionRecord(blockShift));
+                }
+                RegionRecord[] records = pool.subList(0, values.size()).toArray(new RegionRecord[0]);
                 for (int i = 0; i < records.length; i++) {
-                    records[i] = new RegionRecord(blockShift);
                     byte[] value = values.get(i);
                     RegionRecords.decode(records[i], ByteBuffer.wrap(value), value.length, false, volume.id, region,
                             epochs.get(i));
