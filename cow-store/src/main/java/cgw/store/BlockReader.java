@@ -60,6 +60,57 @@ final class BlockReader {
     }
 
     /**
+     * {@link BlockStore#readBlocks} of checked blocks: one iterator walks them all, where a read
+     * per block would open one each. A block that fails its checksum is read again on its own, as
+     * {@link #read} does.
+     */
+    void readBlocks(Volume volume, long epoch, long[] blocks, int count, ByteBuffer dst) {
+        ByteBuffer out = dst.slice();
+        try {
+            valueLog.readLock().lock();
+            try {
+                readBlocksLocked(volume, epoch, blocks, count, out);
+            } finally {
+                valueLog.readLock().unlock();
+            }
+        } catch (ChecksumMismatch e) {
+            if (!overwriteInPlace) {
+                throw e;
+            }
+            for (int i = 0; i < count; i++) { // outside the log's lock: the retry takes stripe locks first
+                read(volume, epoch, blocks[i] << blockShift, out.slice(i << blockShift, blockSize));
+            }
+        }
+    }
+
+    private void readBlocksLocked(Volume volume, long epoch, long[] blocks, int count, ByteBuffer out) {
+        Gaps gaps = null;
+        LogRun run = null;
+        try (RegionCursor cursor = new RegionCursor(rocks.db.newIterator(rocks.blocks, rocks.readOptions),
+                blockShift)) {
+            for (int i = 0; i < count; i++) {
+                long block = blocks[i];
+                int at = i << blockShift;
+                RegionRecord region = cursor.resolve(volume.id, RegionRecord.region(block), epoch);
+                int slot = RegionRecord.slot(block);
+                if (region.has(slot)) {
+                    run = copyValue(region.value(slot), out, at, 0, blockSize, run);
+                } else if (volume.parent == null) {
+                    geometry.zero(out, at, blockSize);
+                } else {
+                    gaps = Gaps.add(gaps, block << blockShift, at, blockSize);
+                }
+            }
+            if (run != null) {
+                run.read();
+            }
+        }
+        for (int i = 0; gaps != null && i < gaps.count; i++) {
+            readParent(volume, gaps.offset[i], out, gaps.at[i], gaps.length[i]);
+        }
+    }
+
+    /**
      * {@link #readRange} under the stripe locks of the blocks read, which writes that overwrite in
      * place hold until their bytes are written: a checksum that fails here is a damaged block.
      */

@@ -323,6 +323,26 @@ public final class BlockStore implements AutoCloseable {
     }
 
     /**
+     * Reads whole blocks, ascending and each once, as {@link #read(Volume, long, long, ByteBuffer)}
+     * would read each, into {@code dst} one after the other: for many scattered blocks at once (an
+     * epoch's changes shipped to a replica), with one walk of the block map instead of one each.
+     */
+    public void readBlocks(Volume volume, long epoch, long[] blocks, int count, ByteBuffer dst) {
+        checkScattered(blocks, count, dst);
+        calls.enter();
+        try {
+            if (count > 0) {
+                long readable = catalog.readableSize(volume, epoch);
+                volume.checkRange(blocks[0] * geometry.blockSize, geometry.blockSize, readable);
+                volume.checkRange(blocks[count - 1] * geometry.blockSize, geometry.blockSize, readable);
+                reader.readBlocks(volume, epoch, blocks, count, dst);
+            }
+        } finally {
+            calls.exit();
+        }
+    }
+
+    /**
      * Reads whole blocks of the head, as {@link #read(Volume, long, ByteBuffer)} would, but only if
      * that needs no waiting at all: every block's pointer is in the {@link PointerCache}, the blocks
      * lie in few runs in the log (at most one per 16 blocks, as a laid-out volume does) and their
@@ -394,16 +414,7 @@ public final class BlockStore implements AutoCloseable {
     public void writeBlocks(Volume volume, long[] blocks, int count, ByteBuffer data) {
         durability.check();
         int blockSize = geometry.blockSize;
-        if (count < 0 || count > blocks.length || data.remaining() != (long) count * blockSize) {
-            throw new InvalidRequestException(count + " scattered blocks need " + (long) count * blockSize
-                    + " bytes of data, not " + data.remaining());
-        }
-        for (int i = 1; i < count; i++) {
-            if (blocks[i] <= blocks[i - 1]) {
-                throw new InvalidRequestException("scattered blocks must be ascending and each once: block "
-                        + blocks[i] + " follows " + blocks[i - 1]);
-            }
-        }
+        checkScattered(blocks, count, data);
         calls.enter();
         try {
             volume.headLock.readLock().lock();
@@ -421,6 +432,20 @@ public final class BlockStore implements AutoCloseable {
             }
         } finally {
             calls.exit();
+        }
+    }
+
+    private void checkScattered(long[] blocks, int count, ByteBuffer data) {
+        int blockSize = geometry.blockSize;
+        if (count < 0 || count > blocks.length || data.remaining() != (long) count * blockSize) {
+            throw new InvalidRequestException(count + " scattered blocks need " + (long) count * blockSize
+                    + " bytes of data, not " + data.remaining());
+        }
+        for (int i = 1; i < count; i++) {
+            if (blocks[i] <= blocks[i - 1]) {
+                throw new InvalidRequestException("scattered blocks must be ascending and each once: block "
+                        + blocks[i] + " follows " + blocks[i - 1]);
+            }
         }
     }
 

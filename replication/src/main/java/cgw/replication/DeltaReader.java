@@ -9,12 +9,13 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.function.Consumer;
 import org.jspecify.annotations.Nullable;
+import org.roaringbitmap.longlong.LongIterator;
 
 /**
  * Reads what an epoch ships, volume by volume, into block bodies: with a base, the blocks changed
- * since it (the store's changed-block sets, never a scan), as data or, where they read as zeros,
- * as zeroes; without one, every allocated extent (holes cost nothing). Bodies go to {@code sink}
- * as they fill. Threads: one.
+ * since it (the store's changed-block sets, never a scan; read in batches of scattered blocks),
+ * as data or, where they read as zeros, as zeroes; without one, every allocated extent (holes
+ * cost nothing). Bodies go to {@code sink} as they fill. Threads: one.
  */
 final class DeltaReader {
     /** Longest range read or described at once. */
@@ -34,6 +35,7 @@ final class DeltaReader {
     private final Consumer<byte[]> sink;
     private final BlockBodies.Builder builder = new BlockBodies.Builder();
     private final ByteBuffer buffer = ByteBuffer.allocate((int) RUN_BYTES);
+    private final long[] batch;
     private static final byte[] ZEROS = new byte[(int) RUN_BYTES];
     private long bodies;
     private long described;
@@ -44,6 +46,7 @@ final class DeltaReader {
         this.generation = generation;
         this.originSnapshot = originSnapshot;
         this.sink = sink;
+        this.batch = new long[(int) (RUN_BYTES / store.blockSizeBytes())];
     }
 
     Sent send(List<Part> parts) {
@@ -72,15 +75,53 @@ final class DeltaReader {
             }
             return;
         }
-        BlockRuns.forEach(store.changedBlocks(volume, baseEpoch, part.epoch()), store.blockSizeBytes(), size,
-                RUN_BYTES, (offset, length) -> changedRun(index, volume, part.epoch(), offset, (int) length));
+        int block = store.blockSizeBytes();
+        int n = 0;
+        LongIterator changed = store.changedBlocks(volume, baseEpoch, part.epoch()).getLongIterator();
+        while (changed.hasNext()) {
+            long next = changed.next();
+            if ((next + 1) * block > size) { // the last block, short: read on its own (after the ones before it)
+                changedBlocks(index, volume, part.epoch(), n);
+                n = 0;
+                if (next * block < size) {
+                    changedRun(index, volume, part.epoch(), next * block, (int) (size - next * block));
+                }
+                continue;
+            }
+            batch[n++] = next;
+            if (n == batch.length) {
+                changedBlocks(index, volume, part.epoch(), n);
+                n = 0;
+            }
+        }
+        changedBlocks(index, volume, part.epoch(), n);
     }
 
     /**
-     * A run of changed blocks: one read, then each stretch of blocks that read as zeros goes as a
-     * zeroes record and each other stretch as data. One store call per run, where asking for its
-     * extents first would make it two: random writes change runs of one block.
+     * The first {@code n} blocks of {@link #batch} (ascending, whole): one store call for all of
+     * them, where random writes leave runs of one block; then each stretch of consecutive blocks
+     * that read as zeros goes as a zeroes record and each other stretch as data.
      */
+    private void changedBlocks(int index, Volume volume, long epoch, int n) {
+        if (n == 0) {
+            return;
+        }
+        int block = store.blockSizeBytes();
+        buffer.clear().limit(n * block);
+        store.readBlocks(volume, epoch, batch, n, buffer); // fills it, position unchanged
+        for (int start = 0; start < n;) {
+            boolean zeros = readsAsZeros(start * block, block);
+            int end = start + 1;
+            while (end < n && batch[end] == batch[end - 1] + 1 && readsAsZeros(end * block, block) == zeros) {
+                end++;
+            }
+            emit(zeros ? BlockBodies.Kind.ZEROES : BlockBodies.Kind.DATA, index, batch[start] * block, start * block,
+                    (end - start) * block);
+            start = end;
+        }
+    }
+
+    /** A range of blocks (the short last one of a volume): one read, then stretches of zeros and of data. */
     private void changedRun(int index, Volume volume, long epoch, long offset, int length) {
         buffer.clear().limit(length);
         store.read(volume, epoch, offset, buffer); // fills it, position unchanged
