@@ -60,6 +60,9 @@ final class BlockBodies {
         }
     }
 
+    /** Per applying thread, what a body decompresses to; its records are read before the next body. */
+    private static final ThreadLocal<byte[]> DECOMPRESSED = ThreadLocal.withInitial(() -> new byte[MAX_RAW_BYTES]);
+
     private BlockBodies() {
     }
 
@@ -136,7 +139,7 @@ final class BlockBodies {
         }
     }
 
-    /** Told each record of a body in order. */
+    /** Told each record of a body in order; a record's data is valid only until the call returns. */
     interface Visitor {
         void record(Kind kind, int volume, long offset, int length, ByteBuffer data);
     }
@@ -187,7 +190,7 @@ final class BlockBodies {
             }
             return checked(ByteBuffer.wrap(body, HEADER_BYTES, rawLength).slice(), expectedCrc);
         } else if (encoding == ZSTD) {
-            byte[] raw = new byte[rawLength];
+            byte[] raw = DECOMPRESSED.get(); // reused: a new megabyte per body is a humongous allocation for the GC
             long got;
             try {
                 got = Zstd.decompressByteArray(raw, 0, rawLength, body, HEADER_BYTES, body.length - HEADER_BYTES);
@@ -197,7 +200,7 @@ final class BlockBodies {
             if (got != rawLength) {
                 throw new MalformedBodyException("a block body decompressed to " + got + " bytes, not " + rawLength);
             }
-            return checked(ByteBuffer.wrap(raw), expectedCrc);
+            return checked(ByteBuffer.wrap(raw, 0, rawLength).slice(), expectedCrc);
         }
         throw new MalformedBodyException("unknown block body encoding " + encoding);
     }

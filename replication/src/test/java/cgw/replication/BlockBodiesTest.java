@@ -44,6 +44,27 @@ class BlockBodiesTest {
         }
     }
 
+    /** Compressed bodies decode into one buffer per thread: a shorter one after a longer one holds only its own. */
+    @Test
+    void aShorterCompressedBodyAfterALongerOneReadsOnlyItsOwnRecords() {
+        byte[] longer = new byte[512 << 10];
+        Arrays.fill(longer, (byte) 0x11);
+        byte[] shorter = new byte[8 << 10];
+        Arrays.fill(shorter, (byte) 0x22);
+        BlockBodies.Builder builder = new BlockBodies.Builder();
+        builder.add(BlockBodies.Kind.DATA, 0, 0, longer.length, ByteBuffer.wrap(longer));
+        byte[] first = builder.finish(1, 1);
+        builder.add(BlockBodies.Kind.DATA, 1, 4096, shorter.length, ByteBuffer.wrap(shorter));
+        byte[] second = builder.finish(1, 2);
+        assertThat(second.length).as("compressed").isLessThan(shorter.length);
+
+        assertThat(read(first).get(0).data()).isEqualTo(longer);
+        List<Seen> seen = read(second);
+        assertThat(seen).hasSize(1);
+        assertThat(seen.get(0).data()).isEqualTo(shorter);
+        assertThat(read(first).get(0).data()).as("and the longer again").isEqualTo(longer);
+    }
+
     @Test
     void aBodyFillsToItsRoomAndNoFurther() {
         BlockBodies.Builder builder = new BlockBodies.Builder();
