@@ -84,7 +84,7 @@ final class DeltaReader {
                 changedBlocks(index, volume, part.epoch(), n);
                 n = 0;
                 if (next * block < size) {
-                    changedRun(index, volume, part.epoch(), next * block, (int) (size - next * block));
+                    shortLastBlock(index, volume, part.epoch(), next * block, (int) (size - next * block));
                 }
                 continue;
             }
@@ -121,21 +121,11 @@ final class DeltaReader {
         }
     }
 
-    /** A range of blocks (the short last one of a volume): one read, then stretches of zeros and of data. */
-    private void changedRun(int index, Volume volume, long epoch, long offset, int length) {
+    /** A volume's short last block: one read, one record. */
+    private void shortLastBlock(int index, Volume volume, long epoch, long offset, int length) {
         buffer.clear().limit(length);
         store.read(volume, epoch, offset, buffer); // fills it, position unchanged
-        int block = store.blockSizeBytes();
-        int start = 0;
-        while (start < length) {
-            boolean zeros = readsAsZeros(start, Math.min(block, length - start));
-            int end = start;
-            while (end < length && readsAsZeros(end, Math.min(block, length - end)) == zeros) {
-                end += Math.min(block, length - end);
-            }
-            emit(zeros ? BlockBodies.Kind.ZEROES : BlockBodies.Kind.DATA, index, offset + start, start, end - start);
-            start = end;
-        }
+        emit(readsAsZeros(0, length) ? BlockBodies.Kind.ZEROES : BlockBodies.Kind.DATA, index, offset, 0, length);
     }
 
     private boolean readsAsZeros(int from, int length) {
