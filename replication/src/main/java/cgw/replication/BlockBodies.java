@@ -26,10 +26,11 @@ final class BlockBodies {
     static final int MAX_RAW_BYTES = (1 << 20) - 256;
     static final int HEADER_BYTES = 4 + 1 + 4 + 4 + 8 + 8;
     static final int RECORD_HEADER_BYTES = 1 + 2 + 8 + 4;
+    /** The longest body: raw records that zstd could not shrink, or their bound compressed. */
+    static final int MAX_BODY_BYTES = HEADER_BYTES + (int) Zstd.compressBound(MAX_RAW_BYTES);
     private static final int MAGIC = 0x43475742; // "CGWB"
     private static final byte RAW = 0;
     private static final byte ZSTD = 1;
-    private static final int ZSTD_LEVEL = 1;
 
     /** What a record says about a range. */
     enum Kind {
@@ -51,6 +52,10 @@ final class BlockBodies {
             }
             throw new MalformedBodyException("unknown record kind " + code);
         }
+    }
+
+    /** A packed body: the first {@code length} bytes of {@code array}. */
+    record Body(byte[] array, int length) {
     }
 
     /** A body that cannot be read: truncated, corrupted, or not one of ours. */
@@ -76,10 +81,30 @@ final class BlockBodies {
         static final double WORTH_IT = 0.95;
         static final int SKIP_AFTER_MISS = 8;
         private final ByteBuffer raw = ByteBuffer.allocate(MAX_RAW_BYTES);
-        private final ZstdCompressCtx zstd = new ZstdCompressCtx().setLevel(ZSTD_LEVEL);
-        private final byte[] packed = new byte[(int) Zstd.compressBound(MAX_RAW_BYTES)];
+        private final ZstdCompressCtx zstd;
         private long dataBytes;
         private int skipping;
+        private int level;
+
+        private final BodyBuffers buffers;
+
+        /**
+         * @param level zstd's, {@link CompressionLevel#LEVELS}
+         * @param buffers where the bodies are packed into
+         */
+        Builder(int level, BodyBuffers buffers) {
+            this.buffers = buffers;
+            this.level = level;
+            zstd = new ZstdCompressCtx().setLevel(level);
+        }
+
+        /** The zstd level of the bodies from the next {@link #finish} on. */
+        void level(int level) {
+            if (level != this.level) {
+                zstd.setLevel(level);
+                this.level = level;
+            }
+        }
 
         /** Block bytes room for one more data record, 0 when none fits. */
         int dataRoom() {
@@ -108,8 +133,9 @@ final class BlockBodies {
             dataBytes += length;
         }
 
-        /** The body of the records so far, and empties the builder. */
-        byte[] finish(long generation, long originSnapshot) {
+        /** The body of the records so far, in an array of {@code buffers}; empties the builder. */
+        Body finish(long generation, long originSnapshot) {
+            byte[] array = buffers.take();
             int rawLength = raw.position();
             CRC32C crc = new CRC32C();
             crc.update(raw.array(), 0, rawLength);
@@ -117,20 +143,23 @@ final class BlockBodies {
             if (skipping > 0) {
                 skipping--;
             } else {
-                packedLength = zstd.compressByteArray(packed, 0, packed.length, raw.array(), 0, rawLength);
+                packedLength = zstd.compressByteArray(array, HEADER_BYTES, array.length - HEADER_BYTES, raw.array(), 0,
+                        rawLength);
                 if (packedLength > rawLength * WORTH_IT) {
                     skipping = SKIP_AFTER_MISS;
                 }
             }
             boolean useZstd = packedLength < rawLength;
             int payload = useZstd ? packedLength : rawLength;
-            ByteBuffer body = ByteBuffer.allocate(HEADER_BYTES + payload);
+            ByteBuffer body = ByteBuffer.wrap(array);
             body.putInt(MAGIC).put(useZstd ? ZSTD : RAW).putInt(rawLength).putInt((int) crc.getValue())
                     .putLong(generation).putLong(originSnapshot);
-            body.put(useZstd ? packed : raw.array(), 0, payload);
+            if (!useZstd) {
+                body.put(raw.array(), 0, payload);
+            }
             raw.clear();
             dataBytes = 0;
-            return body.array();
+            return new Body(array, HEADER_BYTES + payload);
         }
 
         @Override

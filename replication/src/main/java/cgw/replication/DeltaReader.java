@@ -8,6 +8,7 @@ import java.nio.ByteBuffer;
 import java.util.Arrays;
 import java.util.List;
 import java.util.function.Consumer;
+import java.util.function.IntSupplier;
 import org.jspecify.annotations.Nullable;
 import org.roaringbitmap.longlong.LongIterator;
 
@@ -32,8 +33,10 @@ final class DeltaReader {
     private final BlockStore store;
     private final long generation;
     private final long originSnapshot;
-    private final Consumer<byte[]> sink;
-    private final BlockBodies.Builder builder = new BlockBodies.Builder();
+    private final Consumer<BlockBodies.Body> sink;
+    /** The zstd level of each body, asked as it is packed. */
+    private final IntSupplier level;
+    private final BlockBodies.Builder builder;
     private final ByteBuffer buffer = ByteBuffer.allocate((int) RUN_BYTES);
     private final long[] batch;
     private static final byte[] ZEROS = new byte[(int) RUN_BYTES];
@@ -41,8 +44,11 @@ final class DeltaReader {
     private long described;
     private long data;
 
-    DeltaReader(BlockStore store, long generation, long originSnapshot, Consumer<byte[]> sink) {
+    DeltaReader(BlockStore store, long generation, long originSnapshot, IntSupplier level, BodyBuffers buffers,
+            Consumer<BlockBodies.Body> sink) {
         this.store = store;
+        this.level = level;
+        this.builder = new BlockBodies.Builder(level.getAsInt(), buffers);
         this.generation = generation;
         this.originSnapshot = originSnapshot;
         this.sink = sink;
@@ -178,6 +184,7 @@ final class DeltaReader {
     }
 
     private void flush() {
+        builder.level(level.getAsInt());
         sink.accept(builder.finish(generation, originSnapshot));
         bodies++;
     }

@@ -15,6 +15,7 @@ import java.util.function.Supplier;
 final class InFlightBodies {
     private final int window;
     private final Deque<CompletableFuture<Void>> pending = new ArrayDeque<>();
+    private long waitedNanos;
 
     InFlightBodies(int window) {
         this.window = window;
@@ -37,13 +38,21 @@ final class InFlightBodies {
         }
     }
 
+    /** Time the sender spent waiting for answers, in {@link #send} and {@link #awaitAll}. */
+    long waitedNanos() {
+        return waitedNanos;
+    }
+
     private void await(CompletableFuture<Void> answer) {
+        long started = System.nanoTime();
         try {
             answer.join();
         } catch (CompletionException e) {
             pending.forEach(other -> other.cancel(false));
             pending.clear();
             throw ReplicaClient.unwrap(e);
+        } finally {
+            waitedNanos += System.nanoTime() - started;
         }
     }
 }

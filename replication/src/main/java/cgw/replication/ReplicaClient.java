@@ -86,8 +86,9 @@ final class ReplicaClient {
     }
 
     /** Sends one body of blocks; completes when the replica wrote it, or with the refusal or failure. */
-    CompletableFuture<Void> blocks(byte[] body) {
-        return sendAsync("/epochs/current/blocks", "application/octet-stream", body).thenApply(answer -> null);
+    CompletableFuture<Void> blocks(BlockBodies.Body body) {
+        return sendAsync("/epochs/current/blocks", "application/octet-stream", new WrappedBody(body.array(),
+                body.length())).thenApply(answer -> null);
     }
 
     Wire.CommitReply commit(Wire.Commit commit) {
@@ -96,7 +97,7 @@ final class ReplicaClient {
 
     private String send(String path, String contentType, byte[] body) {
         try {
-            return sendAsync(path, contentType, body).join();
+            return sendAsync(path, contentType, new WrappedBody(body, body.length)).join();
         } catch (CompletionException e) {
             throw unwrap(e);
         }
@@ -122,7 +123,7 @@ final class ReplicaClient {
         inFlight.forEach(call -> call.cancel(true));
     }
 
-    private CompletableFuture<String> sendAsync(String path, String contentType, byte[] body) {
+    private CompletableFuture<String> sendAsync(String path, String contentType, WrappedBody body) {
         if (aborted) {
             return CompletableFuture.failedFuture(new LinkException("replication of " + group + " is stopping"));
         }
@@ -132,7 +133,7 @@ final class ReplicaClient {
                 .timeout(ANSWER_TIMEOUT)
                 .header("Authorization", "Bearer " + token)
                 .header("Content-Type", contentType)
-                .POST(new WrappedBody(body))
+                .POST(body)
                 .build();
         CompletableFuture<HttpResponse<String>> call = http.sendAsync(request,
                 BodyHandlers.ofString(StandardCharsets.UTF_8));

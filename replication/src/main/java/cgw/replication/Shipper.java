@@ -41,6 +41,8 @@ final class Shipper {
     private final Target target;
     private final ReplicaClient client;
     private final Object wake = new Object();
+    private final CompressionLevel level = new CompressionLevel();
+    private final BodyBuffers buffers = new BodyBuffers(BODIES_IN_FLIGHT + 1);
     private volatile boolean stopped;
     private @Nullable Thread thread;
     private boolean lagging;
@@ -131,11 +133,15 @@ final class Shipper {
             volumes.add(volume);
             sizes.add(new Wire.VolumeSize(member.volume(), replication.store.sizeBytes(volume, member.epoch())));
         }
+        long helloStarted = System.nanoTime();
         Wire.HelloReply hello = client.hello(new Wire.Hello(generation, replication.self, sizes));
+        long beginStarted = System.nanoTime();
         Snapshot base = base(cut, new HashSet<>(hello.held()));
         Origin origin = replication.originOf(cut);
         client.begin(new Wire.Begin(generation, replication.self, origin.toString(), cut.createdAtMillis(),
                 base == null ? null : replication.originOf(base).toString(), target.keep(), sizes));
+        long packingStarted = System.nanoTime();
+        long roundTrip = Math.min(beginStarted - helloStarted, packingStarted - beginStarted);
         List<DeltaReader.Part> parts = new ArrayList<>();
         for (int i = 0; i < volumes.size(); i++) {
             Snapshot.Member member = cut.members().get(i);
@@ -150,12 +156,27 @@ final class Shipper {
                 : target.bandwidthBytesPerSec());
         long[] wireBytes = new long[1];
         InFlightBodies inFlight = new InFlightBodies(BODIES_IN_FLIGHT);
-        DeltaReader.Sent sent = new DeltaReader(replication.store, generation, origin.snapshot(), body -> {
-            inFlight.send(() -> client.blocks(body));
-            wireBytes[0] += body.length;
-            pacer.paceKeepingInterrupt(body.length);
-        }).send(parts);
+        int levelBefore = level.level();
+        level.epochStarted(packingStarted);
+        DeltaReader.Sent sent = new DeltaReader(replication.store, generation, origin.snapshot(), level::level,
+                buffers, body -> {
+                    long waitedBefore = inFlight.waitedNanos();
+                    // given back only once answered: a failed call's array may still be read
+                    inFlight.send(() -> client.blocks(body).thenRun(() -> buffers.give(body.array())));
+                    wireBytes[0] += body.length();
+                    long pacing = System.nanoTime();
+                    pacer.paceKeepingInterrupt(body.length());
+                    long now = System.nanoTime();
+                    level.bodySent(now, inFlight.waitedNanos() - waitedBefore + now - pacing);
+                }).send(parts);
+        long waitedBefore = inFlight.waitedNanos();
         inFlight.awaitAll();
+        level.epochEnded(System.nanoTime(), inFlight.waitedNanos() - waitedBefore, roundTrip);
+        if (level.level() != levelBefore) {
+            log.debug("group {}: zstd level {} -> {} over epoch {} ({} ms of waiting on the link in {} ms)",
+                    state.name, levelBefore, level.level(), cut.id(), inFlight.waitedNanos() / 1_000_000,
+                    (System.nanoTime() - packingStarted) / 1_000_000);
+        }
         Wire.CommitReply reply = client.commit(new Wire.Commit(generation, replication.self, origin.toString(),
                 sent.bodies(), sent.describedBytes()));
         state.completed(cut.id(), cut.createdAtMillis(), wireBytes[0], sent.dataBytes());

@@ -7,8 +7,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * A request body that hands the HTTP client read-only views of an array the caller no longer
- * changes, where {@code BodyPublishers.ofByteArray} copies the whole array into fresh 16 KiB
+ * A request body that hands the HTTP client read-only views of the first {@code length} bytes of
+ * an array the caller does not change until the call is answered, where {@code BodyPublishers.ofByteArray} copies the whole array into fresh 16 KiB
  * buffers first: a megabyte of garbage per block body shipped. Emits slices of
  * {@link #SLICE_BYTES} as the subscriber asks for them; each subscription starts from the start.
  */
@@ -16,14 +16,19 @@ final class WrappedBody implements HttpRequest.BodyPublisher {
     static final int SLICE_BYTES = 64 << 10;
 
     private final byte[] body;
+    private final int length;
 
-    WrappedBody(byte[] body) {
+    WrappedBody(byte[] body, int length) {
+        if (length < 0 || length > body.length) {
+            throw new IllegalArgumentException("length " + length + " of an array of " + body.length);
+        }
         this.body = body;
+        this.length = length;
     }
 
     @Override
     public long contentLength() {
-        return body.length;
+        return length;
     }
 
     @Override
@@ -62,14 +67,14 @@ final class WrappedBody implements HttpRequest.BodyPublisher {
             while (emitting.compareAndSet(false, true)) {
                 try {
                     while (!cancelled && !completed && demand.get() > 0) {
-                        if (position == body.length) {
+                        if (position == length) {
                             completed = true;
                             subscriber.onComplete();
                             break;
                         }
-                        int length = Math.min(SLICE_BYTES, body.length - position);
-                        ByteBuffer slice = ByteBuffer.wrap(body, position, length).slice().asReadOnlyBuffer();
-                        position += length;
+                        int sliced = Math.min(SLICE_BYTES, length - position);
+                        ByteBuffer slice = ByteBuffer.wrap(body, position, sliced).slice().asReadOnlyBuffer();
+                        position += sliced;
                         demand.decrementAndGet();
                         subscriber.onNext(slice);
                     }

@@ -50,7 +50,7 @@ class WrappedBodyTest {
     void emitsTheWholeArrayInSlicesAndCompletesOnce() {
         byte[] body = new byte[3 * WrappedBody.SLICE_BYTES + 100];
         new Random(7).nextBytes(body);
-        WrappedBody publisher = new WrappedBody(body);
+        WrappedBody publisher = new WrappedBody(body, body.length);
         assertThat(publisher.contentLength()).isEqualTo(body.length);
         for (int round = 0; round < 2; round++) { // each subscription starts over
             Collector collector = new Collector();
@@ -72,8 +72,21 @@ class WrappedBodyTest {
                 subscription.request(Long.MAX_VALUE);
             }
         };
-        new WrappedBody(new byte[0]).subscribe(collector);
+        new WrappedBody(new byte[0], 0).subscribe(collector);
         assertThat(collector.complete).isTrue();
         assertThat(collector.sizes).isEmpty();
+    }
+
+    @Test
+    void onlyTheFirstLengthBytesOfTheArrayGo() {
+        byte[] array = new byte[WrappedBody.SLICE_BYTES + 500];
+        new Random(9).nextBytes(array);
+        WrappedBody publisher = new WrappedBody(array, WrappedBody.SLICE_BYTES + 10);
+        assertThat(publisher.contentLength()).isEqualTo(WrappedBody.SLICE_BYTES + 10);
+        Collector collector = new Collector();
+        publisher.subscribe(collector);
+        assertThat(collector.bytes.toByteArray())
+                .isEqualTo(java.util.Arrays.copyOf(array, WrappedBody.SLICE_BYTES + 10));
+        assertThat(collector.sizes).containsExactly(WrappedBody.SLICE_BYTES, 10);
     }
 }
