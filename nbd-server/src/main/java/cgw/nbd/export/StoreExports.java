@@ -57,6 +57,9 @@ public final class StoreExports implements ExportRegistry {
      */
     static final long SLOW_NO_WAIT_WRITE_NANOS = 5_000_000;
     static final long NO_WAIT_WRITE_PAUSE_NANOS = 1_000_000_000;
+    /** Resolving a volume's own name again after its view moved on, at most this many times. */
+    private static final int VIEW_MOVED_RETRIES = 3;
+
     private final BlockStore store;
     private final Executor executor;
     private final SnapshotNames snapshots;
@@ -87,11 +90,19 @@ public final class StoreExports implements ExportRegistry {
 
     @Override
     public @Nullable ExportInfo find(String name) {
-        Target target = resolve(name);
-        if (target == null) {
-            return null;
+        for (int attempt = 0;; attempt++) {
+            Target target = resolve(name);
+            if (target == null) {
+                return null;
+            }
+            try {
+                return info(name, target);
+            } catch (EpochNotRetainedException e) {
+                if (!movedOn(name, attempt)) {
+                    return null;
+                }
+            }
         }
-        return info(name, target);
     }
 
     @Override
@@ -108,22 +119,32 @@ public final class StoreExports implements ExportRegistry {
 
     @Override
     public Export open(String name) {
-        Target target = resolve(name);
-        if (target == null) {
-            throw new ExportNotFoundException("no export named " + name);
-        }
-        ExportInfo info = info(name, target);
-        // a snapshot's epoch stays retained while a connection reads it: deleting the snapshot is refused meanwhile
-        EpochHold hold = null;
-        if (!target.followsHead()) {
+        for (int attempt = 0;; attempt++) {
+            Target target = resolve(name);
+            if (target == null) {
+                throw new ExportNotFoundException("no export named " + name);
+            }
             try {
-                hold = store.hold(target.volume, target.epoch);
+                ExportInfo info = info(name, target);
+                // a snapshot's epoch stays retained while a connection reads it: deleting the snapshot is refused meanwhile
+                EpochHold hold = target.followsHead() ? null : store.hold(target.volume, target.epoch);
+                openByVolume.computeIfAbsent(target.volume.name(), v -> new AtomicInteger()).incrementAndGet();
+                return new StoreExport(info, target, hold);
             } catch (EpochNotRetainedException e) {
-                throw new ExportNotFoundException("no export named " + name + " (its snapshot was just deleted)");
+                if (!movedOn(name, attempt)) {
+                    throw new ExportNotFoundException("no export named " + name + " (its snapshot was just deleted)");
+                }
             }
         }
-        openByVolume.computeIfAbsent(target.volume.name(), v -> new AtomicInteger()).incrementAndGet();
-        return new StoreExport(info, target, hold);
+    }
+
+    /**
+     * Whether {@code name}, whose epoch was retired between resolving it and using it, is worth
+     * resolving again: a volume's own name on a replica shows its newest complete epoch, which
+     * has just moved on; a named snapshot is gone.
+     */
+    private static boolean movedOn(String name, int attempt) {
+        return name.indexOf('@') < 0 && attempt < VIEW_MOVED_RETRIES;
     }
 
     /** NBD connections open on a volume now (head and snapshot exports). */
