@@ -16,6 +16,9 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The primary's calls to its replica's REST API (docs/replication.md, "The protocol"): JSON
@@ -26,6 +29,7 @@ final class ReplicaClient {
     static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(5);
     /** A commit flushes and cuts on the replica; a begin may roll a whole staged epoch back. */
     static final Duration ANSWER_TIMEOUT = Duration.ofSeconds(120);
+    private static final Logger log = LoggerFactory.getLogger(ReplicaClient.class);
     private static final int MAX_QUOTED_CHARS = 300;
     /** The error code of a 409 that means "begin again" (the replica's EpochLostException). */
     static final String EPOCH_LOST = "epoch_lost";
@@ -47,12 +51,12 @@ final class ReplicaClient {
 
     /** The replica could not be reached, or failed (5xx): worth retrying later. */
     static final class LinkException extends RuntimeException {
-        LinkException(String message, Throwable cause) {
-            super(message, cause);
-        }
+        /** No answer at all (connection refused, reset, timed out), as opposed to an error answered. */
+        final boolean unanswered;
 
-        LinkException(String message) {
-            super(message);
+        LinkException(String message, @Nullable Throwable cause, boolean unanswered) {
+            super(message, cause);
+            this.unanswered = unanswered;
         }
     }
 
@@ -111,7 +115,7 @@ final class ReplicaClient {
         }
         return cause instanceof RuntimeException runtime
                 ? runtime
-                : new LinkException("talking to the replica failed: " + cause, cause);
+                : new LinkException("talking to the replica failed: " + cause, cause, true);
     }
 
     /**
@@ -123,12 +127,41 @@ final class ReplicaClient {
         inFlight.forEach(call -> call.cancel(true));
     }
 
+    /**
+     * Whether the replica answers at all: a status call, which changes nothing there. What it
+     * answers does not matter; the next epoch's calls will say.
+     */
+    boolean answers() {
+        if (aborted) {
+            return false;
+        }
+        HttpRequest request = HttpRequest.newBuilder(URI.create(base + "/v1/groups/" + encoded(group) + "/replication"))
+                .timeout(CONNECT_TIMEOUT)
+                .header("Authorization", "Bearer " + token)
+                .GET()
+                .build();
+        CompletableFuture<HttpResponse<Void>> call = http.sendAsync(request, BodyHandlers.discarding());
+        inFlight.add(call);
+        call.whenComplete((response, failure) -> inFlight.remove(call));
+        try {
+            call.join();
+            return true;
+        } catch (CompletionException | java.util.concurrent.CancellationException e) {
+            log.debug("the replica at {} does not answer yet: {}", base, e.getMessage());
+            return false;
+        }
+    }
+
+    private static String encoded(String name) {
+        return URLEncoder.encode(name, StandardCharsets.UTF_8).replace("+", "%20");
+    }
+
     private CompletableFuture<String> sendAsync(String path, String contentType, WrappedBody body) {
         if (aborted) {
-            return CompletableFuture.failedFuture(new LinkException("replication of " + group + " is stopping"));
+            return CompletableFuture
+                    .failedFuture(new LinkException("replication of " + group + " is stopping", null, false));
         }
-        URI uri = URI.create(base + "/v1/replication/"
-                + URLEncoder.encode(group, StandardCharsets.UTF_8).replace("+", "%20") + path);
+        URI uri = URI.create(base + "/v1/replication/" + encoded(group) + path);
         HttpRequest request = HttpRequest.newBuilder(uri)
                 .timeout(ANSWER_TIMEOUT)
                 .header("Authorization", "Bearer " + token)
@@ -147,7 +180,7 @@ final class ReplicaClient {
                 Throwable cause = failure instanceof CompletionException && failure.getCause() != null
                         ? failure.getCause()
                         : failure;
-                throw new LinkException("cannot reach the replica at " + base + ": " + cause, cause);
+                throw new LinkException("cannot reach the replica at " + base + ": " + cause, cause, true);
             }
             int status = response.statusCode();
             if (status / 100 == 2) {
@@ -155,13 +188,14 @@ final class ReplicaClient {
             }
             String words = refusal(response.body());
             if (status == 409 && words.startsWith(EPOCH_LOST + ":")) {
-                throw new LinkException("the replica at " + base + " lost the epoch: " + words);
+                throw new LinkException("the replica at " + base + " lost the epoch: " + words, null, false);
             }
             if (status / 100 == 4) {
                 throw new RefusedException(status, "the replica at " + base + " refused " + path + " (" + status
                         + "): " + words);
             }
-            throw new LinkException("the replica at " + base + " failed " + path + " (" + status + "): " + words);
+            throw new LinkException("the replica at " + base + " failed " + path + " (" + status + "): " + words, null,
+                    false);
         });
     }
 
@@ -192,7 +226,7 @@ final class ReplicaClient {
             return JSON.readValue(body, type);
         } catch (JsonProcessingException e) {
             throw new LinkException("the replica at " + base + " answered something that is not " + type.getSimpleName()
-                    + ": " + e.getOriginalMessage());
+                    + ": " + e.getOriginalMessage(), e, false);
         }
     }
 }

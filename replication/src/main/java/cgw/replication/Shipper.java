@@ -35,6 +35,7 @@ final class Shipper {
      * would cap shipping at 1 MiB per round trip.
      */
     static final int BODIES_IN_FLIGHT = 8;
+    static final long PROBE_MS = 1000;
 
     private final Replication replication;
     private final GroupState state;
@@ -46,6 +47,8 @@ final class Shipper {
     private volatile boolean stopped;
     private @Nullable Thread thread;
     private boolean lagging;
+    /** Set once the current epoch's commit is sent. */
+    private boolean committing;
 
     Shipper(Replication replication, GroupState state, Target target) {
         this.replication = replication;
@@ -80,14 +83,25 @@ final class Shipper {
     private void run() {
         long nextCut = System.currentTimeMillis();
         int failures = 0;
+        boolean unanswered = false;
         while (!stopped) {
-            if (!sleepUntil(nextCut)) {
+            if (unanswered) {
+                // nobody answered (a cut link, a replica down): knock often and ship as soon as it
+                // answers, so that a healed link costs a knock of lag, not the rest of a backoff
+                if (!sleepUntil(Math.min(nextCut, System.currentTimeMillis() + probeMillis()))) {
+                    break;
+                }
+                if (System.currentTimeMillis() < nextCut && !client.answers()) {
+                    continue;
+                }
+            } else if (!sleepUntil(nextCut)) {
                 break;
             }
             nextCut = System.currentTimeMillis() + target.intervalMs();
             try {
                 shipOnce();
                 failures = 0;
+                unanswered = false;
                 watchLag();
             } catch (ReplicaClient.RefusedException | NotFoundException | VolumeNotFoundException e) {
                 // refused by the replica, or the group (or a volume of it) deleted here: retrying cannot help
@@ -96,14 +110,20 @@ final class Shipper {
                 return;
             } catch (RuntimeException e) {
                 failures++;
+                unanswered = e instanceof ReplicaClient.LinkException link && link.unanswered;
                 long delay = Math.min(MAX_RETRY_DELAY_MS, target.intervalMs() << Math.min(failures, 16));
-                log.warn("group {}: shipping failed ({} in a row), retrying in {} ms: {}", state.name, failures,
-                        delay, e.getMessage());
+                log.warn("group {}: shipping failed ({} in a row), retrying {}{} ms: {}", state.name, failures,
+                        unanswered ? "when the replica answers, at the latest in " : "in ", delay, e.getMessage());
                 log.debug("group {}: shipping failure", state.name, e);
                 state.state("paused", e.getMessage());
                 nextCut = System.currentTimeMillis() + delay;
             }
         }
+    }
+
+    /** How often an unanswering replica is asked whether it answers again. */
+    private long probeMillis() {
+        return Math.min(target.intervalMs(), PROBE_MS);
     }
 
     private boolean sleepUntil(long wallMillis) {
@@ -124,6 +144,30 @@ final class Shipper {
     /** Cuts the group and ships the epoch; returns its snapshot here once the replica holds it complete. */
     Snapshot shipOnce() {
         Snapshot cut = replication.barrier.snapshotGroup(state.name, Replication.LABEL, CUT_TIMEOUT);
+        try {
+            return ship(cut);
+        } catch (RuntimeException e) {
+            if (!committing) {
+                discard(cut, e);
+            }
+            throw e;
+        }
+    }
+
+    /**
+     * Deletes a cut that failed before its commit was sent: the replica cannot hold it, and the
+     * next attempt cuts anew (one kept per attempt would pile up while a link stays down).
+     */
+    private void discard(Snapshot cut, RuntimeException failure) {
+        try {
+            replication.retire(cut);
+        } catch (RuntimeException e) {
+            failure.addSuppressed(e);
+        }
+    }
+
+    private Snapshot ship(Snapshot cut) {
+        committing = false;
         GroupRecord record = state.record();
         long generation = record.generation();
         List<Volume> volumes = new ArrayList<>();
@@ -177,6 +221,7 @@ final class Shipper {
                     state.name, levelBefore, level.level(), cut.id(), inFlight.waitedNanos() / 1_000_000,
                     (System.nanoTime() - packingStarted) / 1_000_000);
         }
+        committing = true; // from here the replica may hold the epoch even if its answer is lost
         Wire.CommitReply reply = client.commit(new Wire.Commit(generation, replication.self, origin.toString(),
                 sent.bodies(), sent.describedBytes()));
         state.completed(cut.id(), cut.createdAtMillis(), wireBytes[0], sent.dataBytes());

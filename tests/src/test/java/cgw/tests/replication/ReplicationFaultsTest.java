@@ -61,7 +61,10 @@ class ReplicationFaultsTest {
             Thread.sleep(1000);
             link.cut();
             awaitStatus(a, "g", "paused by the cut", s -> s.get("state").asText().equals("paused"));
-            Thread.sleep(500);
+            int snapshotsWhenPaused = snapshotCount(a);
+            Thread.sleep(4000); // attempts at 0.4, 0.8, 1.6 s... and knocks in between
+            assertThat(snapshotCount(a)).as("the primary's snapshots after 4 s of a cut link: failed cuts are not kept")
+                    .isLessThanOrEqualTo(snapshotsWhenPaused + 1);
             link.heal();
             link.bandwidth(Long.MAX_VALUE);
             long afterCut = awaitShippedFromNow(a, "g").get("bytesShipped").asLong() - full;
@@ -174,6 +177,10 @@ class ReplicationFaultsTest {
         JsonNode snapshots = replica.call(200, "GET", "/v1/snapshots?group=g", null).get("snapshots");
         String label = snapshots.get(snapshots.size() - 1).get("label").asText();
         return Long.parseLong(label.substring(label.lastIndexOf('/') + 1));
+    }
+
+    private static int snapshotCount(GatewayProcess gateway) throws Exception {
+        return gateway.call(200, "GET", "/v1/snapshots?group=g", null).get("snapshots").size();
     }
 
     private static long newestSnapshot(GatewayProcess gateway) throws Exception {
