@@ -84,30 +84,17 @@ final class BlockReader {
     }
 
     private void readBlocksLocked(Volume volume, long epoch, long[] blocks, int count, ByteBuffer out) {
-        Gaps gaps = null;
-        LogRun run = null;
+        Fill fill = new Fill(volume, out);
         try (RegionCursor cursor = new RegionCursor(rocks.db.newIterator(rocks.blocks, rocks.readOptions),
                 blockShift)) {
             for (int i = 0; i < count; i++) {
                 long block = blocks[i];
-                int at = i << blockShift;
-                RegionRecord region = cursor.resolve(volume.id, RegionRecord.region(block), epoch);
-                int slot = RegionRecord.slot(block);
-                if (region.has(slot)) {
-                    run = copyValue(region.value(slot), out, at, 0, blockSize, run);
-                } else if (volume.parent == null) {
-                    geometry.zero(out, at, blockSize);
-                } else {
-                    gaps = Gaps.add(gaps, block << blockShift, at, blockSize);
-                }
+                fill.block(cursor.resolve(volume.id, RegionRecord.region(block), epoch), block, 0, blockSize,
+                        i << blockShift);
             }
-            if (run != null) {
-                run.read();
-            }
+            fill.readLog();
         }
-        for (int i = 0; gaps != null && i < gaps.count; i++) {
-            readParent(volume, gaps.offset[i], out, gaps.at[i], gaps.length[i]);
-        }
+        fill.readParent();
     }
 
     /**
@@ -158,34 +145,66 @@ final class BlockReader {
                 && headReads.readFromCache(volume, headEpoch, first, last, out, outPos)) {
             return;
         }
-        Gaps gaps = null;
         ReadOptions options = length >= Rocks.LONG_READ_BYTES ? rocks.scanOptions : rocks.readOptions;
-        LogRun run = null;
+        Fill fill = new Fill(volume, out);
         try (RegionCursor cursor = new RegionCursor(rocks.db.newIterator(rocks.blocks, options), blockShift)) {
             for (long block = first; block <= last; block++) {
                 long blockStart = block << blockShift;
                 int from = (int) Math.max(0, offset - blockStart);
                 int to = (int) Math.min(blockSize, offset + length - blockStart);
-                int at = outPos + (int) (blockStart + from - offset);
-                RegionRecord region = cursor.resolve(volume.id, RegionRecord.region(block), epoch);
-                int slot = RegionRecord.slot(block);
-                if (region.has(slot)) {
-                    run = copyValue(region.value(slot), out, at, from, to - from, run);
-                } else if (volume.parent == null) {
-                    geometry.zero(out, at, to - from);
-                } else {
-                    gaps = Gaps.add(gaps, blockStart + from, at, to - from);
-                }
+                fill.block(cursor.resolve(volume.id, RegionRecord.region(block), epoch), block, from, to - from,
+                        outPos + (int) (blockStart + from - offset));
             }
-            if (run != null) {
-                run.read();
-                if (head && Defragmenter.isScattered((int) (last - first + 1), run.reads)) {
-                    defragmenter.request(volume.id, headEpoch, first, last);
-                }
+            int preads = fill.readLog();
+            if (head && Defragmenter.isScattered((int) (last - first + 1), preads)) {
+                defragmenter.request(volume.id, headEpoch, first, last);
             }
         }
-        for (int i = 0; gaps != null && i < gaps.count; i++) {
-            readParent(volume, gaps.offset[i], out, gaps.at[i], gaps.length[i]);
+        fill.readParent();
+    }
+
+    /**
+     * What one walk of the block map puts into {@code out}, block by block: a version's bytes
+     * (pointed blocks gathered into log runs), zeros, or, in a clone, a gap its parent fills.
+     * {@link #readLog} reads the runs, under the value log's lock; {@link #readParent} the gaps,
+     * after the walk's iterator is closed.
+     */
+    private final class Fill {
+        private final Volume volume;
+        private final ByteBuffer out;
+        private @Nullable LogRun run;
+        private @Nullable Gaps gaps;
+
+        Fill(Volume volume, ByteBuffer out) {
+            this.volume = volume;
+            this.out = out;
+        }
+
+        /** The part {@code [from, from + length)} of {@code block}, whose region record is {@code region}, at {@code at}. */
+        void block(RegionRecord region, long block, int from, int length, int at) {
+            int slot = RegionRecord.slot(block);
+            if (region.has(slot)) {
+                run = copyValue(region.value(slot), out, at, from, length, run);
+            } else if (volume.parent == null) {
+                geometry.zero(out, at, length);
+            } else {
+                gaps = Gaps.add(gaps, (block << blockShift) + from, at, length);
+            }
+        }
+
+        /** Reads the gathered runs; returns how many preads that took (0: none). */
+        int readLog() {
+            if (run == null) {
+                return 0;
+            }
+            run.read();
+            return run.reads;
+        }
+
+        void readParent() {
+            for (int i = 0; gaps != null && i < gaps.count; i++) {
+                BlockReader.this.readParent(volume, gaps.offset[i], out, gaps.at[i], gaps.length[i]);
+            }
         }
     }
 
