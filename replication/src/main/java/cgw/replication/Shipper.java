@@ -49,6 +49,8 @@ final class Shipper {
     private boolean lagging;
     /** Set once the current epoch's commit is sent. */
     private boolean committing;
+    /** The origin of the epoch the replica last acknowledged to this shipper; null after any failure. */
+    private @Nullable String acknowledged;
 
     Shipper(Replication replication, GroupState state, Target target) {
         this.replication = replication;
@@ -177,15 +179,24 @@ final class Shipper {
             volumes.add(volume);
             sizes.add(new Wire.VolumeSize(member.volume(), replication.store.sizeBytes(volume, member.epoch())));
         }
-        long helloStarted = System.nanoTime();
-        Wire.HelloReply hello = client.hello(new Wire.Hello(generation, replication.self, sizes));
-        long beginStarted = System.nanoTime();
-        Snapshot base = base(cut, new HashSet<>(hello.held()));
+        String known = acknowledged;
+        acknowledged = null; // set again once this epoch is acknowledged: a failure makes the next one ask
+        // the replica holds the last epoch it acknowledged to this shipper (it keeps at least one):
+        // that is the base, without a hello's round trip; begin fences as hello would
+        Snapshot base = known == null ? null : base(cut, Set.of(known));
+        long helloNanos = Long.MAX_VALUE;
+        if (base == null) {
+            long helloStarted = System.nanoTime();
+            Wire.HelloReply hello = client.hello(new Wire.Hello(generation, replication.self, sizes));
+            helloNanos = System.nanoTime() - helloStarted;
+            base = base(cut, new HashSet<>(hello.held()));
+        }
         Origin origin = replication.originOf(cut);
+        long beginStarted = System.nanoTime();
         client.begin(new Wire.Begin(generation, replication.self, origin.toString(), cut.createdAtMillis(),
                 base == null ? null : replication.originOf(base).toString(), target.keep(), sizes));
         long packingStarted = System.nanoTime();
-        long roundTrip = Math.min(beginStarted - helloStarted, packingStarted - beginStarted);
+        long roundTrip = Math.min(helloNanos, packingStarted - beginStarted);
         List<DeltaReader.Part> parts = new ArrayList<>();
         for (int i = 0; i < volumes.size(); i++) {
             Snapshot.Member member = cut.members().get(i);
@@ -224,6 +235,7 @@ final class Shipper {
         committing = true; // from here the replica may hold the epoch even if its answer is lost
         Wire.CommitReply reply = client.commit(new Wire.Commit(generation, replication.self, origin.toString(),
                 sent.bodies(), sent.describedBytes()));
+        acknowledged = origin.toString();
         state.completed(cut.id(), cut.createdAtMillis(), wireBytes[0], sent.dataBytes());
         state.state("replicating", null);
         log.debug("group {}: epoch {} complete on the replica as snapshot {} ({} from {}, {} bodies, {} bytes"
