@@ -193,7 +193,13 @@ class DashboardTest {
         target.clear();
         target.sendKeys("file://" + gateway.data.resolve("backups").resolve("db").toAbsolutePath());
         click(By.id("export"));
-        shown(By.cssSelector("#jobs-table tbody tr"));
+        wait.until(d -> { // the job's row, or the refusal the page shows instead
+            List<WebElement> errors = d.findElements(By.id("error-text"));
+            if (errors.stream().anyMatch(WebElement::isDisplayed)) {
+                throw new AssertionError("the export was refused: " + errors.get(0).getText());
+            }
+            return d.findElements(By.cssSelector("#jobs-table tbody tr")).stream().anyMatch(WebElement::isDisplayed);
+        });
         assertThat(text(By.cssSelector("#jobs-table tbody tr"))).contains("export", snapshot);
         wait.until(d -> d.findElement(By.cssSelector("#jobs-table tbody tr td.state")).getText().startsWith("done"));
         String progress = wait.until(d -> d.findElement(By.cssSelector("#jobs-table progress")).getAttribute("value"));
