@@ -43,7 +43,6 @@ final class Shipper {
     private final ReplicaClient client;
     private final Object wake = new Object();
     private final CompressionLevel level = new CompressionLevel();
-    private final BodyBuffers buffers = new BodyBuffers(BODIES_IN_FLIGHT + 1);
     private volatile boolean stopped;
     private @Nullable Thread thread;
     private boolean lagging;
@@ -211,6 +210,8 @@ final class Shipper {
                 : target.bandwidthBytesPerSec());
         long[] wireBytes = new long[1];
         InFlightBodies inFlight = new InFlightBodies(BODIES_IN_FLIGHT);
+        // per epoch, not per shipper: an idle group keeps no megabytes of arrays (a gateway may ship many)
+        BodyBuffers buffers = new BodyBuffers(BODIES_IN_FLIGHT + 1);
         int levelBefore = level.level();
         level.epochStarted(packingStarted);
         DeltaReader.Sent sent = new DeltaReader(replication.store, generation, origin.snapshot(), level::level,
