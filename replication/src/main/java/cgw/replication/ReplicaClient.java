@@ -140,9 +140,7 @@ final class ReplicaClient {
                 .header("Authorization", "Bearer " + token)
                 .GET()
                 .build();
-        CompletableFuture<HttpResponse<Void>> call = http.sendAsync(request, BodyHandlers.discarding());
-        inFlight.add(call);
-        call.whenComplete((response, failure) -> inFlight.remove(call));
+        CompletableFuture<HttpResponse<Void>> call = tracked(http.sendAsync(request, BodyHandlers.discarding()));
         try {
             call.join();
             return true;
@@ -150,6 +148,16 @@ final class ReplicaClient {
             log.debug("the replica at {} does not answer yet: {}", base, e.getMessage());
             return false;
         }
+    }
+
+    /** Registers a call for {@link #abort}, which may have come meanwhile. */
+    private <T> CompletableFuture<T> tracked(CompletableFuture<T> call) {
+        inFlight.add(call);
+        call.whenComplete((response, failure) -> inFlight.remove(call));
+        if (aborted) {
+            call.cancel(true);
+        }
+        return call;
     }
 
     private static String encoded(String name) {
@@ -168,13 +176,8 @@ final class ReplicaClient {
                 .header("Content-Type", contentType)
                 .POST(body)
                 .build();
-        CompletableFuture<HttpResponse<String>> call = http.sendAsync(request,
-                BodyHandlers.ofString(StandardCharsets.UTF_8));
-        inFlight.add(call);
-        call.whenComplete((response, failure) -> inFlight.remove(call));
-        if (aborted) {
-            call.cancel(true);
-        }
+        CompletableFuture<HttpResponse<String>> call = tracked(http.sendAsync(request,
+                BodyHandlers.ofString(StandardCharsets.UTF_8)));
         return call.handle((response, failure) -> {
             if (failure != null) {
                 Throwable cause = failure instanceof CompletionException && failure.getCause() != null

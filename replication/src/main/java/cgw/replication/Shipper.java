@@ -46,8 +46,6 @@ final class Shipper {
     private volatile boolean stopped;
     private @Nullable Thread thread;
     private boolean lagging;
-    /** Set once the current epoch's commit is sent. */
-    private boolean committing;
     /** The origin of the epoch the replica last acknowledged to this shipper; null after any failure. */
     private @Nullable String acknowledged;
 
@@ -145,14 +143,32 @@ final class Shipper {
     /** Cuts the group and ships the epoch; returns its snapshot here once the replica holds it complete. */
     Snapshot shipOnce() {
         Snapshot cut = replication.barrier.snapshotGroup(state.name, Replication.LABEL, CUT_TIMEOUT);
+        Staged staged;
         try {
-            return ship(cut);
+            staged = stage(cut);
         } catch (RuntimeException e) {
-            if (!committing) {
-                discard(cut, e);
-            }
+            discard(cut, e);
             throw e;
         }
+        // from here the replica may hold the epoch even if its answer is lost: the cut is kept
+        DeltaReader.Sent sent = staged.sent();
+        Wire.CommitReply reply = client.commit(new Wire.Commit(staged.generation(), replication.self,
+                staged.origin().toString(), sent.bodies(), sent.describedBytes()));
+        acknowledged = staged.origin().toString();
+        state.completed(cut.id(), cut.createdAtMillis(), staged.wireBytes(), sent.dataBytes());
+        state.state("replicating", null);
+        Snapshot base = staged.base();
+        log.debug("group {}: epoch {} complete on the replica as snapshot {} ({} from {}, {} bodies, {} bytes"
+                + " of data, {} on the wire)", state.name, cut.id(), reply.snapshot(),
+                base == null ? "whole" : "delta", base == null ? "-" : base.id(), sent.bodies(), sent.dataBytes(),
+                staged.wireBytes());
+        retire(cut);
+        return cut;
+    }
+
+    /** An epoch begun on the replica, every body of it answered for: what its commit needs. */
+    private record Staged(long generation, Origin origin, @Nullable Snapshot base, DeltaReader.Sent sent,
+            long wireBytes) {
     }
 
     /**
@@ -167,8 +183,8 @@ final class Shipper {
         }
     }
 
-    private Snapshot ship(Snapshot cut) {
-        committing = false;
+    /** Begins the epoch of {@code cut} on the replica and sends its bodies; nothing is committed yet. */
+    private Staged stage(Snapshot cut) {
         GroupRecord record = state.record();
         long generation = record.generation();
         List<Volume> volumes = new ArrayList<>();
@@ -233,18 +249,7 @@ final class Shipper {
                     state.name, levelBefore, level.level(), cut.id(), inFlight.waitedNanos() / 1_000_000,
                     (System.nanoTime() - packingStarted) / 1_000_000);
         }
-        committing = true; // from here the replica may hold the epoch even if its answer is lost
-        Wire.CommitReply reply = client.commit(new Wire.Commit(generation, replication.self, origin.toString(),
-                sent.bodies(), sent.describedBytes()));
-        acknowledged = origin.toString();
-        state.completed(cut.id(), cut.createdAtMillis(), wireBytes[0], sent.dataBytes());
-        state.state("replicating", null);
-        log.debug("group {}: epoch {} complete on the replica as snapshot {} ({} from {}, {} bodies, {} bytes"
-                + " of data, {} on the wire)", state.name, cut.id(), reply.snapshot(),
-                base == null ? "whole" : "delta", base == null ? "-" : base.id(), sent.bodies(), sent.dataBytes(),
-                wireBytes[0]);
-        retire(cut);
-        return cut;
+        return new Staged(generation, origin, base, sent, wireBytes[0]);
     }
 
     /** The newest snapshot of the group here, other than {@code cut}, that the replica holds too. */

@@ -8,8 +8,9 @@ import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * A request body that hands the HTTP client read-only views of the first {@code length} bytes of
- * an array the caller does not change until the call is answered, where {@code BodyPublishers.ofByteArray} copies the whole array into fresh 16 KiB
- * buffers first: a megabyte of garbage per block body shipped. Emits slices of
+ * an array the caller does not change until the call is answered, where
+ * {@code BodyPublishers.ofByteArray} copies the whole array into fresh 16 KiB buffers first: a
+ * megabyte of garbage per block body shipped. Emits slices of
  * {@link #SLICE_BYTES} as the subscriber asks for them; each subscription starts from the start.
  */
 final class WrappedBody implements HttpRequest.BodyPublisher {
